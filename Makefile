@@ -1,0 +1,51 @@
+# One-command entry points. Each target sets up what it needs and is safe to re-run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU build of torch first, so that no CUDA wheels are pulled on machines without a GPU.
+# GPU users: make TORCH_SPEC=torch  (or install the package with plain pip).
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+STAMP := $(VENV)/.medidenoise-installed
+
+.PHONY: setup demo test test-fast lint system-deps train-default evaluate benchmark clean
+
+$(STAMP): pyproject.toml napari_plugin/pyproject.toml constraints-cpu.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -c constraints-cpu.txt -e ".[all,dev]" -e "./napari_plugin[testing]"
+	touch $@
+
+setup: $(STAMP)
+
+## Quick start 1: denoise bundled images with the shipped model and write a visual report
+demo: setup
+	$(VENV)/bin/medidenoise demo --output demo_output
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+## Quick start 2: the whole test suite (GUI tests run under Xvfb)
+test: setup system-deps
+	MEDIDENOISE_REQUIRE_GUI=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not gui" $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+train-default: setup
+	$(VENV)/bin/medidenoise train --config configs/default.yaml --output runs/default
+
+evaluate: setup
+	$(VENV)/bin/medidenoise evaluate --output reports/evaluation
+
+benchmark: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf demo_output reports runs .pytest_cache

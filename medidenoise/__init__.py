@@ -1,0 +1,111 @@
+"""medidenoise: denoise X-ray, CT and MRI images with deep networks.
+
+The public API is listed in ``__all__``. Names are imported on first use so
+that ``import medidenoise`` stays fast (torch and MONAI load only when a model
+or transform is needed).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from medidenoise._version import __version__
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "MedidenoiseError": "medidenoise.errors",
+    "InvalidImageError": "medidenoise.errors",
+    "NoImageDataError": "medidenoise.errors",
+    "UnsupportedImageError": "medidenoise.errors",
+    "MultipleSeriesError": "medidenoise.errors",
+    "DicomSeriesError": "medidenoise.errors",
+    "MissingDecoderError": "medidenoise.errors",
+    "ConfigError": "medidenoise.errors",
+    "CheckpointError": "medidenoise.errors",
+    "ConversionError": "medidenoise.errors",
+    # io
+    "Volume": "medidenoise.io",
+    "DicomSource": "medidenoise.io",
+    "SliceSource": "medidenoise.io",
+    "SeriesInfo": "medidenoise.io",
+    "read_volume": "medidenoise.io",
+    "find_dicom_series": "medidenoise.io",
+    "write_volume": "medidenoise.io",
+    "write_dicom_series": "medidenoise.io",
+    # transforms
+    "add_noise": "medidenoise.transforms",
+    "estimate_noise": "medidenoise.transforms",
+    "normalize_intensity": "medidenoise.transforms",
+    "NormalizationParams": "medidenoise.transforms",
+    "NOISE_KINDS": "medidenoise.transforms",
+    # config, models, training
+    "load_config": "medidenoise.config",
+    "ExperimentConfig": "medidenoise.config",
+    "build_model": "medidenoise.models",
+    "load_model": "medidenoise.models",
+    "save_checkpoint": "medidenoise.models",
+    "train": "medidenoise.engine",
+    # inference
+    "denoise": "medidenoise.inference",
+    "Denoiser": "medidenoise.inference",
+    "convert_dicom_folder": "medidenoise.inference",
+    "ConversionReport": "medidenoise.inference",
+    # evaluation
+    "evaluate": "medidenoise.evaluation",
+    "psnr": "medidenoise.evaluation",
+    "ssim": "medidenoise.evaluation",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'medidenoise' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from medidenoise.config import ExperimentConfig, load_config
+    from medidenoise.engine import train
+    from medidenoise.errors import (
+        CheckpointError,
+        ConfigError,
+        ConversionError,
+        DicomSeriesError,
+        InvalidImageError,
+        MedidenoiseError,
+        MissingDecoderError,
+        MultipleSeriesError,
+        NoImageDataError,
+        UnsupportedImageError,
+    )
+    from medidenoise.evaluation import evaluate, psnr, ssim
+    from medidenoise.inference import ConversionReport, Denoiser, convert_dicom_folder, denoise
+    from medidenoise.io import (
+        DicomSource,
+        SeriesInfo,
+        SliceSource,
+        Volume,
+        find_dicom_series,
+        read_volume,
+        write_dicom_series,
+        write_volume,
+    )
+    from medidenoise.models import build_model, load_model, save_checkpoint
+    from medidenoise.transforms import (
+        NOISE_KINDS,
+        NormalizationParams,
+        add_noise,
+        estimate_noise,
+        normalize_intensity,
+    )

@@ -1,0 +1,195 @@
+"""The ``medidenoise`` command line: argument parsing only, the work is in the library."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from medidenoise._version import __version__
+from medidenoise.errors import MedidenoiseError
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("medidenoise")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a denoising model from a YAML config")
+    p.add_argument("--config", required=True, type=Path, help="configs/*.yaml file")
+    p.add_argument("--output", type=Path, default=None, help="output folder (default: runs/NAME)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.epochs=5 (repeatable)",
+    )
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if present)")
+    p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from medidenoise.engine import train
+
+    result = train(
+        args.config,
+        output_dir=args.output,
+        overrides=args.overrides,
+        device=args.device,
+        resume=args.resume,
+    )
+    print(result.summary())
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="compare a model with classical baselines (PSNR/SSIM)")
+    p.add_argument("--model", default="default", help="'default', a checkpoint file or 'identity'")
+    p.add_argument(
+        "--images",
+        nargs="*",
+        default=None,
+        help="image files or folders (default: the hold-out set RG3, MR2, 693)",
+    )
+    p.add_argument("--output", type=Path, default=Path("reports/evaluation"))
+    p.add_argument(
+        "--noise",
+        action="append",
+        default=None,
+        metavar="KIND:LEVEL",
+        help="noise to evaluate, e.g. gaussian:0.1 (repeatable; default: the benchmark set)",
+    )
+    p.add_argument("--methods", nargs="*", default=None, help="methods to compare")
+    p.add_argument("--crop", type=int, default=256, help="crop size, 0 for whole images")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from medidenoise.evaluation import evaluate
+
+    result = evaluate(
+        args.model,
+        args.images,
+        noises=args.noise,
+        output_dir=args.output,
+        methods=args.methods,
+        crop=args.crop,
+        device=args.device,
+    )
+    print(result.summary())
+    return 0
+
+
+def _add_denoise(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "denoise",
+        help="denoise a DICOM file, a DICOM folder tree or a NIfTI file into derived output",
+    )
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path)
+    p.add_argument("--model", default="default", help="'default', a checkpoint file or 'identity'")
+    p.add_argument(
+        "--noise-level",
+        type=float,
+        default=None,
+        help="noise sigma in image units (default: estimated per series)",
+    )
+    p.add_argument("--format", choices=["dicom", "nifti"], default=None)
+    p.add_argument("--overwrite", action="store_true", help="redo series that are already complete")
+    p.add_argument("--dry-run", action="store_true", help="list what would be done, write nothing")
+    p.add_argument("--jobs", type=int, default=1, help="series converted in parallel")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_run_denoise)
+
+
+def _run_denoise(args: argparse.Namespace) -> int:
+    from medidenoise.inference import convert_dicom_folder
+
+    report = convert_dicom_folder(
+        args.input,
+        args.output,
+        model=args.model,
+        noise_level=args.noise_level,
+        output_format=args.format,
+        overwrite=args.overwrite,
+        dry_run=args.dry_run,
+        jobs=args.jobs,
+        device=args.device,
+        progress=True,
+    )
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _add_series(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("series", help="list the image series in a DICOM folder")
+    p.add_argument("folder", type=Path)
+    p.set_defaults(func=_run_series)
+
+
+def _run_series(args: argparse.Namespace) -> int:
+    from medidenoise.io import find_dicom_series
+
+    series = find_dicom_series(args.folder)
+    if not series:
+        print(f"{args.folder}: no DICOM image series found")
+        return 1
+    for info in series:
+        print(info)
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="denoise bundled images with the default model, write a report")
+    p.add_argument("--output", type=Path, default=Path("demo_output"))
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from medidenoise.demo import run_demo
+
+    result = run_demo(args.output, device=args.device)
+    print(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``medidenoise`` command."""
+    parser = argparse.ArgumentParser(
+        prog="medidenoise",
+        description="Denoise X-ray, CT and MRI images with deep networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"medidenoise {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_train, _add_evaluate, _add_denoise, _add_series, _add_demo):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``medidenoise`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except MedidenoiseError as exc:
+        print(f"medidenoise {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"medidenoise {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

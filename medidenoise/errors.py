@@ -1,0 +1,61 @@
+"""Exceptions raised by medidenoise.
+
+Every domain error subclasses :class:`MedidenoiseError` *and* the builtin that
+matches its meaning, so callers can catch either ``MedidenoiseError`` or, for
+example, ``ValueError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "ConversionError",
+    "DicomSeriesError",
+    "InvalidImageError",
+    "MedidenoiseError",
+    "MissingDecoderError",
+    "MultipleSeriesError",
+    "NoImageDataError",
+    "UnsupportedImageError",
+]
+
+
+class MedidenoiseError(Exception):
+    """Base class of every error raised on purpose by medidenoise."""
+
+
+class InvalidImageError(MedidenoiseError, ValueError):
+    """An input file or array cannot be used as an image (corrupt, truncated, NaN...)."""
+
+
+class NoImageDataError(InvalidImageError):
+    """A file or folder holds no image that medidenoise can read."""
+
+
+class UnsupportedImageError(InvalidImageError):
+    """The image is valid but of a kind medidenoise does not handle (colour, palette...)."""
+
+
+class MultipleSeriesError(InvalidImageError):
+    """A folder holds several image series and the caller did not pick one."""
+
+
+class DicomSeriesError(InvalidImageError):
+    """A DICOM series is inconsistent (gaps, duplicated positions, mixed geometry...)."""
+
+
+class MissingDecoderError(MedidenoiseError, ImportError):
+    """Pixel data uses a transfer syntax whose decoder package is not installed."""
+
+
+class ConfigError(MedidenoiseError, ValueError):
+    """A configuration file or value is invalid."""
+
+
+class CheckpointError(MedidenoiseError, ValueError):
+    """A model checkpoint is missing, corrupt or incompatible."""
+
+
+class ConversionError(MedidenoiseError, RuntimeError):
+    """A batch conversion could not be carried out."""
