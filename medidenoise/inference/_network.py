@@ -1,0 +1,136 @@
+"""Run a denoising network over a normalised volume: slice batches, padding, tiling."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from monai.inferers import sliding_window_inference
+
+__all__ = ["pick_device", "run_network"]
+
+ProgressFn = Callable[[int, int], None]
+
+# pixels per forward pass on CPU; bigger batches gain little and cost memory
+_CPU_PIXELS_PER_BATCH = 1 << 20
+_GPU_PIXELS_PER_BATCH = 1 << 23
+
+
+def pick_device(device: str | torch.device | None) -> torch.device:
+    """CUDA when available and not told otherwise, else CPU."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available; use 'cpu'")
+    return dev
+
+
+def _default_batch_size(device: torch.device, height: int, width: int) -> int:
+    budget = _GPU_PIXELS_PER_BATCH if device.type == "cuda" else _CPU_PIXELS_PER_BATCH
+    return max(1, budget // max(1, height * width))
+
+
+def _stacks(volume: np.ndarray, context: int) -> np.ndarray:
+    """(D, H, W) -> (D, context, H, W): each slice with its neighbours, edges repeated."""
+    if context == 1:
+        return volume[:, np.newaxis]
+    half = context // 2
+    padded = np.pad(volume, ((half, half), (0, 0), (0, 0)), mode="edge")
+    index = np.arange(volume.shape[0])[:, None] + np.arange(context)[None, :]
+    return padded[index]
+
+
+def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        # reflect needs the pad to be smaller than the size; replicate always works
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def _batches(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def run_network(
+    network: torch.nn.Module,
+    volume: np.ndarray,
+    *,
+    sigma: float | None,
+    device: torch.device,
+    batch_size: int | None = None,
+    tile_size: int = 1024,
+    tile_overlap: float = 0.125,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> np.ndarray:
+    """Denoise a normalised (D, H, W) float32 volume slice by slice.
+
+    Slices are sent in batches; 2.5D networks get their neighbours (edge slices
+    repeated). Images larger than ``tile_size`` along either axis are processed
+    in overlapping tiles blended with Gaussian weights, so no seams appear.
+    """
+    context = int(getattr(network, "context_slices", 1))
+    wants_sigma = bool(getattr(network, "noise_level_input", False))
+    multiple = int(getattr(network, "size_multiple", 1))
+    if wants_sigma and sigma is None:
+        raise ValueError("this model needs a noise level; pass noise_level= or let it be estimated")
+    depth, height, width = volume.shape
+    if batch_size is None:
+        batch_size = _default_batch_size(device, min(height, tile_size), min(width, tile_size))
+    tiled = height > tile_size or width > tile_size
+    roi = (
+        min(tile_size, math.ceil(height / multiple) * multiple),
+        min(tile_size, math.ceil(width / multiple) * multiple),
+    )
+    roi = (roi[0] - roi[0] % multiple or multiple, roi[1] - roi[1] % multiple or multiple)
+
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        if wants_sigma:
+            level = torch.full_like(x[:, :1], float(sigma))  # type: ignore[arg-type]
+            x = torch.cat([x, level], dim=1)
+        x, (h, w) = _pad_to_multiple(x, multiple)
+        with _autocast(device):
+            y = network(x.contiguous(memory_format=torch.channels_last))
+        return y[..., :h, :w].float()
+
+    stacks = _stacks(volume, context)
+    out = np.empty_like(volume, dtype=np.float32)
+    network = network.to(device).eval()
+    done = 0
+    with torch.inference_mode():
+        for part in _batches(depth, batch_size):
+            if should_stop is not None and should_stop():
+                raise InterruptedError("denoising was cancelled")
+            x = torch.from_numpy(np.ascontiguousarray(stacks[part])).to(device, non_blocking=True)
+            if tiled:
+                y = sliding_window_inference(
+                    x,
+                    roi_size=roi,
+                    sw_batch_size=max(1, batch_size),
+                    predictor=predict,
+                    overlap=tile_overlap,
+                    mode="gaussian",
+                    padding_mode="replicate",
+                )
+            else:
+                y = predict(x)
+            out[part] = y[:, 0].cpu().numpy()
+            done = part.stop
+            if progress is not None:
+                progress(done, depth)
+    return out

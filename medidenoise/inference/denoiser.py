@@ -1,0 +1,253 @@
+"""``denoise``: the one function behind the CLI, the napari plugin and scripts."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+import torch
+
+from medidenoise.errors import InvalidImageError
+from medidenoise.inference._network import pick_device, run_network
+from medidenoise.io import Volume
+from medidenoise.models import load_model
+from medidenoise.transforms import estimate_noise, normalize_intensity
+
+__all__ = ["CLASSICAL", "Denoiser", "denoise"]
+
+log = logging.getLogger(__name__)
+
+#: names accepted as ``model=`` that run a classical (non-learned) method
+CLASSICAL = ("nlm", "tv", "wavelet", "bm3d")
+
+ModelLike = str | os.PathLike | torch.nn.Module
+Progress = bool | Callable[[int, int], None]
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(key: str, mtime: float, device: str) -> torch.nn.Module:
+    del mtime  # part of the cache key only: a rewritten checkpoint is loaded again
+    return load_model(key, device=device)
+
+
+def _resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | str:
+    if isinstance(model, torch.nn.Module):
+        return model
+    name = os.fspath(model)
+    if name == "identity" or name in CLASSICAL:
+        return name
+    path = Path(name)
+    mtime = path.stat().st_mtime if path.is_file() else 0.0
+    return _cached_model(name, mtime, str(device))
+
+
+def _as_array(image: Volume | np.ndarray) -> tuple[np.ndarray, str | None]:
+    if isinstance(image, Volume):
+        return image.array, image.modality
+    arr = np.asarray(image)
+    if arr.dtype.kind not in "fiub" or arr.dtype.kind == "c":
+        raise InvalidImageError(f"image must have a real dtype, got {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise InvalidImageError(
+            f"image must be 2D (H, W) or 3D (D, H, W), got shape {arr.shape}; "
+            "for colour or 4D data pick one channel or volume first"
+        )
+    if min(arr.shape) < 1:
+        raise InvalidImageError(f"image has an empty axis: shape {arr.shape}")
+    return arr, None
+
+
+def _progress_callback(progress: Progress, total: int) -> tuple[Callable | None, Any]:
+    if callable(progress):
+        return progress, None
+    if not progress:
+        return None, None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="slice", desc="denoise")
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+
+    return update, bar
+
+
+def _run_classical(method: str, vol: np.ndarray, sigma: float, report: Callable | None) -> np.ndarray:
+    from medidenoise.evaluation.baselines import CLASSICAL_METHODS
+
+    fn = CLASSICAL_METHODS[method]
+    out = np.empty_like(vol)
+    for k in range(vol.shape[0]):
+        out[k] = fn(vol[k], sigma)
+        if report is not None:
+            report(k + 1, vol.shape[0])
+    return out
+
+
+class Denoiser:
+    """A model bound to a device, ready to denoise images and volumes.
+
+    Parameters
+    ----------
+    model : str, path or torch.nn.Module
+        ``"default"`` (the shipped model), a checkpoint file, a loaded
+        network, ``"identity"`` (returns the input unchanged, to verify I/O
+        paths) or a classical method: ``"nlm"``, ``"tv"``, ``"wavelet"``,
+        ``"bm3d"``.
+    device : str, optional
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; default CUDA when present.
+    batch_size : int, optional
+        Slices per forward pass; default from the image size and device.
+    tile_size : int
+        Images larger than this along an axis are denoised in overlapping
+        tiles blended without seams.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> den = Denoiser("identity")
+    >>> den(np.zeros((8, 8), np.uint16)).dtype
+    dtype('float32')
+    """
+
+    def __init__(
+        self,
+        model: ModelLike = "default",
+        *,
+        device: str | torch.device | None = None,
+        batch_size: int | None = None,
+        tile_size: int = 1024,
+    ) -> None:
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if tile_size < 32:
+            raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
+        self.device = pick_device(device)
+        self.model = _resolve_model(model, self.device)
+        self.batch_size = batch_size
+        self.tile_size = tile_size
+
+    @property
+    def name(self) -> str:
+        """A short description of the model, for reports and DICOM provenance."""
+        if isinstance(self.model, str):
+            return self.model
+        meta = getattr(self.model, "metadata", {}) or {}
+        return str(meta.get("name", type(self.model).__name__))
+
+    @overload
+    def __call__(self, image: Volume, **kw: Any) -> Volume: ...
+    @overload
+    def __call__(self, image: np.ndarray, **kw: Any) -> np.ndarray: ...
+
+    def __call__(
+        self,
+        image: Volume | np.ndarray,
+        *,
+        noise_level: float | None = None,
+        progress: Progress = False,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Volume | np.ndarray:
+        """Denoise ``image``; see :func:`denoise` for the parameters."""
+        arr, modality = _as_array(image)
+        squeeze = arr.ndim == 2
+        vol = np.array(arr, dtype=np.float32, copy=True).reshape((-1, *arr.shape[-2:]))
+        if not np.isfinite(vol).all():
+            raise InvalidImageError(
+                "image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first"
+            )
+        if noise_level is not None and not noise_level >= 0:
+            raise ValueError(f"noise_level must be a non-negative number, got {noise_level}")
+        report, bar = _progress_callback(progress, vol.shape[0])
+        try:
+            out = self._denoise(vol, modality, noise_level, report, should_stop)
+        finally:
+            if bar is not None:
+                bar.close()
+        out = out[0] if squeeze else out
+        if isinstance(image, Volume):
+            meta = {**image.metadata, "denoised_by": self.name}
+            return image.with_array(out, metadata=meta)
+        return out
+
+    def _denoise(
+        self,
+        vol: np.ndarray,
+        modality: str | None,
+        noise_level: float | None,
+        report: Callable | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> np.ndarray:
+        if self.model == "identity":
+            if report is not None:
+                report(vol.shape[0], vol.shape[0])
+            return vol
+        norm, params = normalize_intensity(vol, modality=modality)
+        norm = np.asarray(norm, dtype=np.float32)
+        sigma_units = estimate_noise(vol) if noise_level is None else float(noise_level)
+        sigma = float(params.scale_sigma(sigma_units))
+        log.debug("noise level %.4g (image units) = %.4g (network units)", sigma_units, sigma)
+        if isinstance(self.model, str):
+            result = _run_classical(self.model, norm, sigma, report)
+        else:
+            result = run_network(
+                self.model,
+                norm,
+                sigma=sigma,
+                device=self.device,
+                batch_size=self.batch_size,
+                tile_size=self.tile_size,
+                progress=report,
+                should_stop=should_stop,
+            )
+        return np.asarray(params.inverse(result), dtype=np.float32)
+
+
+def denoise(
+    image: Volume | np.ndarray,
+    model: ModelLike = "default",
+    *,
+    noise_level: float | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int | None = None,
+    progress: Progress = False,
+) -> Volume | np.ndarray:
+    """Denoise a 2D image or a 3D volume.
+
+    Parameters
+    ----------
+    image : Volume or numpy.ndarray
+        A :class:`~medidenoise.Volume`, or an array of shape (H, W) or
+        (D, H, W) of any real dtype, in its own units (HU for CT...).
+    model : str, path or torch.nn.Module
+        ``"default"``, a checkpoint path, a loaded model, ``"identity"`` or a
+        classical method (``"nlm"``, ``"tv"``, ``"wavelet"``, ``"bm3d"``).
+    noise_level : float, optional
+        Noise standard deviation in the image's units; estimated when omitted.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``...; default CUDA when present.
+    batch_size : int, optional
+        Slices per forward pass.
+    progress : bool or callable
+        ``True`` shows a progress bar; a callable gets ``(done, total)``.
+
+    Returns
+    -------
+    Volume or numpy.ndarray
+        The same kind and shape as ``image``, float32, in the same units. The
+        input is never modified.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> noisy = np.random.default_rng(0).normal(100, 5, (64, 64))
+    >>> denoise(noisy, "identity").shape
+    (64, 64)
+    """
+    runner = Denoiser(model, device=device, batch_size=batch_size)
+    return runner(image, noise_level=noise_level, progress=progress)
