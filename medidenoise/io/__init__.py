@@ -1,0 +1,5 @@
+"""Reading and writing image volumes: DICOM series, NIfTI, PNG/TIFF."""
+
+from medidenoise.io.volume import DicomSource, SliceSource, Volume
+
+__all__ = ["DicomSource", "SliceSource", "Volume"]
