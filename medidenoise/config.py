@@ -1,0 +1,289 @@
+"""Experiment configuration: pydantic schemas for ``configs/*.yaml``.
+
+This is the only module that reads YAML. A config is plain data (numbers,
+strings, lists): nothing in it is ever imported, evaluated or called, so a
+config from a colleague cannot run code.
+
+Examples
+--------
+>>> from medidenoise.config import ExperimentConfig
+>>> cfg = ExperimentConfig.model_validate({"data": {"train": ["mni152"]}})
+>>> cfg.model.arch, cfg.train.loss
+('unet', 'mse')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from medidenoise.errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "NoiseComponent",
+    "NoiseConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+    "validate_config",
+]
+
+LossName = Literal["mse", "l1", "bce", "ssim"]
+NoiseKind = Literal["gaussian", "salt_and_pepper", "poisson", "rician", "speckle"]
+_DEFAULT_FEATURES = {"cae": [32, 64, 128], "unet": [32, 64, 128, 256]}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+
+class ModelConfig(_Strict):
+    """The network: architecture and its options (the ``model:`` section)."""
+
+    arch: Literal["cae", "unet"] = "unet"
+    #: channels per resolution level; ``None`` picks the architecture's default
+    features: list[Annotated[int, Field(ge=1, le=1024)]] | None = Field(
+        default=None, min_length=1, max_length=7
+    )
+    #: U-Net only: predict the noise, output = centre slice - network(x)
+    residual: bool = False
+    #: add a constant channel holding the noise std (network units), last
+    noise_level_input: bool = False
+    norm: Literal["batch", "instance", "none"] = "batch"
+    #: 2.5D input: this many neighbouring slices (odd) as channels
+    context_slices: int = Field(default=1, ge=1, le=15)
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        if self.context_slices % 2 == 0:
+            raise ValueError(f"context_slices must be odd (1, 3, 5...), got {self.context_slices}")
+        if self.features is None:
+            self.features = list(_DEFAULT_FEATURES[self.arch])
+        if self.arch == "cae" and self.residual:
+            raise ValueError("residual=True is a U-Net option; the CAE ends in a sigmoid")
+        if self.arch == "unet" and len(self.features) < 2:
+            raise ValueError(f"a U-Net needs at least 2 levels in features, got {self.features}")
+        return self
+
+
+class NoiseComponent(_Strict):
+    """One kind of noise; ``level`` is a value or a ``[low, high]`` range drawn uniformly.
+
+    Levels are in network units ([0, 1] intensities): Gaussian/Rician/speckle
+    sigma, salt-and-pepper amount, Poisson photon count at the image maximum.
+    """
+
+    kind: NoiseKind
+    level: float | tuple[float, float] = Field(...)
+    weight: float = Field(default=1.0, gt=0, le=1e6)
+
+    @model_validator(mode="after")
+    def _check(self) -> NoiseComponent:
+        low, high = self.level_range
+        if low < 0 or high < low:
+            raise ValueError(f"level must be >= 0 and given as low <= high, got {self.level}")
+        if self.kind == "salt_and_pepper" and high > 1:
+            raise ValueError(f"salt_and_pepper level is a fraction in [0, 1], got {self.level}")
+        if self.kind == "poisson" and low <= 0:
+            raise ValueError(f"poisson level is a photon count > 0, got {self.level}")
+        return self
+
+    @property
+    def level_range(self) -> tuple[float, float]:
+        """``(low, high)``; equal for a fixed level."""
+        if isinstance(self.level, tuple):
+            return float(self.level[0]), float(self.level[1])
+        return float(self.level), float(self.level)
+
+
+class NoiseConfig(_Strict):
+    """The synthetic noise model: one component drawn per patch, by weight."""
+
+    mixture: list[NoiseComponent] = Field(
+        default_factory=lambda: [NoiseComponent(kind="gaussian", level=0.1)],
+        min_length=1,
+        max_length=16,
+    )
+
+
+class DataConfig(_Strict):
+    """Training data: files, folders or named sources (``mni152``, ``pydicom:<file>``)."""
+
+    train: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, max_length=10000)
+    #: validation volumes; empty -> a ``val_fraction`` of the training volumes
+    val: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    val_fraction: float = Field(default=0.2, gt=0, lt=1)
+    patch_size: int = Field(default=64, ge=8, le=2048)
+    #: normalisation method handed to ``normalize_intensity``
+    normalization: str = Field(default="auto", pattern=r"^[a-z_0-9]{1,32}$")
+    #: drop slices where fewer than this fraction of pixels exceed 5 % of the range
+    min_foreground: float = Field(default=0.05, ge=0, le=1)
+    max_slices_per_volume: int | None = Field(default=None, ge=1, le=100000)
+    augment: bool = True
+    #: side of the fixed centre crop used for validation (0: whole slices)
+    val_crop: int = Field(default=128, ge=0, le=4096)
+    val_max_slices: int = Field(default=32, ge=1, le=100000)
+    #: folder for an npz cache of the extracted slices (none: memory only)
+    cache_dir: str | None = None
+    num_workers: int = Field(default=0, ge=0, le=64)
+
+
+class TrainConfig(_Strict):
+    """Optimisation: Adam, loss, schedule, early stopping (the ``train:`` section)."""
+
+    epochs: int = Field(default=50, ge=1, le=100000)
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    patches_per_epoch: int = Field(default=2048, ge=1, le=100_000_000)
+    lr: float = Field(default=1e-3, gt=0, le=1)
+    weight_decay: float = Field(default=0.0, ge=0, le=1)
+    #: a loss name or a weighted mix such as ``{mse: 0.5, ssim: 0.5}``
+    loss: LossName | dict[LossName, Annotated[float, Field(gt=0, le=1000)]] = "mse"
+    schedule: Literal["none", "cosine", "step", "plateau"] = "none"
+    lr_step: int = Field(default=10, ge=1, le=100000)
+    lr_gamma: float = Field(default=0.5, gt=0, le=1)
+    lr_min: float = Field(default=0.0, ge=0, le=1)
+    #: epochs without a better validation PSNR before stopping (0: never stop early)
+    early_stopping_patience: int = Field(default=10, ge=0, le=100000)
+    val_interval: int = Field(default=1, ge=1, le=100000)
+    #: mixed precision; used on CUDA only
+    amp: bool = True
+    tensorboard: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if isinstance(self.loss, dict) and not self.loss:
+            raise ValueError("loss mix is empty; give e.g. {mse: 1.0}")
+        return self
+
+
+class ExperimentConfig(_Strict):
+    """A whole experiment: ``name``, ``seed`` and the model/data/noise/train sections."""
+
+    name: str = Field(default="experiment", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    description: str = Field(default="", max_length=2000)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig
+    noise: NoiseConfig = Field(default_factory=NoiseConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    #: folder that relative data paths are resolved against (set by load_config)
+    base_dir: str | None = Field(default=None, exclude=True)
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see medidenoise.config for the schema)"
+        value = err.get("input")
+        shown = "" if err["type"] == "missing" else f" = {value!r}"
+        lines.append(f"  {key}{shown}: {msg}")
+    return f"{source}: invalid config\n" + "\n".join(lines)
+
+
+def _reject_code(node: Any, source: str, key: str = "") -> None:
+    """Configs are data: refuse MONAI-bundle style ``_target_`` keys and ``$``/``@`` expressions."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            where = f"{key}.{k}" if key else str(k)
+            if str(k).startswith(("_", "$", "@", "%")):
+                raise ConfigError(f"{source}: {where}: keys like {k!r} are code, configs are data")
+            _reject_code(v, source, where)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _reject_code(v, source, f"{key}[{i}]")
+    elif isinstance(node, str) and node.startswith(("$", "@", "%")):
+        raise ConfigError(
+            f"{source}: {key} = {node!r}: expressions are not evaluated; configs are plain values"
+        )
+
+
+def validate_config(data: Any, *, source: str = "config") -> ExperimentConfig:
+    """Validate a plain dict as an :class:`ExperimentConfig`, raising :class:`ConfigError`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, found {type(data).__name__}")
+    _reject_code(data, source)
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings to a config dict (values parsed as YAML scalars/lists).
+
+    Returns a new dict; ``data`` is not modified.
+    """
+    import copy
+
+    out = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from None
+        node = out
+        parts = key.strip().split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise ConfigError(f"override {item!r}: {where} is {child!r}, not a section")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(
+    path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()
+) -> ExperimentConfig:
+    """Read and validate a YAML experiment config.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``configs/*.yaml`` file.
+    overrides : sequence of str
+        ``"train.epochs=5"``-style overrides applied before validation.
+
+    Returns
+    -------
+    ExperimentConfig
+
+    Raises
+    ------
+    ConfigError
+        Missing file, YAML syntax error, unknown key or out-of-range value; the
+        message names the key, the value and what is allowed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (see configs/ for examples)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, found {type(data).__name__}")
+    data = apply_overrides(data, tuple(overrides))
+    if "base_dir" in data:
+        raise ConfigError(f"{path}: base_dir is set by the loader, not in the file")
+    cfg = validate_config(data, source=str(path))
+    cfg.base_dir = str(path.resolve().parent)
+    return cfg

@@ -1,0 +1,23 @@
+"""Denoising networks (CAE baseline, U-Net), their factory and the checkpoint format."""
+
+from medidenoise.models.cae import DenoisingCAE
+from medidenoise.models.checkpoint import (
+    default_weights_path,
+    load_model,
+    read_metadata,
+    save_checkpoint,
+)
+from medidenoise.models.factory import ARCHITECTURES, build_model, model_config_of
+from medidenoise.models.unet import UNet
+
+__all__ = [
+    "ARCHITECTURES",
+    "DenoisingCAE",
+    "UNet",
+    "build_model",
+    "default_weights_path",
+    "load_model",
+    "model_config_of",
+    "read_metadata",
+    "save_checkpoint",
+]

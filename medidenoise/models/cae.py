@@ -1,0 +1,89 @@
+"""The classic convolutional denoising autoencoder: the project's baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from medidenoise.models._blocks import Norm, check_common, make_norm
+
+__all__ = ["DenoisingCAE"]
+
+
+class DenoisingCAE(nn.Module):
+    """Convolutional denoising autoencoder (encoder 32/64/128, mirrored decoder, sigmoid).
+
+    Each encoder level is a 3x3 conv, normalisation, ReLU and a 2x2 max-pool;
+    each decoder level a stride-2 transposed conv, normalisation and ReLU; a
+    final 3x3 conv and a sigmoid give the denoised centre slice in [0, 1].
+
+    Parameters
+    ----------
+    features : sequence of int
+        Encoder channels per level (the decoder mirrors them).
+    context_slices : int
+        Neighbouring slices given as input channels (odd; 1 for 2D).
+    noise_level_input : bool
+        Whether a constant noise-level channel is appended (last) to the input.
+    norm : {"batch", "instance", "none"}
+        Normalisation after each convolution.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = DenoisingCAE()
+    >>> net(torch.rand(2, 1, 64, 48)).shape
+    torch.Size([2, 1, 64, 48])
+    """
+
+    arch: ClassVar[str] = "cae"
+
+    def __init__(
+        self,
+        features: Sequence[int] = (32, 64, 128),
+        *,
+        context_slices: int = 1,
+        noise_level_input: bool = False,
+        norm: Norm = "batch",
+    ) -> None:
+        super().__init__()
+        check_common(context_slices, features)
+        self.context_slices = int(context_slices)
+        self.noise_level_input = bool(noise_level_input)
+        self.size_multiple = 2 ** len(features)
+        self.hparams: dict[str, Any] = {
+            "features": [int(f) for f in features],
+            "context_slices": self.context_slices,
+            "noise_level_input": self.noise_level_input,
+            "norm": norm,
+        }
+        in_ch = self.context_slices + int(self.noise_level_input)
+        enc: list[nn.Module] = []
+        for f in features:
+            enc += [
+                nn.Conv2d(in_ch, f, 3, padding=1, bias=norm == "none"),
+                make_norm(norm, f),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
+            in_ch = f
+        dec: list[nn.Module] = []
+        for f in reversed(features):
+            dec += [
+                nn.ConvTranspose2d(
+                    in_ch, f, 3, stride=2, padding=1, output_padding=1, bias=norm == "none"
+                ),
+                make_norm(norm, f),
+                nn.ReLU(inplace=True),
+            ]
+            in_ch = f
+        self.encoder = nn.Sequential(*enc)
+        self.decoder = nn.Sequential(*dec)
+        self.head = nn.Conv2d(in_ch, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, H, W) noisy input -> (B, 1, H, W) denoised centre slice in [0, 1]."""
+        return torch.sigmoid(self.head(self.decoder(self.encoder(x))))

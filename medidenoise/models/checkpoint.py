@@ -1,0 +1,160 @@
+"""Checkpoints: safetensors weights with JSON metadata, no pickle anywhere.
+
+One ``.safetensors`` file holds the weights and, in its header metadata, a JSON
+document under the key ``"medidenoise"``: the model config (enough to rebuild
+the network), and whatever the trainer adds (normalisation, noise model,
+training data, epochs, validation PSNR/SSIM, package version, seed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from medidenoise._version import __version__
+from medidenoise.errors import CheckpointError, ConfigError
+from medidenoise.models.factory import build_model, model_config_of
+
+__all__ = ["FORMAT", "default_weights_path", "load_model", "read_metadata", "save_checkpoint"]
+
+log = logging.getLogger(__name__)
+
+#: value of the ``format`` metadata key in every medidenoise checkpoint
+FORMAT = "medidenoise-checkpoint-v1"
+
+
+def default_weights_path() -> Path:
+    """Where the shipped default model lives: ``medidenoise/weights/default.safetensors``."""
+    return Path(__file__).resolve().parents[1] / "weights" / "default.safetensors"
+
+
+def save_checkpoint(
+    path: str | os.PathLike, model: nn.Module, *, metadata: dict[str, Any] | None = None
+) -> Path:
+    """Write a model's weights and metadata to one safetensors file.
+
+    The file is written beside its target and renamed into place, so a crash
+    never leaves a half-written checkpoint under the final name.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file (``.safetensors``).
+    model : torch.nn.Module
+        A network built by :func:`build_model` (DDP wrappers are unwrapped).
+    metadata : dict, optional
+        JSON-serialisable extras (normalisation, noise model, metrics...).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    net = getattr(model, "module", model)
+    meta = dict(metadata or {})
+    meta["model"] = model_config_of(net)
+    meta.setdefault("package_version", __version__)
+    try:
+        text = json.dumps(meta, sort_keys=True, allow_nan=True, default=str)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: metadata is not JSON-serialisable: {exc}") from None
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata={"format": FORMAT, "medidenoise": text})
+    os.replace(tmp, path)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata dict of a checkpoint, without loading the weights."""
+    path = _resolve(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable safetensors checkpoint ({exc}); "
+            "the file may be truncated or of another format"
+        ) from None
+    if raw.get("format") != FORMAT or "medidenoise" not in raw:
+        raise CheckpointError(
+            f"{path}: safetensors file without medidenoise metadata (format="
+            f"{raw.get('format')!r}, expected {FORMAT!r}); save it with save_checkpoint"
+        )
+    try:
+        meta = json.loads(raw["medidenoise"])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: checkpoint metadata is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+        raise CheckpointError(f"{path}: checkpoint metadata has no 'model' section")
+    return meta
+
+
+def _resolve(name_or_path: str | os.PathLike) -> Path:
+    if os.fspath(name_or_path) == "default":
+        path = default_weights_path()
+        if not path.is_file():
+            raise CheckpointError(
+                f"the default model is not installed ({path} does not exist); train one with "
+                "`medidenoise train --config configs/default.yaml` or pass a checkpoint path"
+            )
+        return path
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    return path
+
+
+def load_model(
+    name_or_path: str | os.PathLike, *, device: str | torch.device | None = None
+) -> nn.Module:
+    """Rebuild a network from a checkpoint file alone.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        ``"default"`` (the shipped model) or a ``.safetensors`` checkpoint.
+    device : str or torch.device, optional
+        Where to put the model (default CPU).
+
+    Returns
+    -------
+    torch.nn.Module
+        The network in eval mode, with the checkpoint metadata as ``.metadata``.
+
+    Raises
+    ------
+    CheckpointError
+        Missing, corrupt or incompatible (unknown architecture, mismatching
+        weights) checkpoint.
+    """
+    path = _resolve(name_or_path)
+    meta = read_metadata(path)
+    try:
+        model = build_model(meta["model"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: incompatible model config in checkpoint: {exc}") from None
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read the weights ({exc})") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(
+            f"{path}: weights do not match the model config {meta['model']}: {first}"
+        ) from None
+    model.metadata = meta  # type: ignore[assignment]
+    return model.to(dev).eval()
