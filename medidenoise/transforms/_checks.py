@@ -1,0 +1,79 @@
+"""Argument checks shared by the transforms (private)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from medidenoise.errors import InvalidImageError
+
+RngLike = np.random.Generator | int | None
+
+
+def as_float_image(image: Any, *, name: str = "image", finite: bool = True) -> np.ndarray:
+    """Return ``image`` as a float32 ndarray (no copy when it already is one).
+
+    Raises :class:`InvalidImageError` for empty, non-real or non-finite input.
+    """
+    arr = np.asarray(image)
+    if arr.dtype.kind not in "biuf":
+        raise InvalidImageError(
+            f"{name}: expected a real-valued array, got dtype {arr.dtype}; "
+            "pass the magnitude (np.abs) for complex data"
+        )
+    if arr.size == 0 or arr.ndim == 0:
+        raise InvalidImageError(f"{name}: expected a non-empty array, got shape {arr.shape}")
+    arr = arr.astype(np.float32, copy=False)
+    if finite and not np.isfinite(arr).all():
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise InvalidImageError(
+            f"{name}: {bad} of {arr.size} values are NaN or infinite; "
+            "replace them (e.g. np.nan_to_num) before calling"
+        )
+    return arr
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+) -> float:
+    """Return ``value`` as a float after checking it is finite and in range.
+
+    The range is ``[low, high]``, or ``(low, high]`` when ``low_open``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    ok = math.isfinite(v)
+    if ok and low is not None:
+        ok = v > low if low_open else v >= low
+    if ok and high is not None:
+        ok = v <= high
+    if not ok:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        bracket = "(" if low_open or low is None else "["
+        closer = ")" if high is None else "]"
+        allowed = f"{bracket}{lo}, {hi}{closer}"
+        raise ValueError(f"{name} must be a finite number in {allowed}, got {v!r}")
+    return v
+
+
+def make_rng(rng: Any) -> np.random.Generator:
+    """Turn ``rng`` (Generator, int seed or None) into a ``numpy.random.Generator``."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return np.random.default_rng(rng)
+    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, a non-negative int seed or None, got {rng!r}"
+        )
+    if rng < 0:
+        raise ValueError(f"rng seed must be non-negative, got {rng}")
+    return np.random.default_rng(int(rng))

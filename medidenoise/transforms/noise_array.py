@@ -1,0 +1,256 @@
+"""MONAI array transforms that add noise with the models of :mod:`.noise`.
+
+Named ``RandAdd*Noise`` so they are not confused with MONAI's own
+``RandGaussianNoise`` / ``RandRicianNoise``: MONAI's transforms draw the std
+from ``[0, std]`` and return a ``MetaTensor``; ours draw the level from a
+``(low, high)`` range, cover five noise models (optionally a weighted mixture,
+one model per call), return the input's own type (numpy in, numpy out; torch
+in, torch out) as float32, and call the same pure functions as
+:func:`medidenoise.transforms.add_noise`, so a training pipeline and a script
+produce the same noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from monai.config import NdarrayOrTensor
+from monai.transforms import RandomizableTransform
+from monai.utils import TransformBackends, convert_data_type, convert_to_dst_type
+
+from medidenoise.transforms._checks import check_number
+from medidenoise.transforms.noise import NOISE_KINDS, add_noise, check_noise_kind, check_noise_level
+
+__all__ = [
+    "DEFAULT_LEVELS",
+    "RandAddGaussianNoise",
+    "RandAddNoise",
+    "RandAddPoissonNoise",
+    "RandAddRicianNoise",
+    "RandAddSaltAndPepperNoise",
+    "RandAddSpeckleNoise",
+    "as_float32_like",
+]
+
+LevelRange = float | tuple[float, float]
+
+#: Default ``(low, high)`` level ranges, meant for images in network units [0, 1].
+DEFAULT_LEVELS: dict[str, tuple[float, float]] = {
+    "gaussian": (0.01, 0.1),
+    "salt_and_pepper": (0.001, 0.02),
+    "poisson": (50.0, 1000.0),
+    "rician": (0.01, 0.1),
+    "speckle": (0.02, 0.2),
+}
+
+_SEED_LIMIT = 2**31 - 1
+
+
+def _level_range(kind: str, value: Any) -> tuple[float, float]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != 2:
+            raise ValueError(f"levels[{kind!r}] must be a number or (low, high), got {value!r}")
+        lo = check_noise_level(kind, value[0], name=f"levels[{kind!r}][0]")
+        hi = check_noise_level(kind, value[1], name=f"levels[{kind!r}][1]")
+        if lo > hi:
+            raise ValueError(f"levels[{kind!r}] must have low <= high, got {value!r}")
+        return lo, hi
+    v = check_noise_level(kind, value, name=f"levels[{kind!r}]")
+    return v, v
+
+
+def parse_noise_options(
+    kinds: str | Sequence[str],
+    levels: Mapping[str, LevelRange] | LevelRange | None,
+    weights: Mapping[str, float] | Sequence[float] | None,
+) -> tuple[tuple[str, ...], dict[str, tuple[float, float]], np.ndarray]:
+    """Validate ``kinds``, ``levels`` and ``weights``; return them normalised.
+
+    Shared by the array and dictionary transforms so both fail the same way.
+    """
+    names = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    if not names:
+        raise ValueError(f"kinds must name at least one of {', '.join(NOISE_KINDS)}; got none")
+    for k in names:
+        check_noise_kind(k, name="kinds")
+    if len(set(names)) != len(names):
+        raise ValueError(f"kinds must not repeat a kind, got {names!r}")
+    if levels is None:
+        given: Mapping[str, Any] = {}
+    elif isinstance(levels, Mapping):
+        given = levels
+        for k in given:
+            if k not in names:
+                raise ValueError(f"levels has a range for {k!r}, which is not in kinds {names!r}")
+    elif len(names) == 1:
+        given = {names[0]: levels}
+    else:
+        raise ValueError(
+            f"levels must be a mapping kind -> (low, high) when several kinds are given, "
+            f"got {levels!r}"
+        )
+    ranges = {k: _level_range(k, given.get(k, DEFAULT_LEVELS[k])) for k in names}
+    if weights is None:
+        w = np.ones(len(names))
+    elif isinstance(weights, Mapping):
+        for k in weights:
+            if k not in names:
+                raise ValueError(f"weights has a weight for {k!r}, which is not in kinds {names!r}")
+        w = np.array([check_number(f"weights[{k!r}]", weights.get(k, 0.0), low=0) for k in names])
+    else:
+        if len(weights) != len(names):
+            raise ValueError(
+                f"weights must have one entry per kind ({len(names)}), got {len(weights)}"
+            )
+        w = np.array([check_number(f"weights[{i}]", x, low=0) for i, x in enumerate(weights)])
+    if w.sum() <= 0:
+        raise ValueError(f"weights must not all be zero, got {weights!r}")
+    return names, ranges, w / w.sum()
+
+
+def as_float32_like(img: NdarrayOrTensor) -> NdarrayOrTensor:
+    """Return ``img`` as float32 of its own type (numpy or torch); no copy if it already is."""
+    return convert_to_dst_type(img, img, dtype=np.float32)[0]
+
+
+class RandAddNoise(RandomizableTransform):
+    """Add noise of a randomly chosen kind and level to a channel-first image.
+
+    Each call picks one kind from ``kinds`` (with probabilities ``weights``)
+    and a level uniformly from that kind's ``(low, high)`` range, then calls
+    :func:`~medidenoise.transforms.add_noise`. All random draws (whether to
+    act, the kind, the level, and the seed of the noise itself) come from
+    ``self.R`` in :meth:`randomize`, so ``set_random_state`` makes the output
+    reproducible. After a call, ``kind`` and ``level`` hold what was drawn
+    (``None`` when the transform did not act).
+
+    Parameters
+    ----------
+    kinds : str or sequence of str
+        One or several of :data:`~medidenoise.transforms.NOISE_KINDS`.
+    levels : mapping, float or (float, float), optional
+        Level range per kind, e.g. ``{"gaussian": (0.01, 0.15), "poisson": (20, 500)}``
+        (a single number fixes the level). With one kind, the range itself may be
+        given. Missing kinds use :data:`DEFAULT_LEVELS` (meant for [0, 1] images).
+        Levels are sigma, amount or photons as in ``add_noise``.
+    weights : mapping or sequence of float, optional
+        Relative probability of each kind; equal by default.
+    prob : float, optional
+        Probability of adding noise at all.
+    channel_wise : bool, optional
+        Apply the noise model to each channel separately (matters for the
+        models that use the image range: salt-and-pepper and Poisson).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = RandAddNoise(kinds=("gaussian", "poisson"), levels={"gaussian": (0.05, 0.1)})
+    >>> _ = t.set_random_state(seed=0)
+    >>> out = t(np.full((1, 32, 32), 0.5, dtype=np.float32))
+    >>> out.shape, out.dtype, t.kind in ("gaussian", "poisson")
+    ((1, 32, 32), dtype('float32'), True)
+    """
+
+    backend = [TransformBackends.NUMPY]  # noqa: RUF012 - MONAI's class attribute
+
+    def __init__(
+        self,
+        kinds: str | Sequence[str] = "gaussian",
+        levels: Mapping[str, LevelRange] | LevelRange | None = None,
+        weights: Mapping[str, float] | Sequence[float] | None = None,
+        prob: float = 1.0,
+        channel_wise: bool = False,
+    ) -> None:
+        check_number("prob", prob, low=0.0, high=1.0)
+        RandomizableTransform.__init__(self, prob)
+        self.kinds, self.levels, self.weights = parse_noise_options(kinds, levels, weights)
+        self.channel_wise = bool(channel_wise)
+        self.kind: str | None = None
+        self.level: float | None = None
+        self._seed: int | None = None
+
+    def randomize(self, data: Any = None) -> None:
+        """Draw whether to act, the kind, the level and the noise seed from ``self.R``."""
+        super().randomize(None)
+        if not self._do_transform:
+            self.kind = self.level = self._seed = None
+            return
+        kind = self.kinds[int(self.R.choice(len(self.kinds), p=self.weights))]
+        lo, hi = self.levels[kind]
+        self.kind = kind
+        self.level = float(self.R.uniform(lo, hi))
+        self._seed = int(self.R.randint(_SEED_LIMIT))
+
+    def __call__(self, img: NdarrayOrTensor, randomize: bool = True) -> NdarrayOrTensor:
+        """Return ``img`` plus noise as float32 of the same type (numpy or torch).
+
+        When the ``prob`` draw says no, ``img`` is returned as float32 unchanged.
+        """
+        if randomize:
+            self.randomize(img)
+        if not self._do_transform:
+            return as_float32_like(img)
+        if self._seed is None or self.kind is None or self.level is None:
+            raise RuntimeError("call randomize() before __call__(..., randomize=False)")
+        arr = convert_data_type(img, np.ndarray)[0]
+        gen = np.random.default_rng(self._seed)
+        if self.channel_wise:
+            out = np.stack([add_noise(c, self.kind, self.level, rng=gen) for c in arr])  # type: ignore[arg-type]
+        else:
+            out = add_noise(arr, self.kind, self.level, rng=gen)  # type: ignore[arg-type]
+        return convert_to_dst_type(out, img, dtype=np.float32)[0]
+
+
+class RandAddGaussianNoise(RandAddNoise):
+    """Add Gaussian noise with ``sigma`` drawn from a range (see :class:`RandAddNoise`).
+
+    Unlike MONAI's ``RandGaussianNoise`` (std drawn from ``[0, std]``), the
+    std is drawn uniformly from ``sigma = (low, high)``.
+    """
+
+    def __init__(self, sigma: LevelRange = DEFAULT_LEVELS["gaussian"], prob: float = 1.0) -> None:
+        super().__init__("gaussian", sigma, prob=prob)
+
+
+class RandAddSaltAndPepperNoise(RandAddNoise):
+    """Add salt-and-pepper noise with ``amount`` drawn from a range (see :class:`RandAddNoise`)."""
+
+    def __init__(
+        self,
+        amount: LevelRange = DEFAULT_LEVELS["salt_and_pepper"],
+        prob: float = 1.0,
+        channel_wise: bool = False,
+    ) -> None:
+        super().__init__("salt_and_pepper", amount, prob=prob, channel_wise=channel_wise)
+
+
+class RandAddPoissonNoise(RandAddNoise):
+    """Add Poisson noise with ``photons`` drawn from a range (see :class:`RandAddNoise`)."""
+
+    def __init__(
+        self,
+        photons: LevelRange = DEFAULT_LEVELS["poisson"],
+        prob: float = 1.0,
+        channel_wise: bool = False,
+    ) -> None:
+        super().__init__("poisson", photons, prob=prob, channel_wise=channel_wise)
+
+
+class RandAddRicianNoise(RandAddNoise):
+    """Add Rician noise with ``sigma`` drawn from a range (see :class:`RandAddNoise`).
+
+    Unlike MONAI's ``RandRicianNoise`` (std drawn from ``[0, std]``, optionally
+    relative to the image std), ``sigma`` is absolute, in the image's units.
+    """
+
+    def __init__(self, sigma: LevelRange = DEFAULT_LEVELS["rician"], prob: float = 1.0) -> None:
+        super().__init__("rician", sigma, prob=prob)
+
+
+class RandAddSpeckleNoise(RandAddNoise):
+    """Add speckle noise with relative ``sigma`` drawn from a range (see :class:`RandAddNoise`)."""
+
+    def __init__(self, sigma: LevelRange = DEFAULT_LEVELS["speckle"], prob: float = 1.0) -> None:
+        super().__init__("speckle", sigma, prob=prob)
