@@ -1,0 +1,260 @@
+"""Per-slice facts pulled from a DICOM header (no pixel data).
+
+A single-frame file gives one :class:`SliceRecord`; a multi-frame file gives
+one record per frame, with the frame's own position, orientation and rescale
+taken from the (enhanced) functional groups when they are present.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+__all__ = ["SliceRecord", "records_from_dataset"]
+
+logger = logging.getLogger(__name__)
+
+# header values copied into Volume.metadata (from the first slice of a series)
+_META_KEYWORDS = (
+    "SeriesDescription",
+    "SeriesNumber",
+    "StudyDescription",
+    "Manufacturer",
+    "BodyPartExamined",
+    "SliceThickness",
+    "KVP",
+    "ConvolutionKernel",
+    "RescaleType",
+)
+
+
+@dataclass(frozen=True)
+class SliceRecord:
+    """Everything the series logic needs to know about one slice (file or frame).
+
+    ``ipp``/``iop`` are ImagePositionPatient/ImageOrientationPatient in LPS mm;
+    ``pixel_spacing`` is (row spacing, column spacing) = (dy, dx).
+    """
+
+    path: Path
+    frame: int | None
+    sop_instance_uid: str
+    sop_class_uid: str
+    series_uid: str
+    study_uid: str
+    modality: str
+    rows: int
+    columns: int
+    ipp: tuple[float, float, float] | None
+    iop: tuple[float, float, float, float, float, float] | None
+    pixel_spacing: tuple[float, float] | None
+    slice_spacing: float | None
+    instance_number: int | None
+    slope: float
+    intercept: float
+    photometric: str
+    samples_per_pixel: int
+    transfer_syntax: str
+    image_type: tuple[str, ...]
+    echo: float | None = None
+    n_frames: int = 1
+    has_modality_lut: bool = False
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_localizer(self) -> bool:
+        """True for a scout/localizer image (ImageType contains LOCALIZER)."""
+        return "LOCALIZER" in self.image_type
+
+
+def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+    """``value`` as a tuple of ``n`` floats, or None when absent/malformed."""
+    if value is None:
+        return None
+    try:
+        items = [float(v) for v in (value if isinstance(value, Sequence) else [value])]
+    except (TypeError, ValueError):
+        return None
+    if isinstance(value, str) or len(items) != n:
+        return None
+    return tuple(items)
+
+
+def _float(value: Any, default: float | None = None) -> float | None:
+    if value is None or value == "":
+        return default
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        value = value[0] if len(value) else None
+        if value is None:
+            return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _int(value: Any) -> int | None:
+    f = _float(value)
+    return None if f is None else round(f)
+
+
+def _window(ds: Dataset) -> dict[str, Any]:
+    """WindowCenter/WindowWidth as float, or lists of floats when multi-valued."""
+    out: dict[str, Any] = {}
+    for key in ("WindowCenter", "WindowWidth"):
+        value = ds.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, Sequence) and not isinstance(value, str):
+            vals = [float(v) for v in value]
+            out[key] = vals[0] if len(vals) == 1 else vals
+        else:
+            out[key] = _float(value)
+    return out
+
+
+def _group_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
+    """The first item of a functional-group ``sequence`` for ``frame`` (per-frame, then shared)."""
+    for groups_kw, index in (
+        ("PerFrameFunctionalGroupsSequence", frame),
+        ("SharedFunctionalGroupsSequence", 0),
+    ):
+        groups = ds.get(groups_kw)
+        if groups is None or len(groups) <= index:
+            continue
+        seq = groups[index].get(sequence)
+        if seq is not None and len(seq) > 0:
+            return seq[0]
+    return None
+
+
+def _base_meta(ds: Dataset) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for key in _META_KEYWORDS:
+        value = ds.get(key)
+        if value is None or value == "":
+            continue
+        if key in ("SeriesNumber",):
+            meta[key] = _int(value)
+        elif key in ("SliceThickness", "KVP"):
+            meta[key] = _float(value)
+        else:
+            meta[key] = str(value)
+    meta.update(_window(ds))
+    return meta
+
+
+def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
+    """Build one :class:`SliceRecord` per frame of ``ds`` (read without pixels).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file ``ds`` was read from.
+    ds : pydicom.dataset.Dataset
+        The header, read with ``stop_before_pixels=True``.
+
+    Returns
+    -------
+    list of SliceRecord
+        One entry for a single-frame file, ``NumberOfFrames`` entries (``frame``
+        0, 1, ...) for a multi-frame file.
+    """
+    meta_ts = getattr(ds, "file_meta", None)
+    ts = str(meta_ts.get("TransferSyntaxUID", "")) if meta_ts is not None else ""
+    n_frames = _int(ds.get("NumberOfFrames")) or 1
+    image_type = tuple(str(v).upper() for v in (ds.get("ImageType") or ()))
+    if isinstance(ds.get("ImageType"), str):
+        image_type = (str(ds.ImageType).upper(),)
+    echo = _float(ds.get("EchoNumbers"))
+    common: dict[str, Any] = {
+        "path": path,
+        "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
+        "sop_class_uid": str(ds.get("SOPClassUID", "")),
+        "series_uid": str(ds.get("SeriesInstanceUID", "")),
+        "study_uid": str(ds.get("StudyInstanceUID", "")),
+        "modality": str(ds.get("Modality", "") or "OT"),
+        "rows": int(ds.get("Rows", 0) or 0),
+        "columns": int(ds.get("Columns", 0) or 0),
+        "photometric": str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip(),
+        "samples_per_pixel": int(ds.get("SamplesPerPixel", 1) or 1),
+        "transfer_syntax": ts,
+        "image_type": image_type,
+        "echo": echo,
+        "n_frames": n_frames,
+        "has_modality_lut": "ModalityLUTSequence" in ds and "RescaleSlope" not in ds,
+    }
+    ipp = _floats(ds.get("ImagePositionPatient"), 3)
+    iop = _floats(ds.get("ImageOrientationPatient"), 6)
+    spacing = _floats(ds.get("PixelSpacing"), 2) or _floats(ds.get("ImagerPixelSpacing"), 2)
+    slice_spacing = _float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness"))
+    slope = _float(ds.get("RescaleSlope"), 1.0) or 1.0
+    intercept = _float(ds.get("RescaleIntercept"), 0.0) or 0.0
+    instance = _int(ds.get("InstanceNumber"))
+    meta = _base_meta(ds)
+
+    if n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
+        return [
+            SliceRecord(
+                frame=None,
+                ipp=ipp,
+                iop=iop,
+                pixel_spacing=spacing,
+                slice_spacing=slice_spacing,
+                instance_number=instance,
+                slope=slope,
+                intercept=intercept,
+                meta=meta,
+                **common,
+            )
+        ]
+
+    enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    records = []
+    for k in range(n_frames):
+        f_ipp, f_iop, f_spacing, f_slice = None, iop, spacing, slice_spacing
+        f_slope, f_intercept, f_meta = slope, intercept, meta
+        if enhanced:
+            pos = _group_item(ds, k, "PlanePositionSequence")
+            ori = _group_item(ds, k, "PlaneOrientationSequence")
+            pm = _group_item(ds, k, "PixelMeasuresSequence")
+            pvt = _group_item(ds, k, "PixelValueTransformationSequence")
+            voi = _group_item(ds, k, "FrameVOILUTSequence")
+            if pos is not None:
+                f_ipp = _floats(pos.get("ImagePositionPatient"), 3)
+            if ori is not None:
+                f_iop = _floats(ori.get("ImageOrientationPatient"), 6) or iop
+            if pm is not None:
+                f_spacing = _floats(pm.get("PixelSpacing"), 2) or spacing
+                f_slice = (
+                    _float(pm.get("SpacingBetweenSlices"))
+                    or _float(pm.get("SliceThickness"))
+                    or slice_spacing
+                )
+            if pvt is not None:
+                f_slope = _float(pvt.get("RescaleSlope"), 1.0) or 1.0
+                f_intercept = _float(pvt.get("RescaleIntercept"), 0.0) or 0.0
+            if voi is not None:
+                f_meta = {**meta, **_window(voi)}
+        elif k == 0:
+            f_ipp = ipp  # legacy multi-frame: only the first frame's position is known
+        records.append(
+            SliceRecord(
+                frame=k,
+                ipp=f_ipp,
+                iop=f_iop,
+                pixel_spacing=f_spacing,
+                slice_spacing=f_slice,
+                instance_number=k + 1,
+                slope=f_slope,
+                intercept=f_intercept,
+                meta=f_meta,
+                **common,
+            )
+        )
+    return records

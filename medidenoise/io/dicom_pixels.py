@@ -1,0 +1,156 @@
+"""Decoding DICOM pixel data into modality units, with clear errors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID, ImplicitVRLittleEndian
+
+from medidenoise.errors import InvalidImageError, MissingDecoderError, UnsupportedImageError
+
+__all__ = ["check_decodable", "check_grayscale", "read_frames"]
+
+logger = logging.getLogger(__name__)
+
+_GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
+
+# which pip packages decode a transfer syntax (first choice first)
+_J2K = "pylibjpeg pylibjpeg-openjpeg"
+_JPEG = "pylibjpeg pylibjpeg-libjpeg"
+_PACKAGES: dict[str, str] = {
+    "1.2.840.10008.1.2.4.50": _JPEG,
+    "1.2.840.10008.1.2.4.51": _JPEG,
+    "1.2.840.10008.1.2.4.57": _JPEG,
+    "1.2.840.10008.1.2.4.70": _JPEG,
+    "1.2.840.10008.1.2.4.80": "pyjpegls (or pylibjpeg pylibjpeg-libjpeg)",
+    "1.2.840.10008.1.2.4.81": "pyjpegls (or pylibjpeg pylibjpeg-libjpeg)",
+    "1.2.840.10008.1.2.4.90": _J2K,
+    "1.2.840.10008.1.2.4.91": _J2K,
+    "1.2.840.10008.1.2.4.201": _J2K,
+    "1.2.840.10008.1.2.4.202": _J2K,
+    "1.2.840.10008.1.2.4.203": _J2K,
+    "1.2.840.10008.1.2.5": "pylibjpeg pylibjpeg-rle",
+}
+
+
+def check_decodable(path: Path | str, transfer_syntax: str) -> None:
+    """Raise unless pydicom can decode pixel data in ``transfer_syntax``.
+
+    Raises
+    ------
+    MissingDecoderError
+        The transfer syntax is compressed and no decoder plugin is installed;
+        the message names the file, the syntax and the packages to install.
+    UnsupportedImageError
+        pydicom has no decoder at all for this transfer syntax.
+    """
+    uid = UID(transfer_syntax or ImplicitVRLittleEndian)
+    try:
+        decoder = get_decoder(uid)
+    except NotImplementedError:
+        raise UnsupportedImageError(
+            f"{path}: pixel data uses transfer syntax {uid.name} ({uid}), which pydicom cannot "
+            "decode; expected an uncompressed, JPEG, JPEG-LS, JPEG 2000 or RLE syntax. Convert "
+            "the file (for example with dcmtk's dcmdjpeg or gdcmconv --raw) and try again."
+        ) from None
+    if not decoder.is_available:
+        packages = _PACKAGES.get(str(uid), "pylibjpeg pylibjpeg-openjpeg pylibjpeg-libjpeg")
+        missing = "; ".join(decoder.missing_dependencies) or "no plugin available"
+        raise MissingDecoderError(
+            f"{path}: pixel data is compressed with {uid.name} ({uid}) and no decoder for it is "
+            f"installed ({missing}). Install one: pip install {packages} "
+            "(or pip install 'medidenoise[codecs]')."
+        )
+
+
+def check_grayscale(
+    path: Path | str, photometric: str, samples_per_pixel: int, has_modality_lut: bool = False
+) -> None:
+    """Raise :class:`UnsupportedImageError` for colour, palette or LUT-only images."""
+    if photometric not in _GRAYSCALE or samples_per_pixel != 1:
+        raise UnsupportedImageError(
+            f"{path}: PhotometricInterpretation is {photometric!r} with {samples_per_pixel} "
+            "sample(s) per pixel; expected a grayscale image (MONOCHROME1 or MONOCHROME2, 1 "
+            "sample). Colour and palette images cannot be denoised by medidenoise: export a "
+            "grayscale version of the image."
+        )
+    if has_modality_lut:
+        raise UnsupportedImageError(
+            f"{path}: the modality values are defined by a Modality LUT Sequence instead of "
+            "RescaleSlope/RescaleIntercept; expected a linear rescale. Convert the image to a "
+            "rescaled one (e.g. with dcmtk) before denoising."
+        )
+
+
+def read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.ndarray]:
+    """Decode the stored values of the given frames of one file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A DICOM image file.
+    frames : list of int or None
+        Frame indices (``None`` for a single-frame file).
+
+    Returns
+    -------
+    dict
+        Frame index -> 2D array of stored values (not yet rescaled).
+
+    Raises
+    ------
+    MissingDecoderError, UnsupportedImageError, InvalidImageError
+        No decoder, colour data, or pixel data that cannot be decoded
+        (truncated or corrupt file).
+    """
+    try:
+        ds = pydicom.dcmread(path, force=True)
+    except Exception as exc:  # pydicom raises many types on corrupt input
+        raise InvalidImageError(
+            f"{path}: cannot read the DICOM file ({type(exc).__name__}: {exc}); the file is "
+            "corrupt or truncated. Re-export it from the source."
+        ) from exc
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    check_grayscale(
+        path,
+        str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip(),
+        int(ds.get("SamplesPerPixel", 1) or 1),
+    )
+    check_decodable(path, ts)
+    if "PixelData" not in ds:
+        raise InvalidImageError(
+            f"{path}: no Pixel Data element; expected an image with pixel data."
+        )
+    try:
+        arr = ds.pixel_array
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        name = UID(ts).name if ts else "unknown transfer syntax"
+        raise InvalidImageError(
+            f"{path}: cannot decode the pixel data ({name}): {exc}. The file is probably "
+            "truncated or corrupt; re-export it from the source."
+        ) from exc
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if n_frames == 1 and arr.ndim == 2:
+        arr = arr[np.newaxis]
+    if arr.ndim != 3:
+        raise UnsupportedImageError(
+            f"{path}: decoded pixel data has shape {arr.shape}; expected (rows, columns) or "
+            "(frames, rows, columns) grayscale data."
+        )
+    out: dict[int | None, np.ndarray] = {}
+    for frame in frames:
+        index = 0 if frame is None else frame
+        if index >= arr.shape[0]:
+            raise InvalidImageError(
+                f"{path}: frame {index} requested but the pixel data holds {arr.shape[0]} "
+                "frame(s); the file is truncated or NumberOfFrames is wrong."
+            )
+        out[frame] = arr[index]
+    return out

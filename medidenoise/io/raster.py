@@ -1,0 +1,107 @@
+"""Reading grayscale PNG and TIFF images (8/16-bit, float TIFF)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from medidenoise.errors import InvalidImageError, UnsupportedImageError
+from medidenoise.io.dicom_geometry import default_affine
+from medidenoise.io.volume import Volume
+
+__all__ = ["RASTER_SUFFIXES", "read_raster"]
+
+logger = logging.getLogger(__name__)
+
+RASTER_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+def _load(path: Path) -> np.ndarray:
+    try:
+        if path.suffix.lower() == ".png":
+            from PIL import Image
+
+            with Image.open(path) as img:
+                if img.mode == "P":  # palette: expand, then check it is gray
+                    img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+                return np.asarray(img)
+        import tifffile
+
+        return np.asarray(tifffile.imread(path))
+    except (OSError, ValueError) as exc:
+        raise InvalidImageError(
+            f"{path}: cannot read the image ({type(exc).__name__}: {exc}); expected a valid "
+            "PNG or TIFF file."
+        ) from exc
+
+
+def _to_gray(path: Path, arr: np.ndarray) -> np.ndarray:
+    """Drop a channel axis whose colour channels are all equal; refuse true colour."""
+    if arr.ndim == 3 and arr.shape[-1] in (2, 3, 4):
+        n_color = 1 if arr.shape[-1] == 2 else 3  # gray+alpha, or RGB(+alpha)
+        if arr.shape[-1] in (2, 4):
+            alpha = arr[..., -1]
+            if alpha.min() != alpha.max():
+                raise UnsupportedImageError(
+                    f"{path}: the image has a varying alpha (transparency) channel; expected a "
+                    "grayscale image. Flatten it onto a background and save it as grayscale."
+                )
+        color = arr[..., :n_color]
+        if n_color == 3 and not (
+            np.array_equal(color[..., 0], color[..., 1])
+            and np.array_equal(color[..., 0], color[..., 2])
+        ):
+            raise UnsupportedImageError(
+                f"{path}: true-colour image (RGB channels differ); expected a grayscale image. "
+                "medidenoise denoises grayscale X-ray/CT/MR images: convert it to grayscale "
+                "(e.g. PIL Image.convert('L')) if that is what you mean."
+            )
+        return color[..., 0]
+    return arr
+
+
+def read_raster(path: str | os.PathLike) -> Volume:
+    """Read a grayscale PNG/TIFF into a :class:`Volume` (D=1; multi-page TIFF: D pages).
+
+    Values are kept as stored (8/16-bit integers become float32 of the same
+    value); spacing is 1 mm and the affine the DICOM default orientation.
+    RGB images whose three channels are equal are accepted as gray.
+
+    Raises
+    ------
+    UnsupportedImageError
+        True colour or a varying alpha channel.
+    InvalidImageError
+        Unreadable file, or not a 2D/3D image.
+    """
+    path = Path(path)
+    arr = _to_gray(path, _load(path))
+    if arr.ndim not in (2, 3) or arr.size == 0:
+        raise InvalidImageError(
+            f"{path}: image has shape {arr.shape}; expected a 2D grayscale image (or a stack "
+            "of 2D pages)."
+        )
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InvalidImageError(f"{path}: pixel type {arr.dtype} is not numeric.")
+    arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise InvalidImageError(
+            f"{path}: the image holds NaN or infinite values; expected finite values. Replace "
+            "them (numpy.nan_to_num) and save again."
+        )
+    if arr.ndim == 2:
+        arr = arr[np.newaxis]
+    return Volume(
+        array=arr,
+        spacing=(1.0, 1.0, 1.0),
+        affine=default_affine((1.0, 1.0, 1.0)),
+        modality="OT",
+        photometric="MONOCHROME2",
+        path=path,
+        metadata={"format": path.suffix.lower().lstrip(".")},
+    )
