@@ -1,0 +1,237 @@
+"""The Denoise widget: a view over :class:`DenoiseSettings`; compute runs in workers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    ProgressBar,
+    PushButton,
+)
+
+from napari_medidenoise._layers import display_limits
+from napari_medidenoise._state import MODEL_CHOICES, DenoiseSettings, available_devices
+from napari_medidenoise._viewer_tools import current_slice, image_layer_choices, publish_layer
+from napari_medidenoise._workers import (
+    DenoiseJob,
+    Progress,
+    SliceResult,
+    VolumeResult,
+    denoise_slice,
+    denoise_volume_steps,
+)
+
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Image
+
+__all__ = ["DenoiseWidget"]
+
+
+def _preview_job(data: np.ndarray, index: int | None, job: DenoiseJob, axis: int) -> Any:
+    """Worker body of "Preview slice": a SliceResult, or the exception to report."""
+    try:
+        return denoise_slice(data, index, job, axis=axis)
+    except Exception as exc:  # worker boundary: failures become notifications
+        return exc
+
+
+def _volume_job(
+    data: np.ndarray, job: DenoiseJob, cancel: threading.Event
+) -> Generator[Progress, None, Any]:
+    """Worker body of "Denoise volume": a VolumeResult, None (cancelled) or the exception."""
+    try:
+        return (yield from denoise_volume_steps(data, job, cancel=cancel))
+    except Exception as exc:  # worker boundary: failures become notifications
+        return exc
+
+
+class DenoiseWidget(Container):
+    """Denoise the slice on screen at once, or the whole volume in the background.
+
+    Parameters
+    ----------
+    napari_viewer : napari.viewer.Viewer
+        The viewer whose image layers are offered and receive the results.
+    """
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        devices = available_devices()
+        self.settings = DenoiseSettings(device=devices[-1])
+        self.worker: Any = None
+        self._cancel = threading.Event()
+        self._source: Image | None = None
+        self._slice: tuple[int, int | None] = (0, None)
+        self._layer = ComboBox(label="image", choices=self._layer_choices)
+        self._model = ComboBox(
+            label="model", choices=[(text, key) for key, text in MODEL_CHOICES.items()]
+        )
+        self._checkpoint = FileEdit(label="checkpoint", mode="r", visible=False)
+        self._auto = CheckBox(text="estimate noise level", value=True)
+        self._level = FloatSpinBox(label="noise level", min=0.0, max=1e9, step=0.1, enabled=False)
+        self._estimate = Label(label="estimated", value="-")
+        self._device = ComboBox(label="device", choices=devices, value=devices[-1])
+        self._removed = CheckBox(text="add removed-noise layer", value=True)
+        self._preview_button = PushButton(text="Preview slice")
+        self._run_button = PushButton(text="Denoise volume")
+        self._cancel_button = PushButton(text="Cancel", enabled=False)
+        self._progress = ProgressBar(label="progress", value=0, min=0, max=1)
+        self._status = Label(label="status", value="")
+        self.extend(
+            [self._layer, self._model, self._checkpoint, self._auto, self._level, self._estimate,
+             self._device, self._removed, self._preview_button, self._run_button,
+             self._cancel_button, self._progress, self._status]
+        )  # fmt: skip
+        for widget in (self._model, self._checkpoint, self._auto, self._level, self._device,
+                       self._removed):  # fmt: skip
+            widget.changed.connect(self._sync_settings)
+        self._preview_button.changed.connect(self.preview_slice)
+        self._run_button.changed.connect(self.denoise_volume)
+        self._cancel_button.changed.connect(self.cancel)
+        for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            event.connect(self._refresh_layers)
+
+    # -- settings ----------------------------------------------------------------------------
+    def _layer_choices(self, _widget: Any) -> list[tuple[str, Image]]:
+        return image_layer_choices(self.viewer)
+
+    def _refresh_layers(self, _event: Any = None) -> None:
+        self._layer.reset_choices()
+
+    def _sync_settings(self, _value: Any = None) -> None:
+        """Copy the widget values into :attr:`settings` and show what applies."""
+        s = self.settings
+        s.model = self._model.value
+        s.checkpoint = self._checkpoint.value if s.model == "checkpoint" else None
+        s.auto_noise, s.noise_level = self._auto.value, float(self._level.value)
+        s.device, s.removed_noise = self._device.value, self._removed.value
+        self._checkpoint.visible = s.model == "checkpoint"
+        self._level.enabled = not s.auto_noise
+
+    def _show_noise_level(self, level: float, where: str) -> None:
+        self._estimate.value = f"{level:.4g} ({where})"
+        if self.settings.auto_noise:
+            self._level.value = level
+
+    def _start(self, worker: Any, busy: str) -> None:
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self._preview_button.enabled = self._run_button.enabled = False
+        self._status.value = busy
+        worker.start()
+
+    def _job_for(self) -> tuple[Image, DenoiseJob] | None:
+        from napari.utils.notifications import show_error
+
+        self._sync_settings()
+        layer = self._layer.value
+        if layer is None:
+            show_error("medidenoise: open an image first (no image layer to denoise)")
+            return None
+        try:
+            return layer, self.settings.job()
+        except ValueError as exc:
+            show_error(f"medidenoise: {exc}")
+            return None
+
+    # -- preview -----------------------------------------------------------------------------
+    def preview_slice(self, _value: Any = None) -> None:
+        """Denoise the slice on screen in a worker; the result appears as "<name> preview"."""
+        from napari.qt.threading import create_worker
+
+        picked = self._job_for()
+        if picked is None or self.worker is not None:
+            return
+        layer, job = picked
+        axis, index = current_slice(self.viewer, layer)
+        self._source, self._slice = layer, (axis, index)
+        worker = create_worker(_preview_job, np.asarray(layer.data), index, job, axis)
+        worker.returned.connect(self._on_preview_done)
+        self._start(worker, f"previewing slice {index}..." if index is not None else "previewing...")
+
+    def _on_preview_done(self, outcome: SliceResult | Exception) -> None:
+        if isinstance(outcome, Exception):
+            self._on_error(outcome)
+            return
+        layer, (axis, index) = self._source, self._slice
+        translate = list(layer.translate)
+        data = outcome.denoised
+        if index is not None:
+            data = np.expand_dims(data, axis)
+            translate[axis] += index * layer.scale[axis]
+        publish_layer(self.viewer, layer, f"{layer.name} preview", data,
+                      translate=tuple(translate), noise_level=outcome.noise_level)  # fmt: skip
+        where = "this slice" if index is not None else "image"
+        self._show_noise_level(outcome.noise_level, where)
+        self._status.value = "preview ready"
+
+    # -- whole volume ------------------------------------------------------------------------
+    def denoise_volume(self, _value: Any = None) -> None:
+        """Denoise the whole layer in a background worker with progress and Cancel."""
+        from napari.qt.threading import create_worker
+
+        picked = self._job_for()
+        if picked is None or self.worker is not None:
+            return
+        layer, job = picked
+        self._source = layer
+        self._cancel = threading.Event()
+        worker = create_worker(_volume_job, np.asarray(layer.data), job, self._cancel)
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_volume_done)
+        self._cancel_button.enabled = True
+        self._progress.value = 0
+        self._start(worker, "denoising volume...")
+
+    def cancel(self, _value: Any = None) -> None:
+        """Ask the running volume job to stop at the next slice batch."""
+        self._cancel.set()
+        self._status.value = "cancelling..."
+
+    def _on_progress(self, progress: Progress) -> None:
+        self._progress.max = max(1, progress.total)
+        self._progress.value = progress.done
+        where = "volume" if self.settings.auto_noise else "manual"
+        self._show_noise_level(progress.noise_level, where)
+
+    def _on_volume_done(self, outcome: VolumeResult | Exception | None) -> None:
+        if isinstance(outcome, Exception):
+            self._on_error(outcome)
+            return
+        if outcome is None:
+            self._status.value = "cancelled"
+            return
+        layer = self._source
+        facts = {"noise_level": outcome.noise_level, "model": self.settings.job().model}
+        publish_layer(self.viewer, layer, f"{layer.name} denoised", outcome.denoised, **facts)
+        if self.settings.removed_noise:
+            low, high = display_limits(outcome.removed_noise)
+            bound = max(abs(low), abs(high), 1e-6)
+            publish_layer(self.viewer, layer, f"{layer.name} removed noise",
+                          outcome.removed_noise, contrast_limits=(-bound, bound),
+                          colormap="gray", **facts)  # fmt: skip
+        self._status.value = f"denoised ({outcome.noise_level:.4g} noise level)"
+
+    # -- both --------------------------------------------------------------------------------
+    def _on_error(self, exc: BaseException) -> None:
+        from napari.utils.notifications import show_error
+
+        show_error(f"medidenoise: {exc}")
+        self._status.value = f"failed: {exc}"
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self._cancel_button.enabled = False
+        self._preview_button.enabled = self._run_button.enabled = True

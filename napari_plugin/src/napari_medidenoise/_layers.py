@@ -1,0 +1,132 @@
+"""Volume <-> napari layer data: geometry, colormap and what is kept for write-back.
+
+A layer made by this plugin keeps the :class:`medidenoise.Volume` it came from
+in ``layer.metadata["medidenoise"]["volume"]``; the writers use it to save the
+layer's (possibly denoised) data with the original geometry and, for DICOM,
+the per-slice sources of a derived series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+import medidenoise as md
+
+__all__ = [
+    "META_KEY",
+    "colormap_for",
+    "display_limits",
+    "layer_tuple",
+    "source_volume",
+    "volume_from_layer",
+    "world_translate",
+]
+
+#: key of this plugin's entry in ``layer.metadata``
+META_KEY = "medidenoise"
+
+LayerTuple = tuple[np.ndarray, dict[str, Any], str]
+
+
+def world_translate(volume: md.Volume) -> tuple[float, float, float]:
+    """Position of voxel (0, 0, 0) along each array axis, in millimetres.
+
+    The affine's origin is projected on the unit direction of each array axis,
+    so series of one study with the same orientation line up in the viewer.
+    """
+    columns = np.asarray(volume.affine, dtype=np.float64)[:3, :3]
+    origin = np.asarray(volume.affine, dtype=np.float64)[:3, 3]
+    norms = np.linalg.norm(columns, axis=0)
+    norms[norms == 0] = 1.0
+    return tuple(float(origin @ (columns[:, i] / norms[i])) for i in range(3))  # type: ignore[return-value]
+
+
+def colormap_for(volume: md.Volume) -> str:
+    """``"gray_r"`` for MONOCHROME1 (bright = low value), else ``"gray"``."""
+    return "gray_r" if volume.photometric == "MONOCHROME1" else "gray"
+
+
+def display_limits(array: np.ndarray) -> tuple[float, float]:
+    """Contrast limits from the 0.5 and 99.5 percentiles of a subsample."""
+    flat = np.asarray(array).reshape(-1)
+    step = max(1, flat.size // 200_000)
+    sample = flat[::step]
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return (0.0, 1.0)
+    low, high = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+    if high <= low:
+        low, high = float(sample.min()), float(sample.max())
+    if high <= low:
+        high = low + 1.0
+    return (low, high)
+
+
+def layer_tuple(volume: md.Volume, name: str, **extra: Any) -> LayerTuple:
+    """The napari ``LayerData`` tuple of an image layer showing ``volume``.
+
+    A single-slice volume becomes a 2D layer. ``extra`` entries are added to
+    the layer's keyword arguments (``visible=False``...).
+    """
+    translate = world_translate(volume)
+    data, scale = volume.array, volume.spacing
+    if volume.is_2d:
+        data, scale, translate = data[0], scale[1:], translate[1:]  # type: ignore[assignment]
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "scale": tuple(scale),
+        "translate": tuple(translate),
+        "colormap": colormap_for(volume),
+        "contrast_limits": display_limits(data),
+        "metadata": {META_KEY: {"volume": volume}},
+        **extra,
+    }
+    return (data, kwargs, "image")
+
+
+def source_volume(metadata: Mapping[str, Any] | None) -> md.Volume | None:
+    """The Volume kept in a layer's metadata by this plugin, if any."""
+    entry = (metadata or {}).get(META_KEY)
+    volume = entry.get("volume") if isinstance(entry, Mapping) else None
+    return volume if isinstance(volume, md.Volume) else None
+
+
+def volume_from_layer(data: Any, meta: Mapping[str, Any]) -> md.Volume:
+    """A Volume holding a layer's data, for the writers.
+
+    Parameters
+    ----------
+    data : array-like
+        The layer data, 2D (H, W) or 3D (D, H, W).
+    meta : mapping
+        The layer's state (``layer.as_layer_data_tuple()[1]``): its
+        ``metadata``, ``scale``, ``translate`` and ``name``.
+
+    Returns
+    -------
+    medidenoise.Volume
+        The kept source volume with the layer's data when the shapes agree
+        (geometry, modality and DICOM sources kept); otherwise a new volume
+        built from the layer's scale and translate.
+    """
+    array = np.asarray(data)
+    name = meta.get("name", "layer")
+    if array.ndim not in (2, 3) or getattr(meta, "rgb", False) or meta.get("rgb"):
+        raise ValueError(
+            f"layer {name!r} has shape {array.shape}; only grayscale 2D or 3D images can be saved"
+        )
+    volume = source_volume(meta.get("metadata"))
+    if volume is not None and volume.array.size == array.size and (
+        volume.array.shape[-array.ndim :] == array.shape
+    ):
+        return volume.with_array(array.astype(np.float32, copy=False))
+    scale = [float(s) for s in meta.get("scale", (1.0,) * array.ndim)]
+    translate = [float(t) for t in meta.get("translate", (0.0,) * array.ndim)]
+    if array.ndim == 2:
+        scale, translate = [1.0, *scale], [0.0, *translate]
+    affine = np.diag([*scale, 1.0])
+    affine[:3, 3] = translate
+    return md.Volume(np.asarray(array, dtype=np.float32), spacing=tuple(scale), affine=affine)

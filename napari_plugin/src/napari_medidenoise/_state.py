@@ -1,0 +1,87 @@
+"""What the user chose in the widgets, apart from the widgets themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from napari_medidenoise._workers import DenoiseJob
+
+__all__ = ["MODEL_CHOICES", "DenoiseSettings", "NoiseSettings", "available_devices"]
+
+ModelChoice = Literal["default", "checkpoint", "nlm"]
+#: the model choices offered by the Denoise widget, with their labels
+MODEL_CHOICES: dict[str, str] = {
+    "default": "default (shipped model)",
+    "checkpoint": "checkpoint file...",
+    "nlm": "non-local means (classical)",
+}
+
+
+def available_devices() -> list[str]:
+    """``["cpu"]``, plus ``"cuda"`` when PyTorch sees a CUDA device."""
+    import torch
+
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+@dataclass
+class DenoiseSettings:
+    """The choices of the Denoise widget.
+
+    Attributes
+    ----------
+    model : {"default", "checkpoint", "nlm"}
+        The shipped model, a checkpoint file, or non-local means for comparison.
+    checkpoint : pathlib.Path or None
+        The checkpoint file when ``model == "checkpoint"``.
+    auto_noise : bool
+        Estimate the noise level (``medidenoise.estimate_noise``) instead of
+        using ``noise_level``.
+    noise_level : float
+        Noise standard deviation in the image's units, used when not automatic.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    removed_noise : bool
+        Also add a layer with the removed noise (input - denoised).
+    """
+
+    model: ModelChoice = "default"
+    checkpoint: Path | None = None
+    auto_noise: bool = True
+    noise_level: float = 0.0
+    device: str = "cpu"
+    removed_noise: bool = True
+
+    def job(self) -> DenoiseJob:
+        """The denoising request these settings describe.
+
+        Raises
+        ------
+        ValueError
+            When a checkpoint is asked for but no existing file is chosen, or
+            the manual noise level is negative.
+        """
+        if self.model == "checkpoint":
+            if self.checkpoint is None or not Path(self.checkpoint).is_file():
+                raise ValueError(
+                    f"checkpoint file {self.checkpoint} not found; choose a .safetensors "
+                    "checkpoint or pick the default model"
+                )
+            model = str(self.checkpoint)
+        else:
+            model = self.model
+        if not self.auto_noise and not self.noise_level >= 0:
+            raise ValueError(f"noise level must be >= 0, got {self.noise_level}")
+        level = None if self.auto_noise else float(self.noise_level)
+        return DenoiseJob(model=model, noise_level=level, device=self.device)
+
+
+@dataclass
+class NoiseSettings:
+    """The choices of the Add-noise widget: kind (one of ``medidenoise.NOISE_KINDS``), level, seed."""
+
+    kind: str = "gaussian"
+    level: float = 0.05
+    seed: int = 0

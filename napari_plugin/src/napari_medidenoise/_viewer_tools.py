@@ -1,0 +1,85 @@
+"""Small helpers between the widgets and the viewer: the slice on screen, result layers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from napari_medidenoise._layers import META_KEY, source_volume
+
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Image
+
+__all__ = ["current_slice", "image_layer_choices", "publish_layer"]
+
+
+def image_layer_choices(viewer: napari.viewer.Viewer) -> list[tuple[str, Image]]:
+    """(name, layer) of the grayscale image layers, for a layer picker."""
+    from napari.layers import Image
+
+    return [
+        (layer.name, layer)
+        for layer in viewer.layers
+        if isinstance(layer, Image) and not layer.rgb and not layer.multiscale
+    ]
+
+
+def current_slice(viewer: napari.viewer.Viewer, layer: Image) -> tuple[int, int | None]:
+    """``(axis, index)`` of the slice of ``layer`` on screen; index is None for 2D layers.
+
+    In 2D display the axis is the one not displayed; in 3D display, the first
+    displayed (depth) axis.
+    """
+    if layer.ndim == 2:
+        return 0, None
+    offset = viewer.dims.ndim - layer.ndim
+    order = [a - offset for a in viewer.dims.order if a >= offset]
+    axis = order[-3]
+    coords = layer.world_to_data(viewer.dims.point)
+    index = int(np.clip(np.round(coords[axis]), 0, layer.data.shape[axis] - 1))
+    return axis, index
+
+
+def _derived_metadata(source: Image, **facts: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"derived_from": source.name, **facts}
+    volume = source_volume(source.metadata)
+    if volume is not None:
+        entry["volume"] = volume
+    return {META_KEY: entry}
+
+
+def publish_layer(
+    viewer: napari.viewer.Viewer,
+    source: Image,
+    name: str,
+    data: np.ndarray,
+    *,
+    translate: tuple[float, ...] | None = None,
+    contrast_limits: tuple[float, float] | None = None,
+    colormap: str | None = None,
+    **facts: Any,
+) -> Image:
+    """Add ``data`` as layer ``name`` with the source's geometry, or update that layer.
+
+    The new layer keeps the source volume in its metadata, so it can be saved
+    as a derived DICOM series or NIfTI file with the original geometry.
+    """
+    state: dict[str, Any] = {
+        "scale": tuple(source.scale),
+        "translate": tuple(source.translate) if translate is None else tuple(translate),
+        "contrast_limits": tuple(source.contrast_limits)
+        if contrast_limits is None
+        else contrast_limits,
+        "colormap": source.colormap.name if colormap is None else colormap,
+        "metadata": _derived_metadata(source, **facts),
+    }
+    if name in viewer.layers:
+        layer = viewer.layers[name]
+        layer.data = data
+        for key in ("scale", "translate", "contrast_limits", "metadata"):
+            setattr(layer, key, state[key])
+        layer.colormap = state["colormap"]
+        return layer
+    return viewer.add_image(data, name=name, **state)

@@ -1,0 +1,124 @@
+"""Fixtures (a synthetic DICOM series, a NIfTI file, a tiny checkpoint) and the GUI gate.
+
+GUI tests carry ``pytest.mark.gui``. Without napari, Qt or a display they are
+skipped locally, but with ``MEDIDENOISE_REQUIRE_GUI=1`` (CI, ``make test``)
+they fail instead: a skipped GUI test must never pass CI unnoticed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REQUIRE_GUI = os.environ.get("MEDIDENOISE_REQUIRE_GUI") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "gui: needs napari, Qt and an OpenGL display (Xvfb)")
+
+
+def _gui_missing() -> str | None:
+    for module in ("napari", "qtpy", "pytestqt"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed"
+    if os.name == "posix" and not os.environ.get("DISPLAY") and not os.environ.get(
+        "WAYLAND_DISPLAY"
+    ):
+        return "no display (run under xvfb-run)"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("gui") is None:
+        return
+    reason = _gui_missing()
+    if reason is None:
+        return
+    if REQUIRE_GUI:
+        pytest.fail(f"GUI test cannot run ({reason}) but MEDIDENOISE_REQUIRE_GUI=1", pytrace=False)
+    pytest.skip(f"GUI unavailable: {reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_GUI and report.skipped and item.get_closest_marker("gui") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"GUI test skipped although MEDIDENOISE_REQUIRE_GUI=1: {report.longrepr}"
+
+
+def _phantom(depth: int, size: int, seed: int) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    disc = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 3) ** 2
+    rng = np.random.default_rng(seed)
+    base = np.where(disc, 1040.0, 0.0)  # stored values; rescale -1024 -> 16 HU inside
+    return np.stack([base + rng.normal(0, 20, base.shape) for _ in range(depth)])
+
+
+def write_series(folder: Path, *, depth: int = 6, size: int = 64, seed: int = 0) -> Path:
+    """Write a synthetic CT series (one file per slice, shuffled names) into ``folder``."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    template = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
+    series_uid, frame_uid = generate_uid(), generate_uid()
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels = np.clip(_phantom(depth, size, seed), 0, 4000).astype(np.uint16)
+    for k in range(depth):
+        ds = template.copy()
+        ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series_uid, frame_uid
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.InstanceNumber, ds.SeriesDescription = k + 1, f"phantom {seed}"
+        ds.ImagePositionPatient = [-32.0, -32.0, 2.5 * k]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.SliceLocation, ds.SliceThickness, ds.PixelSpacing = 2.5 * k, 2.5, [1.0, 1.0]
+        ds.Rows = ds.Columns = size
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        for tag in ("SmallestImagePixelValue", "LargestImagePixelValue"):
+            if tag in ds:
+                delattr(ds, tag)
+        ds.PixelData = pixels[k].tobytes()
+        ds.save_as(folder / f"IM{(k * 7) % depth:04d}.dcm", enforce_file_format=True)
+    return folder
+
+
+@pytest.fixture
+def dicom_folder(tmp_path: Path) -> Path:
+    """A folder with one synthetic 6-slice CT series."""
+    return write_series(tmp_path / "series")
+
+
+@pytest.fixture
+def nifti_file(tmp_path: Path) -> Path:
+    """A 5x40x48 float32 NIfTI volume with 0.8 x 0.9 x 3 mm voxels."""
+    import nibabel as nib
+
+    rng = np.random.default_rng(1)
+    data = (100 + rng.normal(0, 5, (48, 40, 5))).astype(np.float32)  # (x, y, z)
+    affine = np.diag([0.8, 0.9, 3.0, 1.0])
+    affine[:3, 3] = (10.0, -20.0, 30.0)
+    path = tmp_path / "volume.nii.gz"
+    nib.save(nib.Nifti1Image(data, affine), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained 2.5D residual U-Net checkpoint (3 context slices), fast on CPU."""
+    import medidenoise as md
+
+    net = md.build_model(
+        {"arch": "unet", "features": [4, 8], "residual": True, "context_slices": 3,
+         "noise_level_input": True}
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    return md.save_checkpoint(path, net, metadata={"name": "tiny test net"})
