@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from medidenoise.io.dicom_geometry import DicomSeriesWarning
 from medidenoise.io.dicom_reader import read_dicom_series
 from medidenoise.io.dicom_scan import DicomScan, SeriesInfo, find_dicom_series, scan_dicom
+from medidenoise.io.dicom_writer import write_dicom_series
 from medidenoise.io.nifti import write_volume
 from medidenoise.io.read import read_volume
 from medidenoise.io.volume import DicomSource, SliceSource, Volume
@@ -25,6 +26,7 @@ __all__ = [
     "read_dicom_series",
     "read_volume",
     "scan_dicom",
+    "write_dicom_series",
     "write_volume",
 ]
 
