@@ -112,6 +112,13 @@ class NoiseConfig(_Strict):
         max_length=16,
     )
 
+    @model_validator(mode="after")
+    def _check(self) -> NoiseConfig:
+        kinds = [c.kind for c in self.mixture]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"each noise kind may appear once in mixture, got {kinds}")
+        return self
+
 
 class DataConfig(_Strict):
     """Training data: files, folders or named sources (``mni152``, ``pydicom:<file>``)."""
@@ -120,9 +127,9 @@ class DataConfig(_Strict):
     #: validation volumes; empty -> a ``val_fraction`` of the training volumes
     val: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     val_fraction: float = Field(default=0.2, gt=0, lt=1)
-    patch_size: int = Field(default=64, ge=8, le=2048)
+    patch_size: int = Field(default=64, ge=16, le=2048)
     #: normalisation method handed to ``normalize_intensity``
-    normalization: str = Field(default="auto", pattern=r"^[a-z_0-9]{1,32}$")
+    normalization: Literal["auto", "window", "percentile", "minmax", "none"] = "auto"
     #: drop slices where fewer than this fraction of pixels exceed 5 % of the range
     min_foreground: float = Field(default=0.05, ge=0, le=1)
     max_slices_per_volume: int | None = Field(default=None, ge=1, le=100000)

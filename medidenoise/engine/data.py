@@ -1,0 +1,230 @@
+"""Training data: resolve sources, refuse hold-out images, normalise, pick slices, split.
+
+A *source* in a config is a file or folder (DICOM, NIfTI, PNG/TIFF, read with
+:func:`medidenoise.io.read_volume`) or a named source that ships with a
+package: ``mni152`` (nilearn's MNI152 T1 template, axial slices) and
+``pydicom:<file>`` / ``pydicom-data:<file>`` (pydicom's test files and the
+pydicom-data package, never downloaded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medidenoise.config import DataConfig
+from medidenoise.errors import ConfigError
+
+__all__ = ["HOLDOUT_PATTERN", "SliceSet", "check_not_holdout", "load_sources", "split_volumes"]
+
+log = logging.getLogger(__name__)
+
+#: images kept for evaluation only; never used for training
+HOLDOUT_PATTERN = re.compile(r"(RG3_|MR2_|693_)", re.IGNORECASE)
+_IMAGE_SUFFIXES = (".nii", ".nii.gz", ".png", ".tif", ".tiff", ".dcm")
+
+
+@dataclass
+class SliceSet:
+    """One normalised volume and the slices (and row range) used from it.
+
+    Attributes
+    ----------
+    name : str
+        The source it came from.
+    volume : ndarray
+        float32 (D, H, W) in [0, 1] network units.
+    indices : ndarray
+        Slice indices used (the neighbours of a 2.5D stack may lie outside).
+    rows : tuple of int
+        ``(start, stop)`` rows used: the whole height unless a single volume is
+        split spatially into training and validation parts.
+    normalization : dict
+        ``NormalizationParams.to_dict()`` of the volume.
+    """
+
+    name: str
+    volume: np.ndarray
+    indices: np.ndarray
+    rows: tuple[int, int]
+    normalization: dict[str, Any] = field(default_factory=dict)
+
+    def stack(self, index: int, context: int) -> np.ndarray:
+        """(context, rows, W) slices centred on ``index``, edge slices repeated."""
+        half = context // 2
+        idx = np.clip(np.arange(index - half, index + half + 1), 0, self.volume.shape[0] - 1)
+        return self.volume[idx, self.rows[0] : self.rows[1]]
+
+    def with_rows(self, rows: tuple[int, int]) -> SliceSet:
+        """The same volume restricted to other rows."""
+        return SliceSet(self.name, self.volume, self.indices, rows, self.normalization)
+
+
+def check_not_holdout(source: str, *, paths: list[Path] | tuple[Path, ...] = ()) -> None:
+    """Raise ConfigError when a source (or a file it resolves to) is a hold-out image."""
+    for item in (source, *map(str, paths)):
+        if HOLDOUT_PATTERN.search(item):
+            raise ConfigError(
+                f"data source {source!r} ({item}) is a hold-out image (RG3_*, MR2_*, 693_*): "
+                "those are kept for evaluation and never trained on; remove it from data.train/val"
+            )
+
+
+def _pydicom_file(name: str) -> Path:
+    from pydicom.data import get_testdata_file
+
+    for candidate in (name, f"{name}.dcm"):
+        found = get_testdata_file(candidate, download=False)
+        if found:
+            return Path(str(found))
+    raise ConfigError(
+        f"data source 'pydicom:{name}': no such file in pydicom's test data or pydicom-data "
+        "(install it with `pip install pydicom-data`; files are never downloaded)"
+    )
+
+
+def _mni152() -> tuple[np.ndarray, str]:
+    try:
+        from nilearn.datasets import load_mni152_template
+    except ImportError:
+        raise ConfigError("data source 'mni152' needs nilearn: pip install nilearn") from None
+    img = load_mni152_template(resolution=1)
+    arr = np.asarray(img.get_fdata(), dtype=np.float32)  # (x, y, z), RAS
+    return np.ascontiguousarray(np.transpose(arr, (2, 1, 0))[:, ::-1, :]), "MR"
+
+
+def _resolve_path(source: str, base_dir: str | None) -> Path:
+    path = Path(source).expanduser()
+    if not path.is_absolute() and not path.exists() and base_dir:
+        path = Path(base_dir) / path
+    if not path.exists():
+        raise ConfigError(f"data source {source!r}: no such file, folder or named source")
+    return path
+
+
+def _read_path(path: Path) -> list[tuple[str, np.ndarray, str | None]]:
+    from medidenoise.io import read_volume
+
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.name.lower().endswith(_IMAGE_SUFFIXES[:-1]))
+        if files:
+            return [item for f in files for item in _read_path(f)]
+    vol = read_volume(path)
+    return [(str(path), np.asarray(vol.array, dtype=np.float32), vol.modality)]
+
+
+def _raw_volumes(source: str, base_dir: str | None) -> list[tuple[str, np.ndarray, str | None]]:
+    check_not_holdout(source)
+    if source == "mni152":
+        arr, modality = _mni152()
+        return [("mni152", arr, modality)]
+    prefix, sep, rest = source.partition(":")
+    if sep and prefix in ("pydicom", "pydicom-data"):
+        path = _pydicom_file(rest)
+        check_not_holdout(source, paths=[path])
+        return _read_path(path)
+    path = _resolve_path(source, base_dir)
+    files = sorted(path.rglob("*")) if path.is_dir() else [path]
+    check_not_holdout(source, paths=files)
+    return _read_path(path)
+
+
+def _pick_slices(vol: np.ndarray, cfg: DataConfig) -> np.ndarray:
+    fg = (vol > 0.05).reshape(vol.shape[0], -1).mean(axis=1)
+    keep = np.flatnonzero(fg >= cfg.min_foreground)
+    if keep.size == 0:
+        keep = np.array([int(np.argmax(fg))])
+    if cfg.max_slices_per_volume and keep.size > cfg.max_slices_per_volume:
+        pick = np.linspace(0, keep.size - 1, cfg.max_slices_per_volume).round().astype(int)
+        keep = keep[np.unique(pick)]
+    return keep
+
+
+def _cache_file(cfg: DataConfig, source: str) -> Path | None:
+    if not cfg.cache_dir:
+        return None
+    key = json.dumps([source, cfg.normalization, cfg.min_foreground, cfg.max_slices_per_volume])
+    return Path(cfg.cache_dir) / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+
+
+def _load_one(source: str, cfg: DataConfig, base_dir: str | None) -> list[SliceSet]:
+    cache = _cache_file(cfg, source)
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            n = int(z["count"])
+            return [
+                SliceSet(
+                    str(z[f"name{i}"]),
+                    z[f"volume{i}"],
+                    z[f"indices{i}"],
+                    (0, z[f"volume{i}"].shape[1]),
+                    json.loads(str(z[f"norm{i}"])),
+                )
+                for i in range(n)
+            ]
+    from medidenoise.transforms import normalize_intensity
+
+    out = []
+    for name, arr, modality in _raw_volumes(source, base_dir):
+        if arr.ndim == 2:
+            arr = arr[np.newaxis]
+        normed, params = normalize_intensity(arr, modality=modality, method=cfg.normalization)
+        normed = np.clip(np.asarray(normed, dtype=np.float32), 0.0, 1.0)
+        out.append(
+            SliceSet(name, normed, _pick_slices(normed, cfg), (0, arr.shape[1]), params.to_dict())
+        )
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, Any] = {"count": np.array(len(out))}
+        for i, s in enumerate(out):
+            arrays.update({f"name{i}": np.array(s.name), f"volume{i}": s.volume})
+            arrays.update({f"indices{i}": s.indices, f"norm{i}": np.array(json.dumps(s.normalization))})
+        np.savez(cache, **arrays)
+    return out
+
+
+def load_sources(
+    sources: list[str], cfg: DataConfig, *, base_dir: str | None = None
+) -> list[SliceSet]:
+    """Read, check and normalise every source into :class:`SliceSet` objects."""
+    volumes: list[SliceSet] = []
+    for source in sources:
+        loaded = _load_one(source, cfg, base_dir)
+        log.info("data %s: %d volume(s), %s slices used", source, len(loaded),
+                 ", ".join(str(len(s.indices)) for s in loaded))
+        volumes.extend(loaded)
+    return volumes
+
+
+def split_volumes(
+    volumes: list[SliceSet], cfg: DataConfig, *, seed: int, min_rows: int
+) -> tuple[list[SliceSet], list[SliceSet], str]:
+    """Split volumes into training and validation sets by volume, never by slice.
+
+    With a single volume the split is spatial: the bottom ``val_fraction`` of
+    its rows validates, the rest trains. Returns ``(train, val, description)``.
+    """
+    if len(volumes) >= 2:
+        order = np.random.default_rng(seed).permutation(len(volumes))
+        n_val = min(len(volumes) - 1, max(1, round(len(volumes) * cfg.val_fraction)))
+        val = [volumes[i] for i in sorted(order[:n_val])]
+        train = [volumes[i] for i in sorted(order[n_val:])]
+        names = ", ".join(v.name for v in val)
+        return train, val, f"by volume: {len(train)} train, {len(val)} validation ({names})"
+    (only,) = volumes
+    height = only.volume.shape[1]
+    cut = int(round(height * (1 - cfg.val_fraction)))
+    cut = min(max(cut, min_rows), height - min_rows) if height >= 2 * min_rows else height // 2
+    what = (
+        f"spatial: one volume ({only.name}), rows [0, {cut}) train, rows [{cut}, {height}) "
+        "validate"
+    )
+    log.warning("only one training volume: splitting it %s", what)
+    return [only.with_rows((0, cut))], [only.with_rows((cut, height))], what

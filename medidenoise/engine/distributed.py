@@ -1,0 +1,79 @@
+"""DDP set-up for ``torchrun``: process group, device, rank helpers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["DistInfo", "cleanup", "setup"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands: rank, world size and its device."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0 (the one that logs and writes files)."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        """True under torchrun with more than one process."""
+        return self.world_size > 1
+
+
+def _pick(device: str | torch.device | None, local_rank: int) -> torch.device:
+    if device is None or str(device) == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available; use cpu")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device(f"cuda:{local_rank}")
+    return dev
+
+
+def setup(device: str | torch.device | None) -> DistInfo:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1).
+
+    Uses NCCL on CUDA and gloo on CPU; one GPU per process (``LOCAL_RANK``).
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = _pick(device, local_rank)
+    if world <= 1:
+        return DistInfo(0, 1, dev)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    rank = dist.get_rank()
+    if rank != 0:
+        logging.getLogger("medidenoise").setLevel(logging.WARNING)
+        logging.getLogger("monai").setLevel(logging.WARNING)
+    log.info("DDP: %d processes, backend %s", world, dist.get_backend())
+    return DistInfo(rank, dist.get_world_size(), dev)
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op outside DDP)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def cleanup() -> None:
+    """Leave the process group (no-op outside DDP)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -1,0 +1,242 @@
+"""Wire MONAI's SupervisedTrainer / SupervisedEvaluator with the project's handlers."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from ignite.engine import Engine, Events
+from ignite.metrics import Loss
+from monai.engines import SupervisedEvaluator, SupervisedTrainer
+from monai.handlers import (
+    EarlyStopHandler,
+    IgniteMetricHandler,
+    LrScheduleHandler,
+    PeakSignalToNoiseRatio,
+    StatsHandler,
+    TensorBoardStatsHandler,
+    ValidationHandler,
+    from_engine,
+)
+from monai.metrics import SSIMMetric
+from torch.nn.parallel import DistributedDataParallel
+
+from medidenoise.config import ExperimentConfig
+from medidenoise.engine.distributed import DistInfo
+from medidenoise.engine.handlers import (
+    EpochRecorder,
+    SafetensorsCheckpointer,
+    StartFromEpoch,
+    sync_terminate,
+)
+from medidenoise.engine.losses import build_loss
+from medidenoise.models import model_config_of
+
+__all__ = ["build_engines"]
+
+log = logging.getLogger(__name__)
+_PAIR = from_engine(["pred", "label"])
+
+
+def _scheduler(cfg: ExperimentConfig, optimizer: torch.optim.Optimizer) -> Any:
+    t = cfg.train
+    if t.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs, eta_min=t.lr_min)
+    if t.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=t.lr_step, gamma=t.lr_gamma)
+    if t.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=t.lr_gamma, patience=t.lr_step, min_lr=t.lr_min
+        )
+    return None
+
+
+def _loss_value(output: dict[str, Any]) -> float:
+    return float(output["loss"].detach())
+
+
+class _SetSamplerEpoch:
+    def __init__(self, sampler: Any) -> None:
+        self.sampler = sampler
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        self.sampler.set_epoch(engine.state.epoch)
+
+
+class _Call:
+    """Attach a plain function to one trainer event, in the handler list order."""
+
+    def __init__(self, event: Events, fn: Callable[[Engine], None]) -> None:
+        self.event, self.fn = event, fn
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(self.event, self.fn)
+
+
+def _tensorboard(out_dir: Path, trainer_epoch: Callable[[Any], int]) -> tuple[Any, Any] | None:
+    if importlib.util.find_spec("tensorboard") is None:
+        log.info("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
+    train_tb = TensorBoardStatsHandler(
+        summary_writer=writer, output_transform=_loss_value, tag_name="train_loss"
+    )
+    val_tb = TensorBoardStatsHandler(
+        summary_writer=writer,
+        iteration_log=False,
+        output_transform=lambda _: None,
+        global_epoch_transform=trainer_epoch,
+    )
+    return train_tb, val_tb
+
+
+def build_engines(
+    cfg: ExperimentConfig,
+    model: torch.nn.Module,
+    train_loader: Any,
+    val_loader: Any,
+    *,
+    sampler: Any,
+    dist_info: DistInfo,
+    out_dir: Path | None,
+    metadata: Callable[[], dict[str, Any]],
+    state: dict[str, Any] | None,
+    progress: bool,
+) -> tuple[SupervisedTrainer, SupervisedEvaluator, SafetensorsCheckpointer | None, EpochRecorder]:
+    """Trainer and evaluator with validation, checkpoints, early stopping, LR schedule, logs.
+
+    ``out_dir`` is None on ranks other than 0: they train and validate but
+    write nothing.
+    """
+    device = dist_info.device
+    cuda = device.type == "cuda"
+    amp = cfg.train.amp and cuda
+    net = model
+    if dist_info.distributed:
+        net = DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    scheduler = _scheduler(cfg, optimizer)
+    loss_fn = build_loss(cfg.train.loss)
+    info = state["info"] if state else {}
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and info.get("scheduler"):
+            scheduler.load_state_dict(info["scheduler"])
+    main = out_dir is not None
+
+    evaluator = SupervisedEvaluator(
+        device=device,
+        val_data_loader=val_loader,
+        network=model,
+        key_val_metric={"val_psnr": PeakSignalToNoiseRatio(max_val=1.0, output_transform=_PAIR)},
+        additional_metrics={
+            "val_ssim": IgniteMetricHandler(
+                metric_fn=SSIMMetric(spatial_dims=2, data_range=1.0), output_transform=_PAIR
+            ),
+            "val_loss": Loss(loss_fn, output_transform=_PAIR),
+        },
+        non_blocking=cuda,
+        amp=amp,
+        decollate=False,
+    )
+    trainer = SupervisedTrainer(
+        device=device,
+        max_epochs=cfg.train.epochs,
+        train_data_loader=train_loader,
+        network=net,
+        optimizer=optimizer,
+        loss_function=loss_fn,
+        non_blocking=cuda,
+        amp=amp,
+        decollate=False,
+    )
+
+    def trainer_epoch(_: Any) -> int:
+        return int(trainer.state.epoch)
+
+    handlers: list[Any] = []
+    if state is not None:
+        handlers.append(StartFromEpoch(int(info.get("epoch", 0))))
+    if sampler is not None:
+        handlers.append(_SetSamplerEpoch(sampler))
+    handlers.append(ValidationHandler(interval=cfg.train.val_interval, validator=evaluator))
+    recorder = EpochRecorder(
+        evaluator, optimizer, out_dir, history=info.get("history"), title=f"{cfg.name} ({cfg.model.arch})"
+    )
+    handlers.append(recorder)
+    early = None
+    if cfg.train.early_stopping_patience:
+        early = EarlyStopHandler(
+            patience=cfg.train.early_stopping_patience,
+            score_function=lambda e: e.state.metrics["val_psnr"],
+            epoch_level=True,
+        )
+        early.attach(evaluator)
+        early.set_trainer(trainer)
+        saved = info.get("early_stop") or {}
+        if saved and early._handler is not None:
+            early._handler.counter = int(saved.get("counter", 0))
+            early._handler.best_score = saved.get("best_score")
+    if scheduler is not None:
+        if cfg.train.schedule == "plateau":
+            LrScheduleHandler(
+                scheduler, print_lr=False, step_transform=lambda e: e.state.metrics["val_psnr"]
+            ).attach(evaluator)
+        else:
+            handlers.append(LrScheduleHandler(scheduler, print_lr=False))
+
+    def resume_info(engine: Engine) -> dict[str, Any]:
+        es = early._handler if early is not None else None
+        return {
+            "epoch": int(engine.state.epoch),
+            "iteration": int(engine.state.iteration),
+            "model": model_config_of(model),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "early_stop": {"counter": es.counter, "best_score": es.best_score} if es else None,
+            "history": recorder.history,
+            "config_name": cfg.name,
+        }
+
+    saver = None
+    if main:
+        saver = SafetensorsCheckpointer(
+            out_dir,
+            model,
+            optimizer,
+            evaluator,
+            metadata=metadata,
+            resume_info=resume_info,
+            best_psnr=float(info.get("best_psnr") or float("-inf")),
+        )
+        handlers.append(saver)
+        handlers.append(StatsHandler(name="medidenoise.train", iteration_log=False, output_transform=_loss_value))
+        StatsHandler(
+            name="medidenoise.validation",
+            iteration_log=False,
+            output_transform=lambda _: None,
+            global_epoch_transform=trainer_epoch,
+        ).attach(evaluator)
+        if cfg.train.tensorboard:
+            tb = _tensorboard(out_dir, trainer_epoch)
+            if tb is not None:
+                handlers.append(tb[0])
+                tb[1].attach(evaluator)
+        if progress:
+            from ignite.handlers import ProgressBar
+
+            ProgressBar(persist=False, desc=cfg.name).attach(
+                trainer, output_transform=lambda o: {"loss": _loss_value(o)}
+            )
+    handlers.append(_Call(Events.EPOCH_COMPLETED, sync_terminate))
+    for h in handlers:
+        h.attach(trainer)
+    return trainer, evaluator, saver, recorder

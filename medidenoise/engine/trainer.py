@@ -1,0 +1,233 @@
+"""``train``: a config in, checkpoints, metrics and figures out (MONAI engines + handlers)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from monai.utils import set_determinism
+from torch.utils.data import DataLoader, DistributedSampler
+
+from medidenoise._version import __version__
+from medidenoise.config import ExperimentConfig, apply_overrides, load_config, validate_config
+from medidenoise.engine import distributed
+from medidenoise.engine.data import load_sources, split_volumes
+from medidenoise.engine.datasets import PatchDataset, ValidationDataset
+from medidenoise.engine.engines import build_engines
+from medidenoise.engine.result import TrainingResult
+from medidenoise.engine.state import load_state
+from medidenoise.errors import ConfigError
+from medidenoise.models import build_model, model_config_of
+
+__all__ = ["resolve_config", "train"]
+
+log = logging.getLogger(__name__)
+
+ConfigLike = str | os.PathLike | ExperimentConfig | dict
+
+
+def resolve_config(config: ConfigLike, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """An :class:`ExperimentConfig` from a YAML path, a config object or a plain dict."""
+    if isinstance(config, (str, os.PathLike)):
+        return load_config(config, tuple(overrides))
+    if isinstance(config, ExperimentConfig):
+        base = config.base_dir
+        data = config.model_dump(mode="json", exclude={"base_dir"})
+    elif isinstance(config, dict):
+        base, data = None, config
+    else:
+        raise ConfigError(f"config must be a YAML path, ExperimentConfig or dict, not {config!r}")
+    cfg = validate_config(apply_overrides(data, tuple(overrides)))
+    cfg.base_dir = base
+    return cfg
+
+
+def _loaders(cfg: ExperimentConfig, model: torch.nn.Module, dist_info: distributed.DistInfo):
+    data = cfg.data
+    volumes = load_sources(data.train, data, base_dir=cfg.base_dir)
+    if data.val:
+        train_sets, val_sets = volumes, load_sources(data.val, data, base_dir=cfg.base_dir)
+        split = f"given: {len(train_sets)} train, {len(val_sets)} validation volume(s)"
+    else:
+        train_sets, val_sets, split = split_volumes(
+            volumes, data, seed=cfg.seed, min_rows=max(16, model.size_multiple)
+        )
+    common = {"context_slices": model.context_slices, "noise_level_input": model.noise_level_input}
+    train_ds = PatchDataset(
+        train_sets,
+        cfg.noise,
+        length=cfg.train.patches_per_epoch,
+        patch_size=data.patch_size,
+        augment=data.augment,
+        **common,
+    )
+    val_ds = ValidationDataset(
+        val_sets,
+        cfg.noise,
+        crop=data.val_crop,
+        size_multiple=model.size_multiple,
+        max_items=data.val_max_slices,
+        seed=cfg.seed + 10_000,
+        **common,
+    )
+    cuda = dist_info.device.type == "cuda"
+    sampler = DistributedSampler(train_ds, seed=cfg.seed) if dist_info.distributed else None
+    train_loader = DataLoader(
+        train_ds,
+        batch_size=cfg.train.batch_size,
+        shuffle=False,
+        sampler=sampler,
+        num_workers=data.num_workers,
+        pin_memory=cuda,
+    )
+    val_loader = DataLoader(
+        val_ds,
+        batch_size=cfg.train.batch_size if data.val_crop else 1,
+        num_workers=0,
+        pin_memory=cuda,
+    )
+    described = {
+        "train": list(data.train),
+        "val": list(data.val),
+        "split": split,
+        "train_volumes": [s.name for s in train_sets],
+        "val_volumes": [s.name for s in val_sets],
+        "train_slices": int(sum(len(s.indices) for s in train_sets)),
+        "val_items": len(val_ds),
+        "patch_size": data.patch_size,
+    }
+    norm = {
+        "method": data.normalization,
+        "network_range": [0.0, 1.0],
+        "volumes": {s.name: s.normalization for s in [*train_sets, *val_sets][:8]},
+    }
+    return train_loader, val_loader, sampler, described, norm
+
+
+def _output_dir(cfg: ExperimentConfig, output_dir: Any, resume_path: str | None) -> Path:
+    if output_dir is not None:
+        return Path(output_dir)
+    if resume_path is not None:
+        return Path(resume_path).parent
+    return Path("runs") / cfg.name
+
+
+def train(
+    config: ConfigLike,
+    *,
+    output_dir: str | os.PathLike | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    device: str | torch.device | None = None,
+    resume: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> TrainingResult:
+    """Train a denoising network from an experiment config.
+
+    Parameters
+    ----------
+    config : path, ExperimentConfig or dict
+        A ``configs/*.yaml`` file or an already built config.
+    output_dir : path, optional
+        Run folder (default ``runs/<name>``; the resumed run's folder with ``resume``).
+    overrides : sequence of str
+        ``"train.epochs=5"``-style overrides.
+    device : str or torch.device, optional
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``; default CUDA when available.
+    resume : path, optional
+        A run folder or a checkpoint in it: continue that run (epoch count,
+        optimizer and scheduler state, metrics history).
+    progress : bool
+        Show a tqdm progress bar (rank 0 only).
+
+    Returns
+    -------
+    TrainingResult
+        Paths of the best/last checkpoints, the per-epoch metrics and a summary.
+
+    Notes
+    -----
+    Under ``torchrun --nproc_per_node=N -m medidenoise train ...`` each
+    process trains on its share of patches (DistributedSampler, gloo on CPU,
+    NCCL on CUDA); rank 0 alone logs and writes files.
+    """
+    cfg = resolve_config(config, overrides)
+    state = load_state(resume) if resume is not None else None
+    dist_info = distributed.setup(device)
+    try:
+        return _train(cfg, dist_info, output_dir, state, progress)
+    finally:
+        distributed.cleanup()
+
+
+def _train(
+    cfg: ExperimentConfig,
+    dist_info: distributed.DistInfo,
+    output_dir: Any,
+    state: dict[str, Any] | None,
+    progress: bool,
+) -> TrainingResult:
+    started = time.perf_counter()
+    set_determinism(seed=cfg.seed + dist_info.rank)
+    model = build_model(cfg.model)
+    if state is not None:
+        saved = state["info"].get("model")
+        if saved != model_config_of(model):
+            raise ConfigError(
+                f"--resume {state['path']}: the run's model {saved} differs from the config's "
+                f"model {model_config_of(model)}; resume with the run's own config"
+            )
+        model.load_state_dict(state["model"])
+    model = model.to(dist_info.device)
+    out = _output_dir(cfg, output_dir, state["path"] if state else None)
+    if dist_info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        resolved = cfg.model_dump(mode="json", exclude={"base_dir"})
+        (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), "utf-8")
+    train_loader, val_loader, sampler, data_desc, norm = _loaders(cfg, model, dist_info)
+
+    def metadata() -> dict[str, Any]:
+        return {
+            "config_name": cfg.name,
+            "description": cfg.description,
+            "normalization": norm,
+            "noise": cfg.noise.model_dump(mode="json"),
+            "data": data_desc,
+            "train": cfg.train.model_dump(mode="json"),
+            "seed": cfg.seed,
+            "package_version": __version__,
+            "world_size": dist_info.world_size,
+        }
+
+    trainer, evaluator, saver, recorder = build_engines(
+        cfg,
+        model,
+        train_loader,
+        val_loader,
+        sampler=sampler,
+        dist_info=dist_info,
+        out_dir=out if dist_info.is_main else None,
+        metadata=metadata,
+        state=state,
+        progress=progress,
+    )
+    log.info(
+        "training %s '%s' on %s: %s; %d iterations/epoch, up to %d epochs",
+        cfg.model.arch, cfg.name, dist_info.device, data_desc["split"],
+        len(train_loader), cfg.train.epochs,
+    )
+    trainer.run()
+    distributed.barrier()
+    return TrainingResult(
+        output_dir=out,
+        best_checkpoint=saver.best_path if saver and saver.best_path.is_file() else None,
+        last_checkpoint=saver.last_path if saver and saver.last_path.is_file() else None,
+        metrics=recorder.history,
+        config=cfg,
+        stopped_early=bool(trainer.state.epoch < cfg.train.epochs),
+        seconds=time.perf_counter() - started,
+    )
