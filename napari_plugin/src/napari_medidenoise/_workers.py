@@ -178,6 +178,8 @@ def denoise_volume_steps(
     if level is None:
         level = float(md.estimate_noise(array))
     yield Progress(0, total, level)
+    if cancel.is_set():
+        return None
     events: queue.SimpleQueue = queue.SimpleQueue()
     run = _VolumeRun(array, job, level, cancel, events.put)
     thread = threading.Thread(target=run, name="medidenoise-volume", daemon=True)
@@ -185,6 +187,8 @@ def denoise_volume_steps(
     try:
         while True:
             kind, payload = events.get()
+            if cancel.is_set():
+                return None
             if kind == "progress":
                 yield Progress(payload, total, level)
             elif kind == "error":

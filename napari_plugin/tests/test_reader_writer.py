@@ -1,0 +1,95 @@
+"""Reader and writers as napari calls them (plain functions, no Qt needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_series
+
+import medidenoise as md
+from napari_medidenoise import napari_get_reader
+from napari_medidenoise._layers import META_KEY
+from napari_medidenoise._writer import write_dicom, write_nifti
+
+
+def _read(path) -> list:
+    reader = napari_get_reader(str(path))
+    assert callable(reader), f"no reader for {path}"
+    return reader(str(path))
+
+
+def test_reader_declines_what_is_not_dicom_or_nifti(tmp_path: Path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert napari_get_reader(str(text)) is None
+    assert napari_get_reader(str(empty)) is None
+    assert napari_get_reader(str(tmp_path / "missing.nii.gz")) is None
+
+
+def test_reader_returns_none_for_a_broken_dicom_file(tmp_path: Path):
+    broken = tmp_path / "broken.dcm"
+    broken.write_bytes(b"\0" * 128 + b"DICM" + b"garbage")
+    reader = napari_get_reader(str(broken))
+    assert reader is not None
+    assert reader(str(broken)) is None
+
+
+def test_dicom_folder_becomes_a_layer_with_its_spacing(dicom_folder: Path):
+    [(data, kwargs, kind)] = _read(dicom_folder)
+    assert kind == "image" and data.shape == (6, 64, 64)
+    assert kwargs["scale"] == pytest.approx((2.5, 1.0, 1.0))
+    volume = kwargs["metadata"][META_KEY]["volume"]
+    assert volume.source is not None and len(volume.source.slices) == 6
+    assert kwargs["colormap"] == "gray"
+    # slices sorted by position: the translate of the slice axis is the first slice's z
+    assert kwargs["translate"][0] == pytest.approx(volume.affine[2, 3] * np.sign(volume.affine[2, 0]))
+
+
+def test_one_layer_per_series(tmp_path: Path):
+    folder = tmp_path / "study"
+    write_series(folder / "a", depth=4, seed=1)
+    write_series(folder / "b", depth=3, seed=2)
+    layers = _read(folder)
+    assert sorted(data.shape[0] for data, _, _ in layers) == [3, 4]
+    assert len({kw["name"] for _, kw, _ in layers}) == 2
+
+
+def test_nifti_becomes_a_layer_with_its_spacing(nifti_file: Path):
+    [(data, kwargs, _)] = _read(nifti_file)
+    volume = md.read_volume(nifti_file)
+    assert data.shape == volume.shape
+    assert kwargs["scale"] == pytest.approx(volume.spacing)
+    assert kwargs["name"] == "volume"
+
+
+def test_dicom_layer_saves_as_a_derived_series(dicom_folder: Path, tmp_path: Path):
+    [(data, kwargs, _)] = _read(dicom_folder)
+    before = {p: p.read_bytes() for p in dicom_folder.iterdir()}
+    smoothed = np.round(data * 0.5)
+    written = write_dicom(str(tmp_path / "out"), smoothed, kwargs)
+    assert len(written) == 6
+    back = md.read_volume(tmp_path / "out")
+    np.testing.assert_allclose(back.array, smoothed, atol=1)
+    assert back.source.series_uid != kwargs["metadata"][META_KEY]["volume"].source.series_uid
+    assert before == {p: p.read_bytes() for p in dicom_folder.iterdir()}
+
+
+def test_any_layer_saves_as_nifti_and_reads_back_exactly(nifti_file: Path, tmp_path: Path):
+    [(data, kwargs, _)] = _read(nifti_file)
+    [path] = write_nifti(str(tmp_path / "copy.nii.gz"), data, kwargs)
+    back = md.read_volume(path)
+    np.testing.assert_array_equal(back.array, data)
+    np.testing.assert_allclose(back.affine, md.read_volume(nifti_file).affine)
+    plain = {"name": "plain", "scale": (2.0, 0.5, 0.5), "translate": (1, 2, 3), "metadata": {}}
+    [path] = write_nifti(str(tmp_path / "plain.nii"), np.ones((3, 4, 5)), plain)
+    assert md.read_volume(path).spacing == pytest.approx((2.0, 0.5, 0.5))
+
+
+def test_non_dicom_layer_cannot_be_saved_as_dicom(nifti_file: Path, tmp_path: Path):
+    [(data, kwargs, _)] = _read(nifti_file)
+    with pytest.raises(ValueError, match="save it as NIfTI"):
+        write_dicom(str(tmp_path / "out"), data, kwargs)

@@ -1,0 +1,107 @@
+"""The Qt-free compute behind the widgets, on the real library."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import medidenoise as md
+from napari_medidenoise import DenoiseJob, DenoiseSettings, denoise_slice, denoise_volume_steps
+from napari_medidenoise._workers import add_noise_to
+
+
+@pytest.fixture
+def volume() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    clean = np.zeros((6, 48, 40), np.float32)
+    clean[:, 12:36, 10:30] = 100.0
+    return clean + rng.normal(0, 10, clean.shape).astype(np.float32)
+
+
+def _run(steps):
+    """Drive a generator to its end; return (yielded items, returned value)."""
+    seen = []
+    while True:
+        try:
+            seen.append(next(steps))
+        except StopIteration as stop:
+            return seen, stop.value
+
+
+def test_denoise_slice_matches_that_slice(volume, tiny_checkpoint):
+    job = DenoiseJob(model=str(tiny_checkpoint), noise_level=None, device="cpu")
+    result = denoise_slice(volume, 2, job)
+    assert result.denoised.shape == (48, 40)
+    assert result.denoised.dtype == np.float32
+    assert result.noise_level == pytest.approx(md.estimate_noise(volume[2]))
+    identity = denoise_slice(volume, 4, DenoiseJob(model="identity", noise_level=1.0))
+    np.testing.assert_array_equal(identity.denoised, volume[4])
+    sideways = denoise_slice(volume, 7, DenoiseJob(model="identity", noise_level=1.0), axis=2)
+    np.testing.assert_array_equal(sideways.denoised, volume[:, :, 7])
+
+
+def test_denoise_slice_rejects_a_slice_outside_the_volume(volume):
+    with pytest.raises(IndexError, match="outside"):
+        denoise_slice(volume, 6, DenoiseJob(model="identity"))
+
+
+def test_volume_steps_report_progress_and_split_input_into_denoised_plus_noise(
+    volume, tiny_checkpoint
+):
+    job = DenoiseJob(model=str(tiny_checkpoint), noise_level=10.0, batch_size=2)
+    seen, result = _run(denoise_volume_steps(volume, job))
+    assert [p.done for p in seen] == [0, 2, 4, 6]
+    assert {p.total for p in seen} == {6} and {p.noise_level for p in seen} == {10.0}
+    assert result.denoised.shape == volume.shape
+    np.testing.assert_allclose(result.denoised + result.removed_noise, volume, atol=1e-4)
+    assert not np.allclose(result.removed_noise, 0)
+
+
+def test_volume_steps_stop_when_cancelled(volume, tiny_checkpoint):
+    cancel = threading.Event()
+    job = DenoiseJob(model=str(tiny_checkpoint), noise_level=10.0, batch_size=1)
+    steps = denoise_volume_steps(volume, job, cancel=cancel)
+    first = next(steps)
+    assert first.done == 0
+    cancel.set()
+    seen, result = _run(steps)
+    assert result is None
+    assert len(seen) < volume.shape[0]
+    assert not any(t.name == "medidenoise-volume" for t in threading.enumerate())
+
+
+def test_volume_steps_closed_early_stop_the_helper_thread(volume, tiny_checkpoint):
+    steps = denoise_volume_steps(volume, DenoiseJob(model=str(tiny_checkpoint), batch_size=1))
+    next(steps)
+    next(steps)
+    steps.close()
+    assert not any(t.name == "medidenoise-volume" for t in threading.enumerate())
+
+
+def test_volume_steps_raise_library_errors(volume, tmp_path):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(md.MedidenoiseError):
+        _run(denoise_volume_steps(volume, DenoiseJob(model=str(broken), noise_level=1.0)))
+
+
+def test_settings_describe_the_job(tmp_path, tiny_checkpoint):
+    assert DenoiseSettings().job() == DenoiseJob(model="default", noise_level=None)
+    manual = DenoiseSettings(model="nlm", auto_noise=False, noise_level=3.5).job()
+    assert (manual.model, manual.noise_level) == ("nlm", 3.5)
+    chosen = DenoiseSettings(model="checkpoint", checkpoint=tiny_checkpoint).job()
+    assert chosen.model == str(tiny_checkpoint)
+    with pytest.raises(ValueError, match="checkpoint file"):
+        DenoiseSettings(model="checkpoint", checkpoint=tmp_path / "missing.safetensors").job()
+    with pytest.raises(ValueError, match="noise level"):
+        DenoiseSettings(auto_noise=False, noise_level=-1.0).job()
+
+
+def test_add_noise_is_seeded_and_checks_the_kind(volume):
+    a = add_noise_to(volume, "gaussian", 5.0, seed=3)
+    assert np.array_equal(a, add_noise_to(volume, "gaussian", 5.0, seed=3))
+    assert not np.array_equal(a, add_noise_to(volume, "gaussian", 5.0, seed=4))
+    with pytest.raises(ValueError, match="not one of"):
+        add_noise_to(volume, "blur", 1.0, seed=0)
