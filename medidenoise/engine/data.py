@@ -129,7 +129,7 @@ def _raw_volumes(source: str, base_dir: str | None) -> list[tuple[str, np.ndarra
     if sep and prefix in ("pydicom", "pydicom-data"):
         path = _pydicom_file(rest)
         check_not_holdout(source, paths=[path])
-        return _read_path(path)
+        return [(source, arr, modality) for _, arr, modality in _read_path(path)]
     path = _resolve_path(source, base_dir)
     files = sorted(path.rglob("*")) if path.is_dir() else [path]
     check_not_holdout(source, paths=files)
