@@ -15,7 +15,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-__all__ = ["SliceRecord", "records_from_dataset"]
+__all__ = ["SliceRecord", "records_from_dataset", "transfer_syntax_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,25 @@ def _floats(value: Any, n: int) -> tuple[float, ...] | None:
     if isinstance(value, str) or len(items) != n:
         return None
     return tuple(items)
+
+
+def _positive(value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    """``value`` when every item is > 0 (a spacing of 0 means "unknown")."""
+    return value if value is not None and all(v > 0 for v in value) else None
+
+
+def transfer_syntax_of(ds: Dataset) -> str:
+    """The dataset's transfer syntax UID, inferred from its encoding when the meta lacks it."""
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
+    if ts:
+        return ts
+    implicit, little = getattr(ds, "original_encoding", (True, True))
+    if implicit is None or little is None:
+        implicit, little = True, True
+    if implicit:
+        return "1.2.840.10008.1.2"
+    return "1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2"
 
 
 def _float(value: Any, default: float | None = None) -> float | None:
@@ -165,8 +184,7 @@ def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
         One entry for a single-frame file, ``NumberOfFrames`` entries (``frame``
         0, 1, ...) for a multi-frame file.
     """
-    meta_ts = getattr(ds, "file_meta", None)
-    ts = str(meta_ts.get("TransferSyntaxUID", "")) if meta_ts is not None else ""
+    ts = transfer_syntax_of(ds)
     n_frames = _int(ds.get("NumberOfFrames")) or 1
     image_type = tuple(str(v).upper() for v in (ds.get("ImageType") or ()))
     if isinstance(ds.get("ImageType"), str):
@@ -191,7 +209,9 @@ def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
     }
     ipp = _floats(ds.get("ImagePositionPatient"), 3)
     iop = _floats(ds.get("ImageOrientationPatient"), 6)
-    spacing = _floats(ds.get("PixelSpacing"), 2) or _floats(ds.get("ImagerPixelSpacing"), 2)
+    spacing = _positive(_floats(ds.get("PixelSpacing"), 2)) or _positive(
+        _floats(ds.get("ImagerPixelSpacing"), 2)
+    )
     slice_spacing = _float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness"))
     slope = _float(ds.get("RescaleSlope"), 1.0) or 1.0
     intercept = _float(ds.get("RescaleIntercept"), 0.0) or 0.0
@@ -230,7 +250,7 @@ def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
             if ori is not None:
                 f_iop = _floats(ori.get("ImageOrientationPatient"), 6) or iop
             if pm is not None:
-                f_spacing = _floats(pm.get("PixelSpacing"), 2) or spacing
+                f_spacing = _positive(_floats(pm.get("PixelSpacing"), 2)) or spacing
                 f_slice = (
                     _float(pm.get("SpacingBetweenSlices"))
                     or _float(pm.get("SliceThickness"))

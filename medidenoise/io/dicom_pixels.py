@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.dataset import FileMetaDataset
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ImplicitVRLittleEndian
 
 from medidenoise.errors import InvalidImageError, MissingDecoderError, UnsupportedImageError
+from medidenoise.io.dicom_header import transfer_syntax_of
 
 __all__ = ["check_decodable", "check_grayscale", "read_frames"]
 
@@ -114,8 +116,11 @@ def read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.nda
             f"{path}: cannot read the DICOM file ({type(exc).__name__}: {exc}); the file is "
             "corrupt or truncated. Re-export it from the source."
         ) from exc
-    meta = getattr(ds, "file_meta", None)
-    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    ts = transfer_syntax_of(ds)
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    if not str(ds.file_meta.get("TransferSyntaxUID", "") or ""):
+        ds.file_meta.TransferSyntaxUID = UID(ts)  # no file meta: use the encoding read
     check_grayscale(
         path,
         str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip(),
@@ -124,7 +129,8 @@ def read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.nda
     check_decodable(path, ts)
     if "PixelData" not in ds:
         raise InvalidImageError(
-            f"{path}: no Pixel Data element; expected an image with pixel data."
+            f"{path}: no Pixel Data element could be read; expected an image with pixel data. "
+            "The file is probably truncated or corrupt: re-export it from the source."
         )
     try:
         arr = ds.pixel_array

@@ -15,7 +15,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from medidenoise.errors import NoImageDataError
-from medidenoise.io.dicom_header import SliceRecord, records_from_dataset
+from medidenoise.io.dicom_header import SliceRecord, records_from_dataset, transfer_syntax_of
 
 __all__ = ["DicomScan", "SeriesInfo", "find_dicom_series", "scan_dicom", "scan_files"]
 
@@ -152,15 +152,8 @@ def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
         return None, None, f"corrupt DICOM header ({type(exc).__name__}: {exc})"
     if not is_dicm and "SOPClassUID" not in ds and "Rows" not in ds:
         return None, "not a DICOM file", None
-    meta = getattr(ds, "file_meta", None)
-    ts = UID(str(meta.get("TransferSyntaxUID", ""))) if meta is not None else None
-    if (
-        "Rows" in ds
-        and ts is not None
-        and ts.is_little_endian is not None
-        and not ts.is_compressed
-        and not ts.is_deflated
-    ):
+    ts = UID(transfer_syntax_of(ds))
+    if "Rows" in ds and ts.is_transfer_syntax and not ts.is_compressed and not ts.is_deflated:
         available = size - end_of_header - 8
         expected = _expected_pixel_bytes(ds)
         if available <= 0:
