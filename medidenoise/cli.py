@@ -62,27 +62,43 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=None,
         metavar="KIND:LEVEL",
-        help="noise to evaluate, e.g. gaussian:0.1 (repeatable; default: the benchmark set)",
+        help="noise to evaluate, e.g. gaussian:0.1 (repeatable; default: gaussian:0.05, "
+        "gaussian:0.1, poisson:200, rician:0.05)",
     )
-    p.add_argument("--methods", nargs="*", default=None, help="methods to compare")
+    p.add_argument(
+        "--methods",
+        nargs="*",
+        default=None,
+        help="subset of noisy model cae bm3d nlm tv wavelet (default: all available)",
+    )
     p.add_argument("--crop", type=int, default=256, help="crop size, 0 for whole images")
+    p.add_argument(
+        "--baseline-cae",
+        type=Path,
+        default=None,
+        help="checkpoint of the CAE baseline (its row is skipped without one)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise draws")
     p.add_argument("--device", default=None)
     p.set_defaults(func=_run_evaluate)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from medidenoise.evaluation import evaluate
+    from medidenoise.inference.evaluate_model import evaluate
 
     result = evaluate(
         args.model,
-        args.images,
+        args.images or None,
         noises=args.noise,
         output_dir=args.output,
         methods=args.methods,
         crop=args.crop,
         device=args.device,
+        baseline_cae=args.baseline_cae,
+        seed=args.seed,
     )
     print(result.summary())
+    print(f"report: {result.output_dir}")
     return 0
 
 

@@ -1,0 +1,49 @@
+"""Evaluation: PSNR/SSIM metrics, classical baselines and evaluation reports.
+
+The public ``medidenoise.evaluate(model, ...)`` lives one layer up, in
+:mod:`medidenoise.inference.evaluate_model`, because it runs the model through
+``medidenoise.denoise``; here, :func:`evaluate_denoisers` takes the denoisers
+as callables.
+"""
+
+from medidenoise.evaluation.baselines import (
+    CLASSICAL_METHODS,
+    bm3d_available,
+    denoise_bm3d,
+    denoise_nlm,
+    denoise_tv,
+    denoise_wavelet,
+)
+from medidenoise.evaluation.inputs import (
+    DEFAULT_NOISES,
+    HOLDOUT_NAMES,
+    EvalImage,
+    NoiseSpec,
+    holdout_paths,
+    load_images,
+    parse_noises,
+)
+from medidenoise.evaluation.metrics import psnr, ssim
+from medidenoise.evaluation.report import EvaluationResult
+from medidenoise.evaluation.runner import DenoiseFn, evaluate_denoisers
+
+__all__ = [
+    "CLASSICAL_METHODS",
+    "DEFAULT_NOISES",
+    "HOLDOUT_NAMES",
+    "DenoiseFn",
+    "EvalImage",
+    "EvaluationResult",
+    "NoiseSpec",
+    "bm3d_available",
+    "denoise_bm3d",
+    "denoise_nlm",
+    "denoise_tv",
+    "denoise_wavelet",
+    "evaluate_denoisers",
+    "holdout_paths",
+    "load_images",
+    "parse_noises",
+    "psnr",
+    "ssim",
+]
