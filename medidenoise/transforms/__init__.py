@@ -1,10 +1,15 @@
 """Noise models, noise-adding MONAI transforms, intensity normalisation, noise estimation.
 
 Functional core (numpy in, numpy out) -> MONAI array transforms -> dictionary
-transforms, following MONAI's naming and ``randomize()`` contract.
+transforms, following MONAI's naming and ``randomize()`` contract. The MONAI
+transforms are imported on first use, so the numpy functions load without
+torch and MONAI.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from medidenoise.transforms.estimate import estimate_noise
 from medidenoise.transforms.intensity import (
@@ -14,6 +19,7 @@ from medidenoise.transforms.intensity import (
     normalize_intensity,
 )
 from medidenoise.transforms.noise import (
+    DEFAULT_LEVELS,
     NOISE_KINDS,
     NoiseKind,
     add_gaussian_noise,
@@ -23,36 +29,37 @@ from medidenoise.transforms.noise import (
     add_salt_and_pepper_noise,
     add_speckle_noise,
 )
-from medidenoise.transforms.noise_array import (
-    DEFAULT_LEVELS,
-    RandAddGaussianNoise,
-    RandAddNoise,
-    RandAddPoissonNoise,
-    RandAddRicianNoise,
-    RandAddSaltAndPepperNoise,
-    RandAddSpeckleNoise,
-)
-from medidenoise.transforms.noise_dict import (
-    RandAddGaussianNoiseD,
-    RandAddGaussianNoised,
-    RandAddGaussianNoiseDict,
-    RandAddNoiseD,
-    RandAddNoised,
-    RandAddNoiseDict,
-    RandAddPoissonNoiseD,
-    RandAddPoissonNoised,
-    RandAddPoissonNoiseDict,
-    RandAddRicianNoiseD,
-    RandAddRicianNoised,
-    RandAddRicianNoiseDict,
-    RandAddSaltAndPepperNoiseD,
-    RandAddSaltAndPepperNoised,
-    RandAddSaltAndPepperNoiseDict,
-    RandAddSpeckleNoiseD,
-    RandAddSpeckleNoised,
-    RandAddSpeckleNoiseDict,
-)
-from medidenoise.transforms.paired import RandNoisyPairD, RandNoisyPaird, RandNoisyPairDict
+
+# MONAI-based names -> module, imported on first access
+_LAZY: dict[str, str] = {
+    "RandAddGaussianNoise": "medidenoise.transforms.noise_array",
+    "RandAddNoise": "medidenoise.transforms.noise_array",
+    "RandAddPoissonNoise": "medidenoise.transforms.noise_array",
+    "RandAddRicianNoise": "medidenoise.transforms.noise_array",
+    "RandAddSaltAndPepperNoise": "medidenoise.transforms.noise_array",
+    "RandAddSpeckleNoise": "medidenoise.transforms.noise_array",
+    "RandAddGaussianNoiseD": "medidenoise.transforms.noise_dict",
+    "RandAddGaussianNoised": "medidenoise.transforms.noise_dict",
+    "RandAddGaussianNoiseDict": "medidenoise.transforms.noise_dict",
+    "RandAddNoiseD": "medidenoise.transforms.noise_dict",
+    "RandAddNoised": "medidenoise.transforms.noise_dict",
+    "RandAddNoiseDict": "medidenoise.transforms.noise_dict",
+    "RandAddPoissonNoiseD": "medidenoise.transforms.noise_dict",
+    "RandAddPoissonNoised": "medidenoise.transforms.noise_dict",
+    "RandAddPoissonNoiseDict": "medidenoise.transforms.noise_dict",
+    "RandAddRicianNoiseD": "medidenoise.transforms.noise_dict",
+    "RandAddRicianNoised": "medidenoise.transforms.noise_dict",
+    "RandAddRicianNoiseDict": "medidenoise.transforms.noise_dict",
+    "RandAddSaltAndPepperNoiseD": "medidenoise.transforms.noise_dict",
+    "RandAddSaltAndPepperNoised": "medidenoise.transforms.noise_dict",
+    "RandAddSaltAndPepperNoiseDict": "medidenoise.transforms.noise_dict",
+    "RandAddSpeckleNoiseD": "medidenoise.transforms.noise_dict",
+    "RandAddSpeckleNoised": "medidenoise.transforms.noise_dict",
+    "RandAddSpeckleNoiseDict": "medidenoise.transforms.noise_dict",
+    "RandNoisyPairD": "medidenoise.transforms.paired",
+    "RandNoisyPaird": "medidenoise.transforms.paired",
+    "RandNoisyPairDict": "medidenoise.transforms.paired",
+}
 
 __all__ = [
     "CT_WINDOW",
@@ -97,3 +104,48 @@ __all__ = [
     "estimate_noise",
     "normalize_intensity",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'medidenoise.transforms' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from medidenoise.transforms.noise_array import (
+        RandAddGaussianNoise,
+        RandAddNoise,
+        RandAddPoissonNoise,
+        RandAddRicianNoise,
+        RandAddSaltAndPepperNoise,
+        RandAddSpeckleNoise,
+    )
+    from medidenoise.transforms.noise_dict import (
+        RandAddGaussianNoiseD,
+        RandAddGaussianNoised,
+        RandAddGaussianNoiseDict,
+        RandAddNoiseD,
+        RandAddNoised,
+        RandAddNoiseDict,
+        RandAddPoissonNoiseD,
+        RandAddPoissonNoised,
+        RandAddPoissonNoiseDict,
+        RandAddRicianNoiseD,
+        RandAddRicianNoised,
+        RandAddRicianNoiseDict,
+        RandAddSaltAndPepperNoiseD,
+        RandAddSaltAndPepperNoised,
+        RandAddSaltAndPepperNoiseDict,
+        RandAddSpeckleNoiseD,
+        RandAddSpeckleNoised,
+        RandAddSpeckleNoiseDict,
+    )
+    from medidenoise.transforms.paired import RandNoisyPairD, RandNoisyPaird, RandNoisyPairDict

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-import torch
 
 from medidenoise.transforms._checks import as_float_image, check_number
 
@@ -72,14 +72,14 @@ class NormalizationParams:
 
     def apply(self, image: _A) -> _A:
         """Map ``image`` (image units) to network units; numpy (float32 out) or torch."""
-        if isinstance(image, torch.Tensor):
+        if _is_tensor(image):
             return (image - self.low) / self.scale  # type: ignore[return-value]
         x = np.asarray(image, dtype=np.float64)
         return ((x - self.low) / self.scale).astype(np.float32)  # type: ignore[return-value]
 
     def inverse(self, normalized: _A) -> _A:
         """Map network units back to image units; exact up to float32 rounding."""
-        if isinstance(normalized, torch.Tensor):
+        if _is_tensor(normalized):
             return normalized * self.scale + self.low  # type: ignore[return-value]
         x = np.asarray(normalized, dtype=np.float64)
         return (x * self.scale + self.low).astype(np.float32)  # type: ignore[return-value]
@@ -189,6 +189,12 @@ def normalize_intensity(
         low, high = 0.0, 1.0
     params = NormalizationParams(low=low, high=high, method=method)
     return params.apply(arr), params
+
+
+def _is_tensor(x: object) -> bool:
+    # a tensor cannot exist unless torch was imported; do not import it for numpy users
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _pair(name: str, value: Any) -> tuple[float, float]:

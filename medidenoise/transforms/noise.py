@@ -18,6 +18,7 @@ import numpy as np
 from medidenoise.transforms._checks import RngLike, as_float_image, check_number, make_rng
 
 __all__ = [
+    "DEFAULT_LEVELS",
     "NOISE_KINDS",
     "NoiseKind",
     "add_gaussian_noise",
@@ -34,6 +35,15 @@ NoiseKind = Literal["gaussian", "salt_and_pepper", "poisson", "rician", "speckle
 
 #: The noise models :func:`add_noise` knows, in a fixed order.
 NOISE_KINDS: tuple[str, ...] = ("gaussian", "salt_and_pepper", "poisson", "rician", "speckle")
+
+#: Default ``(low, high)`` level ranges, meant for images in network units [0, 1].
+DEFAULT_LEVELS: dict[str, tuple[float, float]] = {
+    "gaussian": (0.01, 0.1),
+    "salt_and_pepper": (0.001, 0.02),
+    "poisson": (50.0, 1000.0),
+    "rician": (0.01, 0.1),
+    "speckle": (0.02, 0.2),
+}
 
 
 def add_gaussian_noise(image: np.ndarray, sigma: float, *, rng: RngLike = None) -> np.ndarray:

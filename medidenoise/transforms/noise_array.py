@@ -21,10 +21,15 @@ from monai.transforms import RandomizableTransform
 from monai.utils import TransformBackends, convert_data_type, convert_to_dst_type
 
 from medidenoise.transforms._checks import check_number
-from medidenoise.transforms.noise import NOISE_KINDS, add_noise, check_noise_kind, check_noise_level
+from medidenoise.transforms.noise import (
+    DEFAULT_LEVELS,
+    NOISE_KINDS,
+    add_noise,
+    check_noise_kind,
+    check_noise_level,
+)
 
 __all__ = [
-    "DEFAULT_LEVELS",
     "RandAddGaussianNoise",
     "RandAddNoise",
     "RandAddPoissonNoise",
@@ -36,14 +41,6 @@ __all__ = [
 
 LevelRange = float | tuple[float, float]
 
-#: Default ``(low, high)`` level ranges, meant for images in network units [0, 1].
-DEFAULT_LEVELS: dict[str, tuple[float, float]] = {
-    "gaussian": (0.01, 0.1),
-    "salt_and_pepper": (0.001, 0.02),
-    "poisson": (50.0, 1000.0),
-    "rician": (0.01, 0.1),
-    "speckle": (0.02, 0.2),
-}
 
 _SEED_LIMIT = 2**31 - 1
 

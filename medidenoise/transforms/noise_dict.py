@@ -10,8 +10,8 @@ from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, RandomizableTransform
 
 from medidenoise.transforms._checks import check_number
+from medidenoise.transforms.noise import DEFAULT_LEVELS
 from medidenoise.transforms.noise_array import (
-    DEFAULT_LEVELS,
     LevelRange,
     RandAddNoise,
     as_float32_like,
