@@ -60,7 +60,10 @@ def save_checkpoint(
     path = Path(path)
     net = getattr(model, "module", model)
     meta = dict(metadata or {})
-    meta["model"] = model_config_of(net)
+    try:
+        meta["model"] = model_config_of(net)
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: cannot save: {exc}") from None
     meta.setdefault("package_version", __version__)
     try:
         text = json.dumps(meta, sort_keys=True, allow_nan=True, default=str)

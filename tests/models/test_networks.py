@@ -1,0 +1,105 @@
+"""Every network obeys the contract of docs/internals.md."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from medidenoise.config import ModelConfig
+from medidenoise.errors import ConfigError
+from medidenoise.models import DenoisingCAE, UNet, build_model
+
+CASES = [
+    {"arch": "cae"},
+    {"arch": "cae", "features": [8, 16], "context_slices": 3, "noise_level_input": True},
+    {"arch": "unet", "features": [8, 16, 32]},
+    {"arch": "unet", "features": [8, 16], "residual": True, "noise_level_input": True},
+    {"arch": "unet", "features": [8, 16, 32], "context_slices": 5, "norm": "instance"},
+    {"arch": "unet", "features": [4, 8], "norm": "none"},
+]
+
+
+@pytest.mark.parametrize("cfg", CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_forward_contract(cfg: dict) -> None:
+    torch.manual_seed(0)
+    net = build_model(cfg)
+    c_in = net.context_slices + int(net.noise_level_input)
+    m = net.size_multiple
+    x = torch.rand(2, c_in, 3 * m, 5 * m)
+    y = net.eval()(x)
+    assert y.shape == (2, 1, 3 * m, 5 * m)
+    assert y.dtype == torch.float32
+    assert net.context_slices == cfg.get("context_slices", 1)
+    assert net.noise_level_input is cfg.get("noise_level_input", False)
+
+
+def test_size_multiples() -> None:
+    assert build_model({"arch": "cae"}).size_multiple == 8
+    assert build_model({"arch": "unet", "features": [8, 16, 32, 64]}).size_multiple == 8
+    assert build_model({"arch": "unet", "features": [8, 16]}).size_multiple == 2
+
+
+def test_cae_output_is_in_unit_range() -> None:
+    with torch.no_grad():
+        y = DenoisingCAE().eval()(torch.randn(1, 1, 32, 32) * 10)
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+
+
+def test_residual_unet_subtracts_from_the_centre_slice() -> None:
+    net = UNet([4, 8], context_slices=3, noise_level_input=True, residual=True).eval()
+    torch.nn.init.zeros_(net.head.weight)
+    torch.nn.init.zeros_(net.head.bias)
+    x = torch.rand(2, 4, 16, 16)
+    # with a zero head the network predicts no noise: output = centre slice (channel 1)
+    torch.testing.assert_close(net(x), x[:, 1:2])
+
+
+def test_noise_level_channel_changes_the_output() -> None:
+    torch.manual_seed(0)
+    net = UNet([4, 8], noise_level_input=True).eval()
+    x = torch.rand(1, 1, 16, 16)
+    lo = net(torch.cat([x, torch.full_like(x, 0.01)], 1))
+    hi = net(torch.cat([x, torch.full_like(x, 0.2)], 1))
+    assert not torch.allclose(lo, hi)
+
+
+def test_build_model_accepts_pydantic_config() -> None:
+    net = build_model(ModelConfig(arch="unet", features=[4, 8], norm="none"))
+    assert isinstance(net, UNet) and net.hparams["norm"] == "none"
+
+
+def test_build_model_rejects_bad_config() -> None:
+    with pytest.raises(ConfigError, match="arch"):
+        build_model({"arch": "resnet"})
+    with pytest.raises(ConfigError, match="unknown|Extra"):
+        build_model({"arch": "unet", "depth": 3})
+
+
+@pytest.mark.parametrize(
+    ("factory", "match"),
+    [
+        (lambda: UNet([8]), "at least 2 levels"),
+        (lambda: UNet([8, 16], context_slices=2), "context_slices"),
+        (lambda: DenoisingCAE([]), "features"),
+        (lambda: DenoisingCAE(norm="group"), "norm"),
+    ],
+)
+def test_constructors_fail_early(factory, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        factory()
+
+
+def test_unet_trains_on_one_batch() -> None:
+    torch.manual_seed(0)
+    net = UNet([8, 16], residual=True)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    clean = torch.rand(4, 1, 16, 16)
+    noisy = clean + 0.1 * torch.randn_like(clean)
+    losses = []
+    for _ in range(30):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(noisy), clean)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < losses[0]
