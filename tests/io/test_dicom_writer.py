@@ -76,9 +76,11 @@ def make_ct_series(folder: Path, n: int = 5, *, slopes=None, intercepts=None) ->
         ds.ImagePositionPatient = [-158.0, -179.0, -10.0 + 2.5 * k]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
         ds.SliceLocation = -10.0 + 2.5 * k
+        ds.WindowCenter, ds.WindowWidth = [40, 400], [400, 2000]
         ds.RescaleSlope = (slopes or [1.0] * n)[k]
         ds.RescaleIntercept = (intercepts or [-1024.0] * n)[k]
-        ds.SmallestImagePixelValue, ds.LargestImagePixelValue = 0, 4095
+        ds.add_new(0x00280106, "SS", 0)  # Smallest/LargestImagePixelValue: stale after denoising
+        ds.add_new(0x00280107, "SS", 3000)
         icon = Dataset()
         icon.Rows = icon.Columns = 1
         ds.IconImageSequence = DicomSequence([icon])

@@ -1,0 +1,166 @@
+"""``convert_dicom_folder``: denoise a PACS export into derived series, originals untouched.
+
+See :mod:`medidenoise.inference.convert_plan` for the output layout and
+:mod:`medidenoise.inference.convert_series` for how each series is written all
+or nothing (so a killed run resumes where it stopped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from medidenoise._version import __version__
+from medidenoise.inference.convert_parallel import distributed_rank, gather_entries, run_units
+from medidenoise.inference.convert_plan import PARTIAL_DIR, check_paths, plan
+from medidenoise.inference.convert_report import ConversionReport
+from medidenoise.inference.convert_series import UnitOptions, entry_for, is_complete
+
+__all__ = ["convert_dicom_folder"]
+
+log = logging.getLogger(__name__)
+
+_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _model_id(model: Any) -> str:
+    """A short, stable description of the model for provenance and UID seeds."""
+    if not isinstance(model, (str, os.PathLike)):
+        meta = getattr(model, "metadata", None) or {}
+        return str(meta.get("name", type(model).__name__))
+    name = os.fspath(model)
+    path = _WEIGHTS / "default.safetensors" if name == "default" else Path(name)
+    if path.is_file():
+        label = "default" if name == "default" else path.name
+        return f"{label} (sha256 {_sha256(path)})"
+    return name
+
+
+def _derivation(model_id: str, noise_level: float | None) -> str:
+    noise = "estimated per series" if noise_level is None else f"{noise_level:g}"
+    return f"Denoised by medidenoise {__version__}; model {model_id}; noise level {noise}"
+
+
+def _check_args(output_format: str | None, jobs: int, noise_level: float | None) -> None:
+    if output_format not in (None, "dicom", "nifti"):
+        raise ValueError(f"output_format must be None, 'dicom' or 'nifti', got {output_format!r}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}")
+    if noise_level is not None and not noise_level >= 0:
+        raise ValueError(f"noise_level must be a non-negative number, got {noise_level}")
+
+
+def convert_dicom_folder(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    model: Any = "default",
+    noise_level: float | None = None,
+    output_format: Literal["dicom", "nifti"] | None = None,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    jobs: int = 1,
+    device: str | None = None,
+    progress: bool = False,
+) -> ConversionReport:
+    """Denoise every image series under ``src`` into derived series under ``dst``.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        A DICOM file, a folder tree (a PACS export: many studies and series,
+        any file names, broken files allowed) or a NIfTI file.
+    dst : str or os.PathLike
+        The output folder; must not be inside ``src`` nor contain it. Each
+        series goes to ``dst/<its folder relative to src>/<SeriesNumber>_
+        <description>_denoised/``; NIfTI input gives ``<name>_denoised.nii.gz``.
+    model : str, path or torch.nn.Module
+        ``"default"``, a checkpoint, ``"identity"`` (pixel values are written
+        back exactly) or a classical method; see :func:`denoise`.
+    noise_level : float, optional
+        Noise std in image units; estimated per series when omitted.
+    output_format : {"dicom", "nifti"}, optional
+        Default: DICOM for DICOM input, NIfTI for NIfTI input.
+    overwrite : bool
+        Redo series that an earlier run completed (default: leave them).
+    dry_run : bool
+        Scan and list the plan; write nothing.
+    jobs : int
+        Series converted in parallel by worker processes.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``...; default CUDA when present.
+    progress : bool
+        Show an overall progress bar (and per-series bars when ``jobs == 1``).
+
+    Returns
+    -------
+    ConversionReport
+        ``.ok``, ``.summary()``, ``.series``, ``.files``, ``.to_json()``; also
+        written to ``dst/medidenoise-report.{json,txt}`` unless ``dry_run``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``src`` does not exist.
+    ConversionError
+        ``dst`` inside ``src`` (or the reverse), or NIfTI input with
+        ``output_format="dicom"``.
+
+    Examples
+    --------
+    >>> report = convert_dicom_folder("export/", "denoised/", model="identity")  # doctest: +SKIP
+    >>> print(report.summary())  # doctest: +SKIP
+    """
+    src, dst = Path(src), Path(dst)
+    _check_args(output_format, jobs, noise_level)
+    check_paths(src, dst)
+    the_plan = plan(src, output_format or "dicom")
+    model_id = _model_id(model)
+    settings = {
+        "model": model_id,
+        "noise_level": noise_level,
+        "output_format": output_format or "same as input",
+        "medidenoise": __version__,
+    }
+    derivation = _derivation(model_id, noise_level)
+    opts = UnitOptions(
+        output_format=output_format or "dicom",
+        noise_level=noise_level,
+        overwrite=overwrite,
+        derivation=derivation,
+        settings=settings,
+        progress=progress,
+    )
+    report = ConversionReport(str(src), str(dst), files=the_plan.files, dry_run=dry_run)
+    report.settings = settings
+    if dry_run:
+        for u in the_plan.units:
+            done = not overwrite and is_complete(u, dst, opts)
+            reason = "already converted by an earlier run" if done else ""
+            report.series.append(entry_for(u, dst, "complete" if done else "planned", reason))
+        return report
+
+    rank, world = distributed_rank()
+    mine = the_plan.units[rank::world]
+    log.info("rank %d/%d: converting %d of %d series", rank, world, len(mine), len(the_plan.units))
+    entries = run_units(mine, dst, opts, model=model, device=device, jobs=jobs)
+    if world > 1:
+        entries = gather_entries(entries, rank, world)
+    report.series = entries
+    if rank == 0:
+        report.write(dst)
+        partial = dst / PARTIAL_DIR
+        if partial.is_dir() and not any(partial.iterdir()):
+            partial.rmdir()
+    return report

@@ -1,0 +1,185 @@
+"""Planning a batch conversion: what is converted, where it goes, what is left out.
+
+Output layout (documented in README and the CLI help)::
+
+    OUTPUT/<folder of the series, relative to INPUT>/<SeriesNumber>_<description>_denoised/
+        00001.dcm ...                 the derived series (multi-frame: one file per source file)
+        .medidenoise-series.json      manifest, written last: the series is complete
+    OUTPUT/<relative folder>/<name>_denoised.nii.gz (+ .medidenoise.json)   NIfTI output
+    OUTPUT/medidenoise-report.json, OUTPUT/medidenoise-report.txt
+    OUTPUT/.medidenoise-partial/      work folders of series being written (removed when done)
+
+When two series would get the same name in one folder, the later ones get
+``_<8 hex digits of the SeriesInstanceUID hash>`` appended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from medidenoise.errors import ConversionError
+from medidenoise.inference.convert_report import FileEntry
+from medidenoise.io import SeriesInfo, scan_dicom
+
+__all__ = ["NIFTI_SUFFIXES", "PARTIAL_DIR", "Plan", "Unit", "check_paths", "is_nifti", "plan"]
+
+PARTIAL_DIR = ".medidenoise-partial"
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+Format = Literal["dicom", "nifti"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing to convert: a DICOM series or a NIfTI file."""
+
+    kind: Literal["dicom", "nifti"]
+    source: Path  # the series folder, or the NIfTI/DICOM file
+    output: Path  # relative to OUTPUT: a folder (DICOM out) or a file (NIfTI out)
+    info: SeriesInfo | None = None
+    slices: int = 0
+    series_uid: str = ""
+    description: str = ""
+    modality: str = ""
+
+    @property
+    def key(self) -> str:
+        """A short stable name for this unit's work folder."""
+        return hashlib.sha1(str(self.output).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Plan:
+    """The units to convert and the files left out."""
+
+    units: list[Unit]
+    files: list[FileEntry]
+
+
+def is_nifti(path: Path) -> bool:
+    """True for ``.nii`` and ``.nii.gz`` names."""
+    return path.name.lower().endswith(NIFTI_SUFFIXES)
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def check_paths(src: Path, dst: Path) -> None:
+    """Refuse input/output combinations that could touch or re-read the originals.
+
+    OUTPUT inside INPUT would be scanned as input on the next run; INPUT
+    inside OUTPUT would let derived series land in the input tree. Both are
+    refused for a folder INPUT. A single-file INPUT only needs OUTPUT not to
+    be that file.
+    """
+    if not src.exists():
+        raise FileNotFoundError(f"{src}: no such file or folder")
+    s, d = src.resolve(), dst.resolve()
+    if src.is_file():
+        if d == s:
+            raise ConversionError(f"{dst}: OUTPUT is the input file; pick a new folder")
+        if d.exists() and not d.is_dir():
+            raise ConversionError(f"{dst}: OUTPUT exists and is not a folder")
+        return
+    if _inside(d, s):
+        raise ConversionError(
+            f"OUTPUT {dst} is inside INPUT {src}: the derived series would be mixed with the "
+            "originals and read back as input next time; pick an OUTPUT outside INPUT"
+        )
+    if _inside(s, d):
+        raise ConversionError(
+            f"INPUT {src} is inside OUTPUT {dst}: derived series could be written into the "
+            "input tree; pick an OUTPUT folder that does not contain INPUT"
+        )
+    if d.exists() and not d.is_dir():
+        raise ConversionError(f"{dst}: OUTPUT exists and is not a folder")
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_.")
+    return slug[:limit].rstrip("_.")
+
+
+def series_name(number: int | None, description: str) -> str:
+    """``<SeriesNumber>_<description>_denoised`` with unsafe characters replaced."""
+    parts = [str(number) if number is not None else "S", _slug(description)]
+    return "_".join(p for p in parts if p) + "_denoised"
+
+
+def _relative_folder(files: tuple[Path, ...], root: Path) -> Path:
+    if root.is_file():
+        return Path()
+    common = Path(os.path.commonpath([str(f.parent) for f in files]))
+    try:
+        return common.relative_to(root)
+    except ValueError:
+        return Path()
+
+
+def _dedupe(units: list[Unit]) -> list[Unit]:
+    seen: set[Path] = set()
+    out: list[Unit] = []
+    for u in units:
+        target = u.output
+        if target in seen:
+            tag = hashlib.sha1(f"{u.series_uid}|{u.source}".encode()).hexdigest()[:8]
+            stem = target.name.removesuffix(".nii.gz").removesuffix("_denoised")
+            ext = ".nii.gz" if target.name.endswith(".nii.gz") else ""
+            target = target.with_name(f"{stem}_{tag}_denoised{ext}")
+        seen.add(target)
+        out.append(replace(u, output=target))
+    return out
+
+
+def _nifti_unit(path: Path, root: Path) -> Unit:
+    rel = Path() if root.is_file() else path.parent.relative_to(root)
+    stem = path.name[: -len(".nii.gz")] if path.name.lower().endswith(".gz") else path.stem
+    return Unit("nifti", path, rel / f"{stem}_denoised.nii.gz", description=stem)
+
+
+def plan(src: Path, fmt: Format) -> Plan:
+    """Scan ``src`` and list the units to convert, in a deterministic order.
+
+    Every rank of a distributed run computes the same plan, so the units can
+    be shared out by index.
+    """
+    if src.is_file() and is_nifti(src):
+        if fmt == "dicom":
+            raise ConversionError(
+                f"{src}: a NIfTI file cannot become DICOM (there is no source header to "
+                "derive from); leave out --format or use --format nifti"
+            )
+        return Plan([_nifti_unit(src, src)], [])
+    scan = scan_dicom(src)
+    units: list[Unit] = []
+    files: list[FileEntry] = []
+    for path, reason in scan.skipped:
+        if is_nifti(path) and src.is_dir():
+            units.append(_nifti_unit(path, src))
+        else:
+            files.append(FileEntry(str(path), "skipped", reason))
+    files.extend(FileEntry(str(p), "unreadable", reason) for p, reason in scan.errors)
+    for info in scan.series:
+        rel = _relative_folder(info.files, src)
+        name = series_name(info.series_number, info.description)
+        output = rel / (name + ".nii.gz" if fmt == "nifti" else name)
+        folder = Path(os.path.commonpath([str(f.parent) for f in info.files]))
+        units.append(
+            Unit(
+                "dicom",
+                folder if src.is_dir() else src,
+                output,
+                info=info,
+                slices=int(info.shape[0]),
+                series_uid=info.series_uid,
+                description=info.description,
+                modality=info.modality,
+            )
+        )
+    units.sort(key=lambda u: (str(u.output), u.series_uid, str(u.source)))
+    return Plan(_dedupe(units), files)

@@ -1,0 +1,163 @@
+"""The report of a batch conversion: one entry per series, one per skipped or broken file."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["REPORT_JSON", "REPORT_TEXT", "ConversionReport", "FileEntry", "SeriesEntry"]
+
+#: report file names written into the output folder
+REPORT_JSON = "medidenoise-report.json"
+REPORT_TEXT = "medidenoise-report.txt"
+
+SeriesStatus = Literal["converted", "complete", "planned", "failed"]
+FileStatus = Literal["skipped", "unreadable"]
+
+
+@dataclass
+class SeriesEntry:
+    """What happened to one source series (or NIfTI file).
+
+    Attributes
+    ----------
+    source : str
+        The series folder (or file) it was read from.
+    output : str or None
+        The derived series folder or NIfTI file.
+    slices : int
+        Slices in the series (0 if it could not be read).
+    status : str
+        ``"converted"``; ``"complete"`` (already converted by an earlier
+        run, left as is); ``"planned"`` (dry run); ``"failed"``.
+    reason : str
+        Why it failed or was left alone; empty when converted.
+    series_uid, description, modality : str
+        Identify the source series.
+    seconds : float
+        Wall time spent on it.
+    notes : list of str
+        Warnings from reading it (missing slices, irregular spacing...).
+    """
+
+    source: str
+    output: str | None
+    slices: int = 0
+    status: SeriesStatus = "planned"
+    reason: str = ""
+    series_uid: str = ""
+    description: str = ""
+    modality: str = ""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileEntry:
+    """A file that is not part of any converted series, and why."""
+
+    path: str
+    status: FileStatus
+    reason: str
+
+
+@dataclass
+class ConversionReport:
+    """The outcome of :func:`~medidenoise.inference.convert_dicom_folder`.
+
+    Attributes
+    ----------
+    source, output : str
+        The input and output given.
+    series : list of SeriesEntry
+        One entry per image series (or NIfTI file) found.
+    files : list of FileEntry
+        Non-image objects and localizers skipped (``"skipped"``), and files
+        that could not be read (``"unreadable"``).
+    dry_run : bool
+        True when nothing was written.
+    settings : dict
+        Model, noise level, format, version.
+    """
+
+    source: str
+    output: str
+    series: list[SeriesEntry] = field(default_factory=list)
+    files: list[FileEntry] = field(default_factory=list)
+    dry_run: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when at least one series was found, none failed and every file was readable."""
+        return (
+            bool(self.series)
+            and not any(e.status == "failed" for e in self.series)
+            and not any(f.status == "unreadable" for f in self.files)
+        )
+
+    @property
+    def failed(self) -> list[SeriesEntry]:
+        """The series that failed."""
+        return [e for e in self.series if e.status == "failed"]
+
+    def summary(self) -> str:
+        """A readable summary: counts, then every failure and skipped file with its reason."""
+        counts = Counter(e.status for e in self.series)
+        files = Counter(f.status for f in self.files)
+        head = "dry run: nothing written" if self.dry_run else f"output: {self.output}"
+        lines = [
+            f"medidenoise conversion of {self.source}",
+            head,
+            f"series: {len(self.series)} found, {counts['converted']} converted, "
+            f"{counts['complete']} already complete, {counts['planned']} planned, "
+            f"{counts['failed']} failed",
+            f"other files: {files['skipped']} skipped (not images), "
+            f"{files['unreadable']} unreadable",
+        ]
+        for e in self.series:
+            slices = f"{e.slices} slices" if e.slices else "? slices"
+            line = f"  [{e.status}] {e.source} ({slices}) -> {e.output or '-'}"
+            lines.append(line + (f": {e.reason}" if e.reason else ""))
+            lines.extend(f"      note: {n}" for n in e.notes)
+        for f in self.files:
+            lines.append(f"  [{f.status}] {f.path}: {f.reason}")
+        if not self.series:
+            lines.append("  no image series found: is INPUT the right folder?")
+        lines.append("result: OK" if self.ok else "result: FAILED (see the reasons above)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for JSON."""
+        return {**asdict(self), "ok": self.ok}
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The report as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConversionReport:
+        """Rebuild a report from :meth:`to_dict` output."""
+        data = {k: v for k, v in data.items() if k != "ok"}
+        data["series"] = [SeriesEntry(**e) for e in data.get("series", [])]
+        data["files"] = [FileEntry(**f) for f in data.get("files", [])]
+        return cls(**data)
+
+    def write(self, folder: str | os.PathLike) -> tuple[Path, Path]:
+        """Write the JSON report and the readable summary into ``folder``.
+
+        Each file is written beside its final name and renamed into place, so
+        a reader never sees half a report.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = folder / REPORT_JSON, folder / REPORT_TEXT
+        for path, text in zip(paths, (self.to_json(), self.summary() + "\n"), strict=True):
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        return paths

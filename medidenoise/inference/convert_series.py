@@ -1,0 +1,201 @@
+"""Converting one planned unit (a DICOM series or a NIfTI file), all or nothing.
+
+The unit is written into ``OUTPUT/.medidenoise-partial/<key>/``, checked, given
+its manifest, and only then renamed into place. A run that is killed leaves at
+most a work folder (removed and redone next time), never a half series that
+looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medidenoise._version import __version__
+from medidenoise.errors import ConversionError
+from medidenoise.inference.convert_plan import PARTIAL_DIR, Unit
+from medidenoise.inference.convert_report import SeriesEntry
+from medidenoise.io import Volume, read_dicom_series, read_volume, scan_dicom, write_dicom_series
+from medidenoise.io import write_volume as write_nifti
+
+__all__ = ["MANIFEST", "UnitOptions", "convert_unit", "entry_for", "is_complete"]
+
+log = logging.getLogger(__name__)
+
+#: written last into a derived series folder: its presence means "complete"
+MANIFEST = ".medidenoise-series.json"
+#: beside a NIfTI output: its presence means "complete"
+NIFTI_MANIFEST_SUFFIX = ".medidenoise.json"
+
+
+@dataclass(frozen=True)
+class UnitOptions:
+    """Settings shared by every unit of one conversion."""
+
+    output_format: str  # "dicom" or "nifti" for DICOM input
+    noise_level: float | None
+    overwrite: bool
+    derivation: str
+    settings: dict[str, Any]
+    progress: bool = False
+
+
+def _manifest_path(final: Path, kind: str) -> Path:
+    if kind == "dicom-folder":
+        return final / MANIFEST
+    return final.with_name(final.name + NIFTI_MANIFEST_SUFFIX)
+
+
+def _out_kind(unit: Unit, opts: UnitOptions) -> str:
+    if unit.kind == "dicom" and opts.output_format == "dicom":
+        return "dicom-folder"
+    return "nifti-file"
+
+
+def is_complete(unit: Unit, out_root: Path, opts: UnitOptions) -> bool:
+    """True when an earlier run finished this unit (its manifest exists)."""
+    kind = _out_kind(unit, opts)
+    final = out_root / unit.output
+    return _manifest_path(final, kind).is_file() and final.exists()
+
+
+def entry_for(unit: Unit, out_root: Path, status: str = "planned", reason: str = "") -> SeriesEntry:
+    """A report entry describing ``unit``."""
+    return SeriesEntry(
+        source=str(unit.source),
+        output=str(out_root / unit.output),
+        slices=unit.slices,
+        status=status,  # type: ignore[arg-type]
+        reason=reason,
+        series_uid=unit.series_uid,
+        description=unit.description,
+        modality=unit.modality,
+    )
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _read(unit: Unit) -> tuple[Volume, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if unit.kind == "nifti":
+            vol = read_volume(unit.source)
+        else:
+            assert unit.info is not None
+            vol = read_dicom_series(unit.info, allow_irregular=True)
+    notes = list(
+        dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning))
+    )
+    return vol, notes
+
+
+def _validate(folder: Path, source: Volume, files: list[Path]) -> str:
+    """Re-read the written series with medidenoise's reader; return its new UID."""
+    scan = scan_dicom(folder)
+    if scan.errors or len(scan.series) != 1:
+        found = [str(i) for i in scan.series] + [f"{p.name}: {r}" for p, r in scan.errors]
+        raise ConversionError(f"{folder}: the written series does not read back as one: {found}")
+    info = scan.series[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        back = read_dicom_series(info, allow_irregular=True)
+    if back.shape != source.shape or not np.allclose(back.affine, source.affine, atol=1e-3):
+        raise ConversionError(
+            f"{folder}: the written series reads back with shape {back.shape} and a different "
+            f"geometry than the source {source.shape}; nothing was kept"
+        )
+    not_derived = [r.path.name for r in info.records if (r.image_type or ("",))[0] != "DERIVED"]
+    if not_derived or info.n_files != len(files):
+        raise ConversionError(f"{folder}: {len(not_derived)} written file(s) are not DERIVED")
+    return info.series_uid
+
+
+def _write_manifest(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _place(tmp: Path, final: Path, parking: Path) -> None:
+    """Rename ``tmp`` to ``final``, moving an old ``final`` aside first."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists() or final.is_symlink():
+        _remove(parking)
+        os.rename(final, parking)
+    os.rename(tmp, final)
+    _remove(parking)
+
+
+def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -> SeriesEntry:
+    """Read, denoise, write, check and publish one unit; never raises for bad data.
+
+    Returns
+    -------
+    SeriesEntry
+        ``"converted"``, ``"complete"`` (left alone) or ``"failed"`` with the reason.
+    """
+    start = time.perf_counter()
+    final = out_root / unit.output
+    entry = entry_for(unit, out_root)
+    kind = _out_kind(unit, opts)
+    if not opts.overwrite and is_complete(unit, out_root, opts):
+        entry.status, entry.reason = "complete", "already converted by an earlier run"
+        return entry
+    work = out_root / PARTIAL_DIR / unit.key
+    try:
+        _remove(work)
+        work.mkdir(parents=True)
+        vol, notes = _read(unit)
+        entry.slices, entry.modality = vol.shape[0], entry.modality or vol.modality
+        entry.notes = notes
+        out = denoiser(vol, noise_level=opts.noise_level, progress=opts.progress)
+        manifest: dict[str, Any] = {
+            "medidenoise": __version__,
+            "source": str(unit.source),
+            "source_series_uid": unit.series_uid,
+            "slices": vol.shape[0],
+            "settings": opts.settings,
+            "completed": datetime.now().isoformat(timespec="seconds"),
+        }
+        if kind == "dicom-folder":
+            tmp = work / "series"
+            files = write_dicom_series(
+                vol,
+                out.array,
+                tmp,
+                derivation_description=opts.derivation,
+                uid_seed=opts.derivation,
+            )
+            manifest["series_uid"] = _validate(tmp, vol, files)
+            manifest["files"] = [f.name for f in files]
+            _write_manifest(tmp / MANIFEST, manifest)
+            _place(tmp, final, work / "previous")
+        else:
+            tmp = write_nifti(out, work / final.name)
+            marker = _manifest_path(final, kind)
+            _remove(marker)
+            _place(tmp, final, work / "previous")
+            _write_manifest(marker, manifest)
+        entry.status = "converted"
+    except Exception as exc:  # one broken series must not stop the batch
+        log.warning("%s: %s: %s", unit.source, type(exc).__name__, exc)
+        entry.status, entry.reason = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        _remove(work)
+        entry.seconds = round(time.perf_counter() - start, 3)
+    return entry
