@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,22 +38,31 @@ if TYPE_CHECKING:
 __all__ = ["DenoiseWidget"]
 
 
-def _preview_job(data: np.ndarray, index: int | None, job: DenoiseJob, axis: int) -> Any:
-    """Worker body of "Preview slice": a SliceResult, or the exception to report."""
+@dataclass(frozen=True)
+class _Failure:
+    """A worker's error, returned (not raised) so it reaches the GUI as a notification."""
+
+    error: Exception
+
+
+def _preview_job(
+    data: np.ndarray, index: int | None, job: DenoiseJob, axis: int
+) -> SliceResult | _Failure:
+    """Worker body of "Preview slice"."""
     try:
         return denoise_slice(data, index, job, axis=axis)
     except Exception as exc:  # worker boundary: failures become notifications
-        return exc
+        return _Failure(exc)
 
 
 def _volume_job(
     data: np.ndarray, job: DenoiseJob, cancel: threading.Event
-) -> Generator[Progress, None, Any]:
-    """Worker body of "Denoise volume": a VolumeResult, None (cancelled) or the exception."""
+) -> Generator[Progress, None, VolumeResult | _Failure | None]:
+    """Worker body of "Denoise volume": the result, a failure, or None when cancelled."""
     try:
         return (yield from denoise_volume_steps(data, job, cancel=cancel))
     except Exception as exc:  # worker boundary: failures become notifications
-        return exc
+        return _Failure(exc)
 
 
 class DenoiseWidget(Container):
@@ -161,9 +171,9 @@ class DenoiseWidget(Container):
         worker.returned.connect(self._on_preview_done)
         self._start(worker, f"previewing slice {index}..." if index is not None else "previewing...")
 
-    def _on_preview_done(self, outcome: SliceResult | Exception) -> None:
-        if isinstance(outcome, Exception):
-            self._on_error(outcome)
+    def _on_preview_done(self, outcome: SliceResult | _Failure) -> None:
+        if isinstance(outcome, _Failure):
+            self._on_error(outcome.error)
             return
         layer, (axis, index) = self._source, self._slice
         translate = list(layer.translate)
@@ -206,9 +216,9 @@ class DenoiseWidget(Container):
         where = "volume" if self.settings.auto_noise else "manual"
         self._show_noise_level(progress.noise_level, where)
 
-    def _on_volume_done(self, outcome: VolumeResult | Exception | None) -> None:
-        if isinstance(outcome, Exception):
-            self._on_error(outcome)
+    def _on_volume_done(self, outcome: VolumeResult | _Failure | None) -> None:
+        if isinstance(outcome, _Failure):
+            self._on_error(outcome.error)
             return
         if outcome is None:
             self._status.value = "cancelled"

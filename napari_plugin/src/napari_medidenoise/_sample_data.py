@@ -58,7 +58,7 @@ def noisy_radiograph() -> list[LayerTuple]:
     from pydicom.data import get_testdata_file
 
     try:
-        path = get_testdata_file("RG1_UNCR", download=False)
+        path = get_testdata_file("RG1_UNCR.dcm", download=False)
     except (OSError, ValueError) as exc:
         raise ImportError(f"the radiograph sample needs pydicom-data; {_INSTALL_HINT}") from exc
     if path is None:

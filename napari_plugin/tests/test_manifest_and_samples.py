@@ -1,0 +1,55 @@
+"""The npe2 manifest is valid and registered; the sample data loads from installed packages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_medidenoise._layers import META_KEY
+
+
+def test_manifest_validates_and_is_registered():
+    npe2 = shutil.which("npe2", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                      os.environ.get("PATH", "")]))  # fmt: skip
+    assert npe2 is not None, "the npe2 command is not installed"
+    done = subprocess.run([npe2, "validate", "napari-medidenoise"], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    from npe2 import PluginManifest
+
+    manifest = PluginManifest.from_distribution("napari-medidenoise")
+    contributions = manifest.contributions
+    assert {w.display_name for w in contributions.widgets} == {"Denoise", "Add noise"}
+    assert {s.key for s in contributions.sample_data} == {"noisy_mri", "noisy_radiograph"}
+    assert contributions.readers[0].accepts_directories
+
+
+def test_noisy_mri_sample():
+    pytest.importorskip("nilearn", reason="nilearn (napari-medidenoise[data]) not installed")
+    from napari_medidenoise._sample_data import noisy_mri
+
+    (clean, clean_kw, _), (noisy, noisy_kw, kind) = noisy_mri()
+    assert kind == "image" and noisy.shape == clean.shape and noisy.shape[0] == 16
+    assert noisy_kw["scale"] == pytest.approx((1.0, 1.0, 1.0))
+    assert clean_kw["visible"] is False
+    assert 0.02 < np.std(noisy - clean) / clean.max() < 0.1
+
+
+def test_noisy_radiograph_sample():
+    from pydicom.data import get_testdata_file
+
+    if get_testdata_file("RG1_UNCR.dcm", download=False) is None:
+        pytest.skip("pydicom-data (napari-medidenoise[data]) not installed")
+    from napari_medidenoise._sample_data import noisy_radiograph
+
+    [(data, kwargs, _)] = noisy_radiograph()
+    assert data.ndim == 2 and max(data.shape) < 700
+    volume = kwargs["metadata"][META_KEY]["volume"]
+    assert kwargs["colormap"] == ("gray_r" if volume.photometric == "MONOCHROME1" else "gray")
+    assert kwargs["scale"][0] > 0.5  # 4x the detector pixel spacing
