@@ -158,6 +158,8 @@ class TrainConfig(_Strict):
     lr_min: float = Field(default=0.0, ge=0, le=1)
     #: epochs without a better validation PSNR before stopping (0: never stop early)
     early_stopping_patience: int = Field(default=10, ge=0, le=100000)
+    #: smallest PSNR gain (dB) that counts as an improvement for early stopping
+    early_stopping_min_delta: float = Field(default=0.0, ge=0, le=100)
     val_interval: int = Field(default=1, ge=1, le=100000)
     #: mixed precision; used on CUDA only
     amp: bool = True

@@ -178,6 +178,7 @@ def build_engines(
         early = EarlyStopHandler(
             patience=cfg.train.early_stopping_patience,
             score_function=lambda e: e.state.metrics["val_psnr"],
+            min_delta=cfg.train.early_stopping_min_delta,
             epoch_level=True,
         )
         early.attach(evaluator)

@@ -1,0 +1,114 @@
+"""End-to-end training: engines, checkpoints, metrics files, resume, early stopping, CLI."""
+
+from __future__ import annotations
+
+import copy
+import csv
+from pathlib import Path
+
+import pytest
+
+from medidenoise import cli
+from medidenoise.config import load_config
+from medidenoise.engine import train
+from medidenoise.engine.state import load_state
+from medidenoise.errors import CheckpointError, ConfigError
+from medidenoise.models import load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def run(tiny_config: dict, tmp_path: Path):
+    out = tmp_path / "run"
+    return train(tiny_config, output_dir=out, progress=False), out
+
+
+def test_two_iterations_validate_and_checkpoint(run) -> None:
+    result, out = run
+    assert result.output_dir == out
+    assert [r["epoch"] for r in result.metrics] == [1]
+    row = result.metrics[0]
+    assert row["val_psnr"] > 0 and 0 < row["val_ssim"] <= 1 and row["train_loss"] > 0
+    for name in ("best.safetensors", "last.safetensors", "resume.safetensors", "metrics.csv",
+                 "metrics.json", "loss_curve.png", "config.yaml"):
+        assert (out / name).is_file(), name
+    model = load_model(result.best_checkpoint)
+    meta = model.metadata
+    assert meta["model"]["arch"] == "unet" and meta["epochs"] == 1 and meta["seed"] == 1
+    assert meta["metrics"]["val_psnr"] == pytest.approx(row["val_psnr"])
+    for key in ("normalization", "noise", "data", "package_version", "train"):
+        assert meta[key], key
+    assert "by volume" not in meta["data"]["split"] or meta["data"]["val_volumes"]
+    with open(out / "metrics.csv", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    assert header == ["epoch", "train_loss", "val_loss", "val_psnr", "val_ssim", "lr", "time_s"]
+    # the resolved config is a valid config again
+    assert load_config(out / "config.yaml").model.features == [4, 8]
+    assert "best validation PSNR" in result.summary()
+
+
+def test_resume_continues_the_run(run, tiny_config: dict) -> None:
+    first, out = run
+    before = load_state(out)["info"]
+    assert before["epoch"] == 1
+    result = train(tiny_config, resume=out / "last.safetensors", overrides=["train.epochs=2"],
+                   progress=False)
+    assert result.output_dir == out
+    assert [r["epoch"] for r in result.metrics] == [1, 2]
+    state = load_state(out)
+    assert state["info"]["epoch"] == 2 and state["info"]["iteration"] == 4
+    # Adam's step counters went on from the saved ones (2 iterations per epoch)
+    steps = {float(v["step"]) for v in state["optimizer"]["state"].values()}
+    assert steps == {4.0}
+
+
+def test_resume_refuses_another_model(run, tiny_config: dict) -> None:
+    _, out = run
+    other = copy.deepcopy(tiny_config)
+    other["model"]["features"] = [4, 8, 16]
+    with pytest.raises(ConfigError, match="differs"):
+        train(other, resume=out, progress=False)
+
+
+def test_resume_needs_a_run_folder(tmp_path: Path, tiny_config: dict) -> None:
+    with pytest.raises(CheckpointError, match="not found"):
+        train(tiny_config, resume=tmp_path / "nothing", progress=False)
+
+
+def test_early_stopping_and_tensorboard(tiny_config: dict, tmp_path: Path) -> None:
+    cfg = copy.deepcopy(tiny_config)
+    # a learning rate this small leaves validation PSNR flat (well within 1 dB):
+    # patience 1 stops after epoch 2
+    cfg["train"].update(epochs=6, lr=1e-12, early_stopping_patience=1, tensorboard=True,
+                        early_stopping_min_delta=1.0, schedule="cosine")
+    result = train(cfg, output_dir=tmp_path, progress=False)
+    assert result.stopped_early
+    assert len(result.metrics) == 2
+    assert list((tmp_path / "tensorboard").glob("events.*"))
+
+
+def test_holdout_data_is_refused(tiny_config: dict, tmp_path: Path) -> None:
+    cfg = copy.deepcopy(tiny_config)
+    cfg["data"]["train"] = ["pydicom-data:RG3_UNCR"]
+    with pytest.raises(ConfigError, match="hold-out"):
+        train(cfg, output_dir=tmp_path, progress=False)
+
+
+@pytest.mark.slow
+def test_cli_train_smoke_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = cli.main(
+        ["train", "--config", str(ROOT / "configs" / "smoke.yaml"), "--output", str(tmp_path),
+         "--set", "train.epochs=1", "--device", "cpu"]
+    )
+    assert code == 0
+    assert "best checkpoint" in capsys.readouterr().out
+    assert (tmp_path / "loss_curve.png").stat().st_size > 1000
+    assert load_model(tmp_path / "last.safetensors").metadata["config_name"] == "smoke"
+
+
+def test_cli_reports_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {train: [mni152]}\ntrain: {epochs: -1}\n", encoding="utf-8")
+    assert cli.main(["train", "--config", str(bad)]) == 2
+    assert "train.epochs = -1" in capsys.readouterr().err
