@@ -125,7 +125,7 @@ def convert_dicom_folder(
     src, dst = Path(src), Path(dst)
     _check_args(output_format, jobs, noise_level)
     check_paths(src, dst)
-    the_plan = plan(src, output_format or "dicom")
+    the_plan = plan(src, output_format)
     model_id = _model_id(model)
     settings = {
         "model": model_id,

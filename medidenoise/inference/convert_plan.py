@@ -142,7 +142,7 @@ def _nifti_unit(path: Path, root: Path) -> Unit:
     return Unit("nifti", path, rel / f"{stem}_denoised.nii.gz", description=stem)
 
 
-def plan(src: Path, fmt: Format) -> Plan:
+def plan(src: Path, fmt: Format | None) -> Plan:
     """Scan ``src`` and list the units to convert, in a deterministic order.
 
     Every rank of a distributed run computes the same plan, so the units can
