@@ -34,6 +34,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    import os
+
     from medidenoise.engine import train
 
     result = train(
@@ -43,7 +45,8 @@ def _run_train(args: argparse.Namespace) -> int:
         device=args.device,
         resume=args.resume,
     )
-    print(result.summary())
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        print(result.summary())
     return 0
 
 

@@ -60,8 +60,8 @@ def setup(device: str | torch.device | None) -> DistInfo:
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     rank = dist.get_rank()
     if rank != 0:
-        logging.getLogger("medidenoise").setLevel(logging.WARNING)
-        logging.getLogger("monai").setLevel(logging.WARNING)
+        for name in ("medidenoise", "monai", "ignite"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     log.info("DDP: %d processes, backend %s", world, dist.get_backend())
     return DistInfo(rank, dist.get_world_size(), dev)
 
