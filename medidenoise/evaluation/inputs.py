@@ -150,11 +150,11 @@ class EvalImage:
     array: np.ndarray
 
 
-def _to_slice(src: ImageSource) -> tuple[np.ndarray, str, str]:
+def _to_slice(src: ImageSource, name: str) -> tuple[np.ndarray, str, str]:
     if isinstance(src, Volume):
-        return src.array, src.modality, str(src.path or "Volume")
+        return src.array, src.modality, str(src.path or name)
     if isinstance(src, np.ndarray):
-        return src, "OT", "array"
+        return src, "OT", name
     from medidenoise.io import read_volume
 
     vol = read_volume(src)
@@ -223,10 +223,16 @@ def load_images(
         named = [(_default_name(src, i), src) for i, src in enumerate(images)]
     if not named:
         raise ValueError("images is empty: pass at least one image, or None for the hold-out set")
-    out = []
+    out: list[EvalImage] = []
+    seen: set[str] = set()
     for name, src in named:
-        arr, modality, source = _to_slice(src)
-        out.append(EvalImage(name, modality, source, _prepare(arr, crop, source)))
+        unique, k = name, 0
+        while unique in seen:  # two files called a.dcm in different folders -> a, a_1
+            k += 1
+            unique = f"{name}_{k}"
+        seen.add(unique)
+        arr, modality, source = _to_slice(src, unique)
+        out.append(EvalImage(unique, modality, source, _prepare(arr, crop, source)))
     return out
 
 

@@ -132,6 +132,7 @@ def evaluate_denoisers(
     crop: int = 256,
     seed: int = 0,
     max_grids: int = 12,
+    figures: bool = True,
     notes: Sequence[str] = (),
     settings: Mapping[str, Any] | None = None,
     progress: bool = True,
@@ -165,6 +166,9 @@ def evaluate_denoisers(
         Seed of the noise draws.
     max_grids : int
         At most this many image grids (``figures/grid_*.png``).
+    figures : bool
+        Draw the figures; ``False`` writes only the CSV, JSON and Markdown
+        files (faster, for metric-only runs such as benchmarks).
     notes : sequence of str
         Extra notes for the report (e.g. a skipped baseline).
     settings : mapping, optional
@@ -198,7 +202,10 @@ def evaluate_denoisers(
     imgs = load_images(images, crop=crop)
     out_dir = Path(output_dir)
     fig_dir = out_dir / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
+    if figures:
+        fig_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
     shown = _featured(chosen, list(denoisers))
     rows: list[dict[str, Any]] = []
     files: list[Path] = []
@@ -219,7 +226,7 @@ def evaluate_denoisers(
                     if method in shown:
                         kept[method] = out
                     bar.update(1)
-                if len(files) < max_grids:
+                if figures and len(files) < max_grids:
                     path = fig_dir / f"grid_{img.name}_{spec.slug}.png"
                     title = f"{img.name} ({img.modality}), {spec.label}, sigma {sigma:.4f}"
                     files.append(
@@ -233,7 +240,8 @@ def evaluate_denoisers(
         notes=note_list,
         settings=_settings(imgs, specs, crop, seed, settings),
     )
-    files += _summary_figures(result, fig_dir)
+    if figures:
+        files += _summary_figures(result, fig_dir)
     result.files = files
     result.write()
     log.info("evaluation report written to %s\n%s", out_dir, result.summary())

@@ -54,6 +54,7 @@ def evaluate(
     baseline_cae: str | os.PathLike | None = None,
     seed: int = 0,
     max_grids: int = 12,
+    figures: bool = True,
     progress: bool = True,
 ) -> EvaluationResult:
     """Compare a denoising model with classical baselines by PSNR and SSIM.
@@ -94,6 +95,8 @@ def evaluate(
         Seed of the noise draws.
     max_grids : int
         At most this many image grids.
+    figures : bool
+        Draw the figures (``False``: tables only).
     progress : bool
         Show a progress bar.
 
@@ -141,6 +144,7 @@ def evaluate(
         crop=crop,
         seed=seed,
         max_grids=max_grids,
+        figures=figures,
         notes=notes,
         settings=settings,
         progress=progress,
