@@ -50,9 +50,9 @@ class SliceRecord:
     modality: str
     rows: int
     columns: int
-    ipp: tuple[float, float, float] | None
-    iop: tuple[float, float, float, float, float, float] | None
-    pixel_spacing: tuple[float, float] | None
+    ipp: tuple[float, ...] | None
+    iop: tuple[float, ...] | None
+    pixel_spacing: tuple[float, ...] | None
     slice_spacing: float | None
     instance_number: int | None
     slope: float

@@ -110,9 +110,13 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
     """
     if not info.records:
         raise DicomSeriesError(f"series {info.key}: no slices recorded; scan the folder again")
-    for rec in info.records:
-        check_grayscale(rec.path, rec.photometric, rec.samples_per_pixel, rec.has_modality_lut)
-        check_decodable(rec.path, rec.transfer_syntax)
+    checked: set[tuple] = set()
+    for rec in info.records:  # one check per distinct kind of file, not per slice
+        kind = (rec.photometric, rec.samples_per_pixel, rec.has_modality_lut, rec.transfer_syntax)
+        if kind not in checked:
+            checked.add(kind)
+            check_grayscale(rec.path, rec.photometric, rec.samples_per_pixel, rec.has_modality_lut)
+            check_decodable(rec.path, rec.transfer_syntax)
     geometry = sort_slices(info.records, allow_irregular=allow_irregular)
     ordered = geometry.records
 

@@ -198,7 +198,9 @@ def _cluster(records: list[SliceRecord]) -> list[list[SliceRecord]]:
         key = (rec.rows, rec.columns, rec.echo, rec.iop is None)
         iop = None if rec.iop is None else np.asarray(rec.iop)
         for gkey, giop, members in groups:
-            if gkey == key and (iop is None or np.allclose(giop, iop, atol=_IOP_ATOL)):
+            if gkey == key and (
+                iop is None or giop is None or np.allclose(giop, iop, atol=_IOP_ATOL)
+            ):
                 members.append(rec)
                 break
         else:
@@ -226,7 +228,11 @@ def _series_infos(records: list[SliceRecord]) -> list[SeriesInfo]:
                     description=str(first.meta.get("SeriesDescription", "")),
                     modality=first.modality,
                     n_files=len(files),
-                    shape=(len({(r.path, r.frame) for r in group}), first.rows, first.columns),
+                    shape=(
+                        len({(r.sop_instance_uid or r.path, r.frame) for r in group}),
+                        first.rows,
+                        first.columns,
+                    ),
                     series_number=first.meta.get("SeriesNumber"),
                     files=files,
                     study_uid=first.study_uid,

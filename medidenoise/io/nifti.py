@@ -78,7 +78,7 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
     """
     path = Path(path)
     try:
-        img = nib.load(str(path))
+        img: Any = nib.load(str(path))
     except Exception as exc:  # nibabel raises several types on bad input
         raise InvalidImageError(
             f"{path}: cannot read as NIfTI ({type(exc).__name__}: {exc}); expected a valid "

@@ -26,7 +26,8 @@ def _load(path: Path) -> np.ndarray:
 
             with Image.open(path) as img:
                 if img.mode == "P":  # palette: expand, then check it is gray
-                    img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+                    mode = "RGBA" if "transparency" in img.info else "RGB"
+                    return np.asarray(img.convert(mode))
                 return np.asarray(img)
         import tifffile
 

@@ -67,6 +67,16 @@ def read_volume(
     InvalidImageError
         Corrupt or truncated files, 4D NIfTI without ``volume_index``, NaNs.
 
+    Notes
+    -----
+    DICOM decisions (details in :mod:`medidenoise.io.dicom_geometry`):
+    MONOCHROME1 values are never inverted (``photometric`` says how to show
+    them); missing slices / irregular spacing raise unless
+    ``allow_irregular=True``; an exact duplicate file is ignored with a
+    warning, different images at one position raise; gantry tilt only warns
+    (the affine keeps the shear, nothing is resampled); without positions,
+    slices are sorted by InstanceNumber with a :class:`DicomSeriesWarning`.
+
     Examples
     --------
     >>> from pydicom.data import get_testdata_file
