@@ -44,8 +44,10 @@ def _model(tmp: Path) -> tuple[str, str]:
 
         arch = yaml.safe_load((ROOT / "configs" / "unet.yaml").read_text())["model"]
         path = md.save_checkpoint(tmp / "stand_in.safetensors", md.build_model(arch))
-        note = (f"default model not shipped yet ({type(exc).__name__}); untrained network of "
-                f"configs/unet.yaml's architecture ({arch['arch']}, features {arch['features']})")
+        note = (
+            f"default model not shipped yet ({type(exc).__name__}); untrained network of "
+            f"configs/unet.yaml's architecture ({arch['arch']}, features {arch['features']})"
+        )
         return str(path), note
 
 
@@ -94,9 +96,8 @@ class _TickRecorder:
 
 def run(runs: int) -> dict[str, object]:
     import napari
-    from qtpy.QtWidgets import QApplication
-
     from napari_medidenoise._denoise_widget import DenoiseWidget
+    from qtpy.QtWidgets import QApplication
 
     tmp = Path(tempfile.mkdtemp())
     model, model_note = _model(tmp)
@@ -138,9 +139,13 @@ def run(runs: int) -> dict[str, object]:
         "preview_ms": statistics.median(preview),
         "preview_all": preview,
         "library_ms": statistics.median(reference),
-        "idle_p50": float(np.percentile(idle, 50)), "idle_p95": float(np.percentile(idle, 95)),
-        "busy_p50": float(np.percentile(busy, 50)), "busy_p95": float(np.percentile(busy, 95)),
-        "busy_max": float(max(busy)), "ticks": len(busy), "volume_s": volume_s,
+        "idle_p50": float(np.percentile(idle, 50)),
+        "idle_p95": float(np.percentile(idle, 95)),
+        "busy_p50": float(np.percentile(busy, 50)),
+        "busy_p95": float(np.percentile(busy, 95)),
+        "busy_max": float(max(busy)),
+        "ticks": len(busy),
+        "volume_s": volume_s,
         "runs": runs,
     }
 
@@ -184,7 +189,7 @@ def main() -> None:
     parser.add_argument("--update-benchmarks-md", action="store_true")
     args = parser.parse_args()
     text = report(run(args.runs))
-    print(text)  # noqa: T201 - a benchmark script reports on stdout
+    print(text)
     if args.update_benchmarks_md:
         _update(text)
 

@@ -25,8 +25,10 @@ def _gui_missing() -> str | None:
     for module in ("napari", "qtpy", "pytestqt"):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed"
-    if os.name == "posix" and not os.environ.get("DISPLAY") and not os.environ.get(
-        "WAYLAND_DISPLAY"
+    if (
+        os.name == "posix"
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
     ):
         return "no display (run under xvfb-run)"
     return None

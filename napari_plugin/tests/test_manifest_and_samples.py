@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from napari_medidenoise._layers import META_KEY
 
 

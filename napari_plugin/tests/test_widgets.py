@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from napari_medidenoise._layers import META_KEY
 
 import medidenoise as md
-from napari_medidenoise._layers import META_KEY
 
 pytestmark = pytest.mark.gui
 

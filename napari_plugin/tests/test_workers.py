@@ -6,10 +6,10 @@ import threading
 
 import numpy as np
 import pytest
-
-import medidenoise as md
 from napari_medidenoise import DenoiseJob, DenoiseSettings, denoise_slice, denoise_volume_steps
 from napari_medidenoise._workers import add_noise_to
+
+import medidenoise as md
 
 
 @pytest.fixture

@@ -169,7 +169,9 @@ class DenoiseWidget(Container):
         self._source, self._slice = layer, (axis, index)
         worker = create_worker(_preview_job, np.asarray(layer.data), index, job, axis)
         worker.returned.connect(self._on_preview_done)
-        self._start(worker, f"previewing slice {index}..." if index is not None else "previewing...")
+        self._start(
+            worker, f"previewing slice {index}..." if index is not None else "previewing..."
+        )
 
     def _on_preview_done(self, outcome: SliceResult | _Failure) -> None:
         if isinstance(outcome, _Failure):

@@ -119,8 +119,10 @@ def volume_from_layer(data: Any, meta: Mapping[str, Any]) -> md.Volume:
             f"layer {name!r} has shape {array.shape}; only grayscale 2D or 3D images can be saved"
         )
     volume = source_volume(meta.get("metadata"))
-    if volume is not None and volume.array.size == array.size and (
-        volume.array.shape[-array.ndim :] == array.shape
+    if (
+        volume is not None
+        and volume.array.size == array.size
+        and (volume.array.shape[-array.ndim :] == array.shape)
     ):
         return volume.with_array(array.astype(np.float32, copy=False))
     scale = [float(s) for s in meta.get("scale", (1.0,) * array.ndim)]

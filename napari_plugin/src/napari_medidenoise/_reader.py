@@ -113,7 +113,8 @@ def read_medical(path: PathOrPaths) -> list[LayerTuple] | None:
     for item in map(Path, paths):
         try:
             layers.extend(_read_one(item))
-        except Exception as exc:  # reader boundary: napari gets None and a warning, never a traceback
+        # reader boundary: napari gets None and a warning, never a traceback
+        except Exception as exc:
             _report_failure(item, exc)
     return layers or None
 

@@ -80,7 +80,7 @@ class DenoiseSettings:
 
 @dataclass
 class NoiseSettings:
-    """The choices of the Add-noise widget: kind (one of ``medidenoise.NOISE_KINDS``), level, seed."""
+    """The choices of the Add-noise widget: kind (in ``medidenoise.NOISE_KINDS``), level, seed."""
 
     kind: str = "gaussian"
     level: float = 0.05
