@@ -158,7 +158,9 @@ def convert_dicom_folder(
     if world > 1:
         entries = gather_entries(entries, rank, world)
     report.series = entries
-    if rank == 0:
+    if rank != 0:
+        report.part = f"rank {rank} of {world}: its share only; rank 0 writes the full report"
+    else:
         report.write(dst)
         partial = dst / PARTIAL_DIR
         if partial.is_dir() and not any(partial.iterdir()):

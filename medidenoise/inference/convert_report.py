@@ -82,6 +82,9 @@ class ConversionReport:
         True when nothing was written.
     settings : dict
         Model, noise level, format, version.
+    part : str
+        Under torchrun, on ranks other than 0: which share of the run this
+        report covers (rank 0 holds and writes the merged report).
     """
 
     source: str
@@ -90,12 +93,13 @@ class ConversionReport:
     files: list[FileEntry] = field(default_factory=list)
     dry_run: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
+    part: str = ""
 
     @property
     def ok(self) -> bool:
         """True when at least one series was found, none failed and every file was readable."""
         return (
-            bool(self.series)
+            (bool(self.series) or bool(self.part))
             and not any(e.status == "failed" for e in self.series)
             and not any(f.status == "unreadable" for f in self.files)
         )
@@ -112,6 +116,7 @@ class ConversionReport:
         head = "dry run: nothing written" if self.dry_run else f"output: {self.output}"
         lines = [
             f"medidenoise conversion of {self.source}",
+            *([self.part] if self.part else []),
             head,
             f"series: {len(self.series)} found, {counts['converted']} converted, "
             f"{counts['complete']} already complete, {counts['planned']} planned, "
@@ -126,7 +131,7 @@ class ConversionReport:
             lines.extend(f"      note: {n}" for n in e.notes)
         for f in self.files:
             lines.append(f"  [{f.status}] {f.path}: {f.reason}")
-        if not self.series:
+        if not self.series and not self.part:
             lines.append("  no image series found: is INPUT the right folder?")
         lines.append("result: OK" if self.ok else "result: FAILED (see the reasons above)")
         return "\n".join(lines)
