@@ -6,7 +6,6 @@ import logging
 import os
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from pydicom.uid import UID
 
 from medidenoise.errors import NoImageDataError
 from medidenoise.io.dicom_header import SliceRecord, records_from_dataset, transfer_syntax_of
+from medidenoise.io.dicom_series import DicomScan, SeriesInfo
 
 __all__ = ["DicomScan", "SeriesInfo", "find_dicom_series", "scan_dicom", "scan_files"]
 
@@ -24,97 +24,28 @@ logger = logging.getLogger(__name__)
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _NON_IMAGE_MODALITIES = {"SR", "KO", "PR", "RTPLAN", "RTSTRUCT", "RTRECORD", "RTDOSE", "SEG", "REG"}
 _IOP_ATOL = 1e-3
-
-
-@dataclass(frozen=True)
-class SeriesInfo:
-    """One image series found by :func:`scan_dicom`.
-
-    Attributes
-    ----------
-    series_uid : str
-        SeriesInstanceUID.
-    key : str
-        Unique name of this series in the scan: the UID, or ``UID#k`` when one
-        UID holds several stacks (different size, orientation or echo).
-        ``read_volume(folder, series_uid=key)`` picks it.
-    description : str
-        SeriesDescription ("" when absent).
-    modality : str
-        Modality ("OT" when absent).
-    n_files : int
-        Number of files in the series.
-    shape : tuple of int
-        (D, H, W) of the volume it reads into.
-    series_number : int or None
-        SeriesNumber.
-    files : tuple of pathlib.Path
-        The files, sorted by name.
-    study_uid : str
-        StudyInstanceUID.
-    records : tuple of SliceRecord
-        Per-slice header facts used by :func:`read_dicom_series` (not sorted).
-    """
-
-    series_uid: str
-    key: str
-    description: str
-    modality: str
-    n_files: int
-    shape: tuple[int, int, int]
-    series_number: int | None
-    files: tuple[Path, ...]
-    study_uid: str = ""
-    records: tuple[SliceRecord, ...] = field(default=(), repr=False, compare=False)
-
-    @property
-    def uid(self) -> str:
-        """Alias of :attr:`series_uid`."""
-        return self.series_uid
-
-    @property
-    def is_multiframe(self) -> bool:
-        """True when the series is stored as multi-frame file(s)."""
-        return any(r.frame is not None for r in self.records)
-
-    def __str__(self) -> str:
-        d, h, w = self.shape
-        number = "-" if self.series_number is None else str(self.series_number)
-        return (
-            f"{self.key}  #{number}  {self.modality}  {self.description!r}  "
-            f"{self.n_files} file(s)  {d}x{h}x{w}"
-        )
-
-
-@dataclass
-class DicomScan:
-    """What :func:`scan_dicom` found in a folder.
-
-    Attributes
-    ----------
-    folder : pathlib.Path
-        The scanned folder (or file).
-    series : list of SeriesInfo
-        Image series, sorted by study, series number, description and key.
-    skipped : list of (pathlib.Path, str)
-        Files that are valid but not images to denoise, with the reason
-        (non-DICOM, DICOMDIR, SR, RT objects, presentation states,
-        segmentations, localizers, colour images).
-    errors : list of (pathlib.Path, str)
-        Files that could not be read: empty, corrupt or truncated.
-    """
-
-    folder: Path
-    series: list[SeriesInfo] = field(default_factory=list)
-    skipped: list[tuple[Path, str]] = field(default_factory=list)
-    errors: list[tuple[Path, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line: counts of series, skipped and unreadable files."""
-        return (
-            f"{self.folder}: {len(self.series)} image series, {len(self.skipped)} file(s) "
-            f"skipped, {len(self.errors)} unreadable"
-        )
+# files with these suffixes are never parsed as DICOM unless they carry the DICM prefix
+_OTHER_SUFFIXES = {
+    ".txt",
+    ".json",
+    ".xml",
+    ".html",
+    ".pdf",
+    ".csv",
+    ".md",
+    ".zip",
+    ".gz",
+    ".nii",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".bmp",
+    ".exe",
+    ".py",
+    ".log",
+}
 
 
 def _iter_files(folder: Path) -> list[Path]:
@@ -141,6 +72,8 @@ def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
             return None, None, "empty file (0 bytes)"
         with open(path, "rb") as fp:
             is_dicm = fp.read(132)[128:132] == b"DICM"
+            if not is_dicm and path.suffix.lower() in _OTHER_SUFFIXES:
+                return None, "not a DICOM file", None
             fp.seek(0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
