@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
 from medidenoise.transforms._checks import as_float_image, check_number
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["CT_WINDOW", "NORMALIZATION_METHODS", "NormalizationParams", "normalize_intensity"]
 
@@ -21,8 +24,6 @@ NORMALIZATION_METHODS: tuple[str, ...] = ("auto", "window", "percentile", "minma
 #: (10-50 HU) becomes 0.005-0.025 in network units, where the noise models are
 #: trained; values outside the window are kept (not clipped), e.g. metal > 1.
 CT_WINDOW: tuple[float, float] = (-1000.0, 1000.0)
-
-_A = TypeVar("_A")
 
 
 @dataclass(frozen=True)
@@ -70,19 +71,27 @@ class NormalizationParams:
         span = self.high - self.low
         return span if span > 0 else 1.0
 
-    def apply(self, image: _A) -> _A:
+    @overload
+    def apply(self, image: torch.Tensor) -> torch.Tensor: ...
+    @overload
+    def apply(self, image: np.ndarray | float) -> np.ndarray: ...
+    def apply(self, image: Any) -> Any:
         """Map ``image`` (image units) to network units; numpy (float32 out) or torch."""
         if _is_tensor(image):
-            return (image - self.low) / self.scale  # type: ignore[return-value]
+            return (image - self.low) / self.scale
         x = np.asarray(image, dtype=np.float64)
-        return ((x - self.low) / self.scale).astype(np.float32)  # type: ignore[return-value]
+        return ((x - self.low) / self.scale).astype(np.float32)
 
-    def inverse(self, normalized: _A) -> _A:
+    @overload
+    def inverse(self, normalized: torch.Tensor) -> torch.Tensor: ...
+    @overload
+    def inverse(self, normalized: np.ndarray | float) -> np.ndarray: ...
+    def inverse(self, normalized: Any) -> Any:
         """Map network units back to image units; exact up to float32 rounding."""
         if _is_tensor(normalized):
-            return normalized * self.scale + self.low  # type: ignore[return-value]
+            return normalized * self.scale + self.low
         x = np.asarray(normalized, dtype=np.float64)
-        return (x * self.scale + self.low).astype(np.float32)  # type: ignore[return-value]
+        return (x * self.scale + self.low).astype(np.float32)
 
     def scale_sigma(self, sigma: float) -> float:
         """Convert a noise std from image units to network units."""

@@ -11,6 +11,7 @@ Poisson noise whose level is a photon count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -270,7 +271,7 @@ def add_speckle_noise(image: np.ndarray, sigma: float, *, rng: RngLike = None) -
     return arr * noise
 
 
-_FUNCTIONS = {
+_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
     "gaussian": add_gaussian_noise,
     "salt_and_pepper": add_salt_and_pepper_noise,
     "poisson": add_poisson_noise,

@@ -24,6 +24,7 @@ from medidenoise.transforms._checks import check_number
 from medidenoise.transforms.noise import (
     DEFAULT_LEVELS,
     NOISE_KINDS,
+    NoiseKind,
     add_noise,
     check_noise_kind,
     check_noise_level,
@@ -40,6 +41,10 @@ __all__ = [
 ]
 
 LevelRange = float | tuple[float, float]
+#: ``levels`` argument: per-kind ranges, or one range when there is one kind
+LevelsArg = Mapping[NoiseKind, LevelRange] | Mapping[str, LevelRange] | LevelRange | None
+#: ``weights`` argument: per-kind weights, or one weight per entry of ``kinds``
+WeightsArg = Mapping[NoiseKind, float] | Mapping[str, float] | Sequence[float] | None
 
 
 _SEED_LIMIT = 2**31 - 1
@@ -60,8 +65,8 @@ def _level_range(kind: str, value: Any) -> tuple[float, float]:
 
 def parse_noise_options(
     kinds: str | Sequence[str],
-    levels: Mapping[str, LevelRange] | LevelRange | None,
-    weights: Mapping[str, float] | Sequence[float] | None,
+    levels: LevelsArg,
+    weights: WeightsArg,
 ) -> tuple[tuple[str, ...], dict[str, tuple[float, float]], np.ndarray]:
     """Validate ``kinds``, ``levels`` and ``weights``; return them normalised.
 
@@ -74,10 +79,11 @@ def parse_noise_options(
         check_noise_kind(k, name="kinds")
     if len(set(names)) != len(names):
         raise ValueError(f"kinds must not repeat a kind, got {names!r}")
+    given: dict[str, Any]
     if levels is None:
-        given: Mapping[str, Any] = {}
+        given = {}
     elif isinstance(levels, Mapping):
-        given = levels
+        given = {str(k): v for k, v in levels.items()}
         for k in given:
             if k not in names:
                 raise ValueError(f"levels has a range for {k!r}, which is not in kinds {names!r}")
@@ -92,10 +98,11 @@ def parse_noise_options(
     if weights is None:
         w = np.ones(len(names))
     elif isinstance(weights, Mapping):
-        for k in weights:
+        by_kind: dict[str, Any] = {str(k): v for k, v in weights.items()}
+        for k in by_kind:
             if k not in names:
                 raise ValueError(f"weights has a weight for {k!r}, which is not in kinds {names!r}")
-        w = np.array([check_number(f"weights[{k!r}]", weights.get(k, 0.0), low=0) for k in names])
+        w = np.array([check_number(f"weights[{k!r}]", by_kind.get(k, 0.0), low=0) for k in names])
     else:
         if len(weights) != len(names):
             raise ValueError(
@@ -155,8 +162,8 @@ class RandAddNoise(RandomizableTransform):
     def __init__(
         self,
         kinds: str | Sequence[str] = "gaussian",
-        levels: Mapping[str, LevelRange] | LevelRange | None = None,
-        weights: Mapping[str, float] | Sequence[float] | None = None,
+        levels: LevelsArg = None,
+        weights: WeightsArg = None,
         prob: float = 1.0,
         channel_wise: bool = False,
     ) -> None:

@@ -13,7 +13,9 @@ from medidenoise.transforms._checks import check_number
 from medidenoise.transforms.noise import DEFAULT_LEVELS
 from medidenoise.transforms.noise_array import (
     LevelRange,
+    LevelsArg,
     RandAddNoise,
+    WeightsArg,
     as_float32_like,
 )
 
@@ -74,8 +76,8 @@ class RandAddNoised(RandomizableTransform, MapTransform):
         self,
         keys: KeysCollection,
         kinds: str | Sequence[str] = "gaussian",
-        levels: Mapping[str, LevelRange] | LevelRange | None = None,
-        weights: Mapping[str, float] | Sequence[float] | None = None,
+        levels: LevelsArg = None,
+        weights: WeightsArg = None,
         prob: float = 1.0,
         channel_wise: bool = False,
         allow_missing_keys: bool = False,

@@ -11,7 +11,7 @@ from monai.transforms import MapTransform, RandomizableTransform
 from monai.utils import convert_data_type, convert_to_dst_type
 
 from medidenoise.transforms._checks import check_number
-from medidenoise.transforms.noise_array import LevelRange, RandAddNoise
+from medidenoise.transforms.noise_array import LevelsArg, RandAddNoise, WeightsArg
 
 __all__ = ["RandNoisyPairD", "RandNoisyPairDict", "RandNoisyPaird"]
 
@@ -76,8 +76,8 @@ class RandNoisyPaird(RandomizableTransform, MapTransform):
         label_key: str = "label",
         noise_key: str = "noise_level",
         kinds: str | Sequence[str] = "gaussian",
-        levels: Mapping[str, LevelRange] | LevelRange | None = None,
-        weights: Mapping[str, float] | Sequence[float] | None = None,
+        levels: LevelsArg = None,
+        weights: WeightsArg = None,
         prob: float = 1.0,
         channel_wise: bool = False,
         kind_key: str | None = "noise_kind",
@@ -120,14 +120,15 @@ class RandNoisyPaird(RandomizableTransform, MapTransform):
 
     def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, Any]:
         """Return a new dictionary holding the noisy image, the clean one and the noise level."""
-        d = dict(data)
+        d: dict[Hashable, Any] = dict(data)
         self.randomize(None)
         for key in self.key_iterator(d):
             img = d[key]
             clean = convert_data_type(img, np.ndarray, dtype=np.float32)[0]
+            noisy: np.ndarray
             if self._do_transform:
-                noisy = self.noiser(clean, randomize=False)
-                sigma = np.std(noisy - clean, dtype=np.float64)
+                noisy = self.noiser(clean, randomize=False)  # type: ignore[assignment]
+                sigma = float(np.std(noisy - clean, dtype=np.float64))
                 kind, level = self.noiser.kind, self.noiser.level
             else:
                 noisy, sigma, kind, level = clean.copy(), 0.0, "none", 0.0
