@@ -34,6 +34,10 @@ _EXPORTS: dict[str, str] = {
     "find_dicom_series": "medidenoise.io",
     "write_volume": "medidenoise.io",
     "write_dicom_series": "medidenoise.io",
+    "scan_dicom": "medidenoise.io",
+    "DicomScan": "medidenoise.io",
+    "read_dicom_series": "medidenoise.io",
+    "DicomSeriesReader": "medidenoise.io",
     # transforms
     "add_noise": "medidenoise.transforms",
     "estimate_noise": "medidenoise.transforms",
@@ -92,12 +96,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.evaluation import evaluate, psnr, ssim
     from medidenoise.inference import ConversionReport, Denoiser, convert_dicom_folder, denoise
     from medidenoise.io import (
+        DicomScan,
+        DicomSeriesReader,
         DicomSource,
         SeriesInfo,
         SliceSource,
         Volume,
         find_dicom_series,
+        read_dicom_series,
         read_volume,
+        scan_dicom,
         write_dicom_series,
         write_volume,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -55,6 +54,21 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tupl
     return x, (h, w)
 
 
+def _blend_weights(roi: tuple[int, int], overlap: float) -> torch.Tensor:
+    """Tile weights that fall to ~0 over the outer half of the overlap.
+
+    A tile's border pixels are computed from padding instead of real
+    neighbours; giving them (almost) no weight where another tile covers the
+    same pixels removes seams. Gaussian maps keep too much weight there.
+    """
+    axes = []
+    for n in roi:
+        margin = max(1, int(n * overlap / 2))
+        dist = np.minimum(np.arange(n), np.arange(n)[::-1]).astype(np.float32)
+        axes.append(np.clip((dist + 1) / (margin + 1), 1e-3, 1.0) ** 3)
+    return torch.from_numpy(np.outer(axes[0], axes[1]))[None, None]
+
+
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
@@ -93,11 +107,9 @@ def run_network(
     if batch_size is None:
         batch_size = _default_batch_size(device, min(height, tile_size), min(width, tile_size))
     tiled = height > tile_size or width > tile_size
-    roi = (
-        min(tile_size, math.ceil(height / multiple) * multiple),
-        min(tile_size, math.ceil(width / multiple) * multiple),
-    )
-    roi = (roi[0] - roi[0] % multiple or multiple, roi[1] - roi[1] % multiple or multiple)
+    # tiles need not be multiples of the network's size: predict() pads each one
+    roi = (min(tile_size, height), min(tile_size, width))
+    weights = _blend_weights(roi, tile_overlap).to(device) if tiled else None
 
     def predict(x: torch.Tensor) -> torch.Tensor:
         if wants_sigma:
@@ -124,8 +136,7 @@ def run_network(
                     sw_batch_size=max(1, batch_size),
                     predictor=predict,
                     overlap=tile_overlap,
-                    mode="gaussian",
-                    padding_mode="replicate",
+                    roi_weight_map=weights,
                 )
             else:
                 y = predict(x)

@@ -84,9 +84,12 @@ def test_tiled_large_image_has_no_seams() -> None:
     whole = Denoiser(BoxFilterNet(), tile_size=1024)(img, noise_level=20.0)
     tiled = Denoiser(BoxFilterNet(), tile_size=128)(img, noise_level=20.0)
     scale = float(img.max() - img.min())
-    # tile borders use padding instead of real neighbours; blending must hide that
-    assert np.abs(tiled - whole).max() < 0.01 * scale
-    assert np.abs(tiled - whole).mean() < 0.001 * scale
+    diff = np.abs(tiled - whole)
+    # inside the image, tile borders (padding instead of real neighbours) must be blended away
+    assert diff[4:-4, 4:-4].max() < 0.002 * scale
+    # the outer border may differ slightly (reflect padding to the size multiple vs none)
+    assert diff.max() < 0.05 * scale
+    assert diff.mean() < 0.001 * scale
 
 
 def test_slices_are_batched() -> None:
