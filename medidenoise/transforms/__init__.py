@@ -32,6 +32,10 @@ from medidenoise.transforms.noise import (
 
 # MONAI-based names -> module, imported on first access
 _LAZY: dict[str, str] = {
+    "NormalizeIntensityRange": "medidenoise.transforms.intensity_transforms",
+    "NormalizeIntensityRangeD": "medidenoise.transforms.intensity_transforms",
+    "NormalizeIntensityRangeDict": "medidenoise.transforms.intensity_transforms",
+    "NormalizeIntensityRanged": "medidenoise.transforms.intensity_transforms",
     "RandAddGaussianNoise": "medidenoise.transforms.noise_array",
     "RandAddNoise": "medidenoise.transforms.noise_array",
     "RandAddPoissonNoise": "medidenoise.transforms.noise_array",
@@ -68,6 +72,10 @@ __all__ = [
     "NORMALIZATION_METHODS",
     "NoiseKind",
     "NormalizationParams",
+    "NormalizeIntensityRange",
+    "NormalizeIntensityRangeD",
+    "NormalizeIntensityRangeDict",
+    "NormalizeIntensityRanged",
     "RandAddGaussianNoise",
     "RandAddGaussianNoiseD",
     "RandAddGaussianNoiseDict",
@@ -120,6 +128,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from medidenoise.transforms.intensity_transforms import (
+        NormalizeIntensityRange,
+        NormalizeIntensityRangeD,
+        NormalizeIntensityRanged,
+        NormalizeIntensityRangeDict,
+    )
     from medidenoise.transforms.noise_array import (
         RandAddGaussianNoise,
         RandAddNoise,

@@ -7,7 +7,15 @@ import importlib
 
 import pytest
 
-MODULES = ["noise", "noise_array", "noise_dict", "paired", "intensity", "estimate"]
+MODULES = [
+    "noise",
+    "noise_array",
+    "noise_dict",
+    "paired",
+    "intensity",
+    "intensity_transforms",
+    "estimate",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -134,3 +134,26 @@ def test_bad_arguments(kwargs: dict, words: list[str]) -> None:
         normalize_intensity(_ct((8, 8)), **kwargs)
     for word in words:
         assert word in str(info.value)
+
+
+def test_monai_wrappers_record_invertible_params() -> None:
+    from medidenoise.transforms import (
+        NormalizeIntensityRange,
+        NormalizeIntensityRangeD,
+        NormalizeIntensityRanged,
+    )
+
+    image = _ct((1, 16, 16))
+    t = NormalizeIntensityRange(modality="CT")
+    out_t = t(torch.as_tensor(image))
+    assert isinstance(out_t, torch.Tensor) and out_t.dtype == torch.float32
+    assert t.params is not None and t.params.method == "window"
+    np.testing.assert_allclose(t.params.inverse(out_t.numpy()), image, rtol=1e-6, atol=1e-3)
+    d = NormalizeIntensityRanged(("image", "label"), modality_key="modality")
+    out = d({"image": image, "label": image * 0.5, "modality": "MR"})
+    params = NormalizationParams.from_dict(out["label_norm"])
+    assert params.method == "percentile"
+    np.testing.assert_allclose(params.inverse(out["label"]), image * 0.5, rtol=1e-6, atol=1e-3)
+    assert NormalizeIntensityRangeD is NormalizeIntensityRanged
+    with pytest.raises(ValueError, match="method"):
+        NormalizeIntensityRange(method="zscore")  # type: ignore[arg-type]
