@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Training throughput"
 
 
-def _throughput(config: str, *, patch: int, batch: int, steps: int, repeats: int) -> tuple[float, str]:
+def _throughput(
+    config: str, *, patch: int, batch: int, steps: int, repeats: int
+) -> tuple[float, str]:
     cfg = load_config(ROOT / "configs" / config)
     torch.manual_seed(0)
     model = build_model(cfg.model).train()
@@ -64,7 +66,8 @@ def _machine(threads: int) -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs (shared), torch {torch.__version__}, {threads} threads"
+    cpus = os.cpu_count()
+    return f"{cpu}, {cpus} logical CPUs (shared), torch {torch.__version__}, {threads} threads"
 
 
 def _write(text: str) -> None:

@@ -185,7 +185,9 @@ def _load_one(source: str, cfg: DataConfig, base_dir: str | None) -> list[SliceS
         arrays: dict[str, Any] = {"count": np.array(len(out))}
         for i, s in enumerate(out):
             arrays.update({f"name{i}": np.array(s.name), f"volume{i}": s.volume})
-            arrays.update({f"indices{i}": s.indices, f"norm{i}": np.array(json.dumps(s.normalization))})
+            arrays.update(
+                {f"indices{i}": s.indices, f"norm{i}": np.array(json.dumps(s.normalization))}
+            )
         np.savez(cache, **arrays)
     return out
 
@@ -197,8 +199,12 @@ def load_sources(
     volumes: list[SliceSet] = []
     for source in sources:
         loaded = _load_one(source, cfg, base_dir)
-        log.info("data %s: %d volume(s), %s slices used", source, len(loaded),
-                 ", ".join(str(len(s.indices)) for s in loaded))
+        log.info(
+            "data %s: %d volume(s), %s slices used",
+            source,
+            len(loaded),
+            ", ".join(str(len(s.indices)) for s in loaded),
+        )
         volumes.extend(loaded)
     return volumes
 
@@ -220,11 +226,10 @@ def split_volumes(
         return train, val, f"by volume: {len(train)} train, {len(val)} validation ({names})"
     (only,) = volumes
     height = only.volume.shape[1]
-    cut = int(round(height * (1 - cfg.val_fraction)))
+    cut = round(height * (1 - cfg.val_fraction))
     cut = min(max(cut, min_rows), height - min_rows) if height >= 2 * min_rows else height // 2
     what = (
-        f"spatial: one volume ({only.name}), rows [0, {cut}) train, rows [{cut}, {height}) "
-        "validate"
+        f"spatial: one volume ({only.name}), rows [0, {cut}) train, rows [{cut}, {height}) validate"
     )
     log.warning("only one training volume: splitting it %s", what)
     return [only.with_rows((0, cut))], [only.with_rows((cut, height))], what

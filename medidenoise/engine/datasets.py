@@ -156,7 +156,10 @@ class ValidationDataset(Dataset):
                 side = max(size_multiple, crop - crop % size_multiple)
                 size = (side, side)
             else:
-                size = (-(-h // size_multiple) * size_multiple, -(-w // size_multiple) * size_multiple)
+                size = (
+                    -(-h // size_multiple) * size_multiple,
+                    -(-w // size_multiple) * size_multiple,
+                )
             top, left = max(0, (h - size[0]) // 2), max(0, (w - size[1]) // 2)
             patch = _crop(stack, top, left, size)
             self.items.append(

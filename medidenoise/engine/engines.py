@@ -45,7 +45,9 @@ _PAIR = from_engine(["pred", "label"])
 def _scheduler(cfg: ExperimentConfig, optimizer: torch.optim.Optimizer) -> Any:
     t = cfg.train
     if t.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs, eta_min=t.lr_min)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=t.epochs, eta_min=t.lr_min
+        )
     if t.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=t.lr_step, gamma=t.lr_gamma)
     if t.schedule == "plateau":
@@ -123,7 +125,9 @@ def build_engines(
     net = model
     if dist_info.distributed:
         net = DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+    )
     scheduler = _scheduler(cfg, optimizer)
     loss_fn = build_loss(cfg.train.loss)
     info = state["info"] if state else {}
@@ -131,7 +135,6 @@ def build_engines(
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and info.get("scheduler"):
             scheduler.load_state_dict(info["scheduler"])
-    main = out_dir is not None
 
     evaluator = SupervisedEvaluator(
         device=device,
@@ -170,7 +173,11 @@ def build_engines(
         handlers.append(_SetSamplerEpoch(sampler))
     handlers.append(ValidationHandler(interval=cfg.train.val_interval, validator=evaluator))
     recorder = EpochRecorder(
-        evaluator, optimizer, out_dir, history=info.get("history"), title=f"{cfg.name} ({cfg.model.arch})"
+        evaluator,
+        optimizer,
+        out_dir,
+        history=info.get("history"),
+        title=f"{cfg.name} ({cfg.model.arch})",
     )
     handlers.append(recorder)
     early = None
@@ -208,7 +215,7 @@ def build_engines(
         }
 
     saver = None
-    if main:
+    if out_dir is not None:
         saver = SafetensorsCheckpointer(
             out_dir,
             model,
@@ -219,7 +226,11 @@ def build_engines(
             best_psnr=float(info.get("best_psnr") or float("-inf")),
         )
         handlers.append(saver)
-        handlers.append(StatsHandler(name="medidenoise.train", iteration_log=False, output_transform=_loss_value))
+        handlers.append(
+            StatsHandler(
+                name="medidenoise.train", iteration_log=False, output_transform=_loss_value
+            )
+        )
         StatsHandler(
             name="medidenoise.validation",
             iteration_log=False,

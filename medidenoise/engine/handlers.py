@@ -72,7 +72,8 @@ class EpochRecorder:
         self._validated = False
 
     def _iteration(self, engine: Engine) -> None:
-        self._losses.append(float(engine.state.output["loss"].detach()))
+        output: Any = engine.state.output
+        self._losses.append(float(output["loss"].detach()))
 
     def _evaluated(self, engine: Engine) -> None:
         self._validated = True
@@ -166,7 +167,9 @@ class SafetensorsCheckpointer:
         save_checkpoint(self.last_path, self.model, metadata=self._meta(epoch))
         info = self.resume_info(trainer)
         info["best_psnr"] = self.best_psnr if math.isfinite(self.best_psnr) else None
-        save_state(self.out_dir / RESUME_FILE, model=self.model, optimizer=self.optimizer, info=info)
+        save_state(
+            self.out_dir / RESUME_FILE, model=self.model, optimizer=self.optimizer, info=info
+        )
 
 
 class StartFromEpoch:
@@ -180,7 +183,7 @@ class StartFromEpoch:
         trainer.add_event_handler(Events.STARTED, self)
 
     def __call__(self, engine: Engine) -> None:
-        if self.epoch >= engine.state.max_epochs:
+        if self.epoch >= int(engine.state.max_epochs or 0):
             log.warning(
                 "resume: the run already has %d of %d epochs; raise train.epochs to go on",
                 self.epoch,

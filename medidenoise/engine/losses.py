@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from monai.losses import SSIMLoss
@@ -61,7 +62,7 @@ class WeightedLoss(nn.Module):
         return total
 
 
-def build_loss(spec: str | Mapping[str, float]) -> nn.Module:
+def build_loss(spec: str | Mapping[Any, float]) -> nn.Module:
     """A loss module from a config value: a name or a ``{name: weight}`` mix."""
     if isinstance(spec, str):
         return _single(spec)

@@ -78,7 +78,7 @@ def load_state(path: str | os.PathLike) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
         if meta.get("format") != _FORMAT:
             raise CheckpointError(f"{path}: not a medidenoise resume file")
         info = json.loads(meta["info"])

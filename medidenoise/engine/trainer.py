@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 ConfigLike = str | os.PathLike | ExperimentConfig | dict
 
 
-def resolve_config(config: ConfigLike, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+def resolve_config(
+    config: ConfigLike, overrides: list[str] | tuple[str, ...] = ()
+) -> ExperimentConfig:
     """An :class:`ExperimentConfig` from a YAML path, a config object or a plain dict."""
     if isinstance(config, (str, os.PathLike)):
         return load_config(config, tuple(overrides))
@@ -47,7 +49,7 @@ def resolve_config(config: ConfigLike, overrides: list[str] | tuple[str, ...] = 
     return cfg
 
 
-def _loaders(cfg: ExperimentConfig, model: torch.nn.Module, dist_info: distributed.DistInfo):
+def _loaders(cfg: ExperimentConfig, model: Any, dist_info: distributed.DistInfo) -> tuple[Any, ...]:
     data = cfg.data
     volumes = load_sources(data.train, data, base_dir=cfg.base_dir)
     if data.val:
@@ -76,7 +78,9 @@ def _loaders(cfg: ExperimentConfig, model: torch.nn.Module, dist_info: distribut
         **common,
     )
     cuda = dist_info.device.type == "cuda"
-    sampler = DistributedSampler(train_ds, seed=cfg.seed) if dist_info.distributed else None
+    sampler: DistributedSampler | None = (
+        DistributedSampler(train_ds, seed=cfg.seed) if dist_info.distributed else None
+    )
     train_loader = DataLoader(
         train_ds,
         batch_size=cfg.train.batch_size,
@@ -203,7 +207,7 @@ def _train(
             "world_size": dist_info.world_size,
         }
 
-    trainer, evaluator, saver, recorder = build_engines(
+    trainer, _evaluator, saver, recorder = build_engines(
         cfg,
         model,
         train_loader,
@@ -217,8 +221,12 @@ def _train(
     )
     log.info(
         "training %s '%s' on %s: %s; %d iterations/epoch, up to %d epochs",
-        cfg.model.arch, cfg.name, dist_info.device, data_desc["split"],
-        len(train_loader), cfg.train.epochs,
+        cfg.model.arch,
+        cfg.name,
+        dist_info.device,
+        data_desc["split"],
+        len(train_loader),
+        cfg.train.epochs,
     )
     trainer.run()
     distributed.barrier()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from torch import nn
@@ -34,7 +35,7 @@ def conv_block(in_ch: int, out_ch: int, norm: Norm, *, convs: int = 2) -> nn.Seq
     return nn.Sequential(*layers)
 
 
-def check_common(context_slices: int, features: list[int] | tuple[int, ...]) -> None:
+def check_common(context_slices: int, features: Sequence[int]) -> None:
     """Fail early with a ValueError naming the argument."""
     if context_slices < 1 or context_slices % 2 == 0:
         raise ValueError(f"context_slices must be odd and >= 1, got {context_slices}")

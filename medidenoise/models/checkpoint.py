@@ -149,7 +149,7 @@ def load_model(
     dev = torch.device(device) if device is not None else torch.device("cpu")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+            state = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot read the weights ({exc})") from None
     try:

@@ -19,9 +19,22 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "medidenoise", "train", "--config", str(ROOT / "configs" / "smoke.yaml"),
-        "--output", str(out), "--device", "cpu", "--set", "train.epochs=2",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "medidenoise",
+        "train",
+        "--config",
+        str(ROOT / "configs" / "smoke.yaml"),
+        "--output",
+        str(out),
+        "--device",
+        "cpu",
+        "--set",
+        "train.epochs=2",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

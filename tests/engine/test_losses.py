@@ -13,7 +13,10 @@ def test_each_loss_is_zero_ish_for_a_perfect_prediction(name: str) -> None:
     torch.manual_seed(0)
     target = torch.rand(2, 1, 32, 32)
     loss = build_loss(name)
-    perfect, noisy = float(loss(target, target)), float(loss(target + 0.2 * torch.randn_like(target), target))
+    perfect, noisy = (
+        float(loss(target, target)),
+        float(loss(target + 0.2 * torch.randn_like(target), target)),
+    )
     assert perfect < noisy
 
 

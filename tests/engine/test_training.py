@@ -30,8 +30,15 @@ def test_two_iterations_validate_and_checkpoint(run) -> None:
     assert [r["epoch"] for r in result.metrics] == [1]
     row = result.metrics[0]
     assert row["val_psnr"] > 0 and 0 < row["val_ssim"] <= 1 and row["train_loss"] > 0
-    for name in ("best.safetensors", "last.safetensors", "resume.safetensors", "metrics.csv",
-                 "metrics.json", "loss_curve.png", "config.yaml"):
+    for name in (
+        "best.safetensors",
+        "last.safetensors",
+        "resume.safetensors",
+        "metrics.csv",
+        "metrics.json",
+        "loss_curve.png",
+        "config.yaml",
+    ):
         assert (out / name).is_file(), name
     model = load_model(result.best_checkpoint)
     meta = model.metadata
@@ -49,11 +56,12 @@ def test_two_iterations_validate_and_checkpoint(run) -> None:
 
 
 def test_resume_continues_the_run(run, tiny_config: dict) -> None:
-    first, out = run
+    _, out = run
     before = load_state(out)["info"]
     assert before["epoch"] == 1
-    result = train(tiny_config, resume=out / "last.safetensors", overrides=["train.epochs=2"],
-                   progress=False)
+    result = train(
+        tiny_config, resume=out / "last.safetensors", overrides=["train.epochs=2"], progress=False
+    )
     assert result.output_dir == out
     assert [r["epoch"] for r in result.metrics] == [1, 2]
     state = load_state(out)
@@ -80,8 +88,14 @@ def test_early_stopping_and_tensorboard(tiny_config: dict, tmp_path: Path) -> No
     cfg = copy.deepcopy(tiny_config)
     # a learning rate this small leaves validation PSNR flat (well within 1 dB):
     # patience 1 stops after epoch 2
-    cfg["train"].update(epochs=6, lr=1e-12, early_stopping_patience=1, tensorboard=True,
-                        early_stopping_min_delta=1.0, schedule="cosine")
+    cfg["train"].update(
+        epochs=6,
+        lr=1e-12,
+        early_stopping_patience=1,
+        tensorboard=True,
+        early_stopping_min_delta=1.0,
+        schedule="cosine",
+    )
     result = train(cfg, output_dir=tmp_path, progress=False)
     assert result.stopped_early
     assert len(result.metrics) == 2
@@ -98,8 +112,17 @@ def test_holdout_data_is_refused(tiny_config: dict, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_cli_train_smoke_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = cli.main(
-        ["train", "--config", str(ROOT / "configs" / "smoke.yaml"), "--output", str(tmp_path),
-         "--set", "train.epochs=1", "--device", "cpu"]
+        [
+            "train",
+            "--config",
+            str(ROOT / "configs" / "smoke.yaml"),
+            "--output",
+            str(tmp_path),
+            "--set",
+            "train.epochs=1",
+            "--device",
+            "cpu",
+        ]
     )
     assert code == 0
     assert "best checkpoint" in capsys.readouterr().out

@@ -18,7 +18,9 @@ from medidenoise.models import build_model, load_model, read_metadata, save_chec
 @pytest.fixture
 def trained(tmp_path: Path):
     torch.manual_seed(0)
-    net = build_model({"arch": "unet", "features": [4, 8], "residual": True, "noise_level_input": True})
+    net = build_model(
+        {"arch": "unet", "features": [4, 8], "residual": True, "noise_level_input": True}
+    )
     net.train()
     net(torch.rand(4, 2, 16, 16))  # move the BatchNorm running statistics off their defaults
     path = save_checkpoint(
@@ -66,7 +68,7 @@ def test_corrupt_file(tmp_path: Path, trained) -> None:
     _, path = trained
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(CheckpointError, match="truncated|corrupt|not a readable"):
+    with pytest.raises(CheckpointError, match=r"truncated|corrupt|not a readable"):
         load_model(broken)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x00" * 64)
@@ -85,7 +87,7 @@ def _rewrite_model_config(src: Path, dst: Path, model: dict) -> None:
     from safetensors import safe_open
 
     with safe_open(str(src), framework="pt") as f:
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
         meta = dict(f.metadata())
     inner = json.loads(meta["medidenoise"])
     inner["model"] = model
