@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset
-from pydicom.pixels import pixel_array
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 
@@ -86,14 +85,19 @@ def _uid(seed: str | None, *parts: str) -> str:
 def _stored_slice(
     ds: Dataset,
     path: Path,
-    frame: int | None,
     values: np.ndarray,
+    original: np.ndarray,
     src: SliceSource,
     fmt: PixelFormat,
 ) -> tuple[np.ndarray, int]:
+    """Stored values of one slice, with the source's Pixel Padding put back.
+
+    ``original`` is the source slice in modality units; inverting its rescale
+    gives the source's stored values exactly (no second decode needed).
+    """
     raw, clipped = to_stored(values, src.slope, src.intercept, fmt, where=f"{path}")
     if "PixelPaddingValue" in ds:
-        source_raw = pixel_array(os.fspath(path), index=frame)
+        source_raw = rescale_inverse(original, src.slope, src.intercept, where=f"{path}")
         mask = padding_mask(ds, source_raw)
         if mask is not None:
             raw[mask] = source_raw[mask].astype(raw.dtype)
@@ -210,12 +214,12 @@ def write_dicom_series(
         frames = [slices[k].frame for k in indices]
         multiframe = any(f is not None for f in frames)
         if multiframe:
-            raw, clipped = _multiframe(ds, path, indices, values, slices, file_fmt)
+            raw, clipped = _multiframe(ds, path, indices, values, volume.array, slices, file_fmt)
         else:
             if len(indices) != 1:
                 raise InvalidImageError(f"{path}: a single-frame file is listed as several slices")
             k = indices[0]
-            raw, clipped = _stored_slice(ds, path, None, values[k], slices[k], file_fmt)
+            raw, clipped = _stored_slice(ds, path, values[k], volume.array[k], slices[k], file_fmt)
         clipped_total += clipped
         refs = [
             SourceRef(slices[k].sop_class_uid, slices[k].sop_instance_uid, slices[k].frame)
@@ -262,6 +266,7 @@ def _multiframe(
     path: Path,
     indices: list[int],
     values: np.ndarray,
+    original: np.ndarray,
     slices: tuple[SliceSource, ...],
     fmt: PixelFormat,
 ) -> tuple[np.ndarray, int]:
@@ -275,7 +280,7 @@ def _multiframe(
     stack = np.empty((len(order), *values.shape[1:]), dtype=fmt.dtype)
     clipped = 0
     for j, k in enumerate(order):
-        stack[j], c = _stored_slice(ds, path, frames[j], values[k], slices[k], fmt)
+        stack[j], c = _stored_slice(ds, path, values[k], original[k], slices[k], fmt)
         clipped += c
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
