@@ -105,10 +105,25 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+_DENOISE_EPILOG = """\
+output layout:
+  OUTPUT/<series folder relative to INPUT>/<SeriesNumber>_<description>_denoised/
+      00001.dcm ...  one derived series per source image series (new UIDs, DERIVED)
+      .medidenoise-series.json  written last: the series is complete
+  OUTPUT/.../<name>_denoised.nii.gz  for NIfTI input or --format nifti
+  OUTPUT/medidenoise-report.json, medidenoise-report.txt
+Originals are only read. Re-running skips complete series and redoes
+interrupted ones. Exit code 0 when every series converted, 1 otherwise.
+Under torchrun the ranks share the series; rank 0 writes the report.
+"""
+
+
 def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "denoise",
         help="denoise a DICOM file, a DICOM folder tree or a NIfTI file into derived output",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_DENOISE_EPILOG,
     )
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
@@ -130,18 +145,22 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
 def _run_denoise(args: argparse.Namespace) -> int:
     from medidenoise.inference import convert_dicom_folder
 
-    report = convert_dicom_folder(
-        args.input,
-        args.output,
-        model=args.model,
-        noise_level=args.noise_level,
-        output_format=args.format,
-        overwrite=args.overwrite,
-        dry_run=args.dry_run,
-        jobs=args.jobs,
-        device=args.device,
-        progress=True,
-    )
+    try:
+        report = convert_dicom_folder(
+            args.input,
+            args.output,
+            model=args.model,
+            noise_level=args.noise_level,
+            output_format=args.format,
+            overwrite=args.overwrite,
+            dry_run=args.dry_run,
+            jobs=args.jobs,
+            device=args.device,
+            progress=True,
+        )
+    except (FileNotFoundError, ValueError) as exc:  # bad arguments: a message, not a traceback
+        print(f"medidenoise denoise: error: {exc}", file=sys.stderr)
+        return 2
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -101,6 +101,9 @@ def test_cli_exit_codes_and_dry_run(export: Path, make_export, tmp_path: Path, c
     clean = make_export(tmp_path / "clean", broken=False)
     assert main(["denoise", str(clean), str(tmp_path / "ok"), "--model", "identity"]) == 0
     assert main(["denoise", str(export), str(tmp_path / "bad"), "--model", "identity"]) == 1
+    assert main(["denoise", str(tmp_path / "nope"), str(tmp_path / "x")]) == 2
+    assert main(["denoise", str(export), str(export / "out"), "--model", "identity"]) == 2
+    assert "inside INPUT" in capsys.readouterr().err
 
 
 def test_resume_skips_complete_and_redoes_interrupted(clean_export: Path, tmp_path: Path) -> None:
