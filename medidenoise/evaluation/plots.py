@@ -109,7 +109,7 @@ def save_histogram(
         lo, hi = min(allv), max(allv)
         if hi - lo < 1e-9:
             lo, hi = lo - 0.5, hi + 0.5
-        bins = np.linspace(lo, hi, 21)
+        bins = [float(b) for b in np.linspace(lo, hi, 21)]
         for method, vs in finite.items():
             if vs:
                 ax.hist(vs, bins=bins, histtype="step", linewidth=1.8, label=method)

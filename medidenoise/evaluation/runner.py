@@ -214,7 +214,7 @@ def evaluate_denoisers(
         for i, img in enumerate(imgs):
             for j, spec in enumerate(specs):
                 rng = np.random.default_rng([seed, i, j])
-                noisy = add_noise(img.array, spec.kind, spec.level, rng=rng)
+                noisy = add_noise(img.array, spec.kind, spec.level, rng=rng)  # type: ignore[arg-type]
                 sigma = _sigma_for(spec, img.array, noisy)
                 kept: dict[str, np.ndarray] = {}
                 scores: dict[str, tuple[float, float]] = {}
