@@ -57,7 +57,8 @@ _EXPORTS: dict[str, str] = {
     "convert_dicom_folder": "medidenoise.inference",
     "ConversionReport": "medidenoise.inference",
     # evaluation
-    "evaluate": "medidenoise.evaluation",
+    "evaluate": "medidenoise.inference.evaluate_model",
+    "EvaluationResult": "medidenoise.evaluation",
     "psnr": "medidenoise.evaluation",
     "ssim": "medidenoise.evaluation",
 }
@@ -93,8 +94,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         NoImageDataError,
         UnsupportedImageError,
     )
-    from medidenoise.evaluation import evaluate, psnr, ssim
+    from medidenoise.evaluation import EvaluationResult, psnr, ssim
     from medidenoise.inference import ConversionReport, Denoiser, convert_dicom_folder, denoise
+    from medidenoise.inference.evaluate_model import evaluate
     from medidenoise.io import (
         DicomScan,
         DicomSeriesReader,

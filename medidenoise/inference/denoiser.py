@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from medidenoise.errors import InvalidImageError
-from medidenoise.inference._network import pick_device, run_network
+from medidenoise.inference._network import optimise_for_inference, pick_device, run_network
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.transforms import estimate_noise, normalize_intensity
@@ -32,12 +32,19 @@ Progress = bool | Callable[[int, int], None]
 @functools.lru_cache(maxsize=4)
 def _cached_model(key: str, mtime: float, device: str) -> torch.nn.Module:
     del mtime  # part of the cache key only: a rewritten checkpoint is loaded again
-    return load_model(key, device=device)
+    model = load_model(key, device=device)
+    fast = optimise_for_inference(model, torch.device(device))
+    fast.metadata = getattr(model, "metadata", {})  # type: ignore[assignment]
+    return fast
 
 
 def _resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | str:
     if isinstance(model, torch.nn.Module):
-        return model
+        fast = optimise_for_inference(model, device)
+        for attr in ("metadata", "context_slices", "noise_level_input", "size_multiple"):
+            if hasattr(model, attr):
+                setattr(fast, attr, getattr(model, attr))
+        return fast
     name = os.fspath(model)
     if name == "identity" or name in CLASSICAL:
         return name

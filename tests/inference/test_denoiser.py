@@ -93,10 +93,11 @@ def test_tiled_large_image_has_no_seams() -> None:
 
 
 def test_slices_are_batched() -> None:
-    net = BoxFilterNet()
-    Denoiser(net, batch_size=4)(_smooth((10, 32, 32)), noise_level=1.0)
-    assert [s[0] for s in net.seen] == [4, 4, 2]
-    assert all(s[1] == 2 for s in net.seen)  # image + noise-level channel
+    den = Denoiser(BoxFilterNet(), batch_size=4)
+    den(_smooth((10, 32, 32)), noise_level=1.0)
+    seen = den.model.seen  # the Denoiser runs its own optimised copy of the network
+    assert [s[0] for s in seen] == [4, 4, 2]
+    assert all(s[1] == 2 for s in seen)  # image + noise-level channel
 
 
 def test_context_slices_see_their_neighbours() -> None:
@@ -143,3 +144,23 @@ def test_classical_method_improves_psnr() -> None:
     noisy = clean + rng.normal(0, 0.08, clean.shape).astype(np.float32)
     out = denoise(noisy, "nlm", noise_level=0.08)
     assert np.mean((out - clean) ** 2) < 0.5 * np.mean((noisy - clean) ** 2)
+
+
+def test_batchnorm_folding_keeps_the_outputs() -> None:
+    from medidenoise.inference._network import optimise_for_inference
+    from medidenoise.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model({"arch": "unet", "features": [8, 16, 32], "residual": True,
+                       "noise_level_input": True})
+    net.train()
+    with torch.no_grad():  # give the BatchNorms non-trivial running statistics
+        for _ in range(3):
+            net(torch.rand(4, 2, 32, 32) * 3)
+    net.eval()
+    fast = optimise_for_inference(net, torch.device("cpu"))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules())  # caller's model untouched
+    x = torch.rand(2, 2, 48, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), net(x), rtol=1e-4, atol=1e-4)
