@@ -51,7 +51,9 @@ def _bundled_images() -> list[tuple[str, np.ndarray]]:
     if rg1:
         vol = read_volume(rg1)
         arr = vol.array[:, 600:1112, 600:1112]  # a 512x512 region of the chest radiograph
-        images.append(("RG1 (CR radiograph)", Volume(arr, modality="CR", photometric=vol.photometric)))
+        images.append(
+            ("RG1 (CR radiograph)", Volume(arr, modality="CR", photometric=vol.photometric))
+        )
     try:
         from nilearn.datasets import load_mni152_template
 
@@ -82,15 +84,27 @@ def _save_grid(path: Path, panels: list[tuple[str, np.ndarray]], rows: list[str]
 
     ncol = len(panels) // len(rows)
     fig, axes = plt.subplots(len(rows), ncol, figsize=(3 * ncol, 3 * len(rows)), squeeze=False)
-    for ax, (title, img) in zip(axes.flat, panels):
+    for ax, (title, img) in zip(axes.flat, panels, strict=True):
         residual = title.startswith("removed")
-        ax.imshow(img, cmap="coolwarm" if residual else "gray", vmin=-0.2 if residual else 0,
-                  vmax=0.2 if residual else 1)
+        ax.imshow(
+            img,
+            cmap="coolwarm" if residual else "gray",
+            vmin=-0.2 if residual else 0,
+            vmax=0.2 if residual else 1,
+        )
         ax.set_title(title, fontsize=8)
         ax.axis("off")
-    for ax, label in zip(axes[:, 0], rows):
-        ax.text(-0.05, 0.5, label, transform=ax.transAxes, rotation=90, ha="right", va="center",
-                fontsize=8)
+    for ax, label in zip(axes[:, 0], rows, strict=True):
+        ax.text(
+            -0.05,
+            0.5,
+            label,
+            transform=ax.transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=8,
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -121,16 +135,18 @@ def run_demo(
         sigma = float(np.std(noisy - clean))
         result = den(noisy, noise_level=sigma)
         classical = nlm(noisy, noise_level=sigma)
-        rows.append({
-            "image": name,
-            "noise": f"{kind} {level}",
-            "psnr_noisy": psnr(clean, noisy, data_range=1.0),
-            "psnr_model": psnr(clean, result, data_range=1.0),
-            "psnr_nlm": psnr(clean, classical, data_range=1.0),
-            "ssim_noisy": ssim(clean, noisy, data_range=1.0),
-            "ssim_model": ssim(clean, result, data_range=1.0),
-            "ssim_nlm": ssim(clean, classical, data_range=1.0),
-        })
+        rows.append(
+            {
+                "image": name,
+                "noise": f"{kind} {level}",
+                "psnr_noisy": psnr(clean, noisy, data_range=1.0),
+                "psnr_model": psnr(clean, result, data_range=1.0),
+                "psnr_nlm": psnr(clean, classical, data_range=1.0),
+                "ssim_noisy": ssim(clean, noisy, data_range=1.0),
+                "ssim_model": ssim(clean, result, data_range=1.0),
+                "ssim_nlm": ssim(clean, classical, data_range=1.0),
+            }
+        )
         r = rows[-1]
         panels += [
             (f"noisy {r['psnr_noisy']:.1f} dB", noisy),
@@ -142,8 +158,10 @@ def run_demo(
         labels.append(name)
     _save_grid(out / "grid.png", panels, labels)
     (out / "results.json").write_text(json.dumps(rows, indent=2))
-    table = ["| image | noise | PSNR noisy | PSNR model | PSNR NLM | SSIM model |",
-             "|---|---|---|---|---|---|"]
+    table = [
+        "| image | noise | PSNR noisy | PSNR model | PSNR NLM | SSIM model |",
+        "|---|---|---|---|---|---|",
+    ]
     table += [
         f"| {r['image']} | {r['noise']} | {r['psnr_noisy']:.2f} | {r['psnr_model']:.2f} | "
         f"{r['psnr_nlm']:.2f} | {r['ssim_model']:.3f} |"
@@ -151,6 +169,7 @@ def run_demo(
     ]
     (out / "report.md").write_text(
         f"# medidenoise demo\n\nModel: `{den.name}` on {den.device}.\n\n"
-        + "\n".join(table) + "\n\n![grid](grid.png)\n"
+        + "\n".join(table)
+        + "\n\n![grid](grid.png)\n"
     )
     return DemoResult(out, rows)

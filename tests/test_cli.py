@@ -29,12 +29,16 @@ def test_series_lists_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "CT" in out
 
 
-def test_series_on_an_empty_folder_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_series_on_an_empty_folder_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["series", str(tmp_path)]) == 1
     assert "no DICOM image series" in capsys.readouterr().out
 
 
-def test_bad_config_exits_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_config_exits_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("data: {train: [mni152]}\ntrain: {epochs: -3}\n")
     assert main(["train", "--config", str(cfg), "--output", str(tmp_path / "run")]) == 2
@@ -67,7 +71,9 @@ def test_python_dash_m_runs_the_cli() -> None:
 
 @pytest.mark.slow
 def test_demo_with_the_shipped_model_beats_the_noisy_input(tmp_path: Path) -> None:
-    weights = Path(__file__).resolve().parents[1] / "medidenoise" / "weights" / "default.safetensors"
+    weights = (
+        Path(__file__).resolve().parents[1] / "medidenoise" / "weights" / "default.safetensors"
+    )
     if not weights.is_file():
         pytest.fail("the default model is not shipped: medidenoise/weights/default.safetensors")
     from medidenoise.demo import run_demo

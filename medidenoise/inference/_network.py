@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -46,7 +47,7 @@ def optimise_for_inference(network: torch.nn.Module, device: torch.device) -> to
         if not isinstance(module, torch.nn.Sequential):
             continue
         names = list(module._modules)
-        for conv_name, norm_name in zip(names, names[1:]):
+        for conv_name, norm_name in itertools.pairwise(names):
             conv, norm = module._modules[conv_name], module._modules[norm_name]
             if (
                 type(conv) is torch.nn.Conv2d

@@ -84,7 +84,9 @@ def _progress_callback(progress: Progress, total: int) -> tuple[Callable | None,
     return update, bar
 
 
-def _run_classical(method: str, vol: np.ndarray, sigma: float, report: Callable | None) -> np.ndarray:
+def _run_classical(
+    method: str, vol: np.ndarray, sigma: float, report: Callable | None
+) -> np.ndarray:
     from medidenoise.evaluation.baselines import CLASSICAL_METHODS
 
     fn = CLASSICAL_METHODS[method]

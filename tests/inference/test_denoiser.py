@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 import torch
@@ -37,7 +39,7 @@ class CentreOf3(nn.Module):
     context_slices = 3
     noise_level_input = False
     size_multiple = 1
-    metadata: dict = {}
+    metadata: ClassVar[dict] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert x.shape[1] == 3
@@ -151,8 +153,9 @@ def test_batchnorm_folding_keeps_the_outputs() -> None:
     from medidenoise.models import build_model
 
     torch.manual_seed(0)
-    net = build_model({"arch": "unet", "features": [8, 16, 32], "residual": True,
-                       "noise_level_input": True})
+    net = build_model(
+        {"arch": "unet", "features": [8, 16, 32], "residual": True, "noise_level_input": True}
+    )
     net.train()
     with torch.no_grad():  # give the BatchNorms non-trivial running statistics
         for _ in range(3):
