@@ -94,6 +94,12 @@ def write_series(folder: Path, *, depth: int = 6, size: int = 64, seed: int = 0)
 
 
 @pytest.fixture
+def series_writer():
+    """The synthetic-series factory, for tests that need several series."""
+    return write_series
+
+
+@pytest.fixture
 def dicom_folder(tmp_path: Path) -> Path:
     """A folder with one synthetic 6-slice CT series."""
     return write_series(tmp_path / "series")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_series
 from napari_medidenoise import napari_get_reader
 from napari_medidenoise._layers import META_KEY
 from napari_medidenoise._writer import write_dicom, write_nifti
@@ -49,10 +48,10 @@ def test_dicom_folder_becomes_a_layer_with_its_spacing(dicom_folder: Path):
     assert kwargs["translate"][0] == pytest.approx(0.0)
 
 
-def test_one_layer_per_series(tmp_path: Path):
+def test_one_layer_per_series(tmp_path: Path, series_writer):
     folder = tmp_path / "study"
-    write_series(folder / "a", depth=4, seed=1)
-    write_series(folder / "b", depth=3, seed=2)
+    series_writer(folder / "a", depth=4, seed=1)
+    series_writer(folder / "b", depth=3, seed=2)
     layers = _read(folder)
     assert sorted(data.shape[0] for data, _, _ in layers) == [3, 4]
     assert len({kw["name"] for _, kw, _ in layers}) == 2
