@@ -16,6 +16,7 @@ from medidenoise.errors import InvalidImageError
 from medidenoise.inference._network import optimise_for_inference, pick_device, run_network
 from medidenoise.io import Volume
 from medidenoise.models import load_model
+from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
 from medidenoise.transforms import estimate_noise, normalize_intensity
 
 __all__ = ["CLASSICAL", "Denoiser", "denoise"]
@@ -48,7 +49,7 @@ def _resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | 
     name = os.fspath(model)
     if name == "identity" or name in CLASSICAL:
         return name
-    path = Path(name)
+    path = shipped_weights_path(name) if name in SHIPPED_MODELS else Path(name)
     mtime = path.stat().st_mtime if path.is_file() else 0.0
     return _cached_model(name, mtime, str(device))
 
@@ -104,7 +105,7 @@ class Denoiser:
     Parameters
     ----------
     model : str, path or torch.nn.Module
-        ``"default"`` (the shipped model), a checkpoint file, a loaded
+        ``"default"`` (the shipped model), ``"cae-baseline"``, a checkpoint file, a loaded
         network, ``"identity"`` (returns the input unchanged, to verify I/O
         paths) or a classical method: ``"nlm"``, ``"tv"``, ``"wavelet"``,
         ``"bm3d"``.

@@ -19,6 +19,7 @@ import torch
 from medidenoise.evaluation import DenoiseFn, EvaluationResult, NoiseSpec, evaluate_denoisers
 from medidenoise.evaluation.inputs import ImageSource
 from medidenoise.inference.denoiser import Denoiser, ModelLike
+from medidenoise.models.checkpoint import shipped_weights_path
 
 __all__ = ["evaluate"]
 
@@ -89,8 +90,9 @@ def evaluate(
     device : str, optional
         Where the networks run; default CUDA when present.
     baseline_cae : str or path, optional
-        Checkpoint of the classic convolutional auto-encoder baseline; the
-        ``"cae"`` row is skipped, with a note, when not given.
+        Checkpoint of the classic convolutional auto-encoder baseline; default
+        the shipped ``"cae-baseline"`` model. The ``"cae"`` row is skipped,
+        with a note, when neither is available.
     seed : int
         Seed of the noise draws.
     max_grids : int
@@ -126,6 +128,8 @@ def evaluate(
         denoisers["model"] = _Bound(model_runner)
         settings["model"] = {"name": model_runner.name, "source": _describe(model)}
         settings["device"] = str(model_runner.device)
+    if baseline_cae is None and shipped_weights_path("cae-baseline").is_file():
+        baseline_cae = shipped_weights_path("cae-baseline")
     if baseline_cae is not None:
         if wanted is None or "cae" in wanted:
             cae_path = Path(baseline_cae)

@@ -23,7 +23,15 @@ from medidenoise._version import __version__
 from medidenoise.errors import CheckpointError, ConfigError
 from medidenoise.models.factory import build_model, model_config_of
 
-__all__ = ["FORMAT", "default_weights_path", "load_model", "read_metadata", "save_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "SHIPPED_MODELS",
+    "default_weights_path",
+    "load_model",
+    "read_metadata",
+    "save_checkpoint",
+    "shipped_weights_path",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +39,22 @@ log = logging.getLogger(__name__)
 FORMAT = "medidenoise-checkpoint-v1"
 
 
+#: models that ship inside the package: name -> (file in ``medidenoise/weights``, recipe)
+SHIPPED_MODELS = {
+    "default": ("default.safetensors", "configs/default.yaml"),
+    "cae-baseline": ("cae_baseline.safetensors", "configs/cae_seed.yaml"),
+}
+
+
+def shipped_weights_path(name: str) -> Path:
+    """Where a shipped model (a key of :data:`SHIPPED_MODELS`) lives in the package."""
+    filename, _ = SHIPPED_MODELS[name]
+    return Path(__file__).resolve().parents[1] / "weights" / filename
+
+
 def default_weights_path() -> Path:
     """Where the shipped default model lives: ``medidenoise/weights/default.safetensors``."""
-    return Path(__file__).resolve().parents[1] / "weights" / "default.safetensors"
+    return shipped_weights_path("default")
 
 
 def save_checkpoint(
@@ -103,12 +124,14 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _resolve(name_or_path: str | os.PathLike) -> Path:
-    if os.fspath(name_or_path) == "default":
-        path = default_weights_path()
+    name = os.fspath(name_or_path)
+    if name in SHIPPED_MODELS:
+        path = shipped_weights_path(name)
         if not path.is_file():
+            recipe = SHIPPED_MODELS[name][1]
             raise CheckpointError(
-                f"the default model is not installed ({path} does not exist); train one with "
-                "`medidenoise train --config configs/default.yaml` or pass a checkpoint path"
+                f"the shipped model {name!r} is not installed ({path} does not exist); train "
+                f"one with `medidenoise train --config {recipe}` or pass a checkpoint path"
             )
         return path
     path = Path(name_or_path)
@@ -125,7 +148,8 @@ def load_model(
     Parameters
     ----------
     name_or_path : str or os.PathLike
-        ``"default"`` (the shipped model) or a ``.safetensors`` checkpoint.
+        ``"default"`` (the shipped model), ``"cae-baseline"`` (the shipped
+        classic autoencoder baseline) or a ``.safetensors`` checkpoint.
     device : str or torch.device, optional
         Where to put the model (default CPU).
 

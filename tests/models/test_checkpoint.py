@@ -106,16 +106,35 @@ def test_incompatible_weights(tmp_path: Path, trained) -> None:
         load_model(bad)
 
 
-def test_default_model_missing_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(ckpt, "default_weights_path", lambda: tmp_path / "default.safetensors")
-    with pytest.raises(CheckpointError, match="default model is not installed"):
-        load_model("default")
+@pytest.mark.parametrize("name", ["default", "cae-baseline"])
+def test_missing_shipped_model_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    monkeypatch.setattr(ckpt, "shipped_weights_path", lambda n: tmp_path / f"{n}.safetensors")
+    recipe = ckpt.SHIPPED_MODELS[name][1]
+    with pytest.raises(CheckpointError, match=f"shipped model '{name}' is not installed") as err:
+        load_model(name)
+    assert recipe in str(err.value)
 
 
 def test_default_model_loads_when_present(monkeypatch: pytest.MonkeyPatch, trained) -> None:
     _, path = trained
-    monkeypatch.setattr(ckpt, "default_weights_path", lambda: path)
+    monkeypatch.setattr(ckpt, "shipped_weights_path", lambda n: path)
     assert load_model("default").noise_level_input
+
+
+@pytest.mark.parametrize(("name", "arch"), [("default", "unet"), ("cae-baseline", "cae")])
+def test_shipped_models_are_in_the_package(name: str, arch: str) -> None:
+    path = ckpt.shipped_weights_path(name)
+    assert path.is_file(), f"{name} is not shipped: {path} (see {ckpt.SHIPPED_MODELS[name][1]})"
+    assert path.stat().st_size < 8 * 2**20  # a few MB at most
+    model = load_model(name)
+    meta = model.metadata
+    assert meta["model"]["arch"] == arch
+    # trained on shipped data only, never on the hold-out images
+    sources = " ".join(map(str, meta["data"]["train"]))
+    assert not any(h in sources for h in ("RG3_", "MR2_", "693_"))
+    assert meta["metrics"]["val_psnr"] > 20
 
 
 def test_save_is_atomic_and_rejects_foreign_modules(tmp_path: Path) -> None:
