@@ -33,7 +33,27 @@ def test_identity_model_equals_noisy(ramp, tmp_path: Path) -> None:
     assert "| model |" in res.summary()
 
 
-def test_cae_row_is_skipped_with_a_note_without_checkpoint(ramp, tmp_path: Path) -> None:
+def test_cae_row_uses_the_shipped_baseline(ramp, tmp_path: Path) -> None:
+    res = evaluate(
+        "identity",
+        ramp,
+        noises=["gaussian:0.1"],
+        methods=["noisy", "model", "cae"],
+        output_dir=tmp_path,
+        figures=False,
+        progress=False,
+    )
+    assert res.methods == ["noisy", "model", "cae"]
+    means = res.means()
+    assert means["cae"]["gaussian 0.1"][0] > means["noisy"]["gaussian 0.1"][0]  # it denoises
+
+
+def test_cae_row_is_skipped_with_a_note_without_checkpoint(
+    ramp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import medidenoise.inference.evaluate_model as em
+
+    monkeypatch.setattr(em, "shipped_weights_path", lambda name: tmp_path / "absent.safetensors")
     res = evaluate(
         "identity",
         ramp,
