@@ -121,7 +121,8 @@ class NoiseConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    """Training data: files, folders or named sources (``mni152``, ``pydicom:<file>``)."""
+    """Training data: files, folders or named sources (``mni152``, ``pydicom:<file>``,
+    ``skimage:<file>``)."""
 
     train: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, max_length=10000)
     #: validation volumes; empty -> a ``val_fraction`` of the training volumes
@@ -161,6 +162,10 @@ class TrainConfig(_Strict):
     #: smallest PSNR gain (dB) that counts as an improvement for early stopping
     early_stopping_min_delta: float = Field(default=0.0, ge=0, le=100)
     val_interval: int = Field(default=1, ge=1, le=100000)
+    #: fine-tune: start from this checkpoint's weights (a ``.safetensors`` file, relative
+    #: to the config's folder, or a shipped model name such as ``default``); the run
+    #: itself starts fresh (epoch 1, new optimizer), unlike ``--resume``
+    init_weights: str | None = Field(default=None, min_length=1, max_length=4096)
     #: mixed precision; used on CUDA only
     amp: bool = True
     tensorboard: bool = True

@@ -121,6 +121,29 @@ def _output_dir(cfg: ExperimentConfig, output_dir: Any, resume_path: str | None)
     return Path("runs") / cfg.name
 
 
+def _init_from(model: torch.nn.Module, source: str, base_dir: str | None) -> None:
+    """Load a checkpoint's weights into ``model`` (fine-tuning), checking the architecture."""
+    from medidenoise.models.checkpoint import SHIPPED_MODELS, load_model
+
+    where: str | Path = source
+    if source not in SHIPPED_MODELS:
+        path = Path(source).expanduser()
+        if not path.is_absolute() and base_dir and not path.is_file():
+            path = Path(base_dir) / path
+        where = path
+    try:
+        start = load_model(where)
+    except Exception as exc:  # CheckpointError, with the file and the reason
+        raise ConfigError(f"train.init_weights={source!r}: {exc}") from None
+    if model_config_of(start) != model_config_of(model):
+        raise ConfigError(
+            f"train.init_weights={source!r}: its model {model_config_of(start)} differs from "
+            f"the config's model {model_config_of(model)}; fine-tune with the same model section"
+        )
+    model.load_state_dict(start.state_dict())
+    log.info("starting from the weights of %s", where)
+
+
 def train(
     config: ConfigLike,
     *,
@@ -186,6 +209,8 @@ def _train(
                 f"model {model_config_of(model)}; resume with the run's own config"
             )
         model.load_state_dict(state["model"])
+    elif cfg.train.init_weights is not None:
+        _init_from(model, cfg.train.init_weights, cfg.base_dir)
     model = model.to(dist_info.device)
     out = _output_dir(cfg, output_dir, state["path"] if state else None)
     if dist_info.is_main:

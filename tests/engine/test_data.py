@@ -112,3 +112,15 @@ def test_validation_set_is_fixed_and_cropped_to_a_multiple() -> None:
     torch.testing.assert_close(a[2]["image"], b[2]["image"])
     whole = ValidationDataset(_slices(1), NOISE, crop=0, size_multiple=16, max_items=1, seed=0)
     assert whole[0]["image"].shape == (1, 48, 32)
+
+
+def test_skimage_photographs_are_a_source() -> None:
+    colour, gray = load_sources(["skimage:astronaut.png", "skimage:camera.png"], _cfg())
+    for vol in (colour, gray):
+        assert vol.volume.shape == (1, 512, 512) and vol.volume.dtype == np.float32
+        assert 0.0 <= vol.volume.min() and vol.volume.max() <= 1.0
+        assert vol.volume.std() > 0.1  # a real picture, not a constant
+    with pytest.raises(ConfigError, match=r"skimage:nope\.png.*camera\.png"):
+        load_sources(["skimage:nope.png"], _cfg())
+    with pytest.raises(ConfigError, match="no such image"):
+        load_sources(["skimage:../data/camera.png"], _cfg())

@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import torch
 
 from medidenoise import cli
 from medidenoise.config import load_config
@@ -135,3 +136,32 @@ def test_cli_reports_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     bad.write_text("data: {train: [mni152]}\ntrain: {epochs: -1}\n", encoding="utf-8")
     assert cli.main(["train", "--config", str(bad)]) == 2
     assert "train.epochs = -1" in capsys.readouterr().err
+
+
+def test_init_weights_fine_tunes_from_a_checkpoint(run, tiny_config: dict, tmp_path: Path) -> None:
+    result, _ = run
+    start = load_model(result.best_checkpoint)
+    cfg = copy.deepcopy(tiny_config)
+    cfg["train"]["init_weights"] = str(result.best_checkpoint)
+    cfg["train"]["lr"] = 1e-12  # (almost) no step: the weights stay the starting ones
+    tuned = train(cfg, output_dir=tmp_path / "tuned", progress=False)
+    # a fresh run (epoch 1), not a resumed one, that started from the given weights
+    assert [r["epoch"] for r in tuned.metrics] == [1]
+    after = load_model(tuned.last_checkpoint)
+    conv = [k for k, v in start.state_dict().items() if v.dtype.is_floating_point and v.ndim == 4]
+    assert conv
+    for key in conv:
+        torch.testing.assert_close(after.state_dict()[key], start.state_dict()[key])
+    assert after.metadata["train"]["init_weights"] == str(result.best_checkpoint)
+
+
+def test_init_weights_must_match_the_model(run, tiny_config: dict, tmp_path: Path) -> None:
+    result, _ = run
+    cfg = copy.deepcopy(tiny_config)
+    cfg["train"]["init_weights"] = str(result.best_checkpoint)
+    cfg["model"]["features"] = [4, 8, 16]
+    with pytest.raises(ConfigError, match=r"init_weights.*differs from the config's model"):
+        train(cfg, output_dir=tmp_path / "other", progress=False)
+    cfg["train"]["init_weights"] = str(tmp_path / "missing.safetensors")
+    with pytest.raises(ConfigError, match=r"init_weights=.*missing\.safetensors.*not found"):
+        train(cfg, output_dir=tmp_path / "other", progress=False)
