@@ -28,7 +28,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set train.epochs=5 (repeatable)",
     )
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if present)")
+    p.add_argument(
+        "--device", default=None, help="auto, cpu, cuda or cuda:N (default: cuda if present)"
+    )
     p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
     p.set_defaults(func=_run_train)
 

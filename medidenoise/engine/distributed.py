@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from medidenoise.errors import ConfigError
+
 __all__ = ["DistInfo", "cleanup", "setup"]
 
 log = logging.getLogger(__name__)
@@ -33,14 +35,33 @@ class DistInfo:
         return self.world_size > 1
 
 
+_ALLOWED = "'auto', 'cpu', 'cuda' or 'cuda:N'"
+
+
 def _pick(device: str | torch.device | None, local_rank: int) -> torch.device:
+    """The device to train on; a :class:`ConfigError` naming the value when it cannot be used."""
     if device is None or str(device) == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available; use cpu")
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device(f"cuda:{local_rank}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"device={str(device)!r} is not a device; use {_ALLOWED}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device={str(device)!r}: training runs on {_ALLOWED}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device={str(device)!r} was asked for but CUDA is not available on this "
+                f"machine; use 'cpu' (allowed: {_ALLOWED})"
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(
+                f"device={str(device)!r}: this machine has {count} CUDA device(s), "
+                f"cuda:0 to cuda:{count - 1}"
+            )
+        if dev.index is None:
+            dev = torch.device(f"cuda:{local_rank}")
     return dev
 
 
@@ -48,6 +69,12 @@ def setup(device: str | torch.device | None) -> DistInfo:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1).
 
     Uses NCCL on CUDA and gloo on CPU; one GPU per process (``LOCAL_RANK``).
+
+    Raises
+    ------
+    ConfigError
+        ``device`` is not ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, or names a
+        CUDA device this machine does not have.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))

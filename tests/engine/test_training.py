@@ -138,6 +138,37 @@ def test_cli_reports_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "train.epochs = -1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("device", "hide_cuda", "match"),
+    [
+        ("bogus", False, "device='bogus' is not a device"),
+        ("cuda", True, "device='cuda' was asked for but CUDA is not available"),
+        ("cuda:1", True, "device='cuda:1' was asked for but CUDA is not available"),
+        ("mps", False, "device='mps': training runs on"),
+    ],
+)
+def test_cli_reports_unusable_devices(
+    device: str,
+    hide_cuda: bool,
+    match: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if hide_cuda:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {train: [mni152]}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = cli.main(["train", "--config", str(config), "--output", str(out), "--device", device])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("medidenoise train: error: ") and match in err
+    assert "'auto', 'cpu', 'cuda' or 'cuda:N'" in err
+    assert "Traceback" not in err
+    assert not out.exists()  # it failed before writing anything
+
+
 def test_init_weights_fine_tunes_from_a_checkpoint(run, tiny_config: dict, tmp_path: Path) -> None:
     result, _ = run
     start = load_model(result.best_checkpoint)
