@@ -1,4 +1,11 @@
-"""Training losses: MSE, L1, BCE, SSIM and weighted mixes of them."""
+"""Training losses: MSE, L1, BCE, SSIM and weighted mixes of them.
+
+Every loss is computed in float32 with autocast switched off, whatever the
+caller's precision: MONAI's engines run the network *and the loss* inside
+``torch.autocast`` when ``amp`` is on, where PyTorch refuses
+``binary_cross_entropy`` on CUDA ("unsafe to autocast") and would run the SSIM
+convolutions in half precision.
+"""
 
 from __future__ import annotations
 
@@ -12,35 +19,44 @@ from torch import nn
 __all__ = ["WeightedLoss", "build_loss"]
 
 
+class _Float32(nn.Module):
+    """Runs ``loss(pred, target)`` in float32 with autocast disabled on the inputs' device."""
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=pred.device.type, enabled=False):
+            return self.loss(pred.float(), target.float())
+
+
 class _BCE(nn.Module):
-    """Binary cross-entropy on predictions clamped into (0, 1) (targets are [0, 1] images)."""
+    """Binary cross-entropy on predictions clamped into (0, 1) (targets are [0, 1] images).
+
+    The probability form, not ``binary_cross_entropy_with_logits``: the CAE's
+    sigmoid sits inside the network and the U-Net has no logits at all.
+    """
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         eps = 1e-6
-        pred = pred.float().clamp(eps, 1 - eps)
-        return nn.functional.binary_cross_entropy(pred, target.float())
+        return nn.functional.binary_cross_entropy(pred.clamp(eps, 1 - eps), target)
 
 
-class _SSIM(nn.Module):
+def _ssim() -> nn.Module:
     """1 - SSIM (MONAI's SSIMLoss) on a fixed data range of 1."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loss = SSIMLoss(spatial_dims=2, data_range=1.0)
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.loss(pred.float(), target.float())
+    return SSIMLoss(spatial_dims=2, data_range=1.0)
 
 
 def _single(name: str) -> nn.Module:
     if name == "mse":
-        return nn.MSELoss()
+        return _Float32(nn.MSELoss())
     if name == "l1":
-        return nn.L1Loss()
+        return _Float32(nn.L1Loss())
     if name == "bce":
-        return _BCE()
+        return _Float32(_BCE())
     if name == "ssim":
-        return _SSIM()
+        return _Float32(_ssim())
     raise ValueError(f"loss must be one of mse, l1, bce, ssim; got {name!r}")
 
 

@@ -32,3 +32,34 @@ def test_weighted_mix_is_the_weighted_sum() -> None:
 def test_unknown_loss() -> None:
     with pytest.raises(ValueError, match="mse, l1, bce, ssim"):
         build_loss("perceptual")
+
+
+@pytest.mark.parametrize("spec", ["mse", "l1", "bce", "ssim", {"bce": 0.5, "ssim": 0.5}])
+def test_losses_run_in_float32_under_autocast(spec) -> None:
+    # MONAI's engines compute the loss inside torch.autocast when amp is on
+    torch.manual_seed(0)
+    target = torch.rand(2, 1, 32, 32)
+    pred = (target + 0.1 * torch.randn_like(target)).clamp(0, 1)
+    loss = build_loss(spec)
+    expected = loss(pred, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = loss(pred, target)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_bce_runs_with_autocast_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    # on CUDA, PyTorch raises for binary_cross_entropy inside autocast ("unsafe to
+    # autocast"); CPU autocast does not, so emulate that refusal here
+    original = torch.nn.functional.binary_cross_entropy
+
+    def refuse_under_autocast(*args, **kwargs):
+        if torch.is_autocast_enabled("cpu"):
+            raise RuntimeError("binary_cross_entropy is unsafe to autocast")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "binary_cross_entropy", refuse_under_autocast)
+    target = torch.rand(1, 1, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = build_loss("bce")(target.bfloat16(), target)
+    assert value.dtype == torch.float32 and torch.isfinite(value)
