@@ -83,7 +83,9 @@ class DenoisingCAE(nn.Module):
         self.encoder = nn.Sequential(*enc)
         self.decoder = nn.Sequential(*dec)
         self.head = nn.Conv2d(in_ch, 1, 3, padding=1)
+        # a module (no weights) rather than torch.sigmoid, so the layer list shows it
+        self.out = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, H, W) noisy input -> (B, 1, H, W) denoised centre slice in [0, 1]."""
-        return torch.sigmoid(self.head(self.decoder(self.encoder(x))))
+        return self.out(self.head(self.decoder(self.encoder(x))))

@@ -103,3 +103,48 @@ def test_unet_trains_on_one_batch() -> None:
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < losses[0]
+
+
+def _layers(net: torch.nn.Module) -> list[tuple]:
+    """The leaf modules in registration order, as (kind, in, out) / (kind, size) tuples."""
+    out: list[tuple] = []
+    for module in net.modules():
+        if list(module.children()):
+            continue
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            kind = "convT" if isinstance(module, torch.nn.ConvTranspose2d) else "conv"
+            out.append((kind, module.in_channels, module.out_channels))
+        elif isinstance(module, torch.nn.BatchNorm2d):
+            out.append(("bn", module.num_features))
+        elif isinstance(module, torch.nn.MaxPool2d):
+            out.append(("pool", module.kernel_size, module.stride))
+        else:
+            out.append((type(module).__name__.lower(),))
+    return out
+
+
+def test_cae_has_the_classic_layer_sequence() -> None:
+    # issue 3: encoder conv 32/64/128, each + BatchNorm, ReLU, 2x2 max-pool; decoder
+    # transposed conv 128/64/32 + BatchNorm, ReLU; output conv with a sigmoid
+    net = build_model({"arch": "cae", "noise_level_input": False})
+    encoder = [
+        layer
+        for c_in, c_out in ((1, 32), (32, 64), (64, 128))
+        for layer in (("conv", c_in, c_out), ("bn", c_out), ("relu",), ("pool", 2, 2))
+    ]
+    decoder = [
+        layer
+        for c_in, c_out in ((128, 128), (128, 64), (64, 32))
+        for layer in (("convT", c_in, c_out), ("bn", c_out), ("relu",))
+    ]
+    assert _layers(net) == [*encoder, *decoder, ("conv", 32, 1), ("sigmoid",)]
+    # each transposed conv doubles the size back: 3 pools down, 3 x2 up
+    for module in net.modules():
+        if isinstance(module, torch.nn.ConvTranspose2d):
+            assert module.stride == (2, 2)
+    x = torch.rand(1, 1, 24, 16)
+    assert net.eval()(x).shape == (1, 1, 24, 16)
+    # the sigmoid is the last step of forward: its input is the output conv's
+    seen: dict[str, torch.Tensor] = {}
+    net.head.register_forward_hook(lambda _m, _i, o: seen.setdefault("head", o))
+    torch.testing.assert_close(net(x), torch.sigmoid(seen["head"]))
