@@ -14,9 +14,10 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -120,6 +121,13 @@ class NoiseConfig(_Strict):
         return self
 
 
+def _source_key(source: str) -> str:
+    """A data source spelled one way: ``./a//b.nii`` and ``a/b.nii`` are the same file."""
+    if ":" in source and not Path(source).expanduser().exists():
+        return source  # a named source such as pydicom:CT_small.dcm
+    return os.path.normpath(os.path.expanduser(source))
+
+
 class DataConfig(_Strict):
     """Training data: files, folders or named sources (``mni152``, ``pydicom:<file>``,
     ``skimage:<file>``)."""
@@ -141,6 +149,17 @@ class DataConfig(_Strict):
     #: folder for an npz cache of the extracted slices (none: memory only)
     cache_dir: str | None = None
     num_workers: int = Field(default=0, ge=0, le=64)
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        train = {_source_key(s) for s in self.train}
+        shared = [s for s in self.val if _source_key(s) in train]
+        if shared:
+            raise ValueError(
+                f"data.val names {shared[0]!r}, which data.train names too: a validation "
+                "volume must never be trained on; remove it from one of the two lists"
+            )
+        return self
 
 
 class TrainConfig(_Strict):
@@ -191,15 +210,56 @@ class ExperimentConfig(_Strict):
     base_dir: str | None = Field(default=None, exclude=True)
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (``NoiseComponent`` in ``list[NoiseComponent]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _section_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    """The section model an error location points into (list indices skipped), if any."""
+    model: type[BaseModel] | None = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        model = _section_model(model.model_fields[part].annotation)
+    return model
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return [name for name, field in model.model_fields.items() if not field.exclude]
+
+
+def _format_errors(
+    exc: ValidationError, source: str, *, root: type[BaseModel] | None = None
+) -> str:
+    """One line per error: the key, the value given and what is allowed."""
+    root = root or ExperimentConfig
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
+        section = _model_at(loc[:-1], root) if loc else None
+        if err["type"] == "extra_forbidden" and section is not None:
+            allowed = _allowed_keys(section)
+            where = ".".join(str(p) for p in loc[:-1]) or "the top level"
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            msg = f"unknown key; {hint}allowed keys in {where}: {', '.join(allowed)}"
+        elif err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see medidenoise.config for the schema)"
         value = err.get("input")
-        shown = "" if err["type"] == "missing" else f" = {value!r}"
+        # a whole section's check (a model validator) names its values in the message
+        whole_section = _model_at(loc, root) is not None and isinstance(value, dict)
+        shown = "" if err["type"] == "missing" or whole_section else f" = {value!r}"
         lines.append(f"  {key}{shown}: {msg}")
     return f"{source}: invalid config\n" + "\n".join(lines)
 

@@ -56,6 +56,45 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_unknown_key_lists_the_allowed_keys_of_its_section(tmp_path: Path) -> None:
+    path = _write(tmp_path, "data: {train: [mni152]}\ntrain: {epoch: 3}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "did you mean 'epochs'?" in message
+    assert "allowed keys in train: epochs, batch_size, patches_per_epoch, lr," in message
+    # keys of the other sections are not offered
+    assert "patch_size" not in message
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({**MINIMAL, "modle": {}}, r"modle = \{\}: unknown key.*top level: name, .*model, data"),
+        (
+            {**MINIMAL, "noise": {"mixture": [{"kind": "gaussian", "level": 0.1, "sigma": 1}]}},
+            r"noise\.mixture\.0\.sigma = 1: unknown key; allowed keys in noise\.mixture\.0: "
+            r"kind, level, weight$",
+        ),
+    ],
+)
+def test_unknown_keys_anywhere_list_their_section(data: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        validate_config(data)
+
+
+def test_validation_data_must_not_be_training_data() -> None:
+    data = {"data": {"train": ["mni152", "scans/a.nii.gz"], "val": ["./scans//a.nii.gz"]}}
+    with pytest.raises(
+        ConfigError, match=r"data\.val names '\./scans//a\.nii\.gz'.*never be trained"
+    ):
+        validate_config(data)
+    with pytest.raises(ConfigError, match=r"data\.val names 'mni152'"):
+        validate_config({"data": {"train": ["mni152"], "val": ["mni152"]}})
+    ok = validate_config({"data": {"train": ["scans/a.nii.gz"], "val": ["scans/b.nii.gz"]}})
+    assert ok.data.val == ["scans/b.nii.gz"]
+
+
 def test_out_of_range_value_names_key_value_and_bound(tmp_path: Path) -> None:
     path = _write(tmp_path, "data: {train: [mni152]}\ntrain: {lr: 5}\n")
     with pytest.raises(ConfigError, match=r"train\.lr = 5: .*less than or equal to 1"):
