@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 #: images kept for evaluation only; never used for training
 HOLDOUT_PATTERN = re.compile(r"(RG3_|MR2_|693_)", re.IGNORECASE)
-_IMAGE_SUFFIXES = (".nii", ".nii.gz", ".png", ".tif", ".tiff", ".dcm")
+#: image files read one by one in a folder source; every other file may be DICOM
+_OTHER_IMAGE_SUFFIXES = (".nii", ".nii.gz", ".png", ".tif", ".tiff")
 
 
 @dataclass
@@ -134,13 +135,40 @@ def _resolve_path(source: str, base_dir: str | None) -> Path:
     return path
 
 
+def _read_folder(folder: Path) -> list[tuple[str, np.ndarray, str | None]]:
+    """Every image in a folder tree: NIfTI/PNG/TIFF files one by one, and one volume
+    per DICOM image series (a study folder usually holds several)."""
+    from medidenoise.io import read_dicom_series, scan_dicom
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    others = [p for p in files if p.name.lower().endswith(_OTHER_IMAGE_SUFFIXES)]
+    out = [item for f in others for item in _read_path(f)]
+    if len(others) < len(files):  # the rest may be DICOM, with or without .dcm
+        scan = scan_dicom(folder)
+        if scan.errors:
+            log.warning(
+                "%s: %d unreadable DICOM file(s) left out (first: %s: %s)",
+                folder,
+                len(scan.errors),
+                scan.errors[0][0].name,
+                scan.errors[0][1],
+            )
+        for info in scan.series:
+            vol = read_dicom_series(info)
+            out.append((f"{folder}#{info.key}", np.asarray(vol.array, np.float32), vol.modality))
+    if not out:
+        raise ConfigError(
+            f"data source {str(folder)!r}: the folder holds no readable image (DICOM series, "
+            "NIfTI, PNG or TIFF); point to the folder that holds the images"
+        )
+    return out
+
+
 def _read_path(path: Path) -> list[tuple[str, np.ndarray, str | None]]:
     from medidenoise.io import read_volume
 
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.name.lower().endswith(_IMAGE_SUFFIXES[:-1]))
-        if files:
-            return [item for f in files for item in _read_path(f)]
+        return _read_folder(path)
     vol = read_volume(path)
     return [(str(path), np.asarray(vol.array, dtype=np.float32), vol.modality)]
 

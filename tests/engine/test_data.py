@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -12,6 +15,19 @@ from medidenoise.config import DataConfig, NoiseConfig
 from medidenoise.engine import PatchDataset, SliceSet, ValidationDataset, check_not_holdout
 from medidenoise.engine.data import load_sources, split_volumes
 from medidenoise.errors import ConfigError
+
+
+def _dicom_factory() -> ModuleType:
+    """tests/io/dicom_factory.py (the io tests import it as a top-level module too)."""
+    if "dicom_factory" not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "io" / "dicom_factory.py"
+        spec = importlib.util.spec_from_file_location("dicom_factory", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["dicom_factory"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["dicom_factory"]
+
 
 NOISE = NoiseConfig.model_validate({"mixture": [{"kind": "gaussian", "level": [0.05, 0.1]}]})
 
@@ -124,3 +140,99 @@ def test_skimage_photographs_are_a_source() -> None:
         load_sources(["skimage:nope.png"], _cfg())
     with pytest.raises(ConfigError, match="no such image"):
         load_sources(["skimage:../data/camera.png"], _cfg())
+
+
+def _write_png(path: Path, shape=(40, 36)) -> np.ndarray:
+    from skimage.io import imsave
+
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    img = ((yy * 5 + xx * 2) % 256).astype(np.uint8)
+    imsave(path, img, check_contrast=False)
+    return img
+
+
+def test_png_file_is_a_source(tmp_path: Path) -> None:
+    img = _write_png(tmp_path / "ramp.png")
+    (vol,) = load_sources([str(tmp_path / "ramp.png")], _cfg(normalization="minmax"))
+    assert vol.name == str(tmp_path / "ramp.png")
+    assert vol.volume.shape == (1, *img.shape) and vol.volume.dtype == np.float32
+    # min/max normalisation of the stored 8-bit values, orientation kept
+    np.testing.assert_allclose(vol.volume[0], img / img.max(), atol=1e-6)
+
+
+def test_dicom_study_folder_gives_one_volume_per_series(tmp_path: Path) -> None:
+    make_series = _dicom_factory().make_series
+    study = tmp_path / "study"
+    make_series(study, 3, shape=(24, 20), series_number=2, description="axial")
+    make_series(
+        study / "sub", 4, shape=(16, 18), series_number=5, modality="MR", names=lambda k: f"IM{k}"
+    )
+    vols = load_sources([str(study)], _cfg(normalization="minmax"))
+    shapes = sorted(v.volume.shape for v in vols)
+    assert shapes == [(3, 24, 20), (4, 16, 18)]
+    assert len({v.name for v in vols}) == 2
+    assert all(v.name.startswith(f"{study}#") for v in vols)
+
+
+def test_folder_mixing_file_types_reads_dicom_too(tmp_path: Path) -> None:
+    make_series = _dicom_factory().make_series
+    make_series(tmp_path, 3, shape=(24, 20))
+    _write_png(tmp_path / "photo.png")
+    (tmp_path / "notes.txt").write_text("not an image", encoding="utf-8")
+    vols = load_sources([str(tmp_path)], _cfg(normalization="minmax"))
+    assert sorted(v.volume.shape for v in vols) == [(1, 40, 36), (3, 24, 20)]
+
+
+def test_folder_without_images_fails_clearly(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not an image", encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds no readable image"):
+        load_sources([str(tmp_path)], _cfg())
+
+
+def test_mni152_template_is_a_source() -> None:
+    pytest.importorskip("nilearn")
+    (vol,) = load_sources(["mni152"], _cfg(max_slices_per_volume=5, min_foreground=0.1))
+    assert vol.name == "mni152"
+    # axial slices of the 1 mm template: (z, y, x) = (189, 233, 197)
+    assert vol.volume.shape == (189, 233, 197) and vol.volume.dtype == np.float32
+    assert len(vol.indices) == 5
+    assert 0.0 <= vol.volume.min() and vol.volume.max() <= 1.0
+    # the picked slices hold brain: well above the 10 % foreground asked for
+    used = vol.volume[vol.indices]
+    assert all((s > 0.05).mean() >= 0.1 for s in used)
+
+
+def _dihedral(img: np.ndarray) -> list[np.ndarray]:
+    """The 8 flips/rotations of a (C, H, W) square stack."""
+    out = []
+    for base in (img, img[:, :, ::-1]):
+        out += [np.rot90(base, k, axes=(1, 2)) for k in range(4)]
+    return out
+
+
+def test_augmentation_varies_patches_and_keeps_pairs_aligned() -> None:
+    # one square slice the size of a patch: crops cannot vary, only flips/rotations
+    ramp = np.arange(16 * 16, dtype=np.float32).reshape(16, 16) / 255.0
+    volume = np.stack([ramp, ramp[::-1], ramp.T])  # 3 different slices
+    slices = [SliceSet("ramp", volume, np.array([1]), (0, 16))]
+    noise = NoiseConfig.model_validate({"mixture": [{"kind": "gaussian", "level": 0.01}]})
+    orientations = _dihedral(volume)
+
+    def which(stack: np.ndarray) -> int:
+        errors = [float(np.abs(stack - o).mean()) for o in orientations]
+        assert min(errors) < 0.02  # noise only: aligned with one orientation
+        return int(np.argmin(errors))
+
+    torch.manual_seed(0)
+    ds = PatchDataset(slices, noise, length=40, patch_size=16, context_slices=3)
+    seen = set()
+    for i in range(len(ds)):
+        item = ds[i]
+        noisy, clean = item["image"].numpy(), item["label"].numpy()
+        k = which(noisy)  # all three channels turned the same way
+        # the clean label is the centre slice turned exactly like the noisy input
+        np.testing.assert_allclose(clean[0], orientations[k][1], atol=1e-6)
+        seen.add(k)
+    assert len(seen) >= 6  # flips and rotations do vary (8 possible)
+    plain = PatchDataset(slices, noise, length=5, patch_size=16, context_slices=3, augment=False)
+    assert {which(plain[i]["image"].numpy()) for i in range(5)} == {0}
