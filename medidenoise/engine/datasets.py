@@ -53,9 +53,14 @@ class PatchDataset(Dataset):
 
     Every item picks a slice (volumes weighted by their slice count), a random
     ``patch_size`` square, optional flips and 90-degree rotations, then adds
-    noise with the config's mixture. Randomness comes from torch's generator
-    (seeded by ``monai.utils.set_determinism`` and per DataLoader worker), so
-    runs repeat exactly for a given seed.
+    noise with the config's mixture.
+
+    With a ``seed``, item ``i`` of epoch ``e`` is drawn from the seed
+    ``(seed, e, i)`` alone (the trainer calls :meth:`set_epoch` as each epoch
+    starts): every epoch draws new patches, DataLoader workers need no seeding
+    of their own, and a resumed run draws exactly the patches the uninterrupted
+    run would have. Without one, randomness comes from torch's global generator
+    (seeded by ``monai.utils.set_determinism`` and per DataLoader worker).
 
     Parameters
     ----------
@@ -73,6 +78,8 @@ class PatchDataset(Dataset):
         Append the noise-level channel.
     augment : bool
         Random flips and 90-degree rotations.
+    seed : int, optional
+        Draw item ``i`` of epoch ``e`` from ``(seed, e, i)``; see above.
     """
 
     def __init__(
@@ -85,9 +92,14 @@ class PatchDataset(Dataset):
         context_slices: int = 1,
         noise_level_input: bool = False,
         augment: bool = True,
+        seed: int | None = None,
     ) -> None:
         if not slices:
             raise ValueError("slices must hold at least one training volume")
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed must be >= 0 or None, got {seed}")
+        self.seed = seed
+        self.epoch = 0
         self.slices = slices
         self.length = int(length)
         self.patch = int(patch_size)
@@ -101,8 +113,18 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the patches of ``epoch`` (used with a ``seed``; like ``DistributedSampler``)."""
+        self.epoch = int(epoch)
+
+    def _item_seed(self, index: int) -> int:
+        if self.seed is None:
+            return int(torch.randint(0, 2**31 - 1, ()).item())
+        entropy = [self.seed, self.epoch, int(index)]
+        return int(np.random.SeedSequence(entropy).generate_state(1)[0]) % (2**31 - 1)
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        seed = int(torch.randint(0, 2**31 - 1, ()).item())
+        seed = self._item_seed(index)
         rng = np.random.default_rng(seed)
         s = self.slices[int(rng.choice(len(self.slices), p=self.weights))]
         stack = s.stack(int(rng.choice(s.indices)), self.context)

@@ -61,15 +61,21 @@ def _loss_value(output: dict[str, Any]) -> float:
     return float(output["loss"].detach())
 
 
-class _SetSamplerEpoch:
-    def __init__(self, sampler: Any) -> None:
-        self.sampler = sampler
+class _SetEpoch:
+    """Tell the sampler / dataset which epoch starts, so each epoch draws its own
+    patches from the seed and the epoch number alone (a resumed run continues the
+    patch sequence instead of redrawing epoch 1's). Runs before the DataLoader
+    iterator (and its workers) of the epoch is created."""
+
+    def __init__(self, *targets: Any) -> None:
+        self.targets = [t for t in targets if hasattr(t, "set_epoch")]
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.EPOCH_STARTED, self)
 
     def __call__(self, engine: Engine) -> None:
-        self.sampler.set_epoch(engine.state.epoch)
+        for target in self.targets:
+            target.set_epoch(engine.state.epoch)
 
 
 class _Call:
@@ -169,8 +175,7 @@ def build_engines(
     handlers: list[Any] = []
     if state is not None:
         handlers.append(StartFromEpoch(int(info.get("epoch", 0))))
-    if sampler is not None:
-        handlers.append(_SetSamplerEpoch(sampler))
+    handlers.append(_SetEpoch(sampler, train_loader.dataset))
     handlers.append(ValidationHandler(interval=cfg.train.val_interval, validator=evaluator))
     recorder = EpochRecorder(
         evaluator,

@@ -66,6 +66,7 @@ def _loaders(cfg: ExperimentConfig, model: Any, dist_info: distributed.DistInfo)
         length=cfg.train.patches_per_epoch,
         patch_size=data.patch_size,
         augment=data.augment,
+        seed=cfg.seed,
         **common,
     )
     val_ds = ValidationDataset(

@@ -115,6 +115,23 @@ def test_patch_dataset_shapes_and_determinism() -> None:
     assert abs(float(residual.std()) - float(level[0, 0])) < 0.05
 
 
+def test_seeded_patch_dataset_draws_per_epoch() -> None:
+    kw = {"length": 4, "patch_size": 16, "seed": 3}
+    a, b = PatchDataset(_slices(2), NOISE, **kw), PatchDataset(_slices(2), NOISE, **kw)
+    torch.manual_seed(0)
+    a.set_epoch(1)
+    first = [a[i]["image"] for i in range(4)]
+    a.set_epoch(2)
+    second = [a[i]["image"] for i in range(4)]
+    torch.manual_seed(123)  # the global generator plays no part
+    b.set_epoch(2)
+    again = [b[i]["image"] for i in range(4)]
+    for x, y, z in zip(first, second, again, strict=True):
+        assert not torch.equal(x, y)  # a new epoch draws new patches
+        torch.testing.assert_close(y, z, rtol=0, atol=0)  # (seed, epoch, index) alone decide
+    assert not torch.equal(first[0], first[1])
+
+
 def test_patch_dataset_pads_small_slices() -> None:
     ds = PatchDataset(_slices(1, shape=(2, 10, 12)), NOISE, length=1, patch_size=16)
     assert ds[0]["image"].shape == (1, 16, 16)

@@ -11,7 +11,7 @@ import torch
 
 from medidenoise import cli
 from medidenoise.config import load_config
-from medidenoise.engine import train
+from medidenoise.engine import PatchDataset, train
 from medidenoise.engine.state import load_state
 from medidenoise.errors import CheckpointError, ConfigError
 from medidenoise.models import load_model
@@ -70,6 +70,42 @@ def test_resume_continues_the_run(run, tiny_config: dict) -> None:
     # Adam's step counters went on from the saved ones (2 iterations per epoch)
     steps = {float(v["step"]) for v in state["optimizer"]["state"].values()}
     assert steps == {4.0}
+
+
+def test_resume_draws_the_patches_an_uninterrupted_run_would(
+    tiny_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: list[torch.Tensor] = []
+    original = PatchDataset.__getitem__
+
+    def record(self: PatchDataset, index: int) -> dict[str, torch.Tensor]:
+        item = original(self, index)
+        drawn.append(item["label"].clone())
+        return item
+
+    monkeypatch.setattr(PatchDataset, "__getitem__", record)
+    cfg = copy.deepcopy(tiny_config)
+    cfg["train"]["epochs"] = 2
+    whole = train(cfg, output_dir=tmp_path / "whole", progress=False)
+    per_epoch = cfg["train"]["patches_per_epoch"]
+    assert len(drawn) == 2 * per_epoch
+    epoch1, epoch2 = drawn[:per_epoch], drawn[per_epoch:]
+    drawn.clear()
+    train(tiny_config, output_dir=tmp_path / "split", progress=False)  # epoch 1 only
+    drawn.clear()
+    resumed = train(
+        tiny_config, resume=tmp_path / "split", overrides=["train.epochs=2"], progress=False
+    )
+    assert len(drawn) == per_epoch
+    # epoch 2 of the resumed run: new patches, exactly those of the uninterrupted run
+    assert not any(torch.equal(a, b) for a, b in zip(drawn, epoch1, strict=True))
+    for a, b in zip(drawn, epoch2, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # so the run ends where the uninterrupted one did
+    assert resumed.metrics[1]["train_loss"] == pytest.approx(whole.metrics[1]["train_loss"])
+    end, ref = load_model(resumed.last_checkpoint), load_model(whole.last_checkpoint)
+    for key, value in ref.state_dict().items():
+        torch.testing.assert_close(end.state_dict()[key], value)
 
 
 def test_resume_refuses_another_model(run, tiny_config: dict) -> None:
