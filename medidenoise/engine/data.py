@@ -1,8 +1,9 @@
 """Training data: resolve sources, refuse hold-out images, normalise, pick slices, split.
 
-A *source* in a config is a file or folder (DICOM, NIfTI, PNG/TIFF, read with
-:func:`medidenoise.io.read_volume`) or a named source that ships with a
-package: ``mni152`` (nilearn's MNI152 T1 template, axial slices) and
+A *source* in a config is a file (DICOM, NIfTI, PNG/TIFF, read with
+:func:`medidenoise.io.read_volume`), a folder (searched recursively: each
+NIfTI/PNG/TIFF file, and each DICOM image series, becomes one volume) or a
+named source that ships with a package: ``mni152`` (nilearn's MNI152 T1 template, axial slices) and
 ``pydicom:<file>`` / ``pydicom-data:<file>`` (pydicom's test files and the
 pydicom-data package, never downloaded) and ``skimage:<file>`` (the photographs
 that ship inside scikit-image, e.g. ``skimage:camera.png``; colour ones are

@@ -107,6 +107,14 @@ class SafetensorsCheckpointer:
     """Saves ``best.safetensors`` (highest validation PSNR), ``last.safetensors`` and
     the resume state after every epoch, in the project's pickle-free format.
 
+    It stands in for MONAI's ``CheckpointSaver`` (and ``CheckpointLoader`` on
+    resume) on purpose: those go through ignite's ``Checkpoint``/``DiskSaver``,
+    which write with ``torch.save`` -- a pickle, which runs code when loaded with
+    ``torch.load`` -- and carry no metadata to rebuild the model. Checkpoints here
+    are safetensors with JSON metadata (see :mod:`medidenoise.models.checkpoint`
+    and :mod:`medidenoise.engine.state`), so a checkpoint from a colleague is
+    safe to open and rebuilds its model alone.
+
     ``metadata()`` is called at save time and returns the checkpoint metadata.
     """
 
