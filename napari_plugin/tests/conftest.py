@@ -122,11 +122,62 @@ def nifti_file(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained 2.5D residual U-Net checkpoint (3 context slices), fast on CPU."""
+    import torch
+
     import medidenoise as md
 
+    torch.manual_seed(0)  # the same untrained weights in every run
     net = md.build_model(
         {"arch": "unet", "features": [4, 8], "residual": True, "context_slices": 3,
          "noise_level_input": True}
     )  # fmt: skip
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     return md.save_checkpoint(path, net, metadata={"name": "tiny test net"})
+
+
+# -- viewer fixtures (GUI tests only: they need napari's make_napari_viewer) ---------------------
+
+PLUGIN = "napari-medidenoise"
+#: how long a GUI test waits for a worker before failing
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def ct_layer(viewer, dicom_folder: Path):
+    """The synthetic CT series opened in the viewer by this plugin's reader."""
+    [layer] = viewer.open(dicom_folder, plugin=PLUGIN)
+    return layer
+
+
+@pytest.fixture
+def denoise_widget(viewer):
+    """Factory: a docked Denoise widget, set to ``model`` (a key or a checkpoint path)."""
+
+    def make(model: str | Path = "default"):
+        from napari_medidenoise._denoise_widget import DenoiseWidget
+
+        widget = DenoiseWidget(viewer)
+        viewer.window.add_dock_widget(widget)
+        if isinstance(model, Path):
+            widget._model.value = "checkpoint"
+            widget._checkpoint.value = model
+        else:
+            widget._model.value = model
+        return widget
+
+    return make
+
+
+@pytest.fixture
+def wait_idle(qtbot):
+    """Wait (processing Qt events) until a widget's worker has finished."""
+
+    def wait(widget) -> None:
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
+
+    return wait

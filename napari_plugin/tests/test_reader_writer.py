@@ -88,7 +88,52 @@ def test_any_layer_saves_as_nifti_and_reads_back_exactly(nifti_file: Path, tmp_p
     assert md.read_volume(path).spacing == pytest.approx((2.0, 0.5, 0.5))
 
 
-def test_non_dicom_layer_cannot_be_saved_as_dicom(nifti_file: Path, tmp_path: Path):
+@pytest.fixture
+def shown(monkeypatch) -> list[str]:
+    """The napari error notifications shown during the test."""
+    messages: list[str] = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", messages.append)
+    return messages
+
+
+def test_non_dicom_layer_is_not_saved_as_dicom(nifti_file: Path, tmp_path: Path, shown):
     [(data, kwargs, _)] = _read(nifti_file)
-    with pytest.raises(ValueError, match="save it as NIfTI"):
-        write_dicom(str(tmp_path / "out"), data, kwargs)
+    assert write_dicom(str(tmp_path / "out.dcm"), data, kwargs) == []
+    assert "save it as NIfTI" in shown[-1]
+    assert not (tmp_path / "out.dcm").exists()
+
+
+def test_dicom_writer_refuses_a_same_size_layer_of_another_shape(
+    dicom_folder: Path, tmp_path: Path, shown
+):
+    [(data, kwargs, _)] = _read(dicom_folder)
+    reshaped = np.asarray(data).reshape(3, 128, 64)  # as many voxels, other shape
+    assert write_dicom(str(tmp_path / "out.dcm"), reshaped, kwargs) == []
+    assert "(3, 128, 64)" in shown[-1] and "(6, 64, 64)" in shown[-1]
+    assert not (tmp_path / "out.dcm").exists()
+
+
+def test_dicom_writer_refuses_a_folder_that_holds_files(dicom_folder: Path, tmp_path: Path, shown):
+    [(data, kwargs, _)] = _read(dicom_folder)
+    target = tmp_path / "taken.dcm"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me")
+    assert write_dicom(str(target), data, kwargs) == []
+    assert "not an empty folder" in shown[-1]
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+
+
+def test_one_slice_dicom_layer_is_2d_and_saves_back(tmp_path: Path, series_writer):
+    folder = series_writer(tmp_path / "single", depth=1)
+    [(data, kwargs, _)] = _read(folder)
+    assert data.ndim == 2
+    [written] = write_dicom(str(tmp_path / "single_out.dcm"), data, kwargs)
+    back = md.read_volume(written)
+    assert back.shape == (1, *data.shape)
+    np.testing.assert_allclose(back.array[0], data, atol=1)
+
+
+def test_nifti_writer_refuses_an_rgb_layer(tmp_path: Path, shown):
+    meta = {"name": "photo", "rgb": True, "metadata": {}}
+    assert write_nifti(str(tmp_path / "photo.nii.gz"), np.zeros((8, 8, 3)), meta) == []
+    assert "grayscale" in shown[-1]

@@ -1,8 +1,6 @@
-"""The widgets, reader and writers inside a real viewer (Qt under Xvfb)."""
+"""The reader and both widgets inside a real viewer (Qt under Xvfb)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,33 +11,6 @@ import medidenoise as md
 pytestmark = pytest.mark.gui
 
 PLUGIN = "napari-medidenoise"
-WAIT_MS = 30_000
-
-
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-@pytest.fixture
-def ct_layer(viewer, dicom_folder):
-    [layer] = viewer.open(dicom_folder, plugin=PLUGIN)
-    return layer
-
-
-def _denoise_widget(viewer, checkpoint: Path | None = None):
-    from napari_medidenoise._denoise_widget import DenoiseWidget
-
-    widget = DenoiseWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    if checkpoint is not None:
-        widget._model.value = "checkpoint"
-        widget._checkpoint.value = checkpoint
-    return widget
-
-
-def _wait_idle(qtbot, widget) -> None:
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
 
 
 def test_reader_opens_dicom_folder_and_nifti(viewer, ct_layer, nifti_file):
@@ -50,11 +21,13 @@ def test_reader_opens_dicom_folder_and_nifti(viewer, ct_layer, nifti_file):
     np.testing.assert_allclose(mr.scale, md.read_volume(nifti_file).spacing)
 
 
-def test_preview_denoises_the_slice_on_screen(qtbot, viewer, ct_layer, tiny_checkpoint):
-    widget = _denoise_widget(viewer, tiny_checkpoint)
+def test_preview_denoises_the_slice_on_screen(
+    viewer, ct_layer, tiny_checkpoint, denoise_widget, wait_idle
+):
+    widget = denoise_widget(tiny_checkpoint)
     viewer.dims.set_current_step(0, 3)
     widget.preview_slice()
-    _wait_idle(qtbot, widget)
+    wait_idle(widget)
     preview = viewer.layers[f"{ct_layer.name} preview"]
     assert preview.data.shape == (1, 64, 64)
     # the one-slice layer sits exactly on slice 3
@@ -65,42 +38,53 @@ def test_preview_denoises_the_slice_on_screen(qtbot, viewer, ct_layer, tiny_chec
 
 
 def test_volume_run_adds_denoised_and_removed_noise_layers(
-    qtbot, viewer, ct_layer, tiny_checkpoint
+    viewer, ct_layer, tiny_checkpoint, denoise_widget, wait_idle
 ):
-    widget = _denoise_widget(viewer, tiny_checkpoint)
+    widget = denoise_widget(tiny_checkpoint)
     widget.denoise_volume()
     assert widget._cancel_button.enabled
-    _wait_idle(qtbot, widget)
+    wait_idle(widget)
     denoised = viewer.layers[f"{ct_layer.name} denoised"]
     removed = viewer.layers[f"{ct_layer.name} removed noise"]
     np.testing.assert_allclose(denoised.data + removed.data, ct_layer.data, atol=1e-3)
+    # both sit on the source voxels: scale (2.5, 1, 1) mm and translate (0, -32, -32) mm
     for layer in (denoised, removed):
         np.testing.assert_allclose(layer.scale, ct_layer.scale)
         np.testing.assert_allclose(layer.translate, ct_layer.translate)
     assert tuple(denoised.contrast_limits) == pytest.approx(tuple(ct_layer.contrast_limits))
+    # the difference image is shown symmetric around 0 (mid-gray = unchanged), wide enough
+    # for the 0.5-99.5 % range of the removed noise
+    low, high = removed.contrast_limits
+    assert low == pytest.approx(-high) and high > 0
+    edges = np.percentile(removed.data, [0.5, 99.5])
+    assert high == pytest.approx(np.abs(edges).max(), rel=1e-4)
     assert widget._progress.value == widget._progress.max == 6
     assert not widget._cancel_button.enabled
 
 
-def test_cancel_stops_the_volume_run(qtbot, viewer, tiny_checkpoint):
+def test_cancel_before_the_first_slice_adds_nothing(
+    viewer, tiny_checkpoint, denoise_widget, wait_idle
+):
     rng = np.random.default_rng(0)
     layer = viewer.add_image(rng.normal(100, 10, (48, 96, 96)).astype(np.float32), name="big")
-    widget = _denoise_widget(viewer, tiny_checkpoint)
+    widget = denoise_widget(tiny_checkpoint)
     widget.denoise_volume()
     widget.cancel()
-    _wait_idle(qtbot, widget)
+    wait_idle(widget)
     assert widget._status.value == "cancelled"
     assert f"{layer.name} denoised" not in viewer.layers
 
 
-def test_errors_become_notifications_not_exceptions(qtbot, viewer, ct_layer, tmp_path, monkeypatch):
+def test_errors_become_notifications_not_exceptions(
+    viewer, ct_layer, tmp_path, monkeypatch, denoise_widget, wait_idle
+):
     shown = []
     monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not a checkpoint")
-    widget = _denoise_widget(viewer, broken)
+    widget = denoise_widget(broken)
     widget.denoise_volume()
-    _wait_idle(qtbot, widget)
+    wait_idle(widget)
     assert shown and "broken.safetensors" in shown[-1]
     assert widget._status.value.startswith("failed")
     assert f"{ct_layer.name} denoised" not in viewer.layers
@@ -116,22 +100,3 @@ def test_add_noise_widget_makes_a_seeded_noisy_layer(viewer, ct_layer):
     expected = md.add_noise(np.asarray(ct_layer.data, np.float32), "gaussian", 25.0, rng=7)
     np.testing.assert_array_equal(noisy.data, expected)
     np.testing.assert_allclose(noisy.scale, ct_layer.scale)
-
-
-def test_writers_round_trip_from_the_viewer(qtbot, viewer, ct_layer, tiny_checkpoint, tmp_path):
-    from npe2 import PluginManager
-
-    widget = _denoise_widget(viewer, tiny_checkpoint)
-    widget.denoise_volume()
-    _wait_idle(qtbot, widget)
-    denoised = viewer.layers[f"{ct_layer.name} denoised"]
-    [nifti] = denoised.save(str(tmp_path / "denoised.nii.gz"), plugin=PLUGIN)
-    np.testing.assert_array_equal(md.read_volume(nifti).array, denoised.data)
-    writers = PluginManager.instance().get_manifest(PLUGIN).contributions.writers
-    [dicom_writer] = [w for w in writers if not w.filename_extensions]
-    data, state, _ = denoised.as_layer_data_tuple()
-    written = dicom_writer.exec(args=(str(tmp_path / "dicom"), data, state))
-    assert len(written) == 6
-    back = viewer.open(tmp_path / "dicom", plugin=PLUGIN)[0]
-    np.testing.assert_allclose(back.data, np.round(denoised.data), atol=1.0)
-    np.testing.assert_allclose(back.scale, ct_layer.scale)

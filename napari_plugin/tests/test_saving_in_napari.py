@@ -1,0 +1,76 @@
+"""Saving layers the napari way (``layer.save`` / ``viewer.layers.save``), Qt under Xvfb.
+
+napari picks the writer by extension: ``.dcm`` -> derived DICOM series (a folder
+of that name), ``.nii.gz`` / ``.nii`` or no extension -> NIfTI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import medidenoise as md
+
+pytestmark = pytest.mark.gui
+
+PLUGIN = "napari-medidenoise"
+
+
+@pytest.fixture
+def nlm_denoised(viewer, ct_layer, denoise_widget, wait_idle):
+    """The CT layer denoised in the widget with non-local means (stays in the stored range)."""
+    widget = denoise_widget("nlm")
+    widget.denoise_volume()
+    wait_idle(widget)
+    return viewer.layers[f"{ct_layer.name} denoised"]
+
+
+def _assert_same_geometry(written: md.Volume, source: md.Volume) -> None:
+    assert written.shape == source.shape
+    np.testing.assert_allclose(written.spacing, source.spacing)
+    np.testing.assert_allclose(written.affine, source.affine, atol=1e-6)
+
+
+def test_selected_dicom_layer_saves_as_a_derived_series(
+    viewer, nlm_denoised, dicom_folder: Path, tmp_path: Path
+):
+    viewer.layers.selection.active = nlm_denoised
+    target = tmp_path / "ct_denoised.dcm"
+    written = viewer.layers.save(str(target), selected=True, plugin=PLUGIN)
+    assert len(written) == 6 and all(Path(p).parent == target for p in written)
+    back = md.read_volume(target)
+    source = md.read_volume(dicom_folder)
+    _assert_same_geometry(back, source)
+    np.testing.assert_allclose(back.array, np.round(nlm_denoised.data), atol=1.0)
+    assert back.source.series_uid != source.source.series_uid
+    # the saved series opens again as a layer on the same voxels
+    [again] = viewer.open(target, plugin=PLUGIN)
+    np.testing.assert_allclose(again.scale, nlm_denoised.scale)
+    np.testing.assert_allclose(again.translate, nlm_denoised.translate)
+
+
+def test_layer_save_picks_the_writer_by_extension(nlm_denoised, dicom_folder, tmp_path):
+    # no plugin named: ".dcm" is this plugin's extension alone
+    series = nlm_denoised.save(str(tmp_path / "series.dcm"))
+    _assert_same_geometry(md.read_volume(tmp_path / "series.dcm"), md.read_volume(dicom_folder))
+    assert len(series) == 6
+    [nifti] = nlm_denoised.save(str(tmp_path / "denoised.nii.gz"), plugin=PLUGIN)
+    np.testing.assert_array_equal(md.read_volume(nifti).array, nlm_denoised.data)
+    # no extension: NIfTI, the first writer's extension is added
+    [plain] = nlm_denoised.save(str(tmp_path / "plain"), plugin=PLUGIN)
+    assert plain == str(tmp_path / "plain.nii.gz")
+    _assert_same_geometry(md.read_volume(plain), md.read_volume(dicom_folder))
+
+
+def test_saving_a_non_dicom_layer_as_dicom_is_refused_with_a_notification(
+    viewer, tmp_path, monkeypatch
+):
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    layer = viewer.add_image(np.ones((3, 8, 8), np.float32), name="plain")
+    with pytest.warns(UserWarning, match="did not return any written paths"):
+        assert layer.save(str(tmp_path / "plain.dcm"), plugin=PLUGIN) == []
+    assert shown and "save it as NIfTI" in shown[-1]
+    assert not (tmp_path / "plain.dcm").exists()
