@@ -39,6 +39,15 @@ __all__ = ["DenoiseWidget"]
 
 
 @dataclass(frozen=True)
+class _VolumeRequest:
+    """What a "Denoise volume" run was started with; the widget may change meanwhile."""
+
+    layer: Image
+    job: DenoiseJob
+    removed_noise: bool
+
+
+@dataclass(frozen=True)
 class _Failure:
     """A worker's error, returned (not raised) so it reaches the GUI as a notification."""
 
@@ -83,6 +92,7 @@ class DenoiseWidget(Container):
         self._cancel = threading.Event()
         self._source: Image | None = None
         self._slice: tuple[int, int | None] = (0, None)
+        self._request: _VolumeRequest | None = None
         self._layer = ComboBox(label="image", choices=self._layer_choices)
         self._model = ComboBox(
             label="model", choices=[(text, key) for key, text in MODEL_CHOICES.items()]
@@ -198,7 +208,7 @@ class DenoiseWidget(Container):
         if picked is None or self.worker is not None:
             return
         layer, job = picked
-        self._source = layer
+        self._request = _VolumeRequest(layer, job, removed_noise=self.settings.removed_noise)
         self._cancel = threading.Event()
         worker = create_worker(_volume_job, np.asarray(layer.data), job, self._cancel)
         worker.yielded.connect(self._on_progress)
@@ -215,20 +225,26 @@ class DenoiseWidget(Container):
     def _on_progress(self, progress: Progress) -> None:
         self._progress.max = max(1, progress.total)
         self._progress.value = progress.done
-        where = "volume" if self.settings.auto_noise else "manual"
-        self._show_noise_level(progress.noise_level, where)
+        estimated = self._request is None or self._request.job.noise_level is None
+        self._show_noise_level(progress.noise_level, "volume" if estimated else "manual")
 
     def _on_volume_done(self, outcome: VolumeResult | _Failure | None) -> None:
+        """Publish the result of the run as it was started (later widget changes do not apply).
+
+        A cancelled run adds no layer. The removed-noise layer is a difference
+        image: its contrast limits are symmetric around 0 (mid-gray = unchanged).
+        """
+        request, self._request = self._request, None
         if isinstance(outcome, _Failure):
             self._on_error(outcome.error)
             return
-        if outcome is None:
+        if outcome is None or request is None:
             self._status.value = "cancelled"
             return
-        layer = self._source
-        facts = {"noise_level": outcome.noise_level, "model": self.settings.job().model}
+        layer = request.layer
+        facts: dict[str, Any] = {"noise_level": outcome.noise_level, "model": request.job.model}
         publish_layer(self.viewer, layer, f"{layer.name} denoised", outcome.denoised, **facts)
-        if self.settings.removed_noise:
+        if request.removed_noise:
             low, high = display_limits(outcome.removed_noise)
             bound = max(abs(low), abs(high), 1e-6)
             publish_layer(self.viewer, layer, f"{layer.name} removed noise",
