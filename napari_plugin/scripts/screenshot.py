@@ -3,8 +3,11 @@
 Usage (headless: under ``xvfb-run -a``)::
 
     python napari_plugin/scripts/screenshot.py [--output docs/images/napari_denoise.png]
+    python napari_plugin/scripts/screenshot.py --dry-run   # check the inputs, no viewer
 
-Uses the shipped default model when it exists, else non-local means ("nlm").
+Always uses the shipped default model (the one the widget offers first); when
+it cannot be loaded the script stops with the reason instead of showing
+another model.
 """
 
 from __future__ import annotations
@@ -21,12 +24,30 @@ ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("screenshot")
 
 
-def _model() -> str:
+MODEL = "default"
+SAMPLE = "noisy_mri"
+
+
+def check_inputs() -> None:
+    """Load the shipped default model and build the MRI sample, as the screenshot will.
+
+    Raises
+    ------
+    SystemExit
+        When the default model or the sample images are missing, with the fix.
+    """
+    from napari_medidenoise._sample_data import noisy_mri
+
     try:
-        md.load_model("default")
-    except (md.MedidenoiseError, OSError):
-        return "nlm"
-    return "default"
+        md.load_model(MODEL)
+    except (md.MedidenoiseError, OSError) as exc:
+        raise SystemExit(f"the shipped {MODEL!r} model cannot be loaded: {exc}") from exc
+    try:
+        layers = noisy_mri()
+    except ImportError as exc:
+        raise SystemExit(str(exc)) from exc
+    log.info("model %r loads; sample %r has %d layers, shape %s",
+             MODEL, SAMPLE, len(layers), layers[-1][0].shape)  # fmt: skip
 
 
 def _close_toasts(viewer) -> None:
@@ -48,10 +69,10 @@ def take(output: Path) -> Path:
     warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")
     viewer = napari.Viewer(show=True, title="medidenoise")
     viewer.window.resize(1500, 900)
-    viewer.open_sample("napari-medidenoise", "noisy_mri")
+    viewer.open_sample("napari-medidenoise", SAMPLE)
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-medidenoise", "Denoise")
     widget._layer.value = viewer.layers["MNI152 T1 noisy"]
-    widget._model.value = _model()
+    widget._model.value = MODEL
     widget._device.value = "cpu"
     viewer.dims.set_current_step(0, 8)
     widget.denoise_volume()
@@ -59,6 +80,9 @@ def take(output: Path) -> Path:
     while widget.worker is not None:
         app.processEvents()
         time.sleep(0.01)
+    if not widget._status.value.startswith("denoised"):
+        viewer.close()
+        raise SystemExit(f"the {MODEL!r} model run did not finish: {widget._status.value}")
     widget.preview_slice()
     while widget.worker is not None:
         app.processEvents()
@@ -78,8 +102,18 @@ def take(output: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs/images/napari_denoise.png")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only check that the default model and the sample load (no viewer)",
+    )
+    args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    log.info("saved %s", take(parser.parse_args().output))
+    check_inputs()
+    if args.dry_run:
+        log.info("dry run: would save %s", args.output)
+        return
+    log.info("saved %s", take(args.output))
 
 
 if __name__ == "__main__":
