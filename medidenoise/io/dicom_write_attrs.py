@@ -35,6 +35,7 @@ __all__ = [
     "code_item",
     "derive_instance",
     "derived_description",
+    "needs_lossy_ratio",
 ]
 
 #: CID 7203 "Smoothing": the closest standard code for a denoising operation
@@ -149,14 +150,38 @@ def _mark_frame_types(group: Dataset) -> None:
                 item.FrameType = ["DERIVED", *ft[1:]]
 
 
-def _lossy_history(ds: Dataset, transfer_syntax: UID | None) -> None:
-    """Keep "01" forever; record a lossy source transfer syntax as lossy history."""
+def _source_syntax(ds: Dataset) -> UID | None:
+    meta = getattr(ds, "file_meta", None)
+    return meta.get("TransferSyntaxUID") if meta is not None else None
+
+
+def needs_lossy_ratio(ds: Dataset) -> bool:
+    """True when ``ds`` came lossy-compressed but does not record it yet (a ratio is wanted)."""
+    return _source_syntax(ds) in _LOSSY_METHODS and ds.get("LossyImageCompression") != "01"
+
+
+def _values(ds: Dataset, keyword: str) -> list:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return []
+    return [value] if isinstance(value, (str, float, int)) else list(value)
+
+
+def _lossy_history(ds: Dataset, transfer_syntax: UID | None, ratio: float | None) -> None:
+    """Keep "01" forever; record a lossy source transfer syntax as lossy history.
+
+    A lossy source that does not say so gets Lossy Image Compression "01",
+    its method appended to Lossy Image Compression Method and, when known and
+    the two lists stay aligned, its ratio appended to the Ratio.
+    """
     method = _LOSSY_METHODS.get(transfer_syntax) if transfer_syntax else None
     if method is None or ds.get("LossyImageCompression") == "01":
         return
     ds.LossyImageCompression = "01"
-    methods = ds.get("LossyImageCompressionMethod") or []
-    methods = [methods] if isinstance(methods, str) else list(methods)
+    methods = _values(ds, "LossyImageCompressionMethod")
+    ratios = _values(ds, "LossyImageCompressionRatio")
+    if ratio is not None and len(ratios) == len(methods):
+        ds.LossyImageCompressionRatio = [*ratios, f"{ratio:.2f}"]
     ds.LossyImageCompressionMethod = [*methods, method]
 
 
@@ -177,6 +202,7 @@ def derive_instance(
     sop_uid: str,
     refs: Sequence[SourceRef],
     instance_number: int | None = None,
+    lossy_ratio: float | None = None,
 ) -> None:
     """Rewrite ``ds`` (a copy of a source header) in place as a derived instance.
 
@@ -193,8 +219,11 @@ def derive_instance(
         frame, in output frame order (multi-frame).
     instance_number : int, optional
         A new Instance Number; the source's is kept when omitted.
+    lossy_ratio : float, optional
+        The compression ratio of a lossy source that does not record one
+        (see :func:`needs_lossy_ratio`).
     """
-    source_ts = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    source_ts = _source_syntax(ds)
     enhanced = "PerFrameFunctionalGroupsSequence" in ds
     ds.file_meta = _file_meta(ds, sop_uid)
     ds.SOPInstanceUID = sop_uid
@@ -220,7 +249,7 @@ def derive_instance(
     for keyword in STALE_KEYWORDS:
         if keyword in ds:
             del ds[keyword]
-    _lossy_history(ds, source_ts)
+    _lossy_history(ds, source_ts, lossy_ratio)
 
     if enhanced:
         for shared in ds.get("SharedFunctionalGroupsSequence") or []:

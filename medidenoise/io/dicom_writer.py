@@ -5,13 +5,15 @@ source slice ``volume.source.slices[k]``: it reads that source's header,
 rewrites it as a derived instance (:mod:`.dicom_write_attrs`), turns the
 slice back into stored values through the slice's own rescale
 (:mod:`.dicom_write_pixels`) and saves an uncompressed Explicit VR Little
-Endian file. Single-frame sources give one file per slice; a multi-frame
+Endian file, or re-encodes it losslessly on request
+(:mod:`.dicom_write_compress`). Single-frame sources give one file per slice; a multi-frame
 (enhanced) source gives one multi-frame file with its per-frame functional
 groups kept. Source files are only ever read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 
@@ -30,6 +33,12 @@ from medidenoise.io.dicom_write_attrs import (
     SourceRef,
     derive_instance,
     derived_description,
+    needs_lossy_ratio,
+)
+from medidenoise.io.dicom_write_compress import (
+    Compression,
+    compress_instance,
+    compression_syntax,
 )
 from medidenoise.io.dicom_write_pixels import (
     WIDEN_FRACTION,
@@ -82,6 +91,32 @@ def _uid(seed: str | None, *parts: str) -> str:
     return str(generate_uid(entropy_srcs=[*parts, seed]) if seed is not None else generate_uid())
 
 
+def _default_series_key(source_uid: str, slices: tuple[SliceSource, ...]) -> str:
+    """The source UID plus a digest of the source slices: one key per stack of a split UID."""
+    digest = hashlib.sha1()
+    for s in sorted((s.sop_instance_uid, -1 if s.frame is None else s.frame) for s in slices):
+        digest.update(f"{s[0]}/{s[1]};".encode())
+    return f"{source_uid}|{digest.hexdigest()[:16]}"
+
+
+def _lossy_ratio(path: Path, ds: Dataset) -> float | None:
+    """Uncompressed / compressed size of a lossy source's Pixel Data (None if unknown).
+
+    Only called for a lossy source that does not record its compression yet;
+    reads the whole file once more for the encapsulated frames' sizes.
+    """
+    try:
+        full = dcmread(os.fspath(path))
+        frames = int(full.get("NumberOfFrames", 1) or 1)
+        size = sum(len(f) for f in generate_frames(full.PixelData, number_of_frames=frames))
+        spp = int(full.get("SamplesPerPixel", 1) or 1)
+        raw = int(full.Rows) * int(full.Columns) * frames * spp * int(full.BitsAllocated) // 8
+    except Exception as exc:  # a ratio is "where known": never fail the series for it
+        log.debug("%s: no lossy compression ratio (%s)", path, exc)
+        return None
+    return raw / size if size > 0 else None
+
+
 def _stored_slice(
     ds: Dataset,
     path: Path,
@@ -121,6 +156,8 @@ def write_dicom_series(
     derivation_description: str = "Denoised by medidenoise",
     series_number: int | None = None,
     uid_seed: str | None = None,
+    series_key: str | None = None,
+    compression: Compression = "none",
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write ``array`` as a derived DICOM series of the series ``volume`` was read from.
@@ -146,6 +183,16 @@ def write_dicom_series(
         Makes the new UIDs deterministic (same source + seed -> same UIDs),
         so that a resumed batch run writes the same series again. Random
         UIDs when omitted.
+    series_key : str, optional
+        Identifies the source stack in the seed of the new SeriesInstanceUID
+        (e.g. :attr:`SeriesInfo.key <medidenoise.io.SeriesInfo.key>`, which is
+        ``UID#k`` when one SeriesInstanceUID splits into several stacks).
+        Default: the source SeriesInstanceUID plus a digest of the source
+        slices, so that stacks of one source series never share a derived UID.
+    compression : {"none", "rle", "jpeg-ls", "jpeg2000"}
+        ``"none"`` writes Explicit VR Little Endian; the others re-encode
+        each instance losslessly (RLE Lossless, JPEG-LS Lossless, JPEG 2000
+        Lossless), decoding to exactly the same stored values.
     progress : callable, optional
         Called as ``progress(done, total)`` after each file.
 
@@ -159,7 +206,11 @@ def write_dicom_series(
     InvalidImageError
         The volume has no DICOM source, the shapes differ or the array holds NaN.
     UnsupportedImageError
-        Colour or unusual bit depths.
+        Colour or unusual bit depths, or an image the chosen encoder refuses.
+    MissingDecoderError
+        The package of the chosen ``compression`` is not installed.
+    ValueError
+        An unknown ``compression``.
 
     Examples
     --------
@@ -167,6 +218,7 @@ def write_dicom_series(
     >>> vol = read_volume("CT_series/")  # doctest: +SKIP
     >>> write_dicom_series(vol, vol.array, "out/")  # doctest: +SKIP
     """
+    syntax = compression_syntax(compression)
     if volume.source is None:
         raise InvalidImageError(
             f"{volume.path}: the volume was not read from DICOM, so there is no source series "
@@ -195,8 +247,9 @@ def write_dicom_series(
     number = series_number
     if number is None:
         number = int(first.get("SeriesNumber") or 0) + 1000
+    key = series_key or _default_series_key(volume.source.series_uid, slices)
     series = DerivedSeries(
-        series_uid=_uid(uid_seed, "medidenoise-series", volume.source.series_uid),
+        series_uid=_uid(uid_seed, "medidenoise-series", key),
         series_number=max(1, int(number)),
         series_description=derived_description(first.get("SeriesDescription"), description_suffix),
         derivation_description=derivation_description,
@@ -231,16 +284,20 @@ def write_dicom_series(
             *(r.sop_instance_uid for r in refs[:1]),
             ",".join(str(r.frame) for r in refs),
         )
+        ratio = _lossy_ratio(path, ds) if needs_lossy_ratio(ds) else None
         derive_instance(
             ds,
             series,
             sop_uid=sop_uid,
             refs=refs,
             instance_number=None if multiframe else indices[0] + 1,
+            lossy_ratio=ratio,
         )
         set_pixels(ds, raw, file_fmt, str(ds.get("PhotometricInterpretation", "MONOCHROME2")))
         if big_endian:
             make_little_endian(ds)
+        if syntax is not None:
+            compress_instance(ds, raw, syntax, where=str(path))
         target = out / f"{len(written) + 1:05d}.dcm"
         _save(ds, target, sources)
         written.append(target)

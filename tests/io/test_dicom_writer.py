@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import warnings
 from pathlib import Path
 
@@ -12,10 +13,18 @@ import pytest
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import (
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLSLossless,
+    RLELossless,
+    generate_uid,
+)
 
-from medidenoise.errors import InvalidImageError
+from medidenoise.errors import InvalidImageError, MissingDecoderError
 from medidenoise.io import read_volume, scan_dicom, write_dicom_series
 
 DATA = Path(get_testdata_file("CT_small.dcm")).parent
@@ -272,3 +281,100 @@ def test_bad_input_is_refused(tmp_path: Path) -> None:
         write_dicom_series(vol, vol.array[:, :10], tmp_path)
     with pytest.raises(InvalidImageError, match="not read from DICOM"):
         write_dicom_series(vol.with_array(vol.array, source=None), vol.array, tmp_path)
+
+
+def test_stacks_of_one_source_series_get_their_own_series_uid(tmp_path: Path) -> None:
+    """One SeriesInstanceUID split in two stacks: two derived series, two UIDs, stable."""
+    paths = make_ct_series(tmp_path / "src", 6)
+    stacks = []
+    for name, group in (("a", paths[:3]), ("b", paths[3:])):
+        (tmp_path / name).mkdir()
+        for path in group:
+            shutil.copy(path, tmp_path / name / path.name)
+        stacks.append(read_volume(tmp_path / name))
+    assert stacks[0].source.series_uid == stacks[1].source.series_uid
+    uids = []
+    for k, vol in enumerate([*stacks, *stacks]):
+        first = write_dicom_series(vol, vol.array, tmp_path / f"out{k}", uid_seed="model m")[0]
+        uids.append(dcmread(first).SeriesInstanceUID)
+    assert uids[0] != uids[1]  # before: both seeded from the source UID only
+    assert uids[:2] == uids[2:]  # deterministic: a resumed run writes the same series
+    keyed = write_dicom_series(
+        stacks[0], stacks[0].array, tmp_path / "k", uid_seed="model m", series_key="1.2.3#2"
+    )
+    assert dcmread(keyed[0]).SeriesInstanceUID not in uids
+
+
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [
+        ("JPEGLSNearLossless_16.dcm", "ISO_14495_1"),  # has no lossy history at all
+        ("JPGExtended.dcm", "ISO_10918_1"),  # history removed below
+        ("JPEG2000.dcm", "ISO_15444_1"),
+    ],
+)
+def test_lossy_source_without_history_is_marked(name: str, method: str, tmp_path: Path) -> None:
+    src = tmp_path / "src.dcm"
+    ds = dcmread(_data(name))
+    for keyword in ("LossyImageCompression", "LossyImageCompressionMethod",
+                    "LossyImageCompressionRatio"):  # fmt: skip
+        if keyword in ds:
+            del ds[keyword]
+    ds.save_as(src)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=1))
+    expected_ratio = ds.Rows * ds.Columns * ds.BitsAllocated / 8 / len(frames[0])
+    vol = read_volume(src)
+    (out,) = write_dicom_series(vol, vol.array, tmp_path / "out")
+    derived = dcmread(out)
+    assert derived.LossyImageCompression == "01"
+    methods = derived.LossyImageCompressionMethod
+    assert (methods[-1] if isinstance(methods, MultiValue) else methods) == method
+    ratio = derived.LossyImageCompressionRatio
+    ratio = ratio[-1] if isinstance(ratio, MultiValue) else ratio
+    assert float(ratio) == pytest.approx(expected_ratio, rel=1e-2)
+    assert float(ratio) > 1
+
+
+def test_lossless_source_gets_no_lossy_history(tmp_path: Path) -> None:
+    vol = read_volume(_data("MR_small_jp2klossless.dcm"))
+    (out,) = write_dicom_series(vol, vol.array, tmp_path)
+    assert dcmread(out).get("LossyImageCompression") != "01"
+
+
+@pytest.mark.parametrize(
+    ("compression", "syntax"),
+    [("rle", RLELossless), ("jpeg-ls", JPEGLSLossless), ("jpeg2000", JPEG2000Lossless)],
+    ids=["rle", "jpeg-ls", "jpeg2000"],
+)
+@pytest.mark.parametrize("name", ["image_dfl.dcm", "J2K_pixelrep_mismatch.dcm", "emri_small.dcm"])
+def test_lossless_reencode_decodes_to_the_uncompressed_output(
+    name: str, compression: str, syntax: str, tmp_path: Path
+) -> None:
+    """8-bit, signed Bits Stored 13 and multi-frame sources through each encoder."""
+    vol = read_volume(_data(name))
+    (plain,) = write_dicom_series(vol, vol.array, tmp_path / "plain", uid_seed="s")
+    (packed,) = write_dicom_series(vol, vol.array, tmp_path / "packed", uid_seed="s",
+                                   compression=compression)  # fmt: skip
+    a, b = dcmread(plain), dcmread(packed)
+    assert b.file_meta.TransferSyntaxUID == syntax
+    assert a.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    assert b.pixel_array.dtype == a.pixel_array.dtype
+    np.testing.assert_array_equal(b.pixel_array, a.pixel_array)
+    assert (b.BitsStored, b.PixelRepresentation) == (a.BitsStored, a.PixelRepresentation)
+    assert b.SOPInstanceUID == a.SOPInstanceUID  # a lossless re-encode is the same instance
+    assert b.get("LossyImageCompression") == a.get("LossyImageCompression")
+
+
+def test_missing_encoder_package_is_named(tmp_path: Path, monkeypatch) -> None:
+    from medidenoise.io import dicom_write_compress
+
+    monkeypatch.setattr(dicom_write_compress, "_encoder_available", lambda uid: False)
+    vol = read_volume(_data("CT_small.dcm"))
+    with pytest.raises(MissingDecoderError, match="pyjpegls") as info:
+        write_dicom_series(vol, vol.array, tmp_path / "x", compression="jpeg-ls")
+    assert isinstance(info.value, ImportError)
+    with pytest.raises(MissingDecoderError, match="pylibjpeg-openjpeg"):
+        write_dicom_series(vol, vol.array, tmp_path / "x", compression="jpeg2000")
+    with pytest.raises(ValueError, match="compression must be one of"):
+        write_dicom_series(vol, vol.array, tmp_path / "x", compression="zip")  # type: ignore[arg-type]
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,93 @@
+"""Lossless re-encoding of derived instances, on request (DESIGN.md: "uncompressed
+Explicit VR Little Endian unless a lossless re-encode is asked for").
+
+The names are those of the CLI's ``--compression``: ``"none"`` (Explicit VR
+Little Endian), ``"rle"`` (RLE Lossless, pydicom's own encoder), ``"jpeg-ls"``
+(JPEG-LS Lossless, needs ``pyjpegls``) and ``"jpeg2000"`` (JPEG 2000 Lossless,
+needs ``pylibjpeg`` and ``pylibjpeg-openjpeg``). Only lossless syntaxes are
+offered: the derived series must decode to exactly the values that were
+computed, and no new lossy-compression history is created.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels import get_encoder
+from pydicom.uid import UID, JPEG2000Lossless, JPEGLSLossless, RLELossless
+
+from medidenoise.errors import MissingDecoderError, UnsupportedImageError
+
+__all__ = ["COMPRESSIONS", "Compression", "compress_instance", "compression_syntax"]
+
+Compression = Literal["none", "rle", "jpeg-ls", "jpeg2000"]
+
+#: ``--compression`` name -> transfer syntax (None: Explicit VR Little Endian)
+COMPRESSIONS: dict[str, UID | None] = {
+    "none": None,
+    "rle": RLELossless,
+    "jpeg-ls": JPEGLSLossless,
+    "jpeg2000": JPEG2000Lossless,
+}
+
+#: the packages that provide each encoder (RLE is built into pydicom)
+_PACKAGES = {
+    "rle": "pylibjpeg-rle",
+    "jpeg-ls": "pyjpegls",
+    "jpeg2000": "pylibjpeg-openjpeg",
+}
+_PIP = {"rle": "pylibjpeg-rle", "jpeg-ls": "pyjpegls", "jpeg2000": "pylibjpeg pylibjpeg-openjpeg"}
+
+
+def _encoder_available(uid: UID) -> bool:
+    return bool(get_encoder(uid).is_available)
+
+
+def compression_syntax(name: str) -> UID | None:
+    """The transfer syntax of a ``--compression`` name, checking its encoder is installed.
+
+    Parameters
+    ----------
+    name : {"none", "rle", "jpeg-ls", "jpeg2000"}
+        The lossless re-encode asked for.
+
+    Returns
+    -------
+    pydicom.uid.UID or None
+        None for ``"none"`` (uncompressed Explicit VR Little Endian).
+
+    Raises
+    ------
+    ValueError
+        An unknown name.
+    MissingDecoderError
+        The encoder's package is not installed (the message names it).
+    """
+    if name not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}, got {name!r}")
+    uid = COMPRESSIONS[name]
+    if uid is not None and not _encoder_available(uid):
+        raise MissingDecoderError(
+            f"compression {name!r} ({uid.name}) needs the package {_PACKAGES[name]}, which "
+            f"is not installed: `pip install {_PIP[name]}`, or pass --compression none "
+            "(compression='none') for uncompressed output"
+        )
+    return uid
+
+
+def compress_instance(ds: Dataset, raw: np.ndarray, uid: UID, *, where: str = "") -> None:
+    """Re-encode ``ds`` (uncompressed, Pixel Data from ``raw``) losslessly as ``uid``.
+
+    Raises
+    ------
+    UnsupportedImageError
+        The encoder refuses this image (e.g. 32-bit values for JPEG-LS).
+    """
+    try:
+        ds.compress(uid, np.ascontiguousarray(raw), generate_instance_uid=False)
+    except (ValueError, RuntimeError, NotImplementedError) as exc:
+        raise UnsupportedImageError(
+            f"{where}: cannot encode as {uid.name} ({exc}); pick another --compression or none"
+        ) from exc
