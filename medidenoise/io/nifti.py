@@ -8,6 +8,14 @@ has a negative determinant in (d, h, w) order); files written by
 :func:`write_volume` are read back in their written order. :func:`write_volume` stores the
 exact float64 affine and the modality in a NIfTI comment extension so that
 read -> write -> read gives back the same array, spacing and affine.
+
+A volume read from NIfTI keeps its header essentials in ``metadata["nifti"]``
+and :func:`write_volume` writes them back: the voxel order on disk, the
+qform/sform codes (and the qform matrix while the geometry is unchanged),
+descrip, xyzt units, intent, dim_info, and the data type with its scaling when
+the values fit it (integers are rounded to the source's own steps, as the
+DICOM writer does). Other volumes are written as float32 with scanner (code 1)
+qform and sform in millimetres.
 """
 
 from __future__ import annotations
@@ -36,6 +44,15 @@ def _ijk_to_dhw(affine: np.ndarray) -> np.ndarray:
     out = np.asarray(affine, dtype=np.float64).copy()
     out[:, :3] = affine[:, [2, 1, 0]]
     return out
+
+
+def _flip_d(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reverse the D axis, keeping every voxel at its world position (its own inverse)."""
+    out = np.asarray(affine, dtype=np.float64).copy()
+    out[:3, 3] += out[:3, 0] * (array.shape[0] - 1)
+    out[:, 0] = -out[:, 0]
+    out[3, 0] = 0.0
+    return np.ascontiguousarray(array[::-1]), out
 
 
 def _extension(img: Any) -> dict[str, Any] | None:
@@ -113,31 +130,23 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
     affine = _ijk_to_dhw(img.affine)
     stored = _extension(img) or {}
-    exact_kept = False
+    exact = None
     if "affine" in stored:
         exact = np.asarray(stored["affine"], dtype=np.float64)
-        if exact.shape == (4, 4) and np.allclose(exact, affine, rtol=1e-5, atol=1e-4):
-            affine, exact_kept = exact, True  # write_volume's float64 affine (header: float32)
-    if not exact_kept and np.linalg.det(affine[:3, :3]) > 0:
-        array = np.ascontiguousarray(array[::-1])
-        affine[:3, 3] += affine[:3, 0] * (array.shape[0] - 1)
-        affine[:, 0] = -affine[:, 0]
-        affine[3, 0] = 0.0
+        exact = exact if exact.shape == (4, 4) else None
+    if "flip_d" in stored:  # written by write_volume: it says which way D runs
+        flip = bool(stored["flip_d"])
+    elif exact is not None and _close(exact, affine):
+        flip = False  # written by an older write_volume, in its own order
+    else:
+        flip = bool(np.linalg.det(affine[:3, :3]) > 0)
+    if flip:
+        array, affine = _flip_d(array, affine)
+    if exact is not None and _close(exact, affine):
+        affine = exact  # write_volume's float64 affine (the header holds float32)
     spacing = tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
-    header = img.header
     metadata: dict[str, Any] = {
-        "nifti": {
-            "shape": tuple(int(s) for s in shape),
-            "zooms": tuple(float(z) for z in header.get_zooms()),
-            "datatype": str(header.get_data_dtype()),
-            "qform_code": int(header["qform_code"]),
-            "sform_code": int(header["sform_code"]),
-            "xyzt_units": header.get_xyzt_units(),
-            "descrip": header["descrip"].tobytes().rstrip(b"\0").decode("latin-1"),
-            "axcodes": "".join(nib.aff2axcodes(img.affine)),
-            "scl_slope": _finite(header["scl_slope"]),
-            "scl_inter": _finite(header["scl_inter"]),
-        },
+        "nifti": {**_header_facts(img), "flipped_d": flip},
         **stored.get("metadata", {}),
     }
     if volume_index is not None:
@@ -153,9 +162,40 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
     )
 
 
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.allclose(a, b, rtol=1e-5, atol=1e-4))
+
+
 def _finite(value: Any) -> float | None:
     v = float(value)
     return v if np.isfinite(v) else None
+
+
+def _header_facts(img: Any) -> dict[str, Any]:
+    """The header essentials of a loaded NIfTI image, for metadata and write-back."""
+    header = img.header
+    intent_code, intent_params, intent_name = header.get_intent("code")
+    # nibabel moves the scaling from the header to the data proxy on loading
+    slope = _finite(getattr(img.dataobj, "slope", header["scl_slope"]))
+    inter = _finite(getattr(img.dataobj, "inter", header["scl_inter"]))
+    return {
+        "shape": tuple(int(s) for s in img.shape),
+        "zooms": tuple(float(z) for z in header.get_zooms()),
+        "datatype": str(header.get_data_dtype()),
+        "qform_code": int(header["qform_code"]),
+        "sform_code": int(header["sform_code"]),
+        "qform": header.get_qform().tolist(),
+        "affine": np.asarray(img.affine, dtype=np.float64).tolist(),
+        "xyzt_units": header.get_xyzt_units(),
+        "descrip": header["descrip"].tobytes().rstrip(b"\0").decode("latin-1"),
+        "intent_code": int(intent_code),
+        "intent_params": [float(v) for v in intent_params],
+        "intent_name": str(intent_name),
+        "dim_info": header.get_dim_info(),
+        "axcodes": "".join(nib.aff2axcodes(img.affine)),
+        "scl_slope": slope,
+        "scl_inter": inter,
+    }
 
 
 def _json_safe(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -169,8 +209,69 @@ def _json_safe(metadata: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _data_for(volume_array: np.ndarray, meta: dict[str, Any], path: Path) -> tuple[Any, Any]:
+    """The (i, j, k) array to store, and its (slope, inter) or None for no scaling.
+
+    Integers are kept when the source was integer and the values fit its
+    range after the source's scaling (rounded to its steps); otherwise the
+    source's float type, or float32.
+    """
+    data = volume_array.transpose(2, 1, 0)
+    try:
+        dtype = np.dtype(meta.get("datatype", "float32")).newbyteorder("=")
+    except TypeError:
+        dtype = np.dtype(np.float32)
+    if dtype.kind == "f":
+        return np.ascontiguousarray(data, dtype=dtype), None
+    if dtype.kind in "iu":
+        slope = meta.get("scl_slope") or 1.0
+        inter = meta.get("scl_inter") or 0.0
+        raw = np.rint((data.astype(np.float64) - inter) / slope)
+        info = np.iinfo(dtype)
+        if raw.size and info.min <= raw.min() and raw.max() <= info.max:
+            scaling = None if (slope, inter) == (1.0, 0.0) else (slope, inter)
+            return np.ascontiguousarray(raw, dtype=dtype), scaling
+        logger.info("%s: values do not fit the source's %s; writing float32", path, dtype)
+    return np.ascontiguousarray(data, dtype=np.float32), None
+
+
+def _set_header(img: Any, meta: dict[str, Any], affine_ijk: np.ndarray) -> None:
+    """Codes, units, description and intent: the source's (``meta``) or the defaults."""
+    header = img.header
+    qcode, scode = int(meta.get("qform_code", 1)), int(meta.get("sform_code", 1))
+    qform = affine_ijk
+    source = meta.get("affine")
+    if qcode > 0 and meta.get("qform") is not None and source is not None:
+        if _close(np.asarray(source), affine_ijk):  # same geometry: the source's own qform
+            qform = np.asarray(meta["qform"], dtype=np.float64)
+    img.set_qform(qform, code=qcode)
+    img.set_sform(affine_ijk, code=scode)
+    xyz, t = meta.get("xyzt_units", ("mm", "unknown"))
+    header.set_xyzt_units(xyz, t)
+    if "descrip" in meta:
+        header["descrip"] = str(meta["descrip"]).encode("latin-1", "replace")[:80]
+    if "intent_code" in meta:
+        header.set_intent(
+            int(meta["intent_code"]),
+            tuple(meta.get("intent_params", ())),
+            name=str(meta.get("intent_name", "")),
+            allow_unknown=True,
+        )
+    dim_info = meta.get("dim_info")
+    if dim_info is not None:
+        header.set_dim_info(*dim_info)
+
+
 def write_volume(volume: Volume, path: str | os.PathLike) -> Path:
-    """Write ``volume`` as NIfTI (float32), keeping its affine.
+    """Write ``volume`` as NIfTI, keeping its affine (and a NIfTI source's header).
+
+    A volume read from NIfTI (``metadata["nifti"]``) is written in the
+    source's voxel order with its qform/sform codes, descrip, xyzt units,
+    intent, dim_info and data type (integers rounded to the source's scaling
+    steps when they fit, float32 otherwise). Any other volume is written as
+    float32 with scanner-coordinate (code 1) qform and sform in millimetres.
+    A MONOCHROME1 volume is written unchanged, with a warning: NIfTI has no
+    way to say "low values are bright", so viewers show it inverted.
 
     Parameters
     ----------
@@ -202,16 +303,29 @@ def write_volume(volume: Volume, path: str | os.PathLike) -> Path:
             f"{path}: write_volume writes NIfTI; expected a name ending in .nii or .nii.gz, "
             f"found {path.suffix or 'no suffix'!r}. Rename the output."
         )
-    data = np.ascontiguousarray(volume.array.transpose(2, 1, 0), dtype=np.float32)
-    affine_ijk = np.asarray(volume.affine, dtype=np.float64).copy()
-    affine_ijk[:, :3] = volume.affine[:, [2, 1, 0]]
+    if volume.photometric == "MONOCHROME1":
+        logger.warning(
+            "%s: the volume is MONOCHROME1 (low values display bright); NIfTI cannot say so, "
+            "so viewers will show it inverted. Values are written unchanged.",
+            path,
+        )
+    meta = volume.metadata.get("nifti")
+    meta = meta if isinstance(meta, dict) else {}
+    array, affine = volume.array, np.asarray(volume.affine, dtype=np.float64)
+    flip = bool(meta.get("flipped_d"))
+    if flip:  # back to the source file's voxel order
+        array, affine = _flip_d(array, affine)
+    affine_ijk = affine.copy()
+    affine_ijk[:, :3] = affine[:, [2, 1, 0]]
+    data, scaling = _data_for(array, meta, path)
     img = nib.Nifti1Image(data, affine_ijk)
-    img.header.set_xyzt_units("mm")
-    img.set_qform(affine_ijk, code=1)
-    img.set_sform(affine_ijk, code=1)
-    img.header.set_data_dtype(np.float32)
+    img.header.set_data_dtype(data.dtype)
+    _set_header(img, meta, affine_ijk)
+    if scaling is not None:
+        img.header.set_slope_inter(*scaling)
     payload = {
         "affine": volume.affine.tolist(),
+        "flip_d": flip,
         "modality": volume.modality,
         "photometric": volume.photometric,
         "metadata": _json_safe({k: v for k, v in volume.metadata.items() if k != "nifti"}),

@@ -141,3 +141,82 @@ def test_unknown_file_type(tmp_path):
     with pytest.raises(UnsupportedImageError, match="unknown file type"):
         read_volume(tmp_path / "notes.txt")
     assert read_volume(data_file("CT_small.dcm")).modality == "CT"
+
+
+def _scanner_nifti(path, *, flip: bool = False):
+    """int16 data with scaling, distinct qform/sform, units, intent, descrip and dim_info."""
+    data = (np.arange(5 * 4 * 3).reshape(5, 4, 3) * 7 - 30).astype(np.int16)
+    sform = np.array([[0.9, 0, 0, -20.0], [0, 1.1, 0, 5.0], [0, 0, 2.0, 7.5], [0, 0, 0, 1]])
+    if flip:
+        sform[2, 2] = -2.0  # D of the volume runs the other way: read flips it
+    img = nib.Nifti1Image(data, sform)
+    hdr = img.header
+    hdr.set_data_dtype(np.int16)
+    img.set_sform(sform, code="mni")
+    qform = sform.copy()
+    qform[:3, 3] += [1.0, -2.0, 0.5]
+    img.set_qform(qform, code="scanner")
+    hdr.set_slope_inter(0.5, 10.0)
+    hdr.set_xyzt_units("mm", "sec")
+    hdr["descrip"] = b"T1 MPRAGE site 3"
+    hdr.set_intent("estimate", name="T1w")
+    hdr.set_dim_info(freq=0, phase=1, slice=2)
+    nib.save(img, str(path))
+    return nib.load(str(path))
+
+
+@pytest.mark.parametrize("flip", [False, True], ids=["as-stored", "flipped-on-read"])
+def test_nifti_header_is_kept(tmp_path, flip):
+    src = _scanner_nifti(tmp_path / "src.nii.gz", flip=flip)
+    vol = read_volume(tmp_path / "src.nii.gz")
+    out = nib.load(str(write_volume(vol, tmp_path / "out.nii.gz")))
+    a, b = src.header, out.header
+    assert (int(b["qform_code"]), int(b["sform_code"])) == (1, 4)  # before: forced to 1 and 1
+    assert b["descrip"].tobytes().rstrip(b"\0") == b"T1 MPRAGE site 3"
+    assert b.get_xyzt_units() == ("mm", "sec")
+    assert b.get_intent() == a.get_intent() == ("estimate", (), "T1w")
+    assert b.get_dim_info() == (0, 1, 2)
+    assert out.get_data_dtype() == np.int16
+    assert (out.dataobj.slope, out.dataobj.inter) == (0.5, 10.0)
+    # the same voxels in the same order on disk, and both transforms
+    np.testing.assert_array_equal(np.asarray(out.dataobj.get_unscaled()),
+                                  np.asarray(src.dataobj.get_unscaled()))  # fmt: skip
+    np.testing.assert_allclose(out.get_sform(), src.get_sform(), atol=1e-5)
+    np.testing.assert_allclose(out.get_qform(), src.get_qform(), atol=1e-5)
+    assert_same(read_volume(tmp_path / "out.nii.gz"), vol)  # affine still exact
+
+
+def test_nifti_dtype_falls_back_to_float_when_values_do_not_fit(tmp_path):
+    _scanner_nifti(tmp_path / "src.nii.gz")
+    vol = read_volume(tmp_path / "src.nii.gz")
+    big = vol.with_array(vol.array * 1e4 + 0.25)  # beyond int16 after the source's scaling
+    out = nib.load(str(write_volume(big, tmp_path / "big.nii.gz")))
+    assert out.get_data_dtype() == np.float32
+    np.testing.assert_array_equal(read_volume(tmp_path / "big.nii.gz").array, big.array)
+    assert int(out.header["sform_code"]) == 4
+
+
+def test_mni_template_keeps_uint8_and_its_codes(mni_path, tmp_path):
+    src = nib.load(str(mni_path))
+    out = nib.load(str(write_volume(read_volume(mni_path), tmp_path / "m.nii.gz")))
+    assert out.get_data_dtype() == src.get_data_dtype() == np.uint8
+    assert int(out.header["qform_code"]) == int(src.header["qform_code"])
+    assert int(out.header["sform_code"]) == int(src.header["sform_code"])
+
+
+def test_monochrome1_volume_to_nifti_warns(tmp_path, caplog):
+    vol = read_volume(data_file("dicomdirtests/77654033/CR1/6154"))
+    assert vol.photometric == "MONOCHROME1"
+    path = tmp_path / "cr.nii.gz"
+    with caplog.at_level("WARNING", logger="medidenoise.io.nifti"):
+        write_volume(vol, path)
+    (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert str(path) in record.getMessage() and "MONOCHROME1" in record.getMessage()
+    assert "inverted" in record.getMessage()
+    back = read_volume(path)
+    np.testing.assert_array_equal(back.array, vol.array)  # values unchanged
+    assert back.photometric == "MONOCHROME1"
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="medidenoise.io.nifti"):
+        write_volume(read_volume(data_file("CT_small.dcm")), tmp_path / "ct.nii.gz")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
