@@ -114,10 +114,26 @@ output layout:
       .medidenoise-series.json  written last: the series is complete
   OUTPUT/.../<name>_denoised.nii.gz  for NIfTI input or --format nifti
   OUTPUT/medidenoise-report.json, medidenoise-report.txt
-Originals are only read. Re-running skips complete series and redoes
-interrupted ones. Exit code 0 when every series converted, 1 otherwise.
+An OUTPUT ending in .nii or .nii.gz is one NIfTI file instead (INPUT: a NIfTI
+file or exactly one series), e.g. `medidenoise denoise scan.nii.gz
+scan_denoised.nii.gz`; OUTPUT.medidenoise.json beside it records the settings.
+
+re-running:
+  Originals are only read. Re-running skips series completed with the same
+  --model, --noise-level and --compression, and redoes interrupted ones. A
+  series completed with other settings is left as it was and reported as
+  failed (exit code 1) with the differences: pass --overwrite to redo it, or
+  choose another OUTPUT. --overwrite redoes every series.
+
+Exit code 0 when every series converted, 1 otherwise, 2 for bad arguments.
 Under torchrun the ranks share the series; rank 0 writes the report.
 """
+
+_MODEL_HELP = (
+    "'default' (the shipped model), 'cae-baseline' (the shipped CAE baseline), 'identity' "
+    "(writes every source value back exactly: checks the I/O path), a checkpoint file "
+    "(.safetensors), or a classical method: nlm, tv, wavelet, bm3d (default: %(default)s)"
+)
 
 
 def _add_denoise(sub: argparse._SubParsersAction) -> None:
@@ -128,8 +144,8 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         epilog=_DENOISE_EPILOG,
     )
     p.add_argument("input", type=Path)
-    p.add_argument("output", type=Path)
-    p.add_argument("--model", default="default", help="'default', a checkpoint file or 'identity'")
+    p.add_argument("output", type=Path, help="output folder, or a .nii/.nii.gz file")
+    p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument(
         "--noise-level",
         type=float,
@@ -137,7 +153,19 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         help="noise sigma in image units (default: estimated per series)",
     )
     p.add_argument("--format", choices=["dicom", "nifti"], default=None)
-    p.add_argument("--overwrite", action="store_true", help="redo series that are already complete")
+    p.add_argument(
+        "--compression",
+        choices=["none", "rle", "jpeg-ls", "jpeg2000"],
+        default="none",
+        help="DICOM output: none = uncompressed Explicit VR Little Endian (default); or a "
+        "lossless re-encode: rle (RLE Lossless), jpeg-ls (JPEG-LS Lossless, needs pyjpegls), "
+        "jpeg2000 (JPEG 2000 Lossless, needs pylibjpeg-openjpeg)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redo series that are already complete, whatever settings made them",
+    )
     p.add_argument("--dry-run", action="store_true", help="list what would be done, write nothing")
     p.add_argument("--jobs", type=int, default=1, help="series converted in parallel")
     p.add_argument("--device", default=None)
@@ -154,6 +182,7 @@ def _run_denoise(args: argparse.Namespace) -> int:
             model=args.model,
             noise_level=args.noise_level,
             output_format=args.format,
+            compression=args.compression,
             overwrite=args.overwrite,
             dry_run=args.dry_run,
             jobs=args.jobs,

@@ -15,15 +15,15 @@ from typing import Any, Literal
 
 from medidenoise._version import __version__
 from medidenoise.inference.convert_parallel import distributed_rank, gather_entries, run_units
-from medidenoise.inference.convert_plan import PARTIAL_DIR, check_paths, plan
+from medidenoise.inference.convert_plan import PARTIAL_DIR, check_paths, is_file_output, plan
 from medidenoise.inference.convert_report import ConversionReport
-from medidenoise.inference.convert_series import UnitOptions, entry_for, is_complete
+from medidenoise.inference.convert_series import UnitOptions, earlier_run, entry_for
+from medidenoise.io.dicom_write_compress import Compression, compression_syntax
+from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
 
 __all__ = ["convert_dicom_folder"]
 
 log = logging.getLogger(__name__)
-
-_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
 def _sha256(path: Path) -> str:
@@ -40,9 +40,10 @@ def _model_id(model: Any) -> str:
         meta = getattr(model, "metadata", None) or {}
         return str(meta.get("name", type(model).__name__))
     name = os.fspath(model)
-    path = _WEIGHTS / "default.safetensors" if name == "default" else Path(name)
-    if path.is_file():
-        label = "default" if name == "default" else path.name
+    shipped = name in SHIPPED_MODELS
+    path = shipped_weights_path(name) if shipped else Path(name)
+    if path.is_file():  # the weights' hash: a retrained model is another model
+        label = name if shipped else path.name
         return f"{label} (sha256 {_sha256(path)})"
     return name
 
@@ -52,13 +53,21 @@ def _derivation(model_id: str, noise_level: float | None) -> str:
     return f"Denoised by medidenoise {__version__}; model {model_id}; noise level {noise}"
 
 
-def _check_args(output_format: str | None, jobs: int, noise_level: float | None) -> None:
+def _check_args(
+    output_format: str | None, jobs: int, noise_level: float | None, compression: str
+) -> None:
     if output_format not in (None, "dicom", "nifti"):
         raise ValueError(f"output_format must be None, 'dicom' or 'nifti', got {output_format!r}")
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}")
     if noise_level is not None and not noise_level >= 0:
         raise ValueError(f"noise_level must be a non-negative number, got {noise_level}")
+    if compression != "none" and output_format == "nifti":
+        raise ValueError(
+            f"compression={compression!r} applies to DICOM output only; leave it out (or "
+            "pass 'none') with NIfTI output"
+        )
+    compression_syntax(compression)  # unknown name, or its encoder package missing: fail now
 
 
 def convert_dicom_folder(
@@ -68,6 +77,7 @@ def convert_dicom_folder(
     model: Any = "default",
     noise_level: float | None = None,
     output_format: Literal["dicom", "nifti"] | None = None,
+    compression: Compression = "none",
     overwrite: bool = False,
     dry_run: bool = False,
     jobs: int = 1,
@@ -85,15 +95,29 @@ def convert_dicom_folder(
         The output folder; must not be inside ``src`` nor contain it. Each
         series goes to ``dst/<its folder relative to src>/<SeriesNumber>_
         <description>_denoised/``; NIfTI input gives ``<name>_denoised.nii.gz``.
+        A name ending in ``.nii``/``.nii.gz`` (not an existing folder) is one
+        NIfTI file instead: ``src`` must be a NIfTI file or hold exactly one
+        series; ``<dst>.medidenoise.json`` beside it records the settings and
+        no report files are written.
     model : str, path or torch.nn.Module
-        ``"default"``, a checkpoint, ``"identity"`` (pixel values are written
-        back exactly) or a classical method; see :func:`denoise`.
+        ``"default"`` or ``"cae-baseline"`` (shipped models), a checkpoint,
+        ``"identity"`` (pixel values are written back exactly) or a classical
+        method (``"nlm"``, ``"tv"``, ``"wavelet"``, ``"bm3d"``); see
+        :func:`denoise`.
     noise_level : float, optional
         Noise std in image units; estimated per series when omitted.
     output_format : {"dicom", "nifti"}, optional
         Default: DICOM for DICOM input, NIfTI for NIfTI input.
+    compression : {"none", "rle", "jpeg-ls", "jpeg2000"}
+        DICOM output only: ``"none"`` writes Explicit VR Little Endian; the
+        others re-encode losslessly (RLE Lossless; JPEG-LS Lossless, needs
+        ``pyjpegls``; JPEG 2000 Lossless, needs ``pylibjpeg-openjpeg``).
     overwrite : bool
-        Redo series that an earlier run completed (default: leave them).
+        Redo series that an earlier run completed. Without it, a series
+        completed with the same model, noise level and compression is left
+        alone (``"complete"``), and one completed with other settings is
+        left alone too but reported ``"failed"`` with the differences, so an
+        earlier result is never replaced silently.
     dry_run : bool
         Scan and list the plan; write nothing.
     jobs : int
@@ -114,8 +138,13 @@ def convert_dicom_folder(
     FileNotFoundError
         ``src`` does not exist.
     ConversionError
-        ``dst`` inside ``src`` (or the reverse), or NIfTI input with
-        ``output_format="dicom"``.
+        ``dst`` inside ``src`` (or the reverse), NIfTI input with
+        ``output_format="dicom"``, or a NIfTI-file ``dst`` for an input that
+        does not hold exactly one series.
+    ValueError
+        A bad ``output_format``, ``jobs``, ``noise_level`` or ``compression``.
+    MissingDecoderError
+        The package of the chosen ``compression`` is not installed.
 
     Examples
     --------
@@ -123,14 +152,19 @@ def convert_dicom_folder(
     >>> print(report.summary())  # doctest: +SKIP
     """
     src, dst = Path(src), Path(dst)
-    _check_args(output_format, jobs, noise_level)
+    to_file = is_file_output(dst)
+    if to_file and output_format is None:
+        output_format = "nifti"
+    _check_args(output_format, jobs, noise_level, compression)
     check_paths(src, dst)
-    the_plan = plan(src, output_format)
+    out_root = dst.parent if to_file else dst
+    the_plan = plan(src, output_format, single=dst.name if to_file else None)
     model_id = _model_id(model)
     settings = {
         "model": model_id,
         "noise_level": noise_level,
         "output_format": output_format or "same as input",
+        "compression": compression,
         "medidenoise": __version__,
     }
     derivation = _derivation(model_id, noise_level)
@@ -141,28 +175,35 @@ def convert_dicom_folder(
         derivation=derivation,
         settings=settings,
         progress=progress,
+        compression=compression,
     )
     report = ConversionReport(str(src), str(dst), files=the_plan.files, dry_run=dry_run)
     report.settings = settings
     if dry_run:
         for u in the_plan.units:
-            done = not overwrite and is_complete(u, dst, opts)
-            reason = "already converted by an earlier run" if done else ""
-            report.series.append(entry_for(u, dst, "complete" if done else "planned", reason))
+            complete, conflict = (False, "") if overwrite else earlier_run(u, out_root, opts)
+            if conflict:
+                report.series.append(entry_for(u, out_root, "failed", conflict))
+            elif complete:
+                reason = "already converted by an earlier run"
+                report.series.append(entry_for(u, out_root, "complete", reason))
+            else:
+                report.series.append(entry_for(u, out_root, "planned"))
         return report
 
     rank, world = distributed_rank()
     mine = the_plan.units[rank::world]
     log.info("rank %d/%d: converting %d of %d series", rank, world, len(mine), len(the_plan.units))
-    entries = run_units(mine, dst, opts, model=model, device=device, jobs=jobs)
+    entries = run_units(mine, out_root, opts, model=model, device=device, jobs=jobs)
     if world > 1:
         entries = gather_entries(entries, rank, world)
     report.series = entries
     if rank != 0:
         report.part = f"rank {rank} of {world}: its share only; rank 0 writes the full report"
     else:
-        report.write(dst)
-        partial = dst / PARTIAL_DIR
+        if not to_file:  # a single NIfTI file: its manifest beside it is the record
+            report.write(dst)
+        partial = out_root / PARTIAL_DIR
         if partial.is_dir() and not any(partial.iterdir()):
             partial.rmdir()
     return report

@@ -10,7 +10,14 @@ Output layout (documented in README and the CLI help)::
     OUTPUT/.medidenoise-partial/      work folders of series being written (removed when done)
 
 When two series would get the same name in one folder, the later ones get
-``_<8 hex digits of the SeriesInstanceUID hash>`` appended.
+``_<8 hex digits>`` appended: a hash of the series key (the SeriesInstanceUID,
+or ``UID#k`` when one UID splits into several stacks) and the source folder,
+so every planned output is unique and stays the same from run to run.
+
+An OUTPUT whose name ends in ``.nii``/``.nii.gz`` (and that is not an existing
+folder) names one NIfTI file: INPUT must then hold exactly one series or be
+one NIfTI file, and that file is written (``<OUTPUT>.medidenoise.json`` beside
+it records the settings).
 """
 
 from __future__ import annotations
@@ -26,7 +33,16 @@ from medidenoise.errors import ConversionError
 from medidenoise.inference.convert_report import FileEntry
 from medidenoise.io import SeriesInfo, scan_dicom
 
-__all__ = ["NIFTI_SUFFIXES", "PARTIAL_DIR", "Plan", "Unit", "check_paths", "is_nifti", "plan"]
+__all__ = [
+    "NIFTI_SUFFIXES",
+    "PARTIAL_DIR",
+    "Plan",
+    "Unit",
+    "check_paths",
+    "is_file_output",
+    "is_nifti",
+    "plan",
+]
 
 PARTIAL_DIR = ".medidenoise-partial"
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -45,6 +61,7 @@ class Unit:
     series_uid: str = ""
     description: str = ""
     modality: str = ""
+    series_key: str = ""  # SeriesInfo.key: the UID, or UID#k for one stack of a split UID
 
     @property
     def key(self) -> str:
@@ -65,6 +82,11 @@ def is_nifti(path: Path) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
 
 
+def is_file_output(dst: Path) -> bool:
+    """True when OUTPUT names one NIfTI file rather than a folder."""
+    return is_nifti(dst) and not dst.is_dir()
+
+
 def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
@@ -75,15 +97,17 @@ def check_paths(src: Path, dst: Path) -> None:
     OUTPUT inside INPUT would be scanned as input on the next run; INPUT
     inside OUTPUT would let derived series land in the input tree. Both are
     refused for a folder INPUT. A single-file INPUT only needs OUTPUT not to
-    be that file.
+    be that file. A NIfTI-file OUTPUT (see :func:`is_file_output`) must not be
+    the input nor lie inside a folder INPUT.
     """
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such file or folder")
     s, d = src.resolve(), dst.resolve()
+    to_file = is_file_output(dst)
     if src.is_file():
         if d == s:
-            raise ConversionError(f"{dst}: OUTPUT is the input file; pick a new folder")
-        if d.exists() and not d.is_dir():
+            raise ConversionError(f"{dst}: OUTPUT is the input file; pick a new name")
+        if d.exists() and not d.is_dir() and not to_file:
             raise ConversionError(f"{dst}: OUTPUT exists and is not a folder")
         return
     if _inside(d, s):
@@ -91,6 +115,8 @@ def check_paths(src: Path, dst: Path) -> None:
             f"OUTPUT {dst} is inside INPUT {src}: the derived series would be mixed with the "
             "originals and read back as input next time; pick an OUTPUT outside INPUT"
         )
+    if to_file:
+        return
     if _inside(s, d):
         raise ConversionError(
             f"INPUT {src} is inside OUTPUT {dst}: derived series could be written into the "
@@ -122,15 +148,25 @@ def _relative_folder(files: tuple[Path, ...], root: Path) -> Path:
 
 
 def _dedupe(units: list[Unit]) -> list[Unit]:
+    """Give every unit its own output: later clashes get a hash of their series key.
+
+    The tag hashes the series key (not only the SeriesInstanceUID): when one
+    UID splits into several stacks in one folder, each stack gets its own
+    name. A counter settles the (unlikely) case of a tag clash too.
+    """
     seen: set[Path] = set()
     out: list[Unit] = []
     for u in units:
         target = u.output
         if target in seen:
-            tag = hashlib.sha1(f"{u.series_uid}|{u.source}".encode()).hexdigest()[:8]
             stem = target.name.removesuffix(".nii.gz").removesuffix("_denoised")
             ext = ".nii.gz" if target.name.endswith(".nii.gz") else ""
-            target = target.with_name(f"{stem}_{tag}_denoised{ext}")
+            tag = hashlib.sha1(f"{u.series_key or u.series_uid}|{u.source}".encode()).hexdigest()
+            target = target.with_name(f"{stem}_{tag[:8]}_denoised{ext}")
+            n = 2
+            while target in seen:
+                target = target.with_name(f"{stem}_{tag[:8]}-{n}_denoised{ext}")
+                n += 1
         seen.add(target)
         out.append(replace(u, output=target))
     return out
@@ -142,11 +178,28 @@ def _nifti_unit(path: Path, root: Path) -> Unit:
     return Unit("nifti", path, rel / f"{stem}_denoised.nii.gz", description=stem)
 
 
-def plan(src: Path, fmt: Format | None) -> Plan:
+def _single(units: list[Unit], src: Path, name: str, fmt: Format | None) -> list[Unit]:
+    """The one unit of a NIfTI-file OUTPUT, renamed to that file."""
+    if fmt == "dicom":
+        raise ConversionError(
+            f"OUTPUT {name} names a NIfTI file but --format dicom was asked for; give an "
+            "OUTPUT folder for DICOM output, or leave out --format"
+        )
+    if len(units) != 1:
+        found = f"{len(units)} series" if units else "no image series"
+        raise ConversionError(
+            f"OUTPUT {name} names one NIfTI file but INPUT {src} holds {found}; give an "
+            "OUTPUT folder (one output per series) or point INPUT at one series"
+        )
+    return [replace(units[0], output=Path(name))]
+
+
+def plan(src: Path, fmt: Format | None, *, single: str | None = None) -> Plan:
     """Scan ``src`` and list the units to convert, in a deterministic order.
 
     Every rank of a distributed run computes the same plan, so the units can
-    be shared out by index.
+    be shared out by index. With ``single`` (the file name of a NIfTI-file
+    OUTPUT) the plan must hold exactly one unit, which is written to that name.
     """
     if src.is_file() and is_nifti(src):
         if fmt == "dicom":
@@ -154,7 +207,8 @@ def plan(src: Path, fmt: Format | None) -> Plan:
                 f"{src}: a NIfTI file cannot become DICOM (there is no source header to "
                 "derive from); leave out --format or use --format nifti"
             )
-        return Plan([_nifti_unit(src, src)], [])
+        one = [_nifti_unit(src, src)]
+        return Plan(_single(one, src, single, fmt) if single else one, [])
     scan = scan_dicom(src)
     units: list[Unit] = []
     files: list[FileEntry] = []
@@ -167,7 +221,7 @@ def plan(src: Path, fmt: Format | None) -> Plan:
     for info in scan.series:
         rel = _relative_folder(info.files, src)
         name = series_name(info.series_number, info.description)
-        output = rel / (name + ".nii.gz" if fmt == "nifti" else name)
+        output = rel / (name + ".nii.gz" if fmt == "nifti" or single else name)
         folder = Path(os.path.commonpath([str(f.parent) for f in info.files]))
         units.append(
             Unit(
@@ -179,7 +233,10 @@ def plan(src: Path, fmt: Format | None) -> Plan:
                 series_uid=info.series_uid,
                 description=info.description,
                 modality=info.modality,
+                series_key=info.key,
             )
         )
-    units.sort(key=lambda u: (str(u.output), u.series_uid, str(u.source)))
+    units.sort(key=lambda u: (str(u.output), u.series_uid, u.series_key, str(u.source)))
+    if single:
+        return Plan(_single(units, src, single, fmt), files)
     return Plan(_dedupe(units), files)

@@ -4,6 +4,12 @@ The unit is written into ``OUTPUT/.medidenoise-partial/<key>/``, checked, given
 its manifest, and only then renamed into place. A run that is killed leaves at
 most a work folder (removed and redone next time), never a half series that
 looks complete.
+
+The manifest records the settings the unit was made with. A later run asked
+for different output (another model, noise level or compression) does not
+report such a unit as done, nor replace it silently: it fails with a message
+to pass ``--overwrite`` (``overwrite=True``), so an earlier result is only ever
+replaced on request.
 """
 
 from __future__ import annotations
@@ -28,7 +34,15 @@ from medidenoise.inference.convert_report import SeriesEntry
 from medidenoise.io import Volume, read_dicom_series, read_volume, scan_dicom, write_dicom_series
 from medidenoise.io import write_volume as write_nifti
 
-__all__ = ["MANIFEST", "UnitOptions", "convert_unit", "entry_for", "is_complete"]
+__all__ = [
+    "COMPARED_SETTINGS",
+    "MANIFEST",
+    "UnitOptions",
+    "convert_unit",
+    "earlier_run",
+    "entry_for",
+    "is_complete",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +50,11 @@ log = logging.getLogger(__name__)
 MANIFEST = ".medidenoise-series.json"
 #: beside a NIfTI output: its presence means "complete"
 NIFTI_MANIFEST_SUFFIX = ".medidenoise.json"
+#: settings that change the output: a complete unit made with others is not "done".
+#: (The output format is part of the output's name, so it needs no check here.)
+COMPARED_SETTINGS = ("model", "noise_level", "compression")
+#: what manifests written before a setting existed mean by its absence
+_SETTING_DEFAULTS: dict[str, Any] = {"compression": "none"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,7 @@ class UnitOptions:
     derivation: str
     settings: dict[str, Any]
     progress: bool = False
+    compression: str = "none"
 
 
 def _manifest_path(final: Path, kind: str) -> Path:
@@ -62,11 +82,53 @@ def _out_kind(unit: Unit, opts: UnitOptions) -> str:
     return "nifti-file"
 
 
-def is_complete(unit: Unit, out_root: Path, opts: UnitOptions) -> bool:
-    """True when an earlier run finished this unit (its manifest exists)."""
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def earlier_run(unit: Unit, out_root: Path, opts: UnitOptions) -> tuple[bool, str]:
+    """Whether an earlier run completed ``unit``, and how its settings differ.
+
+    Returns
+    -------
+    complete : bool
+        The output and its manifest exist (an unreadable manifest counts as
+        incomplete: the unit is redone).
+    conflict : str
+        Empty when the earlier settings are those asked for now; otherwise
+        the reason the unit is refused without ``overwrite``.
+    """
     kind = _out_kind(unit, opts)
     final = out_root / unit.output
-    return _manifest_path(final, kind).is_file() and final.exists()
+    marker = _manifest_path(final, kind)
+    if not (marker.is_file() and final.exists()):
+        return False, ""
+    manifest = _read_manifest(marker)
+    if manifest is None:
+        return False, ""
+    before = manifest.get("settings") or {}
+    diffs = [
+        f"{key} {before.get(key, _SETTING_DEFAULTS.get(key))!r} -> {opts.settings.get(key)!r}"
+        for key in COMPARED_SETTINGS
+        if before.get(key, _SETTING_DEFAULTS.get(key)) != opts.settings.get(key)
+    ]
+    if not diffs:
+        return True, ""
+    return True, (
+        f"{final} was converted by an earlier run with other settings ({'; '.join(diffs)}); "
+        "left as it was. Pass --overwrite (overwrite=True) to redo it with the new settings, "
+        "or choose another OUTPUT"
+    )
+
+
+def is_complete(unit: Unit, out_root: Path, opts: UnitOptions) -> bool:
+    """True when an earlier run finished this unit with the settings asked for now."""
+    complete, conflict = earlier_run(unit, out_root, opts)
+    return complete and not conflict
 
 
 def entry_for(unit: Unit, out_root: Path, status: str = "planned", reason: str = "") -> SeriesEntry:
@@ -119,9 +181,17 @@ def _validate(folder: Path, source: Volume, files: list[Path]) -> str:
             f"{folder}: the written series reads back with shape {back.shape} and a different "
             f"geometry than the source {source.shape}; nothing was kept"
         )
+    if info.n_files != len(files):
+        raise ConversionError(
+            f"{folder}: {len(files)} file(s) were written but {info.n_files} read back as the "
+            "series; nothing was kept"
+        )
     not_derived = [r.path.name for r in info.records if (r.image_type or ("",))[0] != "DERIVED"]
-    if not_derived or info.n_files != len(files):
-        raise ConversionError(f"{folder}: {len(not_derived)} written file(s) are not DERIVED")
+    if not_derived:
+        raise ConversionError(
+            f"{folder}: {len(not_derived)} written file(s) are not DERIVED "
+            f"({', '.join(sorted(not_derived)[:5])})"
+        )
     return info.series_uid
 
 
@@ -153,9 +223,14 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
     final = out_root / unit.output
     entry = entry_for(unit, out_root)
     kind = _out_kind(unit, opts)
-    if not opts.overwrite and is_complete(unit, out_root, opts):
-        entry.status, entry.reason = "complete", "already converted by an earlier run"
-        return entry
+    if not opts.overwrite:
+        complete, conflict = earlier_run(unit, out_root, opts)
+        if conflict:
+            entry.status, entry.reason = "failed", conflict
+            return entry
+        if complete:
+            entry.status, entry.reason = "complete", "already converted by an earlier run"
+            return entry
     work = out_root / PARTIAL_DIR / unit.key
     try:
         _remove(work)
@@ -180,6 +255,8 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
                 tmp,
                 derivation_description=opts.derivation,
                 uid_seed=opts.derivation,
+                series_key=unit.series_key or None,
+                compression=opts.compression,  # type: ignore[arg-type]
             )
             manifest["series_uid"] = _validate(tmp, vol, files)
             manifest["files"] = [f.name for f in files]

@@ -1,0 +1,136 @@
+"""Conversion with a real network, lossless re-encoding, and a third-party reader of the output."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pydicom import dcmread
+from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless, RLELossless
+
+from medidenoise.cli import main
+from medidenoise.errors import MissingDecoderError
+from medidenoise.inference import convert_dicom_folder
+from medidenoise.models import build_model
+from medidenoise.models.checkpoint import save_checkpoint
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path: Path) -> Path:
+    """An untrained residual U-Net that takes the noise level as input."""
+    torch.manual_seed(0)
+    net = build_model(
+        {"arch": "unet", "features": [4, 8], "residual": True, "noise_level_input": True}
+    )
+    net.train()
+    net(torch.rand(4, 2, 16, 16))  # BatchNorm statistics off their defaults
+    return save_checkpoint(tmp_path / "tiny.safetensors", net.eval())
+
+
+def twelve_bit(paths: list[Path]) -> None:
+    """Make a synthetic CT series unsigned with Bits Stored 12 (values stay 0..2999)."""
+    for path in paths:
+        ds = dcmread(path)
+        ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 0
+        ds.save_as(path, enforce_file_format=True)
+
+
+def test_real_model_with_noise_level(tmp_path: Path, ct_series, tiny_checkpoint: Path) -> None:
+    paths = ct_series(tmp_path / "in" / "CT", 4, size=64)
+    twelve_bit(paths)
+    report = convert_dicom_folder(tmp_path / "in", tmp_path / "out", model=tiny_checkpoint,
+                                  noise_level=25.0, device="cpu")  # fmt: skip
+    assert report.ok, report.summary()
+    (entry,) = report.series
+    sources = {dcmread(p).SOPInstanceUID: dcmread(p) for p in paths}
+    changed = 0
+    for f in sorted(Path(entry.output).glob("*.dcm")):
+        out = dcmread(f)
+        src = sources[out.SourceImageSequence[0].ReferencedSOPInstanceUID]
+        text = out.DerivationDescription
+        assert "tiny.safetensors (sha256 " in text and "noise level 25" in text, text
+        assert (out.BitsStored, out.PixelRepresentation) == (12, 0)
+        raw = out.pixel_array
+        assert raw.dtype == np.uint16
+        assert 0 <= raw.min() and raw.max() <= 2**12 - 1  # inside the stored range
+        changed += int(np.count_nonzero(raw != src.pixel_array))
+    assert changed > 0.5 * 4 * 64 * 64  # a network ran: most values moved
+    assert report.settings["noise_level"] == 25.0
+    assert report.settings["model"].startswith("tiny.safetensors (sha256 ")
+
+
+@pytest.mark.parametrize(
+    ("compression", "syntax"),
+    [("rle", RLELossless), ("jpeg-ls", JPEGLSLossless), ("jpeg2000", JPEG2000Lossless)],
+    ids=["rle", "jpeg-ls", "jpeg2000"],
+)
+def test_lossless_reencode_matches_the_uncompressed_output(
+    clean_export: Path, tmp_path: Path, compression: str, syntax: str
+) -> None:
+    """CT (signed), CR (MONOCHROME1, slope), MR and enhanced MR (multi-frame)."""
+    plain = convert_dicom_folder(clean_export, tmp_path / "plain", model="identity")
+    packed = convert_dicom_folder(clean_export, tmp_path / "packed", model="identity",
+                                  compression=compression)  # fmt: skip
+    assert packed.settings["compression"] == compression
+    pairs = 0
+    for a_entry, b_entry in zip(plain.series, packed.series, strict=True):
+        if compression == "jpeg2000" and a_entry.source.endswith("CR"):  # 16x16: refused
+            assert b_entry.status == "failed" and "too small" in b_entry.reason
+            assert not Path(b_entry.output).exists()
+            continue
+        assert b_entry.status == "converted", b_entry.reason
+        for a_file in sorted(Path(a_entry.output).glob("*.dcm")):
+            a, b = dcmread(a_file), dcmread(Path(b_entry.output) / a_file.name)
+            assert a.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+            assert b.file_meta.TransferSyntaxUID == syntax
+            assert b.pixel_array.dtype == a.pixel_array.dtype
+            np.testing.assert_array_equal(b.pixel_array, a.pixel_array)
+            pairs += 1
+    # files: CT 5, MR 1, enhanced MR 1 (10 frames), CR 1 (not with JPEG 2000)
+    assert pairs == (7 if compression == "jpeg2000" else 8)
+
+
+def test_cli_compression_and_missing_encoder(
+    clean_export: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    args = ["denoise", str(clean_export), str(tmp_path / "o"), "--model", "identity"]
+    assert main([*args, "--compression", "rle"]) == 0
+    f = next((tmp_path / "o").rglob("00001.dcm"))
+    assert dcmread(f, stop_before_pixels=True).file_meta.TransferSyntaxUID == RLELossless
+
+    from medidenoise.io import dicom_write_compress
+
+    monkeypatch.setattr(dicom_write_compress, "_encoder_available", lambda uid: False)
+    with pytest.raises(MissingDecoderError, match="pyjpegls"):
+        convert_dicom_folder(clean_export, tmp_path / "x", compression="jpeg-ls")
+    assert main([*args[:2], str(tmp_path / "y"), "--compression", "jpeg2000"]) == 2
+    assert "pylibjpeg-openjpeg" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    with pytest.raises(ValueError, match="DICOM output only"):
+        convert_dicom_folder(clean_export, tmp_path / "z", output_format="nifti",
+                             compression="rle")  # fmt: skip
+
+
+def test_dicom2nifti_accepts_the_converted_export(export: Path, tmp_path: Path, caplog) -> None:
+    """The derived CT series of the messy export, as a user would hand it on."""
+    dicom2nifti = pytest.importorskip("dicom2nifti")
+    report = convert_dicom_folder(export, tmp_path / "out", model="identity")
+    ct = next(e for e in report.series if e.source.endswith("CT"))
+    assert ct.status == "converted"
+    nii = tmp_path / "ct.nii.gz"
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = dicom2nifti.dicom_series_to_nifti(ct.output, str(nii), reorient_nifti=False)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("dicom2nifti")] == []
+    data = np.asarray(result["NII"].dataobj)
+    assert data.shape == (128, 128, 5)
+    from medidenoise.io import read_volume
+
+    # dicom2nifti applies the rescale too: the same HU values, slice for slice
+    ours = read_volume(ct.output).array
+    theirs = np.sort(data.reshape(-1))
+    np.testing.assert_allclose(theirs, np.sort(ours.reshape(-1)))
