@@ -38,6 +38,8 @@ _PACKAGES = {
     "jpeg-ls": "pyjpegls",
     "jpeg2000": "pylibjpeg-openjpeg",
 }
+#: openjpeg (through pylibjpeg-openjpeg) always uses 6 DWT resolution levels
+_J2K_MIN_SIZE = 2 ** (6 - 1)
 _PIP = {"rle": "pylibjpeg-rle", "jpeg-ls": "pyjpegls", "jpeg2000": "pylibjpeg pylibjpeg-openjpeg"}
 
 
@@ -83,8 +85,16 @@ def compress_instance(ds: Dataset, raw: np.ndarray, uid: UID, *, where: str = ""
     Raises
     ------
     UnsupportedImageError
-        The encoder refuses this image (e.g. 32-bit values for JPEG-LS).
+        The encoder refuses this image (e.g. 32-bit values for JPEG-LS, or
+        fewer than 32 rows or columns for JPEG 2000).
     """
+    rows, cols = int(raw.shape[-2]), int(raw.shape[-1])
+    if uid == JPEG2000Lossless and min(rows, cols) < _J2K_MIN_SIZE:
+        raise UnsupportedImageError(
+            f"{where}: {rows}x{cols} pixels is too small for the JPEG 2000 encoder (openjpeg "
+            f"uses 6 resolution levels: at least {_J2K_MIN_SIZE} pixels each way); pick "
+            "--compression rle or jpeg-ls for this series"
+        )
     try:
         ds.compress(uid, np.ascontiguousarray(raw), generate_instance_uid=False)
     except (ValueError, RuntimeError, NotImplementedError) as exc:
