@@ -5,6 +5,11 @@ PY := $(VENV)/bin/python
 # CPU build of torch first, so that no CUDA wheels are pulled on machines without a GPU.
 # GPU users: make TORCH_SPEC=torch  (or install the package with plain pip).
 TORCH_SPEC ?= torch==2.13.0
+# Where that torch comes from. Empty: pip's configured index (on this project's machines a
+# local CPU build). Elsewhere on Linux, PyPI's torch is a CUDA build; for a CPU-only machine use
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+TORCH_INDEX_ARG := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.medidenoise-installed
@@ -14,7 +19,7 @@ STAMP := $(VENV)/.medidenoise-installed
 $(STAMP): pyproject.toml napari_plugin/pyproject.toml constraints-cpu.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q $(TORCH_INDEX_ARG) "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -c constraints-cpu.txt -e ".[all,dev]" -e "./napari_plugin[testing]"
 	touch $@
 

@@ -81,3 +81,25 @@ def test_demo_with_the_shipped_model_beats_the_noisy_input(tmp_path: Path) -> No
     result = run_demo(tmp_path / "demo")
     gains = np.array([r["psnr_model"] - r["psnr_noisy"] for r in result.rows])
     assert (gains > 3).all(), gains
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [("bogus", "is not a device"), ("mps", "is not a device")]
+    + ([] if __import__("torch").cuda.is_available() else [("cuda", "CUDA is not available")]),
+)
+def test_bad_device_is_a_message_not_a_traceback(
+    device: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    img = tmp_path / "img.nii.gz"
+    import nibabel as nib
+
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 2), np.float32), np.eye(4)), img)
+    for argv in (
+        ["denoise", str(img), str(tmp_path / "out.nii.gz"), "--device", device],
+        ["evaluate", "--output", str(tmp_path / "ev"), "--device", device],
+    ):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code != 0, argv
+        assert message in err and "Traceback" not in err, err
