@@ -67,7 +67,11 @@ def _machine(threads: int) -> str:
     except OSError:
         pass
     cpus = os.cpu_count()
-    return f"{cpu}, {cpus} logical CPUs (shared), torch {torch.__version__}, {threads} threads"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{cpu}, {cpus} logical CPUs, torch {torch.__version__}, {threads} threads; "
+        f"1-minute load average {load:.2f} when the run ended"
+    )
 
 
 def _write(text: str) -> None:
@@ -112,8 +116,7 @@ models measured in the same run. Data loading and noise synthesis are not includ
 | {unet_desc} | configs/unet.yaml | {unet:.1f} |
 
 Ratio cae:unet = {cae / unet:.2f} (the CAE trains {cae / unet:.2f}x as many patches per second).
-The machine was shared with other jobs while measuring; re-run on an idle machine for
-reference figures.
+A load average well above the thread count means other jobs shared the CPUs: re-run then.
 """
     print(text)
     if not args.no_write:
