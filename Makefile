@@ -51,7 +51,8 @@ train-default: setup
 	cp runs/default/best.safetensors medidenoise/weights/default.safetensors
 
 ## Re-train the shipped classic CAE baseline (configs/cae_seed.yaml) and ship it.
-## The shipped file was trained with CAE_ARGS="--set train.epochs=4 --set train.patches_per_epoch=2048" (see BENCHMARKS.md).
+## The shipped file is the recipe as it stands (early stopping ended it at epoch 27, best
+## validation PSNR 28.69 dB at epoch 19; about 10 minutes on two CPU cores).
 CAE_ARGS ?=
 train-cae-baseline: setup
 	$(VENV)/bin/medidenoise train --config configs/cae_seed.yaml --output runs/cae_seed $(CAE_ARGS)
