@@ -13,7 +13,7 @@ import numpy as np
 from medidenoise.evaluation import psnr, ssim
 from medidenoise.inference import Denoiser
 from medidenoise.io import Volume, read_volume
-from medidenoise.transforms import add_noise, normalize_intensity
+from medidenoise.transforms import NoiseKind, add_noise, normalize_intensity
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -43,7 +43,7 @@ def _bundled_images() -> list[tuple[str, np.ndarray]]:
     """Clean 2D images from data that ships with installed packages, scaled to [0, 1]."""
     from pydicom.data import get_testdata_file
 
-    images: list[tuple[str, np.ndarray]] = []
+    images: list[tuple[str, Volume]] = []
     ct = get_testdata_file("CT_small.dcm", download=False)
     if ct:
         images.append(("CT_small (CT, pydicom)", read_volume(ct)))
@@ -66,7 +66,7 @@ def _bundled_images() -> list[tuple[str, np.ndarray]]:
         raise FileNotFoundError(
             "no bundled demo images found; install the data extra: pip install 'medidenoise[data]'"
         )
-    out = []
+    out: list[tuple[str, np.ndarray]] = []
     for name, vol in images:
         scaled, _ = normalize_intensity(vol.array[0], modality=vol.modality, method="percentile")
         img = np.clip(np.asarray(scaled, dtype=np.float32), 0, 1)
@@ -115,7 +115,7 @@ def run_demo(
     *,
     model: str = "default",
     device: str | None = None,
-    noise: tuple[str, float] = ("gaussian", 0.08),
+    noise: tuple[NoiseKind, float] = ("gaussian", 0.08),
 ) -> DemoResult:
     """Add noise to bundled CT, radiograph and MRI images, denoise, write a report.
 

@@ -68,7 +68,7 @@ def optimise_for_inference(network: torch.nn.Module, device: torch.device) -> to
                 module._modules[norm_name] = torch.nn.Identity()
     fused = fused.to(device)
     if device.type == "cpu":
-        fused = fused.to(memory_format=torch.channels_last)
+        fused = fused.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return fused
 
 
@@ -183,7 +183,7 @@ def run_network(
                 )
             else:
                 y = predict(x)
-            out[part] = y[:, 0].cpu().numpy()
+            out[part] = torch.as_tensor(y)[:, 0].cpu().numpy()
             done = part.stop
             if progress is not None:
                 progress(done, depth)

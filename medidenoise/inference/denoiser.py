@@ -183,9 +183,23 @@ class Denoiser:
         return str(meta.get("name", type(self.model).__name__))
 
     @overload
-    def __call__(self, image: Volume, **kw: Any) -> Volume: ...
+    def __call__(
+        self,
+        image: Volume,
+        *,
+        noise_level: float | None = ...,
+        progress: Progress = ...,
+        should_stop: Callable[[], bool] | None = ...,
+    ) -> Volume: ...
     @overload
-    def __call__(self, image: np.ndarray, **kw: Any) -> np.ndarray: ...
+    def __call__(
+        self,
+        image: np.ndarray,
+        *,
+        noise_level: float | None = ...,
+        progress: Progress = ...,
+        should_stop: Callable[[], bool] | None = ...,
+    ) -> np.ndarray: ...
 
     def __call__(
         self,
