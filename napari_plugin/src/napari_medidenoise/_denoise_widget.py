@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from magicgui.types import FileDialogMode
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -97,7 +99,9 @@ class DenoiseWidget(Container):
         self._model = ComboBox(
             label="model", choices=[(text, key) for key, text in MODEL_CHOICES.items()]
         )
-        self._checkpoint = FileEdit(label="checkpoint", mode="r", visible=False)
+        self._checkpoint = FileEdit(
+            label="checkpoint", mode=FileDialogMode.EXISTING_FILE, visible=False
+        )
         self._auto = CheckBox(text="estimate noise level", value=True)
         self._level = FloatSpinBox(label="noise level", min=0.0, max=1e9, step=0.1, enabled=False)
         self._estimate = Label(label="estimated", value="-")
@@ -133,7 +137,8 @@ class DenoiseWidget(Container):
         """Copy the widget values into :attr:`settings` and show what applies."""
         s = self.settings
         s.model = self._model.value
-        s.checkpoint = self._checkpoint.value if s.model == "checkpoint" else None
+        chosen = self._checkpoint.value
+        s.checkpoint = chosen if s.model == "checkpoint" and isinstance(chosen, Path) else None
         s.auto_noise, s.noise_level = self._auto.value, float(self._level.value)
         s.device, s.removed_noise = self._device.value, self._removed.value
         self._checkpoint.visible = s.model == "checkpoint"
@@ -188,6 +193,8 @@ class DenoiseWidget(Container):
             self._on_error(outcome.error)
             return
         layer, (axis, index) = self._source, self._slice
+        if layer is None:  # the run's layer is gone: nothing to publish next to
+            return
         translate = list(layer.translate)
         data = outcome.denoised
         if index is not None:

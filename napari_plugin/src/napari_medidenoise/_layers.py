@@ -131,4 +131,5 @@ def volume_from_layer(data: Any, meta: Mapping[str, Any]) -> md.Volume:
         scale, translate = [1.0, *scale], [0.0, *translate]
     affine = np.diag([*scale, 1.0])
     affine[:3, 3] = translate
-    return md.Volume(np.asarray(array, dtype=np.float32), spacing=tuple(scale), affine=affine)
+    dz, dy, dx = scale[-3:]
+    return md.Volume(np.asarray(array, dtype=np.float32), spacing=(dz, dy, dx), affine=affine)

@@ -32,8 +32,8 @@ def _mni_slab() -> md.Volume:
         [[0, 0, 1, 0], [0, -1, 0, data.shape[1] - 1], [1, 0, 0, first], [0, 0, 0, 1]], float
     )
     affine = np.asarray(image.affine, dtype=np.float64) @ index_to_voxel
-    spacing = tuple(float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
-    return md.Volume(slab, spacing=spacing, affine=affine, modality="MR")
+    dz, dy, dx = (float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
+    return md.Volume(slab, spacing=(dz, dy, dx), affine=affine, modality="MR")
 
 
 def noisy_mri() -> list[LayerTuple]:

@@ -242,4 +242,5 @@ def add_noise_to(data: np.ndarray, kind: str, level: float, seed: int) -> np.nda
     if kind not in md.NOISE_KINDS:
         raise ValueError(f"noise kind {kind!r} is not one of {', '.join(md.NOISE_KINDS)}")
     image = np.asarray(data, dtype=np.float32)
-    return np.asarray(md.add_noise(image, kind, level, rng=seed), dtype=np.float32)
+    noisy = md.add_noise(image, kind, level, rng=seed)  # type: ignore[arg-type]  # checked above
+    return np.asarray(noisy, dtype=np.float32)
