@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from medidenoise.errors import ConfigError
+from medidenoise.models.device import check_device
 
 __all__ = ["DistInfo", "cleanup", "setup"]
 
@@ -35,33 +35,13 @@ class DistInfo:
         return self.world_size > 1
 
 
-_ALLOWED = "'auto', 'cpu', 'cuda' or 'cuda:N'"
-
-
 def _pick(device: str | torch.device | None, local_rank: int) -> torch.device:
     """The device to train on; a :class:`ConfigError` naming the value when it cannot be used."""
     if device is None or str(device) == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ConfigError(f"device={str(device)!r} is not a device; use {_ALLOWED}") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise ConfigError(f"device={str(device)!r}: training runs on {_ALLOWED}")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"device={str(device)!r} was asked for but CUDA is not available on this "
-                f"machine; use 'cpu' (allowed: {_ALLOWED})"
-            )
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise ConfigError(
-                f"device={str(device)!r}: this machine has {count} CUDA device(s), "
-                f"cuda:0 to cuda:{count - 1}"
-            )
-        if dev.index is None:
-            dev = torch.device(f"cuda:{local_rank}")
+    dev = check_device(device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device(f"cuda:{local_rank}")
     return dev
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
-from medidenoise.errors import ConfigError
+from medidenoise.models.device import check_device
 
 __all__ = ["optimise_for_inference", "pick_device", "run_network"]
 
@@ -28,17 +28,7 @@ def pick_device(device: str | torch.device | None) -> torch.device:
     """CUDA when available and not told otherwise, else CPU."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        dev = None
-    if dev is None or dev.type not in ("cpu", "cuda"):
-        raise ConfigError(
-            f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'"
-        )
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} was asked for but CUDA is not available; use 'cpu'")
-    return dev
+    return check_device(device)
 
 
 def optimise_for_inference(network: torch.nn.Module, device: torch.device) -> torch.nn.Module:
