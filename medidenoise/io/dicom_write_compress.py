@@ -32,15 +32,14 @@ COMPRESSIONS: dict[str, UID | None] = {
     "jpeg2000": JPEG2000Lossless,
 }
 
-#: the packages that provide each encoder (RLE is built into pydicom)
+#: openjpeg (through pylibjpeg-openjpeg) always uses 6 DWT resolution levels
+_J2K_MIN_SIZE = 2 ** (6 - 1)
+#: what to pip-install for each encoder when pydicom reports it unavailable
 _PACKAGES = {
     "rle": "pylibjpeg-rle",
     "jpeg-ls": "pyjpegls",
-    "jpeg2000": "pylibjpeg-openjpeg",
+    "jpeg2000": "pylibjpeg pylibjpeg-openjpeg",
 }
-#: openjpeg (through pylibjpeg-openjpeg) always uses 6 DWT resolution levels
-_J2K_MIN_SIZE = 2 ** (6 - 1)
-_PIP = {"rle": "pylibjpeg-rle", "jpeg-ls": "pyjpegls", "jpeg2000": "pylibjpeg pylibjpeg-openjpeg"}
 
 
 def _encoder_available(uid: UID) -> bool:
@@ -72,8 +71,8 @@ def compression_syntax(name: str) -> UID | None:
     uid = COMPRESSIONS[name]
     if uid is not None and not _encoder_available(uid):
         raise MissingDecoderError(
-            f"compression {name!r} ({uid.name}) needs the package {_PACKAGES[name]}, which "
-            f"is not installed: `pip install {_PIP[name]}`, or pass --compression none "
+            f"compression {name!r} ({uid.name}) needs {_PACKAGES[name]}, which is not "
+            f"installed: `pip install {_PACKAGES[name]}`, or pass --compression none "
             "(compression='none') for uncompressed output"
         )
     return uid
