@@ -16,30 +16,36 @@ from medidenoise.models import load_model
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _torchrun(args: list[str], *, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node=2 ARGS`` on CPU (gloo); must succeed."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(
+        [*cmd, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
     out = tmp_path / "ddp"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        "-m",
-        "medidenoise",
-        "train",
-        "--config",
-        str(ROOT / "configs" / "smoke.yaml"),
-        "--output",
-        str(out),
-        "--device",
-        "cpu",
-        "--set",
-        "train.epochs=2",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = _torchrun(
+        [
+            "-m",
+            "medidenoise",
+            "train",
+            "--config",
+            str(ROOT / "configs" / "smoke.yaml"),
+            "--output",
+            str(out),
+            "--device",
+            "cpu",
+            "--set",
+            "train.epochs=2",
+        ],
+        timeout=600,
+    )
     # rank 0 alone reports and writes
     assert proc.stdout.count("best checkpoint") == 1
     model = load_model(out / "last.safetensors")
@@ -105,20 +111,7 @@ def test_torchrun_early_stopping_is_agreed_across_ranks(tmp_path: Path) -> None:
     script = tmp_path / "early_stop.py"
     script.write_text(_EARLY_STOP_SCRIPT, encoding="utf-8")
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        str(script),
-        str(ROOT / "configs" / "smoke.yaml"),
-        str(out),
-        str(tmp_path),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _torchrun([str(script), str(ROOT / "configs" / "smoke.yaml"), str(out), str(tmp_path)])
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     # rank 1 alone asked to stop at epoch 2: both stopped there
     assert [r["engine_epoch"] for r in ranks] == [2, 2]
