@@ -84,6 +84,12 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="checkpoint of the CAE baseline (its row is skipped without one)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the noise draws")
+    p.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="average the network over the 8 flips/rotations of each slice: slightly better "
+        "images (0.1-0.5 dB), 8 times the time",
+    )
     p.add_argument("--device", default=None)
     p.set_defaults(func=_run_evaluate)
 
@@ -101,6 +107,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         device=args.device,
         baseline_cae=args.baseline_cae,
         seed=args.seed,
+        self_ensemble=args.self_ensemble,
     )
     print(result.summary())
     print(f"report: {result.output_dir}")
@@ -120,7 +127,8 @@ scan_denoised.nii.gz`; OUTPUT.medidenoise.json beside it records the settings.
 
 re-running:
   Originals are only read. Re-running skips series completed with the same
-  --model, --noise-level and --compression, and redoes interrupted ones. A
+  --model, --noise-level, --compression and --self-ensemble, and redoes
+  interrupted ones. A
   series completed with other settings is left as it was and reported as
   failed (exit code 1) with the differences: pass --overwrite to redo it, or
   choose another OUTPUT. --overwrite redoes every series.
@@ -168,6 +176,12 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="list what would be done, write nothing")
     p.add_argument("--jobs", type=int, default=1, help="series converted in parallel")
+    p.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="average the network over the 8 flips/rotations of each slice: slightly better "
+        "images (0.1-0.5 dB), 8 times the time",
+    )
     p.add_argument("--device", default=None)
     p.set_defaults(func=_run_denoise)
 
@@ -188,6 +202,7 @@ def _run_denoise(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             device=args.device,
             progress=True,
+            self_ensemble=args.self_ensemble,
         )
     except (FileNotFoundError, ValueError) as exc:  # bad arguments: a message, not a traceback
         print(f"medidenoise denoise: error: {exc}", file=sys.stderr)

@@ -52,9 +52,9 @@ MANIFEST = ".medidenoise-series.json"
 NIFTI_MANIFEST_SUFFIX = ".medidenoise.json"
 #: settings that change the output: a complete unit made with others is not "done".
 #: (The output format is part of the output's name, so it needs no check here.)
-COMPARED_SETTINGS = ("model", "noise_level", "compression")
+COMPARED_SETTINGS = ("model", "noise_level", "compression", "self_ensemble")
 #: what manifests written before a setting existed mean by its absence
-_SETTING_DEFAULTS: dict[str, Any] = {"compression": "none"}
+_SETTING_DEFAULTS: dict[str, Any] = {"compression": "none", "self_ensemble": False}
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class UnitOptions:
     settings: dict[str, Any]
     progress: bool = False
     compression: str = "none"
+    #: average the network over the eight flips/rotations of each slice
+    self_ensemble: bool = False
 
 
 def _manifest_path(final: Path, kind: str) -> Path:

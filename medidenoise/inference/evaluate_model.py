@@ -57,6 +57,7 @@ def evaluate(
     max_grids: int = 12,
     figures: bool = True,
     progress: bool = True,
+    self_ensemble: bool = False,
 ) -> EvaluationResult:
     """Compare a denoising model with classical baselines by PSNR and SSIM.
 
@@ -101,6 +102,9 @@ def evaluate(
         Draw the figures (``False``: tables only).
     progress : bool
         Show a progress bar.
+    self_ensemble : bool
+        Run the model (not the CAE baseline) with its output averaged over
+        the eight flips and rotations of each image.
 
     Returns
     -------
@@ -124,9 +128,13 @@ def evaluate(
     denoisers: dict[str, DenoiseFn] = {}
     settings: dict[str, object] = {}
     if wanted is None or "model" in wanted:
-        model_runner = Denoiser(model, device=device)
+        model_runner = Denoiser(model, device=device, self_ensemble=self_ensemble)
         denoisers["model"] = _Bound(model_runner)
-        settings["model"] = {"name": model_runner.name, "source": _describe(model)}
+        settings["model"] = {
+            "name": model_runner.name,
+            "source": _describe(model),
+            "self_ensemble": bool(self_ensemble),
+        }
         settings["device"] = str(model_runner.device)
     if baseline_cae is None and shipped_weights_path("cae-baseline").is_file():
         baseline_cae = shipped_weights_path("cae-baseline")

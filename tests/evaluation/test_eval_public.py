@@ -115,3 +115,27 @@ def test_cli_evaluate_on_the_holdout_set(tmp_path: Path, capsys) -> None:
     assert "| model |" in capsys.readouterr().out
     doc = json.loads((out / "summary.json").read_text())
     assert [im["name"] for im in doc["settings"]["images"]] == ["RG3_UNCR", "MR2_UNCR", "693_UNCR"]
+
+
+def test_self_ensemble_runs_the_model_eight_ways_and_is_recorded(
+    ramp, tmp_path: Path, capsys
+) -> None:
+    kw = {"noises": ["gaussian:0.1"], "methods": ["noisy", "model"], "figures": False}
+    one = evaluate("default", ramp, output_dir=tmp_path / "one", progress=False, **kw)
+    eight = evaluate(
+        "default", ramp, output_dir=tmp_path / "eight", progress=False, self_ensemble=True, **kw
+    )
+    assert one.settings["model"]["self_ensemble"] is False
+    assert eight.settings["model"]["self_ensemble"] is True
+    p1, p8 = (r.means()["model"]["gaussian 0.1"][0] for r in (one, eight))
+    assert p1 != p8 and p8 > one.means()["noisy"]["gaussian 0.1"][0] + 3
+    from skimage.io import imsave
+
+    image = tmp_path / "img.png"
+    imsave(image, (ramp["smooth"] * 255).astype(np.uint8), check_contrast=False)
+    out = tmp_path / "report"
+    args = ["evaluate", "--images", str(image), "--output", str(out), "--self-ensemble"]
+    assert main([*args, "--methods", "noisy", "model", "--noise", "gaussian:0.1"]) == 0
+    assert "| model |" in capsys.readouterr().out
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["settings"]["model"]["self_ensemble"] is True

@@ -134,3 +134,28 @@ def test_dicom2nifti_accepts_the_converted_export(export: Path, tmp_path: Path, 
     ours = read_volume(ct.output).array
     theirs = np.sort(data.reshape(-1))
     np.testing.assert_allclose(theirs, np.sort(ours.reshape(-1)))
+
+
+def test_self_ensemble_from_the_command_line(
+    tmp_path: Path, ct_series, tiny_checkpoint: Path
+) -> None:
+    ct_series(tmp_path / "in" / "a", 2, size=48, number=2)
+    ct_series(tmp_path / "in" / "b", 2, size=48, number=3)
+    common = ["denoise", str(tmp_path / "in"), "--model", str(tiny_checkpoint)]
+    common += ["--noise-level", "25", "--device", "cpu"]
+    assert main([*common, str(tmp_path / "one")]) == 0
+    # two worker processes: each builds its denoiser with the flag
+    assert main([*common, str(tmp_path / "eight"), "--self-ensemble", "--jobs", "2"]) == 0
+    one = sorted((tmp_path / "one").rglob("*.dcm"))
+    eight = sorted((tmp_path / "eight").rglob("*.dcm"))
+    assert len(one) == len(eight) == 4
+    differ = 0
+    for a, b in zip(one, eight, strict=True):
+        da, db = dcmread(a), dcmread(b)
+        assert "averaged over 8 flips/rotations" in db.DerivationDescription
+        assert "flips" not in da.DerivationDescription
+        assert da.SeriesInstanceUID != db.SeriesInstanceUID  # another derivation, other UIDs
+        differ += int(np.count_nonzero(da.pixel_array != db.pixel_array))
+    assert differ > 0.5 * 4 * 48 * 48  # an untrained network is far from flip-symmetric
+    # the finished series remember the setting: the plain run's output is not reused
+    assert main([*common, str(tmp_path / "one"), "--self-ensemble"]) == 1

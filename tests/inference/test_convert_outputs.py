@@ -74,7 +74,12 @@ def test_other_settings_are_refused_without_overwrite(
         return {k: v for k, v in tree_hash(dst).items() if not k.startswith("medidenoise-report")}
 
     before = outputs()
-    for changed in ({"noise_level": 5.0}, {"model": "nlm"}, {"compression": "rle"}):
+    for changed in (
+        {"noise_level": 5.0},
+        {"model": "nlm"},
+        {"compression": "rle"},
+        {"self_ensemble": True},
+    ):
         kwargs = {"model": "identity", **changed}
         report = convert_dicom_folder(clean_export, dst, **kwargs)
         assert not report.ok

@@ -44,3 +44,13 @@ def test_default_model_ignores_offset_and_units(brain_slice: np.ndarray) -> None
     # the same image in other units (e.g. raw MR values) gives the same result in those units
     scaled = md.denoise(noisy * 800.0 + 120.0, noise_level=0.05 * 800.0)
     np.testing.assert_allclose((scaled - 120.0) / 800.0, ref, atol=2e-3)
+
+
+def test_self_ensemble_is_better_than_one_pass(brain_slice: np.ndarray) -> None:
+    rng = np.random.default_rng(11)
+    noisy = (brain_slice + rng.normal(0, 0.08, brain_slice.shape)).astype(np.float32)
+    one = md.denoise(noisy, noise_level=0.08)
+    eight = md.denoise(noisy, noise_level=0.08, self_ensemble=True)
+    assert eight.shape == noisy.shape and eight.dtype == np.float32
+    gain = _psnr(brain_slice, eight) - _psnr(brain_slice, one)
+    assert gain > 0.05, f"self-ensemble gained only {gain:.3f} dB"

@@ -109,6 +109,50 @@ def test_context_slices_see_their_neighbours() -> None:
     np.testing.assert_allclose(out[:, 0, 0], [2.5, 10.0, 20.0, 27.5], atol=1e-3)
 
 
+class Lopsided(nn.Module):
+    """A network that is not symmetric under flips/rotations: x + a ramp to the right."""
+
+    context_slices = 1
+    noise_level_input = False
+    size_multiple = 1
+    metadata: ClassVar[dict] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ramp = torch.arange(x.shape[-1], dtype=x.dtype).expand_as(x[:, :1])
+        return x[:, :1] + ramp
+
+
+@pytest.mark.parametrize("shape", [(24, 24), (2, 20, 36)])
+def test_self_ensemble_averages_the_eight_flips_and_rotations(shape: tuple[int, ...]) -> None:
+    img = _smooth(shape)
+    out = Denoiser(Lopsided(), self_ensemble=True)(img)
+    assert out.shape == img.shape  # quarter turns of a non-square image are turned back
+    plain = Denoiser(Lopsided())
+    by_hand = []
+    for turns in range(4):
+        for mirror in (False, True):
+            t = img[..., ::-1] if mirror else img
+            y = np.rot90(
+                plain(np.ascontiguousarray(np.rot90(t, turns, axes=(-2, -1)))),
+                -turns,
+                axes=(-2, -1),
+            )
+            by_hand.append(y[..., ::-1] if mirror else y)
+    np.testing.assert_allclose(out, np.mean(by_hand, axis=0), rtol=1e-5, atol=1e-3)
+    # the ramp added along each of the eight orientations averages out to a constant
+    added = out - img
+    assert np.ptp(added) < 1e-3 * np.ptp(img) < np.ptp(plain(img) - img)
+
+
+def test_self_ensemble_is_ignored_by_identity_and_classical_methods() -> None:
+    img = _smooth((32, 32))
+    np.testing.assert_array_equal(denoise(img, "identity", self_ensemble=True), img)
+    np.testing.assert_array_equal(
+        denoise(img, "tv", noise_level=20.0, self_ensemble=True),
+        denoise(img, "tv", noise_level=20.0),
+    )
+
+
 def test_deterministic() -> None:
     img = _smooth((2, 64, 64))
     a = denoise(img, BoxFilterNet(), noise_level=20.0)
