@@ -126,6 +126,26 @@ def test_offered_models_reduce_noise(viewer, model, denoise_widget, wait_idle):
     assert after < 0.8 * before, (model, before, after)
 
 
+def test_self_ensemble_box_runs_the_eight_way_average(viewer, denoise_widget, wait_idle):
+    clean, noisy = _phantom(seed=5)
+    layer = viewer.add_image(noisy, name="phantom")
+    widget = denoise_widget("default")
+    widget._layer.value = layer
+    results = {}
+    for ticked in (False, True):
+        widget._ensemble.value = ticked
+        widget.denoise_volume()
+        wait_idle(widget)
+        denoised = viewer.layers["phantom denoised"]
+        assert denoised.metadata[META_KEY]["self_ensemble"] is ticked
+        results[ticked] = np.array(denoised.data)
+    level = viewer.layers["phantom denoised"].metadata[META_KEY]["noise_level"]
+    expected = md.denoise(noisy, noise_level=level, self_ensemble=True)
+    np.testing.assert_allclose(results[True], expected, rtol=1e-5, atol=1e-4)
+    assert not np.allclose(results[True], results[False], atol=1e-3)
+    assert _rmse(results[True], clean) < 0.8 * _rmse(noisy, clean)
+
+
 def test_device_choice_offers_cuda_only_when_present(viewer, denoise_widget):
     widget = denoise_widget()
     expected = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)

@@ -91,6 +91,7 @@ def test_settings_describe_the_job(tmp_path, tiny_checkpoint):
     assert DenoiseSettings().job() == DenoiseJob(model="default", noise_level=None)
     manual = DenoiseSettings(model="nlm", auto_noise=False, noise_level=3.5).job()
     assert (manual.model, manual.noise_level) == ("nlm", 3.5)
+    assert DenoiseSettings(self_ensemble=True).job().self_ensemble
     chosen = DenoiseSettings(model="checkpoint", checkpoint=tiny_checkpoint).job()
     assert chosen.model == str(tiny_checkpoint)
     with pytest.raises(ValueError, match="checkpoint file"):

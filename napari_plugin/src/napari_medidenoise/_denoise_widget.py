@@ -107,6 +107,7 @@ class DenoiseWidget(Container):
         self._estimate = Label(label="estimated", value="-")
         self._device = ComboBox(label="device", choices=devices, value=devices[-1])
         self._removed = CheckBox(text="add removed-noise layer", value=True)
+        self._ensemble = CheckBox(text="8 flips/rotations (better, 8x slower)", value=False)
         self._preview_button = PushButton(text="Preview slice")
         self._run_button = PushButton(text="Denoise volume")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
@@ -114,11 +115,11 @@ class DenoiseWidget(Container):
         self._status = Label(label="status", value="")
         self.extend(
             [self._layer, self._model, self._checkpoint, self._auto, self._level, self._estimate,
-             self._device, self._removed, self._preview_button, self._run_button,
+             self._device, self._removed, self._ensemble, self._preview_button, self._run_button,
              self._cancel_button, self._progress, self._status]
         )  # fmt: skip
         for widget in (self._model, self._checkpoint, self._auto, self._level, self._device,
-                       self._removed):  # fmt: skip
+                       self._removed, self._ensemble):  # fmt: skip
             widget.changed.connect(self._sync_settings)
         self._preview_button.changed.connect(self.preview_slice)
         self._run_button.changed.connect(self.denoise_volume)
@@ -141,6 +142,7 @@ class DenoiseWidget(Container):
         s.checkpoint = chosen if s.model == "checkpoint" and isinstance(chosen, Path) else None
         s.auto_noise, s.noise_level = self._auto.value, float(self._level.value)
         s.device, s.removed_noise = self._device.value, self._removed.value
+        s.self_ensemble = self._ensemble.value
         self._checkpoint.visible = s.model == "checkpoint"
         self._level.enabled = not s.auto_noise
 
@@ -249,7 +251,11 @@ class DenoiseWidget(Container):
             self._status.value = "cancelled"
             return
         layer = request.layer
-        facts: dict[str, Any] = {"noise_level": outcome.noise_level, "model": request.job.model}
+        facts: dict[str, Any] = {
+            "noise_level": outcome.noise_level,
+            "model": request.job.model,
+            "self_ensemble": request.job.self_ensemble,
+        }
         publish_layer(self.viewer, layer, f"{layer.name} denoised", outcome.denoised, **facts)
         if request.removed_noise:
             low, high = display_limits(outcome.removed_noise)

@@ -45,6 +45,9 @@ class DenoiseSettings:
         ``"cpu"`` or ``"cuda"``.
     removed_noise : bool
         Also add a layer with the removed noise (input - denoised).
+    self_ensemble : bool
+        Average the network over the 8 flips/rotations of each slice: slightly
+        better images, 8 times the time (networks only).
     """
 
     model: ModelChoice = "default"
@@ -53,6 +56,7 @@ class DenoiseSettings:
     noise_level: float = 0.0
     device: str = "cpu"
     removed_noise: bool = True
+    self_ensemble: bool = False
 
     def job(self) -> DenoiseJob:
         """The denoising request these settings describe.
@@ -75,7 +79,9 @@ class DenoiseSettings:
         if not self.auto_noise and not self.noise_level >= 0:
             raise ValueError(f"noise level must be >= 0, got {self.noise_level}")
         level = None if self.auto_noise else float(self.noise_level)
-        return DenoiseJob(model=model, noise_level=level, device=self.device)
+        return DenoiseJob(
+            model=model, noise_level=level, device=self.device, self_ensemble=self.self_ensemble
+        )
 
 
 @dataclass
