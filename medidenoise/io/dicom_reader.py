@@ -210,7 +210,18 @@ def read_dicom(
     else:
         scan = scan_dicom(path)
     info = select_series(require_series(scan), series_uid, path)
-    volume = read_dicom_series(info, allow_irregular=allow_irregular)
+    try:
+        volume = read_dicom_series(info, allow_irregular=allow_irregular)
+    except DicomSeriesError as exc:
+        if not scan.errors:
+            raise
+        # a gap in the slices is often a file that failed to read: say which
+        unreadable = "; ".join(f"{p} ({why})" for p, why in scan.errors[:3])
+        more = f" and {len(scan.errors) - 3} more" if len(scan.errors) > 3 else ""
+        raise DicomSeriesError(
+            f"{exc} The folder also holds {len(scan.errors)} unreadable file(s), possibly the "
+            f"missing slice(s): {unreadable}{more}."
+        ) from exc
     return volume if path.is_dir() else _with_path(volume, path)
 
 

@@ -154,6 +154,17 @@ def test_truncated_file(tmp_path):
         read_volume(bad)
 
 
+def test_gap_from_a_truncated_slice_names_that_file(tmp_path):
+    paths = make_series(tmp_path / "s", 5)
+    data = paths[2].read_bytes()
+    paths[2].write_bytes(data[: len(data) - 20])  # the middle slice cannot be read
+    with pytest.raises(DicomSeriesError) as err:
+        read_volume(tmp_path / "s")
+    msg = str(err.value)
+    assert "slice(s) missing" in msg
+    assert f"{paths[2]} (truncated" in msg and "allow_irregular=True" in msg
+
+
 def test_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(NoImageDataError, match="no readable DICOM image series"):
