@@ -65,11 +65,11 @@ def _holdout(name: str):
     return next(p for p in holdout_paths() if p.stem == name)
 
 
-def _denoiser(method: str, model_spec: str, device: str):
+def _denoiser(method: str, model_spec: str, device: str, self_ensemble: bool = False):
     from medidenoise.inference import Denoiser
 
     model = _common.load_bench_model(model_spec, device=device) if method == "model" else method
-    return Denoiser(model, device=device)
+    return Denoiser(model, device=device, self_ensemble=self_ensemble)
 
 
 def _child_peak(method: str, size: int, model_spec: str) -> None:
@@ -102,6 +102,7 @@ def _cpu_times(args: argparse.Namespace, sizes: Sequence[int]) -> dict:
 
     methods = ["model", "bm3d", "nlm"]
     dens = {m: _denoiser(m, args.model, "cpu") for m in methods}
+    ensembled = _denoiser("model", args.model, "cpu", self_ensemble=True)
     times: dict = {}
     for size in sizes:
         img = _image(size)
@@ -119,6 +120,10 @@ def _cpu_times(args: argparse.Namespace, sizes: Sequence[int]) -> dict:
             )
             times[("model-stack", size)] = t / STACK
             print(f"  model {STACK}-slice stack {size}: {1000 * t / STACK:9.1f} ms/slice")
+            reps = max(1, min(args.repeats, 3))
+            t = _common.median_seconds(ensembled, img, noise_level=SIGMA, repeats=reps)
+            times[("model-x8", size)] = t
+            print(f"  model self-ensemble {size}: {1000 * t:9.1f} ms/slice (median of {reps})")
     return times
 
 
@@ -154,9 +159,9 @@ def _block(args, times: dict, peaks: dict, gpu: dict, sizes: Sequence[int], labe
         f"`Denoiser` (noise level given); median of {args.repeats} calls (BM3D/NLM: "
         f"{max(1, min(args.repeats, 3))}) after a warm-up, all in this run.",
         "",
-        "| size | model ms/slice | model slices/s | model ms/slice in 8-stack | BM3D ms/slice "
-        "| NLM ms/slice | BM3D / model |",
-        "|---|---|---|---|---|---|---|",
+        "| size | model ms/slice | model slices/s | model ms/slice in 8-stack "
+        "| model self-ensemble ms/slice | BM3D ms/slice | NLM ms/slice | BM3D / model |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for size in sizes:
         tm, tb, tn = times.get(("model", size)), times.get(("bm3d", size)), times.get(("nlm", size))
@@ -164,6 +169,7 @@ def _block(args, times: dict, peaks: dict, gpu: dict, sizes: Sequence[int], labe
         lines.append(
             f"| {size}x{size} | {_fmt_ms(tm)} | {1 / tm:.1f} | "
             f"{_fmt_ms(times.get(('model-stack', size))) if size <= 512 else '-'} | "
+            f"{_fmt_ms(times.get(('model-x8', size))) if size <= 512 else '-'} | "
             f"{_fmt_ms(tb)} | {_fmt_ms(tn)} | {ratio} |"
         )
     tm, tb = times.get(("model", 512)), times.get(("bm3d", 512))
