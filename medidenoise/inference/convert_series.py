@@ -260,6 +260,7 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
                 series_key=unit.series_key or None,
                 compression=opts.compression,  # type: ignore[arg-type]
             )
+            del out  # written: free it before the series is read back whole
             manifest["series_uid"] = _validate(tmp, vol, files)
             manifest["files"] = [f.name for f in files]
             _write_manifest(tmp / MANIFEST, manifest)

@@ -17,7 +17,7 @@ from medidenoise.inference._network import optimise_for_inference, pick_device, 
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
-from medidenoise.transforms import NormalizationParams, estimate_noise, normalize_intensity
+from medidenoise.transforms import NormalizationParams, estimate_noise, normalization_params
 
 __all__ = ["CLASSICAL", "Denoiser", "denoise"]
 
@@ -69,17 +69,15 @@ def _noise_robust_normalization(vol: np.ndarray, modality: str | None) -> Normal
     costs several dB. Percentiles of a smoothed copy (noise std divided by
     about 10) are close to the clean ones. CT keeps its fixed HU window.
     """
-    _, params = normalize_intensity(vol[:1, :1, :1], modality=modality)
+    params = normalization_params(vol[:1, :1, :1], modality=modality)
     if params.method != "percentile":
         return params
     from scipy.ndimage import gaussian_filter
 
     step = max(1, vol.shape[0] // _NORM_MAX_SLICES)
-    sample = vol[::step].astype(np.float32, copy=True)
     sigma = [0.0, _NORM_SMOOTHING, _NORM_SMOOTHING]
-    smooth = gaussian_filter(sample, sigma=sigma, mode="reflect")
-    _, params = normalize_intensity(smooth, method="percentile")
-    return params
+    smooth = gaussian_filter(vol[::step], sigma=sigma, mode="reflect")  # a new array
+    return normalization_params(smooth, method="percentile")
 
 
 def _as_array(image: Volume | np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -251,8 +249,13 @@ class Denoiser:
                 report(vol.shape[0], vol.shape[0])
             return vol
         params = _noise_robust_normalization(vol, modality)
-        norm = np.asarray(params.apply(vol), dtype=np.float32)
         sigma_units = estimate_noise(vol) if noise_level is None else float(noise_level)
+        # ``vol`` is this call's own float32 copy: normalise it in place (float32 arithmetic,
+        # no float64 temporaries) so that a long series costs three volumes of memory:
+        # the caller's, this copy and the result
+        norm = vol
+        norm -= np.float32(params.low)
+        norm /= np.float32(params.scale)
         sigma = float(params.scale_sigma(sigma_units))
         log.debug("noise level %.4g (image units) = %.4g (network units)", sigma_units, sigma)
         if isinstance(self.model, str):
@@ -269,7 +272,12 @@ class Denoiser:
                 should_stop=should_stop,
                 self_ensemble=self.self_ensemble,
             )
-        return np.asarray(params.inverse(result), dtype=np.float32)
+        result = np.asarray(result, dtype=np.float32)
+        if result is norm:  # a method that handed back its input: do not scale it twice
+            result = result.copy()
+        result *= np.float32(params.scale)
+        result += np.float32(params.low)
+        return result
 
 
 def denoise(

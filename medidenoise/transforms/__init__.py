@@ -16,6 +16,7 @@ from medidenoise.transforms.intensity import (
     CT_WINDOW,
     NORMALIZATION_METHODS,
     NormalizationParams,
+    normalization_params,
     normalize_intensity,
 )
 from medidenoise.transforms.noise import (
@@ -110,6 +111,7 @@ __all__ = [
     "add_salt_and_pepper_noise",
     "add_speckle_noise",
     "estimate_noise",
+    "normalization_params",
     "normalize_intensity",
 ]
 

@@ -14,7 +14,13 @@ from medidenoise.transforms._checks import as_float_image, check_number
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["CT_WINDOW", "NORMALIZATION_METHODS", "NormalizationParams", "normalize_intensity"]
+__all__ = [
+    "CT_WINDOW",
+    "NORMALIZATION_METHODS",
+    "NormalizationParams",
+    "normalization_params",
+    "normalize_intensity",
+]
 
 NormalizationMethod = Literal["auto", "window", "percentile", "minmax", "none"]
 NORMALIZATION_METHODS: tuple[str, ...] = ("auto", "window", "percentile", "minmax", "none")
@@ -172,6 +178,32 @@ def normalize_intensity(
     >>> np.allclose(params.inverse(norm), ct)
     True
     """
+    arr = as_float_image(image)
+    params = normalization_params(
+        arr, modality=modality, method=method, window=window, percentiles=percentiles
+    )
+    return params.apply(arr), params
+
+
+def normalization_params(
+    image: np.ndarray,
+    *,
+    modality: str | None = None,
+    method: NormalizationMethod = "auto",
+    window: tuple[float, float] | None = None,
+    percentiles: tuple[float, float] = (0.5, 99.5),
+) -> NormalizationParams:
+    """The parameters :func:`normalize_intensity` would use, without mapping the image.
+
+    Same arguments as :func:`normalize_intensity`; for callers that normalise
+    in place or in pieces and cannot afford a normalised copy of a long volume.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> normalization_params(np.arange(101.0), method="percentile", percentiles=(10, 90))
+    NormalizationParams(low=10.0, high=90.0, method='percentile')
+    """
     if method not in NORMALIZATION_METHODS:
         allowed = ", ".join(NORMALIZATION_METHODS)
         raise ValueError(f"method must be one of {allowed}; got {method!r}")
@@ -196,8 +228,7 @@ def normalize_intensity(
         low, high = float(arr.min()), float(arr.max())
     else:
         low, high = 0.0, 1.0
-    params = NormalizationParams(low=low, high=high, method=method)
-    return params.apply(arr), params
+    return NormalizationParams(low=low, high=high, method=method)
 
 
 def _is_tensor(x: object) -> bool:
