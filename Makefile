@@ -43,12 +43,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## Re-train the shipped default model in its three stages (about 50 + 35 + 45 minutes on two
-## CPU cores: configs/default_stage1.yaml, the fine-tunes configs/default_stage2.yaml and
-## configs/default.yaml) and ship it
+## Re-train the shipped default model in its two stages (about 50 + 60 minutes on two CPU
+## cores: configs/default_stage1.yaml, then the fine-tune configs/default.yaml) and ship it
 train-default: setup
 	$(VENV)/bin/medidenoise train --config configs/default_stage1.yaml --output runs/default_stage1
-	$(VENV)/bin/medidenoise train --config configs/default_stage2.yaml --output runs/default_stage2
 	$(VENV)/bin/medidenoise train --config configs/default.yaml --output runs/default
 	cp runs/default/best.safetensors medidenoise/weights/default.safetensors
 
