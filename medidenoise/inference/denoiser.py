@@ -250,12 +250,9 @@ class Denoiser:
             return vol
         params = _noise_robust_normalization(vol, modality)
         sigma_units = estimate_noise(vol) if noise_level is None else float(noise_level)
-        # ``vol`` is this call's own float32 copy: normalise it in place (float32 arithmetic,
-        # no float64 temporaries) so that a long series costs three volumes of memory:
-        # the caller's, this copy and the result
-        norm = vol
-        norm -= np.float32(params.low)
-        norm /= np.float32(params.scale)
+        # ``vol`` is this call's own float32 copy: normalised in place, a long series costs
+        # three volumes of memory: the caller's, this copy and the result
+        norm = params.apply_inplace(vol)
         sigma = float(params.scale_sigma(sigma_units))
         log.debug("noise level %.4g (image units) = %.4g (network units)", sigma_units, sigma)
         if isinstance(self.model, str):
@@ -272,12 +269,8 @@ class Denoiser:
                 should_stop=should_stop,
                 self_ensemble=self.self_ensemble,
             )
-        result = np.asarray(result, dtype=np.float32)
-        if result is norm:  # a method that handed back its input: do not scale it twice
-            result = result.copy()
-        result *= np.float32(params.scale)
-        result += np.float32(params.low)
-        return result
+        # both runners return a new float32 array: scale it back in place
+        return params.inverse_inplace(result)
 
 
 def denoise(

@@ -99,6 +99,22 @@ class NormalizationParams:
         x = np.asarray(normalized, dtype=np.float64)
         return (x * self.scale + self.low).astype(np.float32)
 
+    def apply_inplace(self, image: np.ndarray) -> np.ndarray:
+        """:meth:`apply` written into ``image`` itself (a float array) and returned.
+
+        For long volumes: no copy and no float64 temporaries (the arithmetic is
+        done in the array's own precision).
+        """
+        image -= image.dtype.type(self.low)
+        image /= image.dtype.type(self.scale)
+        return image
+
+    def inverse_inplace(self, normalized: np.ndarray) -> np.ndarray:
+        """:meth:`inverse` written into ``normalized`` itself (a float array) and returned."""
+        normalized *= normalized.dtype.type(self.scale)
+        normalized += normalized.dtype.type(self.low)
+        return normalized
+
     def scale_sigma(self, sigma: float) -> float:
         """Convert a noise std from image units to network units."""
         return float(sigma) / self.scale

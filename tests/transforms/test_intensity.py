@@ -157,3 +157,14 @@ def test_monai_wrappers_record_invertible_params() -> None:
     assert NormalizeIntensityRangeD is NormalizeIntensityRanged
     with pytest.raises(ValueError, match="method"):
         NormalizeIntensityRange(method="zscore")  # type: ignore[arg-type]
+
+
+def test_in_place_mapping_matches_the_copying_one() -> None:
+    rng = np.random.default_rng(4)
+    img = rng.normal(300.0, 80.0, (3, 40, 50)).astype(np.float32)
+    _, params = normalize_intensity(img, method="percentile")
+    work = img.copy()
+    assert params.apply_inplace(work) is work  # no new array
+    np.testing.assert_allclose(work, params.apply(img), rtol=1e-6, atol=1e-6)
+    assert params.inverse_inplace(work) is work
+    np.testing.assert_allclose(work, img, rtol=1e-6, atol=1e-3)
