@@ -37,7 +37,10 @@ __all__ = [
 ]
 
 LossName = Literal["mse", "l1", "bce", "ssim"]
-NoiseKind = Literal["gaussian", "salt_and_pepper", "poisson", "rician", "speckle"]
+NoiseKind = Literal[
+    "gaussian", "salt_and_pepper", "poisson", "rician", "speckle", "correlated", "poisson_gaussian"
+]
+ProceduralKind = Literal["dead_leaves", "phantom"]
 _DEFAULT_FEATURES = {"cae": [32, 64, 128], "unet": [32, 64, 128, 256]}
 
 
@@ -146,6 +149,12 @@ class DataConfig(_Strict):
     #: side of the fixed centre crop used for validation (0: whole slices)
     val_crop: int = Field(default=128, ge=0, le=4096)
     val_max_slices: int = Field(default=32, ge=1, le=100000)
+    #: fraction of training patches drawn from procedural generators instead of the
+    #: sources (dead leaves, smooth phantoms; medidenoise.engine.procedural)
+    procedural: float = Field(default=0.0, ge=0, le=1)
+    procedural_kinds: list[ProceduralKind] = Field(
+        default_factory=lambda: list(get_args(ProceduralKind)), min_length=1, max_length=2
+    )
     #: folder for an npz cache of the extracted slices (none: memory only)
     cache_dir: str | None = None
     num_workers: int = Field(default=0, ge=0, le=64)
@@ -187,6 +196,9 @@ class TrainConfig(_Strict):
     init_weights: str | None = Field(default=None, min_length=1, max_length=4096)
     #: mixed precision; used on CUDA only
     amp: bool = True
+    #: bfloat16 autocast of the forward pass on CPU (losses stay float32); about twice
+    #: as fast on CPUs with avx512_bf16 (BENCHMARKS.md); ignored on CUDA, where ``amp`` acts
+    cpu_bf16: bool = False
     tensorboard: bool = True
 
     @model_validator(mode="after")

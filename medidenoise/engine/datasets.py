@@ -8,6 +8,7 @@ from torch.utils.data import Dataset
 
 from medidenoise.config import NoiseConfig
 from medidenoise.engine.data import SliceSet
+from medidenoise.engine.procedural import PROCEDURAL_KINDS, procedural_image
 
 __all__ = ["PatchDataset", "ValidationDataset", "make_noise_transform"]
 
@@ -20,6 +21,18 @@ def make_noise_transform(noise: NoiseConfig):  # -> RandNoisyPaird
     levels = {c.kind: c.level_range for c in noise.mixture}
     weights = {c.kind: c.weight for c in noise.mixture}
     return RandNoisyPaird(keys="image", kinds=kinds, levels=levels, weights=weights)
+
+
+def _grey_levels(slices: list[SliceSet], count: int = 4096) -> np.ndarray:
+    """A fixed sample of the slices' intensities (background included): the grey levels
+    procedural images are painted with, so they look like real scans' histograms."""
+    rng = np.random.default_rng(0)
+    per = max(1, count // len(slices))
+    picks = []
+    for s in slices:
+        sl = s.volume[s.indices[len(s.indices) // 2], s.rows[0] : s.rows[1]]
+        picks.append(rng.choice(sl.ravel(), size=per))
+    return np.concatenate(picks).astype(np.float32)
 
 
 def _crop(img: np.ndarray, top: int, left: int, size: tuple[int, int]) -> np.ndarray:
@@ -80,6 +93,12 @@ class PatchDataset(Dataset):
         Random flips and 90-degree rotations.
     seed : int, optional
         Draw item ``i`` of epoch ``e`` from ``(seed, e, i)``; see above.
+    procedural : float, optional
+        Fraction of items drawn from the procedural generators
+        (:mod:`medidenoise.engine.procedural`) instead of ``slices``; their grey levels
+        come from the intensities of ``slices``. Reproducible per item like the rest.
+    procedural_kinds : tuple of str, optional
+        Which generators, drawn with equal probability.
     """
 
     def __init__(
@@ -93,6 +112,8 @@ class PatchDataset(Dataset):
         noise_level_input: bool = False,
         augment: bool = True,
         seed: int | None = None,
+        procedural: float = 0.0,
+        procedural_kinds: tuple[str, ...] = PROCEDURAL_KINDS,
     ) -> None:
         if not slices:
             raise ValueError("slices must hold at least one training volume")
@@ -109,6 +130,14 @@ class PatchDataset(Dataset):
         self.noise = make_noise_transform(noise)
         counts = np.array([len(s.indices) for s in slices], dtype=np.float64)
         self.weights = counts / counts.sum()
+        if not 0.0 <= procedural <= 1.0:
+            raise ValueError(f"procedural must be a fraction in [0, 1], got {procedural}")
+        for kind in procedural_kinds:
+            if kind not in PROCEDURAL_KINDS:
+                raise ValueError(f"procedural_kinds: {kind!r} is not one of {PROCEDURAL_KINDS}")
+        self.procedural = float(procedural)
+        self.procedural_kinds = tuple(procedural_kinds)
+        self.grey_levels = _grey_levels(slices) if self.procedural > 0 else None
 
     def __len__(self) -> int:
         return self.length
@@ -126,12 +155,17 @@ class PatchDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         seed = self._item_seed(index)
         rng = np.random.default_rng(seed)
-        s = self.slices[int(rng.choice(len(self.slices), p=self.weights))]
-        stack = s.stack(int(rng.choice(s.indices)), self.context)
-        h, w = stack.shape[-2:]
-        top = int(rng.integers(0, max(1, h - self.patch + 1)))
-        left = int(rng.integers(0, max(1, w - self.patch + 1)))
-        patch = _crop(stack, top, left, (self.patch, self.patch))
+        if self.procedural and rng.random() < self.procedural:
+            kind = self.procedural_kinds[int(rng.integers(len(self.procedural_kinds)))]
+            image = procedural_image(kind, self.patch, rng, levels=self.grey_levels)
+            patch = np.repeat(image[np.newaxis], self.context, axis=0)
+        else:
+            s = self.slices[int(rng.choice(len(self.slices), p=self.weights))]
+            stack = s.stack(int(rng.choice(s.indices)), self.context)
+            h, w = stack.shape[-2:]
+            top = int(rng.integers(0, max(1, h - self.patch + 1)))
+            left = int(rng.integers(0, max(1, w - self.patch + 1)))
+            patch = _crop(stack, top, left, (self.patch, self.patch))
         if self.augment:
             if rng.random() < 0.5:
                 patch = patch[:, :, ::-1]

@@ -22,6 +22,7 @@ from monai.handlers import (
     ValidationHandler,
     from_engine,
 )
+from monai.inferers import Inferer
 from monai.metrics import SSIMMetric
 from torch.nn.parallel import DistributedDataParallel
 
@@ -107,6 +108,19 @@ def _tensorboard(out_dir: Path, trainer_epoch: Callable[[Any], int]) -> tuple[An
     return train_tb, val_tb
 
 
+class CpuBf16Inferer(Inferer):
+    """Runs the training forward pass under CPU bfloat16 autocast, returning float32.
+
+    MONAI's ``amp`` autocasts on CUDA only; on CPUs with bf16 instructions this
+    halves the time of a training step. The losses run in float32 (engine.losses).
+    """
+
+    def __call__(self, inputs: torch.Tensor, network: Any, *args: Any, **kwargs: Any) -> Any:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = network(inputs, *args, **kwargs)
+        return out.float()
+
+
 def build_engines(
     cfg: ExperimentConfig,
     model: torch.nn.Module,
@@ -167,6 +181,7 @@ def build_engines(
         non_blocking=cuda,
         amp=amp,
         decollate=False,
+        inferer=CpuBf16Inferer() if cfg.train.cpu_bf16 and not cuda else None,
     )
 
     def trainer_epoch(_: Any) -> int:

@@ -67,6 +67,8 @@ def _loaders(cfg: ExperimentConfig, model: Any, dist_info: distributed.DistInfo)
         patch_size=data.patch_size,
         augment=data.augment,
         seed=cfg.seed,
+        procedural=data.procedural,
+        procedural_kinds=tuple(data.procedural_kinds),
         **common,
     )
     val_ds = ValidationDataset(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from scipy import ndimage
 
 from medidenoise.errors import InvalidImageError
 from medidenoise.transforms._checks import as_float_image
+from medidenoise.transforms._noise_blocks import block_noise_estimate
 
 __all__ = ["estimate_noise"]
 
@@ -14,20 +17,52 @@ __all__ = ["estimate_noise"]
 _MAD_TO_STD = 0.6744897501960817
 # the 3x3 high-pass kernel outer([1, -2, 1], [1, -2, 1]) has squared norm 36
 _KERNEL_NORM = 6.0
+# block variances spreading more than this times simulated noise's: not noise-only blocks
+_MAX_SPREAD = 1.5
+# block estimate over high-pass estimate above which the noise counts as correlated
+_CORRELATED = 2.0
 
 
-def estimate_noise(image: np.ndarray, *, max_slices: int | None = 32) -> float:
-    """Estimate the standard deviation of additive Gaussian noise.
+def estimate_noise(
+    image: np.ndarray,
+    *,
+    max_slices: int | None = 32,
+    method: Literal["auto", "highpass", "blocks"] = "auto",
+) -> float:
+    """Estimate the per-pixel standard deviation of additive noise, white or correlated.
 
-    Each 2D slice is filtered with the separable high-pass kernel
-    ``outer([1, -2, 1], [1, -2, 1])``, which cancels any intensity that
-    varies at most quadratically along rows or columns, so smooth anatomy
-    leaves little behind while white noise of std ``s`` gives outputs of std
-    ``6 s``. The noise std is the median absolute output / 0.6745 / 6 (a MAD
-    estimate, robust to the few large outputs at edges). Outputs whose 3x3
-    neighbourhood is exactly constant (padding outside a CT field of view, an
-    empty background) carry no information about the noise and are left out.
-    A volume is estimated slice by slice and the median taken.
+    Two estimates are made and combined:
+
+    ``highpass``
+        Each 2D slice is filtered with the separable high-pass kernel
+        ``outer([1, -2, 1], [1, -2, 1])``, which cancels any intensity that varies at
+        most quadratically along rows or columns, so smooth anatomy leaves little
+        behind while white noise of std ``s`` gives outputs of std ``6 s``. The noise
+        std is the median absolute output / 0.6745 / 6 (a MAD estimate, robust to the
+        few large outputs at edges). Exact for white noise, but it sees only the finest
+        frequencies: spatially correlated noise (a CT reconstruction kernel, MR
+        interpolation) is underestimated, by 3-50x.
+    ``blocks``
+        The slices are cut into blocks (32 px, 16 or 8 in small images); a quadratic
+        surface is fitted to each and the variance of what it leaves is taken. The
+        flattest blocks hold noise only: the 10th percentile of the block variances is
+        used, and turned into a per-pixel variance by running the same statistic on
+        simulated noise with the power spectrum measured in the flattest quarter of
+        the blocks (so the selection bias and the correlation are accounted for
+        whatever the spectrum). Needs flat regions; on an image that has none
+        (a crop of one texture) it reads texture as noise.
+    ``auto`` (default)
+        The block estimate when it is more than twice the high-pass one (the noise is
+        clearly correlated) and the block variances spread as the simulated noise's
+        do (flat regions that hold noise only were found); else the high-pass one.
+        White noise thus keeps the high-pass estimate, which needs no flat region.
+        Noise so mildly correlated that the high-pass estimate sees more than half
+        of it is underestimated by up to that factor.
+
+    Padding (an exactly constant neighbourhood, e.g. outside a CT field of view or
+    an empty background) carries no information about the noise and is left out.
+    On a benchmark of white, low-pass and band-pass noise over the hold-out images,
+    ``auto`` is within 8 % of the true per-pixel std (BENCHMARKS.md).
 
     Parameters
     ----------
@@ -35,6 +70,8 @@ def estimate_noise(image: np.ndarray, *, max_slices: int | None = 32) -> float:
         2D image (H, W) or 3D volume (D, H, W), in its own units; H, W >= 3.
     max_slices : int or None, optional
         Use at most this many evenly spaced slices of a volume (``None``: all).
+    method : {"auto", "highpass", "blocks"}, optional
+        Which estimate to return (see above).
 
     Returns
     -------
@@ -50,7 +87,16 @@ def estimate_noise(image: np.ndarray, *, max_slices: int | None = 32) -> float:
     >>> noisy = smooth + np.random.default_rng(0).normal(0, 0.05, smooth.shape)
     >>> round(estimate_noise(noisy), 2)
     0.05
+
+    Correlated noise: the high-pass estimate sees a fraction of it, ``auto`` all of it.
+
+    >>> from medidenoise.transforms import add_correlated_noise
+    >>> blurred = add_correlated_noise(smooth, 0.05, rng=0, spectrum="lowpass", width=0.15)
+    >>> round(estimate_noise(blurred, method="highpass"), 3), round(estimate_noise(blurred), 2)
+    (0.003, 0.05)
     """
+    if method not in ("auto", "highpass", "blocks"):
+        raise ValueError(f"method must be 'auto', 'highpass' or 'blocks', got {method!r}")
     arr = as_float_image(image)
     if arr.ndim == 2:
         arr = arr[None]
@@ -69,7 +115,15 @@ def estimate_noise(image: np.ndarray, *, max_slices: int | None = 32) -> float:
             idx = np.unique(np.linspace(0, arr.shape[0] - 1, max_slices).round().astype(int))
             arr = arr[idx]
     estimates = [s for s in (_slice_sigma(sl) for sl in arr) if s is not None]
-    return float(np.median(estimates)) if estimates else 0.0
+    highpass = float(np.median(estimates)) if estimates else 0.0
+    if method == "highpass":
+        return highpass
+    blocks = block_noise_estimate(arr)
+    if method == "blocks":
+        return blocks.sigma if blocks is not None else highpass
+    if blocks is None or blocks.spread > _MAX_SPREAD or blocks.sigma <= _CORRELATED * highpass:
+        return highpass
+    return blocks.sigma
 
 
 def _slice_sigma(sl: np.ndarray) -> float | None:

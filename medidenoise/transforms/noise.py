@@ -17,13 +17,19 @@ from typing import Literal
 import numpy as np
 
 from medidenoise.transforms._checks import RngLike, as_float_image, check_number, make_rng
+from medidenoise.transforms._noise_realistic import (
+    add_correlated_noise,
+    add_poisson_gaussian_noise,
+)
 
 __all__ = [
     "DEFAULT_LEVELS",
     "NOISE_KINDS",
     "NoiseKind",
+    "add_correlated_noise",
     "add_gaussian_noise",
     "add_noise",
+    "add_poisson_gaussian_noise",
     "add_poisson_noise",
     "add_rician_noise",
     "add_salt_and_pepper_noise",
@@ -32,10 +38,20 @@ __all__ = [
     "check_noise_level",
 ]
 
-NoiseKind = Literal["gaussian", "salt_and_pepper", "poisson", "rician", "speckle"]
+NoiseKind = Literal[
+    "gaussian", "salt_and_pepper", "poisson", "rician", "speckle", "correlated", "poisson_gaussian"
+]
 
 #: The noise models :func:`add_noise` knows, in a fixed order.
-NOISE_KINDS: tuple[str, ...] = ("gaussian", "salt_and_pepper", "poisson", "rician", "speckle")
+NOISE_KINDS: tuple[str, ...] = (
+    "gaussian",
+    "salt_and_pepper",
+    "poisson",
+    "rician",
+    "speckle",
+    "correlated",
+    "poisson_gaussian",
+)
 
 #: Default ``(low, high)`` level ranges, meant for images in network units [0, 1].
 DEFAULT_LEVELS: dict[str, tuple[float, float]] = {
@@ -44,6 +60,8 @@ DEFAULT_LEVELS: dict[str, tuple[float, float]] = {
     "poisson": (50.0, 1000.0),
     "rician": (0.01, 0.1),
     "speckle": (0.02, 0.2),
+    "correlated": (0.01, 0.1),
+    "poisson_gaussian": (0.01, 0.1),
 }
 
 
@@ -277,6 +295,8 @@ _FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
     "poisson": add_poisson_noise,
     "rician": add_rician_noise,
     "speckle": add_speckle_noise,
+    "correlated": add_correlated_noise,
+    "poisson_gaussian": add_poisson_gaussian_noise,
 }
 
 
@@ -290,8 +310,8 @@ def check_noise_kind(kind: object, *, name: str = "kind") -> str:
 def check_noise_level(kind: str, level: object, *, name: str = "level") -> float:
     """Check a noise level for ``kind`` and return it as a float.
 
-    Allowed: sigma ``>= 0`` (gaussian, rician, speckle), amount in ``[0, 1]``
-    (salt_and_pepper), photons ``> 0`` (poisson).
+    Allowed: sigma ``>= 0`` (gaussian, rician, speckle, correlated, poisson_gaussian),
+    amount in ``[0, 1]`` (salt_and_pepper), photons ``> 0`` (poisson).
     """
     if kind == "salt_and_pepper":
         return check_number(f"{name} (salt_and_pepper amount)", level, low=0.0, high=1.0)
@@ -309,10 +329,14 @@ def add_noise(
     ----------
     image : ndarray
         Image of any shape (typically 2D or 3D), real-valued.
-    kind : {"gaussian", "salt_and_pepper", "poisson", "rician", "speckle"}
-        Noise model, one of :data:`NOISE_KINDS`.
+    kind : str
+        Noise model, one of :data:`NOISE_KINDS`: ``"gaussian"``, ``"salt_and_pepper"``,
+        ``"poisson"``, ``"rician"``, ``"speckle"``, ``"correlated"`` (Gaussian noise with
+        a random low-pass or band-pass spectrum, :func:`add_correlated_noise`) or
+        ``"poisson_gaussian"`` (signal-dependent, :func:`add_poisson_gaussian_noise`).
     level : float
-        The model's strength: ``sigma`` for gaussian, rician and speckle,
+        The model's strength: ``sigma`` for gaussian, rician, speckle, correlated
+        and poisson_gaussian (the per-pixel std),
         ``amount`` for salt_and_pepper, ``photons`` for poisson (see the
         ``add_*_noise`` function of each kind).
     rng : numpy.random.Generator, int or None, optional
@@ -330,10 +354,10 @@ def add_noise(
     >>> noisy = add_noise(clean, "gaussian", 0.05, rng=1)
     >>> np.array_equal(noisy, add_gaussian_noise(clean, 0.05, rng=1))
     True
-    >>> add_noise(clean, "blur", 1.0)
+    >>> add_noise(clean, "blur", 1.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: kind must be one of gaussian, salt_and_pepper, poisson, rician, speckle; got 'blur'
+    ValueError: kind must be one of gaussian, salt_and_pepper, ..., poisson_gaussian; got 'blur'
     """
     kind = check_noise_kind(kind)  # type: ignore[assignment]
     level = check_noise_level(kind, level)

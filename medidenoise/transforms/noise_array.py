@@ -31,8 +31,10 @@ from medidenoise.transforms.noise import (
 )
 
 __all__ = [
+    "RandAddCorrelatedNoise",
     "RandAddGaussianNoise",
     "RandAddNoise",
+    "RandAddPoissonGaussianNoise",
     "RandAddPoissonNoise",
     "RandAddRicianNoise",
     "RandAddSaltAndPepperNoise",
@@ -258,3 +260,28 @@ class RandAddSpeckleNoise(RandAddNoise):
 
     def __init__(self, sigma: LevelRange = DEFAULT_LEVELS["speckle"], prob: float = 1.0) -> None:
         super().__init__("speckle", sigma, prob=prob)
+
+
+class RandAddCorrelatedNoise(RandAddNoise):
+    """Add spatially correlated Gaussian noise with per-pixel ``sigma`` drawn from a range.
+
+    Each call also draws the shape of the noise power spectrum (a low-pass as
+    interpolation leaves it, or a ramp-times-window band-pass as CT reconstruction
+    leaves it) and its width; see :func:`~medidenoise.transforms.add_correlated_noise`.
+    """
+
+    def __init__(self, sigma: LevelRange = DEFAULT_LEVELS["correlated"], prob: float = 1.0) -> None:
+        super().__init__("correlated", sigma, prob=prob)
+
+
+class RandAddPoissonGaussianNoise(RandAddNoise):
+    """Add signal-dependent Poisson-Gaussian noise with ``sigma`` drawn from a range.
+
+    See :func:`~medidenoise.transforms.add_poisson_gaussian_noise`; the share of
+    signal-dependent variance is drawn on each call.
+    """
+
+    def __init__(
+        self, sigma: LevelRange = DEFAULT_LEVELS["poisson_gaussian"], prob: float = 1.0
+    ) -> None:
+        super().__init__("poisson_gaussian", sigma, prob=prob)

@@ -20,12 +20,18 @@ from medidenoise.transforms.noise_array import (
 )
 
 __all__ = [
+    "RandAddCorrelatedNoiseD",
+    "RandAddCorrelatedNoiseDict",
+    "RandAddCorrelatedNoised",
     "RandAddGaussianNoiseD",
     "RandAddGaussianNoiseDict",
     "RandAddGaussianNoised",
     "RandAddNoiseD",
     "RandAddNoiseDict",
     "RandAddNoised",
+    "RandAddPoissonGaussianNoiseD",
+    "RandAddPoissonGaussianNoiseDict",
+    "RandAddPoissonGaussianNoised",
     "RandAddPoissonNoiseD",
     "RandAddPoissonNoiseDict",
     "RandAddPoissonNoised",
@@ -194,7 +200,39 @@ class RandAddSpeckleNoised(RandAddNoised):
         super().__init__(keys, "speckle", sigma, prob=prob, allow_missing_keys=allow_missing_keys)
 
 
+class RandAddCorrelatedNoised(RandAddNoised):
+    """Dictionary version of :class:`~medidenoise.transforms.RandAddCorrelatedNoise`."""
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        sigma: LevelRange = DEFAULT_LEVELS["correlated"],
+        prob: float = 1.0,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(
+            keys, "correlated", sigma, prob=prob, allow_missing_keys=allow_missing_keys
+        )
+
+
+class RandAddPoissonGaussianNoised(RandAddNoised):
+    """Dictionary version of :class:`~medidenoise.transforms.RandAddPoissonGaussianNoise`."""
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        sigma: LevelRange = DEFAULT_LEVELS["poisson_gaussian"],
+        prob: float = 1.0,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(
+            keys, "poisson_gaussian", sigma, prob=prob, allow_missing_keys=allow_missing_keys
+        )
+
+
 RandAddNoiseD = RandAddNoiseDict = RandAddNoised
+RandAddCorrelatedNoiseD = RandAddCorrelatedNoiseDict = RandAddCorrelatedNoised
+RandAddPoissonGaussianNoiseD = RandAddPoissonGaussianNoiseDict = RandAddPoissonGaussianNoised
 RandAddGaussianNoiseD = RandAddGaussianNoiseDict = RandAddGaussianNoised
 RandAddSaltAndPepperNoiseD = RandAddSaltAndPepperNoiseDict = RandAddSaltAndPepperNoised
 RandAddPoissonNoiseD = RandAddPoissonNoiseDict = RandAddPoissonNoised

@@ -6,6 +6,7 @@ import copy
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -232,3 +233,31 @@ def test_init_weights_must_match_the_model(run, tiny_config: dict, tmp_path: Pat
     cfg["train"]["init_weights"] = str(tmp_path / "missing.safetensors")
     with pytest.raises(ConfigError, match=r"init_weights=.*missing\.safetensors.*not found"):
         train(cfg, output_dir=tmp_path / "other", progress=False)
+
+
+def test_cpu_bf16_and_procedural_data_train_through_the_engines(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    from medidenoise.engine.engines import CpuBf16Inferer
+
+    cfg = {
+        **tiny_config,
+        "data": {**tiny_config["data"], "procedural": 0.5},
+        "noise": {
+            "mixture": [
+                {"kind": "correlated", "level": [0.03, 0.08]},
+                {"kind": "poisson_gaussian", "level": [0.03, 0.08]},
+            ]
+        },
+        "train": {**tiny_config["train"], "cpu_bf16": True, "loss": "l1"},
+    }
+    result = train(cfg, output_dir=tmp_path / "bf16", progress=False)
+    row = result.metrics[0]
+    assert np.isfinite(row["train_loss"]) and row["val_psnr"] > 0
+    assert load_model(result.best_checkpoint).metadata["train"]["cpu_bf16"] is True
+    # the inferer really runs the network in bfloat16 and hands float32 to the loss
+    seen = []
+    net = torch.nn.Conv2d(1, 1, 3, padding=1)
+    net.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+    out = CpuBf16Inferer()(torch.rand(1, 1, 8, 8), net)
+    assert seen == [torch.bfloat16] and out.dtype == torch.float32

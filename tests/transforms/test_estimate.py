@@ -84,3 +84,31 @@ def test_bad_inputs() -> None:
         estimate_noise(np.zeros((2, 8)))
     with pytest.raises(ValueError, match="max_slices"):
         estimate_noise(np.zeros((4, 8, 8)), max_slices=0)
+
+
+@pytest.mark.parametrize(
+    ("spectrum", "width"), [("lowpass", 0.25), ("lowpass", 0.12), ("bandpass", 0.4)]
+)
+def test_correlated_noise_per_pixel_std_within_15_percent(
+    mni_slices: np.ndarray, spectrum: str, width: float
+) -> None:
+    from medidenoise.transforms import add_correlated_noise
+
+    sigma = 0.05 * float(mni_slices.max())
+    noisy = add_correlated_noise(mni_slices, sigma, rng=6, spectrum=spectrum, width=width)  # type: ignore[arg-type]
+    # the high-pass estimate sees only the finest part of correlated noise ...
+    assert estimate_noise(noisy, method="highpass") < 0.5 * sigma
+    # ... the default one all of it
+    assert estimate_noise(noisy) == pytest.approx(sigma, rel=0.15)
+
+
+def test_white_noise_keeps_the_highpass_estimate_without_flat_regions(ct_small) -> None:
+    # CT_small has no flat region: its flattest blocks hold anatomy, which the block
+    # estimate would read as noise; white noise must keep the exact high-pass estimate
+    noisy = add_gaussian_noise(ct_small, 20.0, rng=2)
+    assert estimate_noise(noisy) == estimate_noise(noisy, method="highpass")
+
+
+def test_method_argument_is_checked() -> None:
+    with pytest.raises(ValueError, match="method"):
+        estimate_noise(np.zeros((8, 8)), method="psd")  # type: ignore[arg-type]

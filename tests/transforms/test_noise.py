@@ -8,15 +8,25 @@ import pytest
 from medidenoise.errors import InvalidImageError, MedidenoiseError
 from medidenoise.transforms import (
     NOISE_KINDS,
+    add_correlated_noise,
     add_gaussian_noise,
     add_noise,
+    add_poisson_gaussian_noise,
     add_poisson_noise,
     add_rician_noise,
     add_salt_and_pepper_noise,
     add_speckle_noise,
 )
 
-LEVELS = {"gaussian": 0.1, "salt_and_pepper": 0.05, "poisson": 50.0, "rician": 0.1, "speckle": 0.2}
+LEVELS = {
+    "gaussian": 0.1,
+    "salt_and_pepper": 0.05,
+    "poisson": 50.0,
+    "rician": 0.1,
+    "speckle": 0.2,
+    "correlated": 0.1,
+    "poisson_gaussian": 0.1,
+}
 
 
 def _ramp(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
@@ -62,6 +72,8 @@ def test_dispatcher_matches_each_function() -> None:
         "poisson": add_poisson_noise,
         "rician": add_rician_noise,
         "speckle": add_speckle_noise,
+        "correlated": add_correlated_noise,
+        "poisson_gaussian": add_poisson_gaussian_noise,
     }
     assert set(funcs) == set(NOISE_KINDS)
     for kind, func in funcs.items():
