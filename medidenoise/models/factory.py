@@ -11,11 +11,16 @@ from medidenoise.config import ModelConfig
 from medidenoise.errors import ConfigError
 from medidenoise.models.cae import DenoisingCAE
 from medidenoise.models.unet import UNet
+from medidenoise.models.unshuffle_unet import UnshuffleUNet
 
 __all__ = ["ARCHITECTURES", "build_model", "model_config_of"]
 
 #: architecture name -> network class
-ARCHITECTURES: dict[str, type[nn.Module]] = {"cae": DenoisingCAE, "unet": UNet}
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "cae": DenoisingCAE,
+    "unet": UNet,
+    "unshuffle_unet": UnshuffleUNet,
+}
 
 
 def _as_config(cfg: ModelConfig | dict[str, Any]) -> ModelConfig:

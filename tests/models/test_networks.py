@@ -16,6 +16,8 @@ CASES = [
     {"arch": "unet", "features": [8, 16], "residual": True, "noise_level_input": True},
     {"arch": "unet", "features": [8, 16, 32], "context_slices": 5, "norm": "instance"},
     {"arch": "unet", "features": [4, 8], "norm": "none"},
+    {"arch": "unshuffle_unet", "features": [8, 16], "noise_level_input": True},
+    {"arch": "unshuffle_unet", "features": [4, 8, 16], "context_slices": 3, "norm": "none"},
 ]
 
 
@@ -148,3 +150,21 @@ def test_cae_has_the_classic_layer_sequence() -> None:
     seen: dict[str, torch.Tensor] = {}
     net.head.register_forward_hook(lambda _m, _i, o: seen.setdefault("head", o))
     torch.testing.assert_close(net(x), torch.sigmoid(seen["head"]))
+
+
+def test_unshuffle_unet_is_residual_scriptable_and_rebuilt_from_its_config() -> None:
+    from medidenoise.models import model_config_of
+    from medidenoise.models.unshuffle_unet import UnshuffleUNet
+
+    net = build_model({"arch": "unshuffle_unet", "features": [4, 8], "noise_level_input": True})
+    assert isinstance(net, UnshuffleUNet) and net.size_multiple == 4
+    torch.nn.init.zeros_(net.head.weight)
+    torch.nn.init.zeros_(net.head.bias)
+    x = torch.rand(2, 2, 8, 12)
+    torch.testing.assert_close(net.eval()(x), x[:, :1])  # zero head: no noise predicted
+    torch.nn.init.normal_(net.head.weight)
+    scripted = torch.jit.script(net)
+    torch.testing.assert_close(scripted(x), net(x))
+    rebuilt = build_model(model_config_of(net))
+    assert model_config_of(rebuilt) == model_config_of(net)
+    assert ModelConfig.model_validate({"arch": "unshuffle_unet"}).residual is True
