@@ -95,7 +95,8 @@ class UnshuffleUNet(nn.Module):
             h = block(h)
             skips.append(h)
         depth = len(skips)
-        for i, (up, merge) in enumerate(zip(self.up, self.merge)):
+        # TorchScript knows no zip(strict=); the two lists are built together
+        for i, (up, merge) in enumerate(zip(self.up, self.merge)):  # noqa: B905
             h = merge(torch.cat([up(h), skips[depth - 2 - i]], dim=1))
         noise = self.shuffle(self.head(h))
         c = self.context_slices // 2
