@@ -23,6 +23,10 @@ def make_noise_transform(noise: NoiseConfig):  # -> RandNoisyPaird
     return RandNoisyPaird(keys="image", kinds=kinds, levels=levels, weights=weights)
 
 
+#: items per procedural canvas, on average (a canvas has twice the patch side)
+_PATCHES_PER_CANVAS = 4
+
+
 def _grey_levels(slices: list[SliceSet], count: int = 4096) -> np.ndarray:
     """A fixed sample of the slices' intensities (background included): the grey levels
     procedural images are painted with, so they look like real scans' histograms."""
@@ -96,7 +100,10 @@ class PatchDataset(Dataset):
     procedural : float, optional
         Fraction of items drawn from the procedural generators
         (:mod:`medidenoise.engine.procedural`) instead of ``slices``; their grey levels
-        come from the intensities of ``slices``. Reproducible per item like the rest.
+        come from the intensities of ``slices``. Each epoch has its own canvases of twice the
+        patch side (about one per four procedural items), each a pure function of
+        ``(seed, epoch, canvas)``, generated when first needed and cropped at random by the
+        items that draw it: reproducible per item like the rest, at a quarter of the cost.
     procedural_kinds : tuple of str, optional
         Which generators, drawn with equal probability.
     """
@@ -138,6 +145,10 @@ class PatchDataset(Dataset):
         self.procedural = float(procedural)
         self.procedural_kinds = tuple(procedural_kinds)
         self.grey_levels = _grey_levels(slices) if self.procedural > 0 else None
+        # procedural canvases of twice the patch side, each cropped by about four items
+        self._bank_size = max(1, round(self.procedural * self.length / _PATCHES_PER_CANVAS))
+        self._bank_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        self._bank: dict[tuple[int, int], np.ndarray] = {}
 
     def __len__(self) -> int:
         return self.length
@@ -152,13 +163,26 @@ class PatchDataset(Dataset):
         entropy = [self.seed, self.epoch, int(index)]
         return int(np.random.SeedSequence(entropy).generate_state(1)[0]) % (2**31 - 1)
 
+    def _canvas(self, k: int) -> np.ndarray:
+        """Procedural canvas ``k`` of this epoch: a pure function of (seed, epoch, k),
+        generated once per epoch and process and cropped by several items."""
+        key = (self.epoch, k)
+        if key not in self._bank:
+            if any(e != self.epoch for e, _ in self._bank):
+                self._bank.clear()
+            gen = np.random.default_rng(np.random.SeedSequence([self._bank_seed, self.epoch, 7, k]))
+            kind = self.procedural_kinds[int(gen.integers(len(self.procedural_kinds)))]
+            self._bank[key] = procedural_image(kind, 2 * self.patch, gen, levels=self.grey_levels)
+        return self._bank[key]
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         seed = self._item_seed(index)
         rng = np.random.default_rng(seed)
         if self.procedural and rng.random() < self.procedural:
-            kind = self.procedural_kinds[int(rng.integers(len(self.procedural_kinds)))]
-            image = procedural_image(kind, self.patch, rng, levels=self.grey_levels)
-            patch = np.repeat(image[np.newaxis], self.context, axis=0)
+            image = self._canvas(int(rng.integers(self._bank_size)))
+            top, left = (int(v) for v in rng.integers(0, image.shape[0] - self.patch + 1, 2))
+            crop = image[top : top + self.patch, left : left + self.patch]
+            patch = np.repeat(crop[np.newaxis], self.context, axis=0)
         else:
             s = self.slices[int(rng.choice(len(self.slices), p=self.weights))]
             stack = s.stack(int(rng.choice(s.indices)), self.context)

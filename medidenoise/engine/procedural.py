@@ -65,8 +65,8 @@ def _shape_mask(
     box = (slice(y0, max(y0, y1)), slice(x0, max(x0, x1)))
     if y0 >= y1 or x0 >= x1:
         return box, np.zeros((0, 0), dtype=bool)
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    dy, dx = yy - cy, xx - cx
+    yy, xx = np.ogrid[y0:y1, x0:x1]
+    dy, dx = (yy - cy).astype(np.float32), (xx - cx).astype(np.float32)
     kind = rng.integers(4)
     if kind == 0:  # disc
         inside = dy * dy + dx * dx <= radius * radius
@@ -83,10 +83,40 @@ def _shape_mask(
     else:  # convex polygon: intersection of half-planes at random angles
         n = int(rng.integers(3, 8))
         angles = np.sort(rng.uniform(0, 2 * np.pi, n))
-        inside = np.ones(dy.shape, dtype=bool)
+        inside = np.ones((y1 - y0, x1 - x0), dtype=bool)
         for t in angles:
             inside &= dx * np.cos(t) + dy * np.sin(t) <= radius * rng.uniform(0.6, 1.0)
     return box, inside
+
+
+#: shapes smaller than this radius (pixels, at the drawing scale) are drawn as discs, all at once
+_TINY = 3.0
+
+
+def _stamp_discs(
+    img: np.ndarray, radii: np.ndarray, rng: np.random.Generator, levels: np.ndarray | None
+) -> None:
+    """Paint small discs of the given radii on ``img`` in one vectorised pass (later on top)."""
+    if radii.size == 0:
+        return
+    size = img.shape[0]
+    n = radii.size
+    cy, cx = rng.uniform(0, size, (2, n))
+    values = (
+        levels[rng.integers(levels.size, size=n)].astype(np.float32)
+        if levels is not None and levels.size
+        else rng.random(n).astype(np.float32)
+    )
+    reach = int(np.ceil(radii.max())) + 1
+    offsets = np.arange(-reach, reach + 1)
+    ys = np.floor(cy)[:, None, None] + offsets[None, :, None]
+    xs = np.floor(cx)[:, None, None] + offsets[None, None, :]
+    inside = (ys - cy[:, None, None]) ** 2 + (xs - cx[:, None, None]) ** 2 <= radii[
+        :, None, None
+    ] ** 2
+    inside &= (ys >= 0) & (ys < size) & (xs >= 0) & (xs < size)
+    which, row, col = np.nonzero(inside)
+    img[ys[which, row, 0].astype(int), xs[which, 0, col].astype(int)] = values[which]
 
 
 def dead_leaves(
@@ -115,10 +145,11 @@ def dead_leaves(
     img = np.full((canvas, canvas), _grey(rng, levels), dtype=np.float32)
     r_min, r_max = 1.5 * scale, float(canvas)
     # inverse-CDF draw from p(r) ~ r^-3 on [r_min, r_max]
-    n_shapes = int(rng.integers(200, 500))
+    n_shapes = int(rng.integers(150, 400)) * (size // 64 + 1)
     u = rng.random(n_shapes)
     radii = 1.0 / np.sqrt(u / r_max**2 + (1 - u) / r_min**2)
-    for radius in np.sort(radii)[::-1]:  # large first, so small shapes stay visible
+    tiny = radii < _TINY * scale
+    for radius in np.sort(radii[~tiny])[::-1]:  # large first, so small shapes stay visible
         box, mask = _shape_mask(canvas, float(radius), rng)
         if not mask.any():
             continue
@@ -134,6 +165,7 @@ def dead_leaves(
         else:
             tex = _texture(mask.shape, rng)
             region[mask] = value + rng.uniform(0.02, 0.15) * tex[mask]
+    _stamp_discs(img, radii[tiny], rng, levels)
     if rng.random() < 0.5:  # depth of field: blur a smooth random region
         blurred = ndimage.gaussian_filter(img, rng.uniform(0.7, 3.0) * scale)
         field = rng.random((canvas, canvas)).astype(np.float32)
@@ -148,8 +180,8 @@ def dead_leaves(
 def phantom(size: int, rng: np.random.Generator, *, levels: np.ndarray | None = None) -> np.ndarray:
     """A smooth body phantom (size, size) on a dark background, float32 in [0, 1].
 
-    The field of view is drawn from 1-4x the patch size, so a patch shows a
-    whole small body, an edge of the body and the background, or tissue only.
+    The field of view is drawn from 1-2.5x the image size and zoomed onto it, so a crop
+    shows a whole small body, an edge of the body and the background, or tissue only.
 
     Examples
     --------
@@ -157,15 +189,26 @@ def phantom(size: int, rng: np.random.Generator, *, levels: np.ndarray | None = 
     >>> img.shape, bool(img.min() >= 0 and img.max() <= 1)
     ((64, 64), True)
     """
-    fov = int(size * rng.uniform(1.0, 4.0))
-    yy, xx = (np.mgrid[0:fov, 0:fov].astype(np.float32) + 0.5) / fov - 0.5
+    fov = int(size * rng.uniform(1.0, 2.5))
     background = 0.0 if rng.random() < 0.6 else rng.uniform(0.0, 0.1)
     img = np.full((fov, fov), background, dtype=np.float32)
 
     def ellipse(cy: float, cx: float, a: float, b: float, t: float) -> np.ndarray:
-        u = (xx - cx) * np.cos(t) + (yy - cy) * np.sin(t)
-        v = -(xx - cx) * np.sin(t) + (yy - cy) * np.cos(t)
-        return (u / a) ** 2 + (v / b) ** 2 <= 1.0
+        """Boolean (fov, fov) mask of an ellipse in [-0.5, 0.5] coordinates, computed in
+        its bounding box only."""
+        mask = np.zeros((fov, fov), dtype=bool)
+        r = max(a, b)
+        lo = np.clip(np.floor((np.array([cy, cx]) - r + 0.5) * fov), 0, fov).astype(int)
+        hi = np.clip(np.ceil((np.array([cy, cx]) + r + 0.5) * fov) + 1, 0, fov).astype(int)
+        if lo[0] >= hi[0] or lo[1] >= hi[1]:
+            return mask
+        yy, xx = np.ogrid[lo[0] : hi[0], lo[1] : hi[1]]
+        y = (yy.astype(np.float32) + 0.5) / fov - 0.5 - cy
+        x = (xx.astype(np.float32) + 0.5) / fov - 0.5 - cx
+        u = x * np.cos(t) + y * np.sin(t)
+        v = -x * np.sin(t) + y * np.cos(t)
+        mask[lo[0] : hi[0], lo[1] : hi[1]] = (u / a) ** 2 + (v / b) ** 2 <= 1.0
+        return mask
 
     body = ellipse(
         rng.uniform(-0.1, 0.1),
@@ -200,6 +243,8 @@ def phantom(size: int, rng: np.random.Generator, *, levels: np.ndarray | None = 
         )
         img[dot] = rng.uniform(0.7, 1.0)
     img = ndimage.gaussian_filter(img, rng.uniform(0.3, 1.5) * fov / size)
+    yy, xx = np.ogrid[0:fov, 0:fov]
+    yy, xx = (yy + 0.5) / fov - 0.5, (xx + 0.5) / fov - 0.5
     bias = 1.0 + rng.uniform(0.0, 0.3) * (
         np.cos(2 * np.pi * (xx * rng.normal() + yy * rng.normal()) * 0.5 + rng.uniform(0, 6))
     )
