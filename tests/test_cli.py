@@ -52,12 +52,35 @@ def test_demo_writes_a_report(tmp_path: Path) -> None:
     result = run_demo(tmp_path / "demo", model="identity")
     assert (tmp_path / "demo" / "grid.png").stat().st_size > 10_000
     rows = json.loads((tmp_path / "demo" / "results.json").read_text())
-    assert len(rows) == len(result.rows) >= 2
+    # the demo promises CT, radiograph and MRI: all three are in the report
+    assert len(rows) == len(result.rows) == 3
+    assert [r["image"] for r in rows] == [
+        "CT_small (CT, pydicom)",
+        "RG1 (CR radiograph)",
+        "MNI152 T1 (MR, nilearn)",
+    ]
     for row in rows:
         # the identity "model" must score exactly the noisy input; NLM must beat it
         assert row["psnr_model"] == pytest.approx(row["psnr_noisy"])
         assert row["psnr_nlm"] > row["psnr_noisy"]
     assert "| image |" in (tmp_path / "demo" / "report.md").read_text()
+
+
+def test_a_missing_demo_image_is_an_error_naming_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pydicom.data
+
+    real = pydicom.data.get_testdata_file
+
+    def without_rg1(name: str, *args: object, **kwargs: object) -> object:
+        return None if name.startswith("RG1") else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(pydicom.data, "get_testdata_file", without_rg1)
+    assert main(["demo", "--output", str(tmp_path / "demo")]) == 2
+    err = capsys.readouterr().err
+    assert "RG1_UNCR.dcm" in err and "pydicom-data" in err
+    assert not (tmp_path / "demo").exists()
 
 
 def test_python_dash_m_runs_the_cli() -> None:
