@@ -1,6 +1,6 @@
 """Inference: denoise images and volumes, convert DICOM folders."""
 
-from medidenoise.inference.convert import convert_dicom_folder
+from medidenoise.inference.convert import convert_dicom_folder, derivation_description
 from medidenoise.inference.convert_report import ConversionReport
 from medidenoise.inference.denoiser import CLASSICAL, Denoiser, denoise
 
@@ -10,4 +10,5 @@ __all__ = [
     "Denoiser",
     "convert_dicom_folder",
     "denoise",
+    "derivation_description",
 ]

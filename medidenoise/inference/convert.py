@@ -54,6 +54,37 @@ def _derivation(model_id: str, noise_level: float | None, self_ensemble: bool = 
     return f"Denoised by medidenoise {__version__}; model {model_id}; noise level {noise}{ensemble}"
 
 
+def derivation_description(
+    model: Any = "default", noise_level: float | None = None, *, self_ensemble: bool = False
+) -> str:
+    """The Derivation Description a denoised DICOM series gets, as ``convert`` writes it.
+
+    Parameters
+    ----------
+    model : str, os.PathLike or torch.nn.Module
+        The model as passed to :func:`denoise`: ``"default"``, a checkpoint
+        path (its SHA-256 is recorded, so a retrained model is told apart), a
+        loaded network or a classical method name.
+    noise_level : float, optional
+        The noise level used, in image units; ``None`` records "estimated per
+        series".
+    self_ensemble : bool
+        Whether the 8 flips/rotations were averaged.
+
+    Returns
+    -------
+    str
+        For example ``"Denoised by medidenoise 0.1.0; model default (sha256 ...);
+        noise level 12.5"``.
+
+    Examples
+    --------
+    >>> derivation_description("nlm", 12.5)[:28]
+    'Denoised by medidenoise 0.1.'
+    """
+    return _derivation(_model_id(model), noise_level, bool(self_ensemble))
+
+
 def _check_args(
     output_format: str | None, jobs: int, noise_level: float | None, compression: str
 ) -> None:

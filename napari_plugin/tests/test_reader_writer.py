@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from napari_medidenoise import napari_get_reader
-from napari_medidenoise._layers import META_KEY
+from napari_medidenoise._layers import META_KEY, ROLE_DENOISED
 from napari_medidenoise._writer import write_dicom, write_nifti
 
 import medidenoise as md
@@ -17,6 +18,13 @@ def _read(path) -> list:
     reader = napari_get_reader(str(path))
     assert callable(reader), f"no reader for {path}"
     return reader(str(path))
+
+
+def _denoised(kwargs: dict, *, model: str = "nlm", noise_level: float = 3.0) -> dict:
+    """The layer state of a denoising result of the layer ``kwargs`` describes."""
+    entry = {**kwargs["metadata"][META_KEY], "role": ROLE_DENOISED, "derived_from": "source"}
+    entry.update(model=model, noise_level=noise_level, self_ensemble=False)
+    return {**kwargs, "name": f"{kwargs['name']} denoised", "metadata": {META_KEY: entry}}
 
 
 def test_reader_declines_what_is_not_dicom_or_nifti(tmp_path: Path):
@@ -69,8 +77,11 @@ def test_dicom_layer_saves_as_a_derived_series(dicom_folder: Path, tmp_path: Pat
     [(data, kwargs, _)] = _read(dicom_folder)
     before = {p: p.read_bytes() for p in dicom_folder.iterdir()}
     smoothed = np.round(data * 0.5)
-    written = write_dicom(str(tmp_path / "out"), smoothed, kwargs)
+    written = write_dicom(str(tmp_path / "out"), smoothed, _denoised(kwargs))
     assert len(written) == 6
+    header = pydicom.dcmread(written[0], stop_before_pixels=True)
+    # the derivation names the run that made the layer, as the command line writes it
+    assert header.DerivationDescription == md.derivation_description("nlm", 3.0)
     back = md.read_volume(tmp_path / "out")
     np.testing.assert_allclose(back.array, smoothed, atol=1)
     assert back.source.series_uid != kwargs["metadata"][META_KEY]["volume"].source.series_uid
@@ -103,12 +114,38 @@ def test_non_dicom_layer_is_not_saved_as_dicom(nifti_file: Path, tmp_path: Path,
     assert not (tmp_path / "out.dcm").exists()
 
 
+@pytest.mark.parametrize(
+    ("role", "why"),
+    [
+        ("removed noise", "not an image of the patient"),
+        ("noisy", "noise added on purpose"),
+        ("source", "as it was read"),
+        ("derived", "not made by medidenoise's Denoise widget"),
+    ],
+)
+def test_only_denoised_layers_are_saved_as_dicom(
+    dicom_folder: Path, tmp_path: Path, shown, role: str, why: str
+):
+    [(data, kwargs, _)] = _read(dicom_folder)
+    state = _denoised(kwargs)
+    state["metadata"][META_KEY]["role"] = role
+    assert write_dicom(str(tmp_path / "out.dcm"), data, state) == []
+    assert why in shown[-1] and "NIfTI" in shown[-1]
+    assert not (tmp_path / "out.dcm").exists()
+
+
+def test_the_layer_as_read_is_not_saved_as_a_derived_series(dicom_folder, tmp_path, shown):
+    [(data, kwargs, _)] = _read(dicom_folder)
+    assert write_dicom(str(tmp_path / "out.dcm"), data, kwargs) == []
+    assert "denoise it first" in shown[-1]
+
+
 def test_dicom_writer_refuses_a_same_size_layer_of_another_shape(
     dicom_folder: Path, tmp_path: Path, shown
 ):
     [(data, kwargs, _)] = _read(dicom_folder)
     reshaped = np.asarray(data).reshape(3, 128, 64)  # as many voxels, other shape
-    assert write_dicom(str(tmp_path / "out.dcm"), reshaped, kwargs) == []
+    assert write_dicom(str(tmp_path / "out.dcm"), reshaped, _denoised(kwargs)) == []
     assert "(3, 128, 64)" in shown[-1] and "(6, 64, 64)" in shown[-1]
     assert not (tmp_path / "out.dcm").exists()
 
@@ -118,7 +155,7 @@ def test_dicom_writer_refuses_a_folder_that_holds_files(dicom_folder: Path, tmp_
     target = tmp_path / "taken.dcm"
     target.mkdir()
     (target / "notes.txt").write_text("keep me")
-    assert write_dicom(str(target), data, kwargs) == []
+    assert write_dicom(str(target), data, _denoised(kwargs)) == []
     assert "not an empty folder" in shown[-1]
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
 
@@ -127,7 +164,7 @@ def test_one_slice_dicom_layer_is_2d_and_saves_back(tmp_path: Path, series_write
     folder = series_writer(tmp_path / "single", depth=1)
     [(data, kwargs, _)] = _read(folder)
     assert data.ndim == 2
-    [written] = write_dicom(str(tmp_path / "single_out.dcm"), data, kwargs)
+    [written] = write_dicom(str(tmp_path / "single_out.dcm"), data, _denoised(kwargs))
     back = md.read_volume(written)
     assert back.shape == (1, *data.shape)
     np.testing.assert_allclose(back.array[0], data, atol=1)

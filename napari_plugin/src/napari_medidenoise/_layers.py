@@ -17,8 +17,14 @@ import medidenoise as md
 
 __all__ = [
     "META_KEY",
+    "ROLE_DENOISED",
+    "ROLE_NOISY",
+    "ROLE_REMOVED_NOISE",
+    "ROLE_SOURCE",
     "colormap_for",
     "display_limits",
+    "layer_entry",
+    "layer_role",
     "layer_tuple",
     "source_volume",
     "volume_from_layer",
@@ -29,6 +35,30 @@ __all__ = [
 META_KEY = "medidenoise"
 
 LayerTuple = tuple[np.ndarray, dict[str, Any], str]
+
+#: what a layer made by this plugin holds (``layer.metadata["medidenoise"]["role"]``)
+ROLE_SOURCE = "source"  # the image as read from its file
+ROLE_DENOISED = "denoised"  # a denoising result (volume or preview)
+ROLE_REMOVED_NOISE = "removed noise"  # input - denoised: noise, not anatomy
+ROLE_NOISY = "noisy"  # the input with noise added on purpose
+
+
+def layer_entry(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """This plugin's entry in a layer's metadata (empty when there is none)."""
+    entry = (metadata or {}).get(META_KEY)
+    return entry if isinstance(entry, Mapping) else {}
+
+
+def layer_role(metadata: Mapping[str, Any] | None) -> str | None:
+    """What the layer holds: one of the ``ROLE_*`` values, or None for a foreign layer.
+
+    A layer derived by some other means (no recorded role) is ``"derived"``.
+    """
+    entry = layer_entry(metadata)
+    if not entry:
+        return None
+    default = "derived" if "derived_from" in entry else ROLE_SOURCE
+    return str(entry.get("role", default))
 
 
 def world_translate(volume: md.Volume) -> tuple[float, float, float]:
@@ -81,7 +111,7 @@ def layer_tuple(volume: md.Volume, name: str, **extra: Any) -> LayerTuple:
         "translate": tuple(translate),
         "colormap": colormap_for(volume),
         "contrast_limits": display_limits(data),
-        "metadata": {META_KEY: {"volume": volume}},
+        "metadata": {META_KEY: {"volume": volume, "role": ROLE_SOURCE}},
         **extra,
     }
     return (data, kwargs, "image")
@@ -89,8 +119,7 @@ def layer_tuple(volume: md.Volume, name: str, **extra: Any) -> LayerTuple:
 
 def source_volume(metadata: Mapping[str, Any] | None) -> md.Volume | None:
     """The Volume kept in a layer's metadata by this plugin, if any."""
-    entry = (metadata or {}).get(META_KEY)
-    volume = entry.get("volume") if isinstance(entry, Mapping) else None
+    volume = layer_entry(metadata).get("volume")
     return volume if isinstance(volume, md.Volume) else None
 
 
