@@ -174,3 +174,20 @@ def test_nifti_writer_refuses_an_rgb_layer(tmp_path: Path, shown):
     meta = {"name": "photo", "rgb": True, "metadata": {}}
     assert write_nifti(str(tmp_path / "photo.nii.gz"), np.zeros((8, 8, 3)), meta) == []
     assert "grayscale" in shown[-1]
+
+
+def test_a_series_split_into_stacks_opens_one_layer_per_stack(monkeypatch):
+    """pydicom's MR700: one SeriesInstanceUID, seven single-image stacks of their own geometry."""
+    from pydicom.data import get_testdata_file
+
+    shown: list[str] = []
+    monkeypatch.setattr("napari.utils.notifications.show_warning", shown.append)
+
+    folder = Path(get_testdata_file("CT_small.dcm")).parent / "dicomdirtests/98892003/MR700"
+    stacks = md.find_dicom_series(folder)
+    assert len(stacks) == 7
+    layers = _read(folder)
+    assert len(layers) == len(stacks) and shown == []
+    assert len({kw["name"] for _, kw, _ in layers}) == len(layers)
+    keys = {kw["metadata"][META_KEY]["volume"].metadata["series_key"] for _, kw, _ in layers}
+    assert keys == {info.key for info in stacks}
