@@ -144,7 +144,7 @@ def test_derived_attributes(tmp_path: Path) -> None:
     )
     sources = {dcmread(p).SOPInstanceUID: dcmread(p) for p in paths}
     series_uids = set()
-    for k, f in enumerate(files):
+    for f in files:
         ds = dcmread(f)
         src = sources[ds.SourceImageSequence[0].ReferencedSOPInstanceUID]
         series_uids.add(ds.SeriesInstanceUID)
