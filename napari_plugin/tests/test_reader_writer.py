@@ -52,8 +52,34 @@ def test_dicom_folder_becomes_a_layer_with_its_spacing(dicom_folder: Path):
     volume = kwargs["metadata"][META_KEY]["volume"]
     assert volume.source is not None and len(volume.source.slices) == 6
     assert kwargs["colormap"] == "gray"
-    # slices sorted by position: the slice axis starts at the first slice's z (0 mm)
-    assert kwargs["translate"][0] == pytest.approx(0.0)
+    # world = DICOM patient mm (z, y, x): voxel (0, 0, 0) sits at the first slice's position
+    np.testing.assert_allclose(kwargs["affine"][:3, 3], (0.0, -32.0, -32.0))
+
+
+def _layer(data, kwargs):
+    from napari.layers import Image
+
+    return Image(data, **{k: v for k, v in kwargs.items() if k != "metadata"})
+
+
+def test_the_same_scan_from_dicom_and_nifti_overlays_in_patient_space(
+    dicom_folder: Path, tmp_path: Path
+):
+    """A NIfTI copy stored in RAS+ voxel order (x and y flipped, as dcm2niix writes) overlays."""
+    import nibabel as nib
+
+    plain = md.write_volume(md.read_volume(dicom_folder), tmp_path / "plain.nii.gz")
+    canonical = nib.as_closest_canonical(nib.load(plain))
+    nib.save(canonical, tmp_path / "ras.nii.gz")
+    [(dicom_data, dicom_kw, _)] = _read(dicom_folder)
+    [(nifti_data, nifti_kw, _)] = _read(tmp_path / "ras.nii.gz")
+    assert not np.array_equal(dicom_data, nifti_data)  # other voxel order on disk
+    a, b = _layer(dicom_data, dicom_kw), _layer(nifti_data, nifti_kw)
+    np.testing.assert_allclose(a.extent.world, b.extent.world, atol=1e-6)
+    rng = np.random.default_rng(0)
+    for index in zip(*(rng.integers(0, n, 20) for n in dicom_data.shape), strict=True):
+        other = np.round(b.world_to_data(a.data_to_world(index))).astype(int)
+        assert nifti_data[tuple(other)] == dicom_data[index]
 
 
 def test_one_layer_per_series(tmp_path: Path, series_writer):

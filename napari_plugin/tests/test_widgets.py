@@ -30,8 +30,8 @@ def test_preview_denoises_the_slice_on_screen(
     wait_idle(widget)
     preview = viewer.layers[f"{ct_layer.name} preview"]
     assert preview.data.shape == (1, 64, 64)
-    # the one-slice layer sits exactly on slice 3
-    assert preview.translate[0] == pytest.approx(ct_layer.translate[0] + 3 * 2.5)
+    # the one-slice layer sits exactly on slice 3, in world (patient) coordinates
+    np.testing.assert_allclose(preview.data_to_world((0, 5, 7)), ct_layer.data_to_world((3, 5, 7)))
     level = preview.metadata[META_KEY]["noise_level"]
     assert level == pytest.approx(md.estimate_noise(np.asarray(ct_layer.data[3], np.float32)))
     assert widget._estimate.value.startswith(f"{level:.4g}")
@@ -47,10 +47,12 @@ def test_volume_run_adds_denoised_and_removed_noise_layers(
     denoised = viewer.layers[f"{ct_layer.name} denoised"]
     removed = viewer.layers[f"{ct_layer.name} removed noise"]
     np.testing.assert_allclose(denoised.data + removed.data, ct_layer.data, atol=1e-3)
-    # both sit on the source voxels: scale (2.5, 1, 1) mm and translate (0, -32, -32) mm
+    # both sit on the source voxels: 2.5 x 1 x 1 mm from (0, -32, -32) mm in patient space
     for layer in (denoised, removed):
         np.testing.assert_allclose(layer.scale, ct_layer.scale)
-        np.testing.assert_allclose(layer.translate, ct_layer.translate)
+        np.testing.assert_allclose(layer.affine.affine_matrix, ct_layer.affine.affine_matrix)
+        np.testing.assert_allclose(layer.extent.world, ct_layer.extent.world)
+        np.testing.assert_allclose(layer.data_to_world((0, 0, 0)), (0.0, -32.0, -32.0))
     assert tuple(denoised.contrast_limits) == pytest.approx(tuple(ct_layer.contrast_limits))
     # the difference image is shown symmetric around 0 (mid-gray = unchanged), wide enough
     # for the 0.5-99.5 % range of the removed noise

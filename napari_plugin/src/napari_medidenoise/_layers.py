@@ -1,5 +1,9 @@
 """Volume <-> napari layer data: geometry, colormap and what is kept for write-back.
 
+Geometry: ``scale`` is the voxel size and napari's ``affine`` places the
+layer in patient millimetres (DICOM LPS, axes as in :func:`world_affine`), so
+the same scan read from DICOM and from NIfTI overlays.
+
 A layer made by this plugin keeps the :class:`medidenoise.Volume` it came from
 in ``layer.metadata["medidenoise"]["volume"]``; the writers use it to save the
 layer's (possibly denoised) data with the original geometry and, for DICOM,
@@ -28,7 +32,7 @@ __all__ = [
     "layer_tuple",
     "source_volume",
     "volume_from_layer",
-    "world_translate",
+    "world_affine",
 ]
 
 #: key of this plugin's entry in ``layer.metadata``
@@ -61,17 +65,59 @@ def layer_role(metadata: Mapping[str, Any] | None) -> str | None:
     return str(entry.get("role", default))
 
 
-def world_translate(volume: md.Volume) -> tuple[float, float, float]:
-    """Position of voxel (0, 0, 0) along each array axis, in millimetres.
+#: RAS (the Volume affine's frame) -> DICOM's LPS patient frame
+_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 
-    The affine's origin is projected on the unit direction of each array axis,
-    so series of one study with the same orientation line up in the viewer.
+
+def _world_axes(volume: md.Volume) -> np.ndarray:
+    """Unit vectors (LPS) of the viewer's world axes for this volume, one row per array axis.
+
+    Each array axis (slice, row, column) gets the patient axis it points
+    closest to, taken in DICOM's LPS direction (patient left, posterior,
+    superior), except that superior becomes inferior when it lies in the
+    displayed plane, so heads are up on screen. The same scan from DICOM or
+    NIfTI (whatever its voxel order) gets the same world axes; a volume too
+    oblique to match three distinct patient axes keeps its own directions.
     """
-    columns = np.asarray(volume.affine, dtype=np.float64)[:3, :3]
-    origin = np.asarray(volume.affine, dtype=np.float64)[:3, 3]
+    columns = _RAS_TO_LPS @ np.asarray(volume.affine, dtype=np.float64)[:3, :3]
     norms = np.linalg.norm(columns, axis=0)
     norms[norms == 0] = 1.0
-    return tuple(float(origin @ (columns[:, i] / norms[i])) for i in range(3))  # type: ignore[return-value]
+    units = columns / norms
+    nearest = [int(np.argmax(np.abs(units[:, k]))) for k in range(3)]
+    if len(set(nearest)) < 3:
+        return units.T
+    axes = np.zeros((3, 3))
+    for k, patient_axis in enumerate(nearest):
+        axes[k, patient_axis] = -1.0 if patient_axis == 2 and k != 0 else 1.0
+    return axes
+
+
+def world_affine(volume: md.Volume) -> np.ndarray:
+    """napari's ``affine`` of a layer showing ``volume`` with ``scale=volume.spacing``.
+
+    World coordinates are patient millimetres (DICOM LPS) along the world
+    axes of :func:`_world_axes`: each axis is flipped where the array runs
+    against its world axis, and the origin is the position of voxel
+    (0, 0, 0). Obliquity (a few degrees of tilt) is left out, because
+    napari's 2D slicing cannot apply an out-of-plane rotation.
+
+    Returns
+    -------
+    numpy.ndarray
+        4x4 matrix (3x3 for a one-slice volume shown as a 2D layer).
+    """
+    matrix = np.asarray(volume.affine, dtype=np.float64)
+    columns = _RAS_TO_LPS @ matrix[:3, :3]
+    origin = _RAS_TO_LPS @ matrix[:3, 3]
+    axes = _world_axes(volume)
+    signs = np.sign(np.einsum("kj,jk->k", axes, columns))
+    signs[signs == 0] = 1.0
+    affine = np.eye(4)
+    affine[:3, :3] = np.diag(signs)
+    affine[:3, 3] = axes @ origin
+    if volume.is_2d:
+        return affine[1:, 1:]
+    return affine
 
 
 def colormap_for(volume: md.Volume) -> str:
@@ -101,14 +147,13 @@ def layer_tuple(volume: md.Volume, name: str, **extra: Any) -> LayerTuple:
     A single-slice volume becomes a 2D layer. ``extra`` entries are added to
     the layer's keyword arguments (``visible=False``...).
     """
-    translate = world_translate(volume)
     data, scale = volume.array, volume.spacing
     if volume.is_2d:
-        data, scale, translate = data[0], scale[1:], translate[1:]  # type: ignore[assignment]
+        data, scale = data[0], scale[1:]  # type: ignore[assignment]
     kwargs: dict[str, Any] = {
         "name": name,
         "scale": tuple(scale),
-        "translate": tuple(translate),
+        "affine": world_affine(volume),
         "colormap": colormap_for(volume),
         "contrast_limits": display_limits(data),
         "metadata": {META_KEY: {"volume": volume, "role": ROLE_SOURCE}},

@@ -72,6 +72,7 @@ def publish_layer(
     state: dict[str, Any] = {
         "scale": tuple(source.scale),
         "translate": tuple(source.translate) if translate is None else tuple(translate),
+        "affine": np.array(source.affine.affine_matrix),
         "contrast_limits": tuple(source.contrast_limits)
         if contrast_limits is None
         else contrast_limits,
@@ -81,7 +82,7 @@ def publish_layer(
     if name in viewer.layers:
         layer = viewer.layers[name]
         layer.data = data
-        for key in ("scale", "translate", "contrast_limits", "metadata"):
+        for key in ("scale", "translate", "affine", "contrast_limits", "metadata"):
             setattr(layer, key, state[key])
         layer.colormap = state["colormap"]
         return layer
