@@ -217,3 +217,24 @@ def test_a_series_split_into_stacks_opens_one_layer_per_stack(monkeypatch):
     assert len({kw["name"] for _, kw, _ in layers}) == len(layers)
     keys = {kw["metadata"][META_KEY]["volume"].metadata["series_key"] for _, kw, _ in layers}
     assert keys == {info.key for info in stacks}
+
+
+def test_ct_opens_with_the_window_of_its_header():
+    """pydicom-data's 693 CT: a brain window (40/100 HU) in the header, padding at -3024 HU."""
+    from pydicom.data import get_testdata_file
+
+    [(data, kwargs, _)] = _read(get_testdata_file("693_UNCR.dcm", download=False))
+    assert data.min() == -3024
+    assert kwargs["contrast_limits"] == pytest.approx((-10.0, 90.0))
+
+
+def test_padding_outside_the_field_of_view_is_kept_out_of_the_limits(tmp_path: Path):
+    yy, xx = np.mgrid[:64, :64]
+    inside = (yy - 32) ** 2 + (xx - 32) ** 2 < 28**2
+    rng = np.random.default_rng(0)
+    body = rng.normal(40, 10, (4, 64, 64)).astype(np.float32)
+    volume = md.Volume(np.where(inside, body, -3024.0), modality="CT")  # no window in the header
+    path = md.write_volume(volume, tmp_path / "padded.nii.gz")
+    [(_, kwargs, _)] = _read(path)
+    low, high = kwargs["contrast_limits"]
+    assert 0 < low < 40 < high < 80  # the tissue's range, not -3024..80

@@ -102,3 +102,37 @@ def test_add_noise_widget_makes_a_seeded_noisy_layer(viewer, ct_layer):
     expected = md.add_noise(np.asarray(ct_layer.data, np.float32), "gaussian", 25.0, rng=7)
     np.testing.assert_array_equal(noisy.data, expected)
     np.testing.assert_allclose(noisy.scale, ct_layer.scale)
+
+
+def test_a_long_error_does_not_widen_the_dock_or_the_window(
+    viewer, ct_layer, qtbot, monkeypatch, denoise_widget
+):
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    widget = denoise_widget("nlm")
+    window = viewer.window._qt_window
+    window.resize(1200, 800)
+    qtbot.wait(50)
+    before = window.width(), widget.native.width()
+    message = "/a/very/long/path/" * 60 + "checkpoint.safetensors: not a checkpoint"
+    widget._on_error(RuntimeError(message))
+    qtbot.wait(50)
+    assert (window.width(), widget.native.width()) == before
+    assert widget._status.native.sizeHint().width() < 500
+    # the whole message stays available: status value and tooltip, and the notification
+    assert widget._status.value == f"failed: {message}"
+    assert widget._status.tooltip == f"failed: {message}"
+    assert shown[-1].endswith(message)
+
+
+def test_a_preview_after_a_volume_run_shows_no_stale_progress(
+    viewer, ct_layer, denoise_widget, wait_idle
+):
+    widget = denoise_widget("nlm")
+    widget.denoise_volume()
+    wait_idle(widget)
+    assert widget._progress.value == widget._progress.max
+    widget.preview_slice()
+    wait_idle(widget)
+    assert widget._status.value == "preview ready"
+    assert widget._progress.value == 0

@@ -23,6 +23,7 @@ from magicgui.widgets import (
 
 from napari_medidenoise._layers import ROLE_DENOISED, ROLE_REMOVED_NOISE, display_limits
 from napari_medidenoise._state import MODEL_CHOICES, DenoiseSettings, available_devices
+from napari_medidenoise._status import StatusLabel
 from napari_medidenoise._viewer_tools import (
     bring_to_top,
     current_slice,
@@ -118,7 +119,7 @@ class DenoiseWidget(Container):
         self._run_button = PushButton(text="Denoise volume")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(label="progress", value=0, min=0, max=1)
-        self._status = Label(label="status", value="")
+        self._status = StatusLabel(label="status", value="")
         self.extend(
             [self._layer, self._model, self._checkpoint, self._auto, self._level, self._estimate,
              self._device, self._removed, self._ensemble, self._preview_button, self._run_button,

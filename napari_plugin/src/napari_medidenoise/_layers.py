@@ -27,11 +27,13 @@ __all__ = [
     "ROLE_SOURCE",
     "colormap_for",
     "display_limits",
+    "header_window",
     "layer_entry",
     "layer_role",
     "layer_tuple",
     "source_volume",
     "volume_from_layer",
+    "volume_limits",
     "world_affine",
 ]
 
@@ -125,20 +127,61 @@ def colormap_for(volume: md.Volume) -> str:
     return "gray_r" if volume.photometric == "MONOCHROME1" else "gray"
 
 
-def display_limits(array: np.ndarray) -> tuple[float, float]:
-    """Contrast limits from the 0.5 and 99.5 percentiles of a subsample."""
+#: the minimum is taken for padding (outside the field of view) when this share of voxels holds it
+_PADDING_SHARE = 0.01
+
+
+def display_limits(array: np.ndarray, *, skip_padding: bool = False) -> tuple[float, float]:
+    """Contrast limits from the 0.5 and 99.5 percentiles of a subsample.
+
+    With ``skip_padding``, voxels at the minimum value are left out when there
+    are many of them (at least 1 %): the constant fill outside a CT's field of
+    view would otherwise pull the lower limit far below any tissue.
+    """
     flat = np.asarray(array).reshape(-1)
     step = max(1, flat.size // 200_000)
     sample = flat[::step]
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return (0.0, 1.0)
+    if skip_padding:
+        at_min = sample == sample.min()
+        if _PADDING_SHARE <= at_min.mean() < 1.0:
+            sample = sample[~at_min]
     low, high = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
     if high <= low:
         low, high = float(sample.min()), float(sample.max())
     if high <= low:
         high = low + 1.0
     return (low, high)
+
+
+def _first_number(value: Any) -> float | None:
+    """The first of a possibly multi-valued DICOM number (``40\\400`` -> 40.0)."""
+    if isinstance(value, str | bytes) or not np.iterable(value):
+        values = [value]
+    else:
+        values = list(value)
+    try:
+        number = float(values[0]) if values else None
+    except (TypeError, ValueError):
+        return None
+    return number if number is not None and np.isfinite(number) else None
+
+
+def header_window(volume: md.Volume) -> tuple[float, float] | None:
+    """(low, high) of the header's first Window Center/Width, in the volume's units, if any."""
+    centre = _first_number(volume.metadata.get("WindowCenter"))
+    width = _first_number(volume.metadata.get("WindowWidth"))
+    if centre is None or width is None or width <= 0:
+        return None
+    return (centre - width / 2, centre + width / 2)
+
+
+def volume_limits(volume: md.Volume, data: np.ndarray) -> tuple[float, float]:
+    """Contrast limits of a layer: the header's window when it has one, else percentiles
+    of the data without its padding."""
+    return header_window(volume) or display_limits(data, skip_padding=True)
 
 
 def layer_tuple(volume: md.Volume, name: str, **extra: Any) -> LayerTuple:
@@ -155,7 +198,7 @@ def layer_tuple(volume: md.Volume, name: str, **extra: Any) -> LayerTuple:
         "scale": tuple(scale),
         "affine": world_affine(volume),
         "colormap": colormap_for(volume),
-        "contrast_limits": display_limits(data),
+        "contrast_limits": volume_limits(volume, data),
         "metadata": {META_KEY: {"volume": volume, "role": ROLE_SOURCE}},
         **extra,
     }
