@@ -126,3 +126,41 @@ def test_bad_device_is_a_message_not_a_traceback(
         err = capsys.readouterr().err
         assert code != 0, argv
         assert message in err and "Traceback" not in err, err
+
+
+def test_a_4d_nifti_is_denoised_by_volume_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nibabel as nib
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(100, 5, (16, 12, 3, 2)).astype(np.float32)  # two volumes
+    data[..., 1] += 1000
+    src = tmp_path / "fmri.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.eye(4)), src)
+    out = tmp_path / "vol1.nii.gz"
+    # without an index: the error names the command line's option
+    assert main(["denoise", str(src), str(out), "--model", "identity"]) == 1
+    assert "--volume-index k" in capsys.readouterr().out
+    assert not out.exists()
+    code = main(["denoise", str(src), str(out), "--model", "identity", "--volume-index", "1"])
+    assert code == 0, capsys.readouterr()
+    from medidenoise import read_volume
+
+    np.testing.assert_array_equal(read_volume(out).array, read_volume(src, volume_index=1).array)
+    assert main(["denoise", str(src), str(out), "--volume-index", "-1"]) == 2
+
+
+def test_help_texts_name_what_each_argument_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["denoise"], ["series"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in (
+        "a folder searched recursively for DICOM series",  # denoise INPUT
+        "output format: dicom",  # --format
+        "--volume-index K",
+        "cpu, cuda or cuda:N",  # --device
+        "folder searched recursively for DICOM files",  # series FOLDER
+    ):
+        assert phrase in text, phrase
