@@ -136,3 +136,15 @@ def test_a_preview_after_a_volume_run_shows_no_stale_progress(
     wait_idle(widget)
     assert widget._status.value == "preview ready"
     assert widget._progress.value == 0
+
+
+def test_gui_tests_run_on_the_qt_binding_napari_recommends(viewer):
+    """napari 0.9 deprecates PyQt5: with PyQt6 installed (the testing extra), it is used."""
+    import importlib.util
+
+    import qtpy
+
+    if importlib.util.find_spec("PyQt6") is None:
+        pytest.skip("PyQt6 is not installed: pip install 'napari-medidenoise[testing]'")
+    assert qtpy.API_NAME == "PyQt6"
+    assert viewer.window._qt_window.isWindow()
