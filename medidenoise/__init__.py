@@ -57,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "convert_dicom_folder": "medidenoise.inference",
     "ConversionReport": "medidenoise.inference",
     "derivation_description": "medidenoise.inference",
+    "Denoise": "medidenoise.inference",
+    "Denoised": "medidenoise.inference",
     # evaluation
     "evaluate": "medidenoise.inference.evaluate_model",
     "EvaluationResult": "medidenoise.evaluation",
@@ -98,6 +100,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.evaluation import EvaluationResult, psnr, ssim
     from medidenoise.inference import (
         ConversionReport,
+        Denoise,
+        Denoised,
         Denoiser,
         convert_dicom_folder,
         denoise,

@@ -3,10 +3,15 @@
 from medidenoise.inference.convert import convert_dicom_folder, derivation_description
 from medidenoise.inference.convert_report import ConversionReport
 from medidenoise.inference.denoiser import CLASSICAL, Denoiser, denoise
+from medidenoise.inference.monai_transforms import Denoise, DenoiseD, Denoised, DenoiseDict
 
 __all__ = [
     "CLASSICAL",
     "ConversionReport",
+    "Denoise",
+    "DenoiseD",
+    "DenoiseDict",
+    "Denoised",
     "Denoiser",
     "convert_dicom_folder",
     "denoise",

@@ -111,3 +111,37 @@ def test_help_names_the_slice_axis_and_every_model() -> None:
     assert "slice_axis" in doc and "(D, H, W)" in doc and "MetaTensor" in doc
     for name in ("default", "cae-baseline", "identity", "nlm", "tv", "wavelet", "bm3d"):
         assert f'"{name}"' in doc, name
+
+
+def test_monai_pipelines_take_the_denoise_transforms(thick_slices: Path) -> None:
+    from monai.transforms import Compose
+
+    pipeline = Compose(
+        [
+            LoadImaged(keys="image", ensure_channel_first=True, image_only=True),
+            md.Denoised(keys="image", model=BoxFilterNet(), noise_level=1.0, device="cpu"),
+        ]
+    )
+    item = pipeline({"image": str(thick_slices)})
+    loaded = LoadImaged(keys="image", ensure_channel_first=True, image_only=True)(
+        {"image": str(thick_slices)}
+    )["image"]
+    assert isinstance(item["image"], MetaTensor)
+    np.testing.assert_allclose(
+        np.asarray(item["image"])[0], _per_slice(np.asarray(loaded)[0], 2), atol=1e-4
+    )
+    torch.testing.assert_close(item["image"].affine, loaded.affine)
+    array = md.Denoise("identity")(np.asarray(loaded)[0])
+    np.testing.assert_array_equal(array, np.asarray(loaded)[0])
+    with pytest.raises(ValueError, match="noise_level"):
+        md.Denoise("identity", noise_level=-1.0)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from medidenoise.inference import convert, monai_transforms
+
+    for module in (monai_transforms, convert):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
