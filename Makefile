@@ -32,9 +32,10 @@ demo: setup
 system-deps:
 	bash scripts/install-system-deps.sh
 
-## Quick start 2: the whole test suite (GUI tests run under Xvfb)
+## Quick start 2: the whole test suite (GUI tests run under Xvfb, on PyQt6: QT_API picks it
+## even in a .venv made before the switch from PyQt5; dciodvfy from dicom3tools must be there)
 test: setup system-deps
-	MEDIDENOISE_REQUIRE_GUI=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest $(PYTEST_ARGS)
+	QT_API=pyqt6 MEDIDENOISE_REQUIRE_GUI=1 MEDIDENOISE_REQUIRE_TOOLS=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not gui" $(PYTEST_ARGS)

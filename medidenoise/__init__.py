@@ -56,6 +56,9 @@ _EXPORTS: dict[str, str] = {
     "Denoiser": "medidenoise.inference",
     "convert_dicom_folder": "medidenoise.inference",
     "ConversionReport": "medidenoise.inference",
+    "derivation_description": "medidenoise.inference",
+    "Denoise": "medidenoise.inference",
+    "Denoised": "medidenoise.inference",
     # evaluation
     "evaluate": "medidenoise.inference.evaluate_model",
     "EvaluationResult": "medidenoise.evaluation",
@@ -95,7 +98,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         UnsupportedImageError,
     )
     from medidenoise.evaluation import EvaluationResult, psnr, ssim
-    from medidenoise.inference import ConversionReport, Denoiser, convert_dicom_folder, denoise
+    from medidenoise.inference import (
+        ConversionReport,
+        Denoise,
+        Denoised,
+        Denoiser,
+        convert_dicom_folder,
+        denoise,
+        derivation_description,
+    )
     from medidenoise.inference.evaluate_model import evaluate
     from medidenoise.io import (
         DicomScan,

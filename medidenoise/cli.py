@@ -15,6 +15,8 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("medidenoise")
 
+_DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when PyTorch sees a GPU, else cpu)"
+
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a denoising model from a YAML config")
@@ -90,7 +92,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="average the network over the 8 flips/rotations of each slice: slightly better "
         "images (0.1-0.5 dB), 8 times the time",
     )
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.set_defaults(func=_run_evaluate)
 
 
@@ -151,7 +153,12 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_DENOISE_EPILOG,
     )
-    p.add_argument("input", type=Path)
+    p.add_argument(
+        "input",
+        type=Path,
+        help="a DICOM file, a folder searched recursively for DICOM series (a PACS export), "
+        "or a NIfTI file (.nii/.nii.gz)",
+    )
     p.add_argument("output", type=Path, help="output folder, or a .nii/.nii.gz file")
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument(
@@ -160,7 +167,20 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="noise sigma in image units (default: estimated per series)",
     )
-    p.add_argument("--format", choices=["dicom", "nifti"], default=None)
+    p.add_argument(
+        "--format",
+        choices=["dicom", "nifti"],
+        default=None,
+        help="output format: dicom (a derived series per source series) or nifti (one "
+        ".nii.gz per series); default: the input's format",
+    )
+    p.add_argument(
+        "--volume-index",
+        type=int,
+        default=None,
+        metavar="K",
+        help="4D NIfTI input: denoise volume K (0-based, along the 4th axis)",
+    )
     p.add_argument(
         "--compression",
         choices=["none", "rle", "jpeg-ls", "jpeg2000"],
@@ -182,7 +202,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         help="average the network over the 8 flips/rotations of each slice: slightly better "
         "images (0.1-0.5 dB), 8 times the time",
     )
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.set_defaults(func=_run_denoise)
 
 
@@ -203,6 +223,7 @@ def _run_denoise(args: argparse.Namespace) -> int:
             device=args.device,
             progress=True,
             self_ensemble=args.self_ensemble,
+            volume_index=args.volume_index,
         )
     except (FileNotFoundError, ValueError) as exc:  # bad arguments: a message, not a traceback
         print(f"medidenoise denoise: error: {exc}", file=sys.stderr)
@@ -213,7 +234,9 @@ def _run_denoise(args: argparse.Namespace) -> int:
 
 def _add_series(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("series", help="list the image series in a DICOM folder")
-    p.add_argument("folder", type=Path)
+    p.add_argument(
+        "folder", type=Path, help="folder searched recursively for DICOM files (or one file)"
+    )
     p.set_defaults(func=_run_series)
 
 
@@ -231,8 +254,10 @@ def _run_series(args: argparse.Namespace) -> int:
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="denoise bundled images with the default model, write a report")
-    p.add_argument("--output", type=Path, default=Path("demo_output"))
-    p.add_argument("--device", default=None)
+    p.add_argument(
+        "--output", type=Path, default=Path("demo_output"), help="report folder (%(default)s)"
+    )
+    p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.set_defaults(func=_run_demo)
 
 

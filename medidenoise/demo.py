@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medidenoise.errors import NoImageDataError
 from medidenoise.evaluation import psnr, ssim
 from medidenoise.inference import Denoiser
 from medidenoise.io import Volume, read_volume
@@ -39,35 +40,47 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def _bundled_images() -> list[tuple[str, np.ndarray]]:
-    """Clean 2D images from data that ships with installed packages, scaled to [0, 1]."""
+def _pydicom_file(name: str, package: str) -> str:
+    """The path of a pydicom test file, or an error naming the package that ships it."""
     from pydicom.data import get_testdata_file
 
-    images: list[tuple[str, Volume]] = []
-    ct = get_testdata_file("CT_small.dcm", download=False)
-    if ct:
-        images.append(("CT_small (CT, pydicom)", read_volume(ct)))
-    rg1 = get_testdata_file("RG1_UNCR", download=False)
-    if rg1:
-        vol = read_volume(rg1)
-        arr = vol.array[:, 600:1112, 600:1112]  # a 512x512 region of the chest radiograph
-        images.append(
-            ("RG1 (CR radiograph)", Volume(arr, modality="CR", photometric=vol.photometric))
+    found = get_testdata_file(name, download=False)
+    if not found:
+        raise NoImageDataError(
+            f"demo image {name} not found (it ships with the {package} package); "
+            f"install it with: pip install 'medidenoise[data]' (or pip install {package})"
         )
+    return str(found)
+
+
+def _bundled_images() -> list[tuple[str, Volume]]:
+    """The demo's CT, radiograph and MRI; any one missing is an error naming its package.
+
+    A demo that silently leaves a modality out would promise more than it
+    shows, so nothing is skipped.
+    """
+    images: list[tuple[str, Volume]] = []
+    images.append(("CT_small (CT, pydicom)", read_volume(_pydicom_file("CT_small.dcm", "pydicom"))))
+    rg1 = read_volume(_pydicom_file("RG1_UNCR.dcm", "pydicom-data"))
+    arr = rg1.array[:, 600:1112, 600:1112]  # a 512x512 region of the chest radiograph
+    images.append(("RG1 (CR radiograph)", Volume(arr, modality="CR", photometric=rg1.photometric)))
     try:
         from nilearn.datasets import load_mni152_template
+    except ImportError as exc:
+        raise NoImageDataError(
+            "demo image MNI152 T1 not found (it ships with the nilearn package); "
+            "install it with: pip install 'medidenoise[data]' (or pip install nilearn)"
+        ) from exc
+    t1 = np.asarray(load_mni152_template(resolution=1).get_fdata(), dtype=np.float32)
+    axial = np.ascontiguousarray(np.rot90(t1[:, :, 90]))
+    images.append(("MNI152 T1 (MR, nilearn)", Volume(axial, modality="MR")))
+    return images
 
-        t1 = np.asarray(load_mni152_template(resolution=1).get_fdata(), dtype=np.float32)
-        axial = np.ascontiguousarray(np.rot90(t1[:, :, 90]))
-        images.append(("MNI152 T1 (MR, nilearn)", Volume(axial, modality="MR")))
-    except ImportError:
-        log.info("nilearn is not installed: the MRI demo image is skipped")
-    if not images:
-        raise FileNotFoundError(
-            "no bundled demo images found; install the data extra: pip install 'medidenoise[data]'"
-        )
+
+def _demo_images() -> list[tuple[str, np.ndarray]]:
+    """The demo images as 2D arrays scaled to [0, 1] (dense = bright for radiographs)."""
     out: list[tuple[str, np.ndarray]] = []
-    for name, vol in images:
+    for name, vol in _bundled_images():
         scaled, _ = normalize_intensity(vol.array[0], modality=vol.modality, method="percentile")
         img = np.clip(np.asarray(scaled, dtype=np.float32), 0, 1)
         if vol.photometric == "MONOCHROME1":  # show dense = bright, as a radiologist expects
@@ -122,6 +135,7 @@ def run_demo(
     Writes ``grid.png`` (noisy / denoised / clean / removed noise per image),
     ``results.json`` and ``report.md`` into ``output_dir``.
     """
+    images = _demo_images()  # first: a missing image fails before anything is written
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     den = Denoiser(model, device=device)
@@ -130,7 +144,7 @@ def run_demo(
     rows: list[dict] = []
     panels: list[tuple[str, np.ndarray]] = []
     labels: list[str] = []
-    for i, (name, clean) in enumerate(_bundled_images()):
+    for i, (name, clean) in enumerate(images):
         noisy = add_noise(clean, kind, level, rng=_SEED + i)
         sigma = float(np.std(noisy - clean))
         result = den(noisy, noise_level=sigma)

@@ -52,12 +52,35 @@ def test_demo_writes_a_report(tmp_path: Path) -> None:
     result = run_demo(tmp_path / "demo", model="identity")
     assert (tmp_path / "demo" / "grid.png").stat().st_size > 10_000
     rows = json.loads((tmp_path / "demo" / "results.json").read_text())
-    assert len(rows) == len(result.rows) >= 2
+    # the demo promises CT, radiograph and MRI: all three are in the report
+    assert len(rows) == len(result.rows) == 3
+    assert [r["image"] for r in rows] == [
+        "CT_small (CT, pydicom)",
+        "RG1 (CR radiograph)",
+        "MNI152 T1 (MR, nilearn)",
+    ]
     for row in rows:
         # the identity "model" must score exactly the noisy input; NLM must beat it
         assert row["psnr_model"] == pytest.approx(row["psnr_noisy"])
         assert row["psnr_nlm"] > row["psnr_noisy"]
     assert "| image |" in (tmp_path / "demo" / "report.md").read_text()
+
+
+def test_a_missing_demo_image_is_an_error_naming_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pydicom.data
+
+    real = pydicom.data.get_testdata_file
+
+    def without_rg1(name: str, *args: object, **kwargs: object) -> object:
+        return None if name.startswith("RG1") else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(pydicom.data, "get_testdata_file", without_rg1)
+    assert main(["demo", "--output", str(tmp_path / "demo")]) == 2
+    err = capsys.readouterr().err
+    assert "RG1_UNCR.dcm" in err and "pydicom-data" in err
+    assert not (tmp_path / "demo").exists()
 
 
 def test_python_dash_m_runs_the_cli() -> None:
@@ -103,3 +126,41 @@ def test_bad_device_is_a_message_not_a_traceback(
         err = capsys.readouterr().err
         assert code != 0, argv
         assert message in err and "Traceback" not in err, err
+
+
+def test_a_4d_nifti_is_denoised_by_volume_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nibabel as nib
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(100, 5, (16, 12, 3, 2)).astype(np.float32)  # two volumes
+    data[..., 1] += 1000
+    src = tmp_path / "fmri.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.eye(4)), src)
+    out = tmp_path / "vol1.nii.gz"
+    # without an index: the error names the command line's option
+    assert main(["denoise", str(src), str(out), "--model", "identity"]) == 1
+    assert "--volume-index k" in capsys.readouterr().out
+    assert not out.exists()
+    code = main(["denoise", str(src), str(out), "--model", "identity", "--volume-index", "1"])
+    assert code == 0, capsys.readouterr()
+    from medidenoise import read_volume
+
+    np.testing.assert_array_equal(read_volume(out).array, read_volume(src, volume_index=1).array)
+    assert main(["denoise", str(src), str(out), "--volume-index", "-1"]) == 2
+
+
+def test_help_texts_name_what_each_argument_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["denoise"], ["series"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in (
+        "a folder searched recursively for DICOM series",  # denoise INPUT
+        "output format: dicom",  # --format
+        "--volume-index K",
+        "cpu, cuda or cuda:N",  # --device
+        "folder searched recursively for DICOM files",  # series FOLDER
+    ):
+        assert phrase in text, phrase

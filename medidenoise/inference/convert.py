@@ -54,6 +54,37 @@ def _derivation(model_id: str, noise_level: float | None, self_ensemble: bool = 
     return f"Denoised by medidenoise {__version__}; model {model_id}; noise level {noise}{ensemble}"
 
 
+def derivation_description(
+    model: Any = "default", noise_level: float | None = None, *, self_ensemble: bool = False
+) -> str:
+    """The Derivation Description a denoised DICOM series gets, as ``convert`` writes it.
+
+    Parameters
+    ----------
+    model : str, os.PathLike or torch.nn.Module
+        The model as passed to :func:`denoise`: ``"default"``, a checkpoint
+        path (its SHA-256 is recorded, so a retrained model is told apart), a
+        loaded network or a classical method name.
+    noise_level : float, optional
+        The noise level used, in image units; ``None`` records "estimated per
+        series".
+    self_ensemble : bool
+        Whether the 8 flips/rotations were averaged.
+
+    Returns
+    -------
+    str
+        For example ``"Denoised by medidenoise 0.1.0; model default (sha256 ...);
+        noise level 12.5"``.
+
+    Examples
+    --------
+    >>> derivation_description("nlm", 12.5)[:28]
+    'Denoised by medidenoise 0.1.'
+    """
+    return _derivation(_model_id(model), noise_level, bool(self_ensemble))
+
+
 def _check_args(
     output_format: str | None, jobs: int, noise_level: float | None, compression: str
 ) -> None:
@@ -85,6 +116,7 @@ def convert_dicom_folder(
     device: str | None = None,
     progress: bool = False,
     self_ensemble: bool = False,
+    volume_index: int | None = None,
 ) -> ConversionReport:
     """Denoise every image series under ``src`` into derived series under ``dst``.
 
@@ -131,6 +163,9 @@ def convert_dicom_folder(
     self_ensemble : bool
         Average the network over the eight flips and rotations of each slice
         (see :func:`denoise`): slightly better images, eight times the time.
+    volume_index : int, optional
+        For 4D NIfTI input, which volume (0-based, along the 4th axis) to
+        denoise; required when a NIfTI input holds several.
 
     Returns
     -------
@@ -161,6 +196,8 @@ def convert_dicom_folder(
     if to_file and output_format is None:
         output_format = "nifti"
     _check_args(output_format, jobs, noise_level, compression)
+    if volume_index is not None and (isinstance(volume_index, bool) or volume_index < 0):
+        raise ValueError(f"volume_index must be a whole number >= 0, got {volume_index!r}")
     check_paths(src, dst)
     out_root = dst.parent if to_file else dst
     the_plan = plan(src, output_format, single=dst.name if to_file else None)
@@ -171,6 +208,7 @@ def convert_dicom_folder(
         "output_format": output_format or "same as input",
         "compression": compression,
         "self_ensemble": bool(self_ensemble),
+        "volume_index": volume_index,
         "medidenoise": __version__,
     }
     derivation = _derivation(model_id, noise_level, bool(self_ensemble))
@@ -183,6 +221,7 @@ def convert_dicom_folder(
         progress=progress,
         compression=compression,
         self_ensemble=bool(self_ensemble),
+        volume_index=volume_index,
     )
     report = ConversionReport(str(src), str(dst), files=the_plan.files, dry_run=dry_run)
     report.settings = settings

@@ -52,9 +52,13 @@ MANIFEST = ".medidenoise-series.json"
 NIFTI_MANIFEST_SUFFIX = ".medidenoise.json"
 #: settings that change the output: a complete unit made with others is not "done".
 #: (The output format is part of the output's name, so it needs no check here.)
-COMPARED_SETTINGS = ("model", "noise_level", "compression", "self_ensemble")
+COMPARED_SETTINGS = ("model", "noise_level", "compression", "self_ensemble", "volume_index")
 #: what manifests written before a setting existed mean by its absence
-_SETTING_DEFAULTS: dict[str, Any] = {"compression": "none", "self_ensemble": False}
+_SETTING_DEFAULTS: dict[str, Any] = {
+    "compression": "none",
+    "self_ensemble": False,
+    "volume_index": None,
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class UnitOptions:
     compression: str = "none"
     #: average the network over the eight flips/rotations of each slice
     self_ensemble: bool = False
+    #: which volume of a 4D NIfTI input to denoise
+    volume_index: int | None = None
 
 
 def _manifest_path(final: Path, kind: str) -> Path:
@@ -154,11 +160,11 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _read(unit: Unit) -> tuple[Volume, list[str]]:
+def _read(unit: Unit, volume_index: int | None = None) -> tuple[Volume, list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if unit.kind == "nifti":
-            vol = read_volume(unit.source)
+            vol = read_volume(unit.source, volume_index=volume_index)
         else:
             assert unit.info is not None
             vol = read_dicom_series(unit.info, allow_irregular=True)
@@ -237,7 +243,7 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
     try:
         _remove(work)
         work.mkdir(parents=True)
-        vol, notes = _read(unit)
+        vol, notes = _read(unit, opts.volume_index)
         entry.slices, entry.modality = vol.shape[0], entry.modality or vol.modality
         entry.notes = notes
         out = denoiser(vol, noise_level=opts.noise_level, progress=opts.progress)

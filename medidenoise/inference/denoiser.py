@@ -14,6 +14,7 @@ import torch
 
 from medidenoise.errors import InvalidImageError
 from medidenoise.inference._network import optimise_for_inference, pick_device, run_network
+from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_like
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
@@ -80,7 +81,7 @@ def _noise_robust_normalization(vol: np.ndarray, modality: str | None) -> Normal
     return normalization_params(smooth, method="percentile")
 
 
-def _as_array(image: Volume | np.ndarray) -> tuple[np.ndarray, str | None]:
+def _as_array(image: Volume | np.ndarray | torch.Tensor) -> tuple[np.ndarray, str | None]:
     if isinstance(image, Volume):
         return image.array, image.modality
     arr = np.asarray(image)
@@ -94,6 +95,16 @@ def _as_array(image: Volume | np.ndarray) -> tuple[np.ndarray, str | None]:
     if min(arr.shape) < 1:
         raise InvalidImageError(f"image has an empty axis: shape {arr.shape}")
     return arr, None
+
+
+def _across_axis(
+    array: np.ndarray, axis: int | None, run: Callable[[np.ndarray], Any]
+) -> np.ndarray:
+    """``run`` on ``array`` with its slice axis moved first, the result moved back."""
+    if axis is None or array.ndim == 2:
+        return np.asarray(run(array))
+    moved = np.ascontiguousarray(np.moveaxis(array, axis, 0))
+    return np.moveaxis(np.asarray(run(moved)), 0, axis)
 
 
 def _progress_callback(progress: Progress, total: int) -> tuple[Callable | None, Any]:
@@ -195,6 +206,7 @@ class Denoiser:
         noise_level: float | None = ...,
         progress: Progress = ...,
         should_stop: Callable[[], bool] | None = ...,
+        slice_axis: int | None = ...,
     ) -> Volume: ...
     @overload
     def __call__(
@@ -204,17 +216,51 @@ class Denoiser:
         noise_level: float | None = ...,
         progress: Progress = ...,
         should_stop: Callable[[], bool] | None = ...,
+        slice_axis: int | None = ...,
     ) -> np.ndarray: ...
+
+    @overload
+    def __call__(
+        self,
+        image: torch.Tensor,
+        *,
+        noise_level: float | None = ...,
+        progress: Progress = ...,
+        should_stop: Callable[[], bool] | None = ...,
+        slice_axis: int | None = ...,
+    ) -> torch.Tensor: ...
 
     def __call__(
         self,
-        image: Volume | np.ndarray,
+        image: Volume | np.ndarray | torch.Tensor,
         *,
         noise_level: float | None = None,
         progress: Progress = False,
         should_stop: Callable[[], bool] | None = None,
-    ) -> Volume | np.ndarray:
+        slice_axis: int | None = None,
+    ) -> Volume | np.ndarray | torch.Tensor:
         """Denoise ``image``; see :func:`denoise` for the parameters."""
+        run = functools.partial(
+            self.__call__, noise_level=noise_level, progress=progress, should_stop=should_stop
+        )
+        if is_meta_tensor(image):
+            spatial, axis, channels = spatial_view(image, slice_axis)
+            kind = str(getattr(image, "meta", {}).get("modality") or "OT")
+            out = _across_axis(spatial, axis, lambda a: run(Volume(a, modality=kind)).array)
+            return wrap_like(image, out, channels=channels, denoised_by=self.name)
+        if slice_axis is not None and slice_axis != 0:
+            if isinstance(image, Volume):
+                raise ValueError(
+                    f"slice_axis={slice_axis}: a Volume's slices are its first axis (D, H, W); "
+                    "leave slice_axis out"
+                )
+            arr = np.asarray(image)
+            if arr.ndim != 3 or not -3 <= slice_axis < 3:
+                raise ValueError(
+                    f"slice_axis={slice_axis} needs a 3D array and an axis in -3..2, got shape "
+                    f"{arr.shape}"
+                )
+            return _across_axis(arr, slice_axis % 3, run)
         arr, modality = _as_array(image)
         squeeze = arr.ndim == 2
         vol = np.array(arr, dtype=np.float32, copy=True).reshape((-1, *arr.shape[-2:]))
@@ -274,7 +320,7 @@ class Denoiser:
 
 
 def denoise(
-    image: Volume | np.ndarray,
+    image: Volume | np.ndarray | torch.Tensor,
     model: ModelLike = "default",
     *,
     noise_level: float | None = None,
@@ -282,17 +328,34 @@ def denoise(
     batch_size: int | None = None,
     progress: Progress = False,
     self_ensemble: bool = False,
-) -> Volume | np.ndarray:
-    """Denoise a 2D image or a 3D volume.
+    slice_axis: int | None = None,
+) -> Volume | np.ndarray | torch.Tensor:
+    """Denoise a 2D image or a 3D volume, slice by slice.
+
+    The networks denoise 2D slices (2.5D models also look at the slices
+    next to each one). Which axis the slices lie across:
+
+    * a :class:`~medidenoise.Volume` or a NumPy array: the first axis,
+      ``(D, H, W)`` (``slice_axis=`` picks another axis of an array);
+    * a MONAI ``MetaTensor`` (``LoadImage``/``LoadImaged`` output, ``(H, W, D)``
+      or channel-first ``(1, H, W, D)``): found from its affine (a single
+      slice; else the axis with the thickest voxels; else, for isotropic
+      voxels, the axis along head-foot, i.e. axial slices). When the affine
+      cannot tell, an ``InvalidImageError`` asks for ``slice_axis=``.
 
     Parameters
     ----------
-    image : Volume or numpy.ndarray
-        A :class:`~medidenoise.Volume`, or an array of shape (H, W) or
-        (D, H, W) of any real dtype, in its own units (HU for CT...).
+    image : Volume, numpy.ndarray or monai.data.MetaTensor
+        A :class:`~medidenoise.Volume`, an array of shape (H, W) or
+        (D, H, W) of any real dtype, in its own units (HU for CT...), or a
+        MONAI ``MetaTensor`` (2D or 3D, at most one channel axis first).
     model : str, path or torch.nn.Module
-        ``"default"``, a checkpoint path, a loaded model, ``"identity"`` or a
-        classical method (``"nlm"``, ``"tv"``, ``"wavelet"``, ``"bm3d"``).
+        ``"default"`` (the shipped model), ``"cae-baseline"`` (the shipped
+        classic convolutional auto-encoder), a checkpoint path
+        (``.safetensors``), a loaded model, ``"identity"`` (the input
+        unchanged: checks the I/O path) or a classical method (``"nlm"``,
+        ``"tv"``, ``"wavelet"``, ``"bm3d"``): every name the command line's
+        ``--model`` takes.
     noise_level : float, optional
         Noise standard deviation in the image's units; estimated when omitted.
     device : str, optional
@@ -304,12 +367,22 @@ def denoise(
     self_ensemble : bool
         Average the network's output over the eight flips and rotations of
         each slice: slightly better images for eight times the time.
+    slice_axis : int, optional
+        The axis of ``image`` across which its slices are taken (see above);
+        counts a MetaTensor's channel axis.
 
     Returns
     -------
-    Volume or numpy.ndarray
-        The same kind and shape as ``image``, float32, in the same units. The
-        input is never modified.
+    Volume, numpy.ndarray or monai.data.MetaTensor
+        The same kind and shape as ``image``, float32, in the same units; a
+        MetaTensor keeps its metadata (affine included). The input is never
+        modified.
+
+    Raises
+    ------
+    InvalidImageError
+        NaN or infinite values, a shape that is not 2D/3D, several channels,
+        or a MetaTensor whose slice axis the affine does not tell.
 
     Examples
     --------
@@ -319,4 +392,4 @@ def denoise(
     (64, 64)
     """
     runner = Denoiser(model, device=device, batch_size=batch_size, self_ensemble=self_ensemble)
-    return runner(image, noise_level=noise_level, progress=progress)
+    return runner(image, noise_level=noise_level, progress=progress, slice_axis=slice_axis)

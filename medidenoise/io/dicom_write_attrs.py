@@ -30,11 +30,14 @@ from medidenoise._version import __version__
 
 __all__ = [
     "DERIVATION_CODE",
+    "ENHANCED_SOP_CLASSES",
+    "MR_ACQUISITION_ONLY",
     "DerivedSeries",
     "SourceRef",
     "code_item",
     "derive_instance",
     "derived_description",
+    "is_enhanced",
     "needs_lossy_ratio",
 ]
 
@@ -58,6 +61,53 @@ STALE_KEYWORDS = (
     "ExtendedOffsetTable",
     "ExtendedOffsetTableLengths",
     "PixelDataProviderURL",
+)
+
+#: multi-frame "enhanced" IODs: derivation lives in the per-frame Derivation Image functional
+#: group, sources are listed in Source Image Evidence, Image Type value 2 keeps its enumerated
+#: value (PRIMARY) instead of SECONDARY
+ENHANCED_SOP_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.2.1",  # Enhanced CT Image Storage
+        "1.2.840.10008.5.1.4.1.1.2.2",  # Legacy Converted Enhanced CT Image Storage
+        "1.2.840.10008.5.1.4.1.1.4.1",  # Enhanced MR Image Storage
+        "1.2.840.10008.5.1.4.1.1.4.3",  # Enhanced MR Color Image Storage
+        "1.2.840.10008.5.1.4.1.1.4.4",  # Legacy Converted Enhanced MR Image Storage
+        "1.2.840.10008.5.1.4.1.1.128.1",  # Legacy Converted Enhanced PET Image Storage
+        "1.2.840.10008.5.1.4.1.1.130",  # Enhanced PET Image Storage
+        "1.2.840.10008.5.1.4.1.1.12.1.1",  # Enhanced XA Image Storage
+        "1.2.840.10008.5.1.4.1.1.12.2.1",  # Enhanced XRF Image Storage
+    }
+)
+
+#: the top-level derivation attributes of classic IODs, which enhanced IODs keep per frame
+_CLASSIC_DERIVATION = ("DerivationDescription", "DerivationCodeSequence", "SourceImageSequence")
+
+#: attributes that describe the acquisition of ORIGINAL (or MIXED) enhanced MR images: the MR
+#: Pulse Sequence and Bulk Motion Synchronization modules, Type 1C "required if Image Type
+#: value 1 is ORIGINAL or MIXED" and flagged by dciodvfy when present on a DERIVED image
+MR_ACQUISITION_ONLY = (
+    "PulseSequenceName",
+    "MRAcquisitionType",
+    "EchoPulseSequence",
+    "MultipleSpinEcho",
+    "MultiPlanarExcitation",
+    "PhaseContrast",
+    "VelocityEncodingAcquisitionSequence",
+    "TimeOfFlightContrast",
+    "ArterialSpinLabelingContrast",
+    "SteadyStatePulseSequence",
+    "EchoPlanarPulseSequence",
+    "SaturationRecovery",
+    "SpectrallySelectedSuppression",
+    "OversamplingPhase",
+    "GeometryOfKSpaceTraversal",
+    "RectilinearPhaseEncodeReordering",
+    "SegmentedKSpaceTraversal",
+    "CoverageOfKSpace",
+    "NumberOfKSpaceTrajectories",
+    "BulkMotionCompensationTechnique",
+    "BulkMotionSignalSource",
 )
 
 #: lossy transfer syntaxes and the Lossy Image Compression Method they imply
@@ -224,7 +274,8 @@ def derive_instance(
         (see :func:`needs_lossy_ratio`).
     """
     source_ts = _source_syntax(ds)
-    enhanced = "PerFrameFunctionalGroupsSequence" in ds
+    enhanced = is_enhanced(ds)
+    source_series = (str(ds.get("StudyInstanceUID", "")), str(ds.get("SeriesInstanceUID", "")))
     ds.file_meta = _file_meta(ds, sop_uid)
     ds.SOPInstanceUID = sop_uid
     ds.SeriesInstanceUID = series.series_uid
@@ -252,12 +303,68 @@ def derive_instance(
     _lossy_history(ds, source_ts, lossy_ratio)
 
     if enhanced:
-        for shared in ds.get("SharedFunctionalGroupsSequence") or []:
-            _mark_frame_types(shared)
-        for frame_group, ref in zip(ds.PerFrameFunctionalGroupsSequence, refs, strict=True):
-            _mark_frame_types(frame_group)
-            derivation = Dataset()
-            derivation.DerivationDescription = series.derivation_description[:1024]
-            derivation.DerivationCodeSequence = DicomSequence([code_item(*DERIVATION_CODE)])
-            derivation.SourceImageSequence = DicomSequence([_source_item(ref)])
-            frame_group.DerivationImageSequence = DicomSequence([derivation])
+        _derive_enhanced(ds, series, refs, source_series)
+
+
+def is_enhanced(ds: Dataset) -> bool:
+    """True for a multi-frame enhanced IOD (by SOP Class, or by its functional groups)."""
+    return (
+        "PerFrameFunctionalGroupsSequence" in ds
+        or str(ds.get("SOPClassUID", "")) in ENHANCED_SOP_CLASSES
+    )
+
+
+def _evidence_item(study_uid: str, series_uid: str, refs: list[tuple[str, str]]) -> Dataset:
+    """One study of a Hierarchical SOP Instance Reference (PS3.3 Table C.17-3)."""
+    instances = []
+    for sop_class_uid, sop_instance_uid in refs:
+        instance = Dataset()
+        instance.ReferencedSOPClassUID = sop_class_uid
+        instance.ReferencedSOPInstanceUID = sop_instance_uid
+        instances.append(instance)
+    series = Dataset()
+    series.SeriesInstanceUID = series_uid
+    series.ReferencedSOPSequence = DicomSequence(instances)
+    study = Dataset()
+    study.StudyInstanceUID = study_uid
+    study.ReferencedSeriesSequence = DicomSequence([series])
+    return study
+
+
+def _derive_enhanced(
+    ds: Dataset,
+    series: DerivedSeries,
+    refs: Sequence[SourceRef],
+    source: tuple[str, str],
+) -> None:
+    """The enhanced IODs' way of saying "derived" (PS3.3 C.7.6.16.2.6, C.8.13.1, C.8.15.2).
+
+    Derivation description, code and source images go in each frame's Derivation
+    Image functional group, not at the top level, where these IODs do not define
+    them; the Source Image Evidence Sequence lists the source instances by study
+    and series; Frame Type value 1 becomes DERIVED. An enhanced MR image drops
+    the acquisition-only attributes whose condition (an ORIGINAL image) no longer
+    holds. A source without functional groups (itself not conformant) gets none
+    invented: it keeps the classic top-level derivation attributes, so the
+    output still names its source.
+    """
+    if str(ds.get("Modality", "")).upper() == "MR":
+        for keyword in MR_ACQUISITION_ONLY:
+            if keyword in ds:
+                del ds[keyword]
+    if "PerFrameFunctionalGroupsSequence" not in ds:
+        return
+    for keyword in _CLASSIC_DERIVATION:
+        if keyword in ds:
+            del ds[keyword]
+    unique = list(dict.fromkeys((r.sop_class_uid, r.sop_instance_uid) for r in refs))
+    ds.SourceImageEvidenceSequence = DicomSequence([_evidence_item(*source, unique)])
+    for shared in ds.get("SharedFunctionalGroupsSequence") or []:
+        _mark_frame_types(shared)
+    for frame_group, ref in zip(ds.PerFrameFunctionalGroupsSequence, refs, strict=True):
+        _mark_frame_types(frame_group)
+        derivation = Dataset()
+        derivation.DerivationDescription = series.derivation_description[:1024]
+        derivation.DerivationCodeSequence = DicomSequence([code_item(*DERIVATION_CODE)])
+        derivation.SourceImageSequence = DicomSequence([_source_item(ref)])
+        frame_group.DerivationImageSequence = DicomSequence([derivation])

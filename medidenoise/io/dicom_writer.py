@@ -99,6 +99,25 @@ def _default_series_key(source_uid: str, slices: tuple[SliceSource, ...]) -> str
     return f"{source_uid}|{digest.hexdigest()[:16]}"
 
 
+def _stack_index(key: object) -> int | None:
+    """``k`` of a series key ``UID#k`` (one stack of a source series split in several)."""
+    if not isinstance(key, str):
+        return None
+    _, sep, tail = key.rpartition("#")
+    return int(tail) if sep and tail.isdigit() else None
+
+
+def _has_number(ds: Dataset) -> bool:
+    """True when the source instance has an Instance Number, which the output keeps.
+
+    Keeping the source's numbers keeps the order of tools that sort by
+    Instance Number (MONAI's PydicomReader, many viewers) the same as for the
+    source; only unnumbered sources are numbered by position.
+    """
+    value = ds.get("InstanceNumber")
+    return value is not None and str(value).strip() != ""
+
+
 def _lossy_ratio(path: Path, ds: Dataset) -> float | None:
     """Uncompressed / compressed size of a lossy source's Pixel Data (None if unknown).
 
@@ -174,11 +193,15 @@ def write_dicom_series(
         ``00001.dcm``, ``00002.dcm``... in slice order.
     description_suffix : str
         Appended to the source Series Description (the result is cut to 64
-        characters).
+        characters). Stack ``k`` of a source series split into several stacks
+        (series key ``UID#k``) gets ``" stack k"`` before it.
     derivation_description : str
         Written to Derivation Description: model, version, settings.
     series_number : int, optional
-        The new Series Number; default the source's plus 1000.
+        The new Series Number; default the source's plus 1000 (plus
+        ``1000 * k`` for stack ``k`` of a split series, so its stacks stay
+        apart). Instance Numbers are the source instances' own, so tools that
+        sort by them order the output as they order the source.
     uid_seed : str, optional
         Makes the new UIDs deterministic (same source + seed -> same UIDs),
         so that a resumed batch run writes the same series again. Random
@@ -244,9 +267,12 @@ def write_dicom_series(
     first = dcmread(os.fspath(groups[0][0]), stop_before_pixels=True)
     base_fmt = pixel_format(first, where=str(groups[0][0]))
     fmt = _series_format(volume, values, base_fmt)
+    stack = _stack_index(series_key or volume.metadata.get("series_key"))
     number = series_number
-    if number is None:
-        number = int(first.get("SeriesNumber") or 0) + 1000
+    if number is None:  # the stacks of one source series get distinct numbers
+        number = int(first.get("SeriesNumber") or 0) + 1000 * (stack or 1)
+    if stack is not None:
+        description_suffix = f" stack {stack}{description_suffix}"
     key = series_key or _default_series_key(volume.source.series_uid, slices)
     series = DerivedSeries(
         series_uid=_uid(uid_seed, "medidenoise-series", key),
@@ -290,7 +316,7 @@ def write_dicom_series(
             series,
             sop_uid=sop_uid,
             refs=refs,
-            instance_number=None if multiframe else indices[0] + 1,
+            instance_number=None if multiframe or _has_number(ds) else indices[0] + 1,
             lossy_ratio=ratio,
         )
         set_pixels(ds, raw, file_fmt, str(ds.get("PhotometricInterpretation", "MONOCHROME2")))

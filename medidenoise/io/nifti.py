@@ -108,7 +108,8 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
         if volume_index is None:
             raise InvalidImageError(
                 f"{path}: 4D NIfTI with {n} volumes (shape {shape}); expected a 3D image. Pick "
-                f"one volume: read_volume(path, volume_index=k) with 0 <= k < {n}."
+                f"one volume with 0 <= k < {n}: read_volume(path, volume_index=k), or "
+                f"--volume-index k on the command line."
             )
         if not 0 <= volume_index < shape[3] or len(shape) > 4:
             raise InvalidImageError(

@@ -29,6 +29,28 @@ def test_manifest_validates_and_is_registered():
     assert contributions.readers[0].accepts_directories
 
 
+def test_the_reader_claims_only_what_it_reads(tmp_path: Path):
+    """napari offers the plugin for DICOM, NIfTI and folders, never for any other file."""
+    from importlib.resources import files
+
+    from npe2 import PluginManager, PluginManifest
+
+    manager = PluginManager()
+    manager.register(PluginManifest.from_file(files("napari_medidenoise") / "napari.yaml"))
+    folder = tmp_path / "series"
+    folder.mkdir()
+
+    def offered(name: str) -> bool:
+        path = folder if name == "<folder>" else tmp_path / name
+        return any(manager.iter_compatible_readers([str(path)]))
+
+    for name in ("ct.dcm", "IM0001.DCM", "scan.dicom", "mr.IMA", "t1.nii", "t1.nii.gz",
+                 "<folder>"):  # fmt: skip
+        assert offered(name), name
+    for name in ("photo.png", "stack.tif", "notes.txt", "data.csv", "movie.mp4"):
+        assert not offered(name), name
+
+
 def test_noisy_mri_sample():
     pytest.importorskip("nilearn", reason="nilearn (napari-medidenoise[data]) not installed")
     from napari_medidenoise._sample_data import noisy_mri

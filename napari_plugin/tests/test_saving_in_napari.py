@@ -74,3 +74,30 @@ def test_saving_a_non_dicom_layer_as_dicom_is_refused_with_a_notification(
         assert layer.save(str(tmp_path / "plain.dcm"), plugin=PLUGIN) == []
     assert shown and "save it as NIfTI" in shown[-1]
     assert not (tmp_path / "plain.dcm").exists()
+
+
+def test_the_result_is_on_top_and_the_removed_noise_is_never_saved_as_dicom(
+    viewer, ct_layer, nlm_denoised, tmp_path, monkeypatch
+):
+    shown: list[str] = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    removed = viewer.layers[f"{ct_layer.name} removed noise"]
+    # the user sees the result, not the noise, after "Denoise volume"
+    assert viewer.layers[-1] is nlm_denoised
+    with pytest.warns(UserWarning, match="did not return any written paths"):
+        assert removed.save(str(tmp_path / "noise.dcm")) == []
+    assert "not an image of the patient" in shown[-1]
+    assert not (tmp_path / "noise.dcm").exists()
+    # as NIfTI it can still be analysed
+    [nifti] = removed.save(str(tmp_path / "noise.nii.gz"), plugin=PLUGIN)
+    np.testing.assert_array_equal(md.read_volume(nifti).array, removed.data)
+
+
+def test_a_saved_series_records_the_model_and_noise_level_of_its_run(nlm_denoised, tmp_path):
+    import pydicom
+
+    written = nlm_denoised.save(str(tmp_path / "series.dcm"))
+    header = pydicom.dcmread(written[0], stop_before_pixels=True)
+    level = nlm_denoised.metadata["medidenoise"]["noise_level"]
+    assert header.DerivationDescription == md.derivation_description("nlm", level)
+    assert "model nlm" in header.DerivationDescription

@@ -30,8 +30,8 @@ def test_preview_denoises_the_slice_on_screen(
     wait_idle(widget)
     preview = viewer.layers[f"{ct_layer.name} preview"]
     assert preview.data.shape == (1, 64, 64)
-    # the one-slice layer sits exactly on slice 3
-    assert preview.translate[0] == pytest.approx(ct_layer.translate[0] + 3 * 2.5)
+    # the one-slice layer sits exactly on slice 3, in world (patient) coordinates
+    np.testing.assert_allclose(preview.data_to_world((0, 5, 7)), ct_layer.data_to_world((3, 5, 7)))
     level = preview.metadata[META_KEY]["noise_level"]
     assert level == pytest.approx(md.estimate_noise(np.asarray(ct_layer.data[3], np.float32)))
     assert widget._estimate.value.startswith(f"{level:.4g}")
@@ -47,10 +47,12 @@ def test_volume_run_adds_denoised_and_removed_noise_layers(
     denoised = viewer.layers[f"{ct_layer.name} denoised"]
     removed = viewer.layers[f"{ct_layer.name} removed noise"]
     np.testing.assert_allclose(denoised.data + removed.data, ct_layer.data, atol=1e-3)
-    # both sit on the source voxels: scale (2.5, 1, 1) mm and translate (0, -32, -32) mm
+    # both sit on the source voxels: 2.5 x 1 x 1 mm from (0, -32, -32) mm in patient space
     for layer in (denoised, removed):
         np.testing.assert_allclose(layer.scale, ct_layer.scale)
-        np.testing.assert_allclose(layer.translate, ct_layer.translate)
+        np.testing.assert_allclose(layer.affine.affine_matrix, ct_layer.affine.affine_matrix)
+        np.testing.assert_allclose(layer.extent.world, ct_layer.extent.world)
+        np.testing.assert_allclose(layer.data_to_world((0, 0, 0)), (0.0, -32.0, -32.0))
     assert tuple(denoised.contrast_limits) == pytest.approx(tuple(ct_layer.contrast_limits))
     # the difference image is shown symmetric around 0 (mid-gray = unchanged), wide enough
     # for the 0.5-99.5 % range of the removed noise
@@ -100,3 +102,49 @@ def test_add_noise_widget_makes_a_seeded_noisy_layer(viewer, ct_layer):
     expected = md.add_noise(np.asarray(ct_layer.data, np.float32), "gaussian", 25.0, rng=7)
     np.testing.assert_array_equal(noisy.data, expected)
     np.testing.assert_allclose(noisy.scale, ct_layer.scale)
+
+
+def test_a_long_error_does_not_widen_the_dock_or_the_window(
+    viewer, ct_layer, qtbot, monkeypatch, denoise_widget
+):
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    widget = denoise_widget("nlm")
+    window = viewer.window._qt_window
+    window.resize(1200, 800)
+    qtbot.wait(50)
+    before = window.width(), widget.native.width()
+    message = "/a/very/long/path/" * 60 + "checkpoint.safetensors: not a checkpoint"
+    widget._on_error(RuntimeError(message))
+    qtbot.wait(50)
+    assert (window.width(), widget.native.width()) == before
+    assert widget._status.native.sizeHint().width() < 500
+    # the whole message stays available: status value and tooltip, and the notification
+    assert widget._status.value == f"failed: {message}"
+    assert widget._status.tooltip == f"failed: {message}"
+    assert shown[-1].endswith(message)
+
+
+def test_a_preview_after_a_volume_run_shows_no_stale_progress(
+    viewer, ct_layer, denoise_widget, wait_idle
+):
+    widget = denoise_widget("nlm")
+    widget.denoise_volume()
+    wait_idle(widget)
+    assert widget._progress.value == widget._progress.max
+    widget.preview_slice()
+    wait_idle(widget)
+    assert widget._status.value == "preview ready"
+    assert widget._progress.value == 0
+
+
+def test_gui_tests_run_on_the_qt_binding_napari_recommends(viewer):
+    """napari 0.9 deprecates PyQt5: with PyQt6 installed (the testing extra), it is used."""
+    import importlib.util
+
+    import qtpy
+
+    if importlib.util.find_spec("PyQt6") is None:
+        pytest.skip("PyQt6 is not installed: pip install 'napari-medidenoise[testing]'")
+    assert qtpy.API_NAME == "PyQt6"
+    assert viewer.window._qt_window.isWindow()

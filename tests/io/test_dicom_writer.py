@@ -144,7 +144,7 @@ def test_derived_attributes(tmp_path: Path) -> None:
     )
     sources = {dcmread(p).SOPInstanceUID: dcmread(p) for p in paths}
     series_uids = set()
-    for k, f in enumerate(files):
+    for f in files:
         ds = dcmread(f)
         src = sources[ds.SourceImageSequence[0].ReferencedSOPInstanceUID]
         series_uids.add(ds.SeriesInstanceUID)
@@ -171,7 +171,7 @@ def test_derived_attributes(tmp_path: Path) -> None:
         assert ds.ImagePositionPatient == src.ImagePositionPatient
         assert ds.PixelSpacing == src.PixelSpacing
         assert ds.WindowCenter == src.WindowCenter and ds.WindowWidth == src.WindowWidth
-        assert ds.InstanceNumber == k + 1
+        assert ds.InstanceNumber == src.InstanceNumber
         assert ds.ContentDate == ds.SeriesDate and ds.SeriesTime <= ds.ContentTime
         for stale in ("SmallestImagePixelValue", "LargestImagePixelValue", "IconImageSequence"):
             assert stale not in ds
@@ -303,6 +303,61 @@ def test_stacks_of_one_source_series_get_their_own_series_uid(tmp_path: Path) ->
         stacks[0], stacks[0].array, tmp_path / "k", uid_seed="model m", series_key="1.2.3#2"
     )
     assert dcmread(keyed[0]).SeriesInstanceUID not in uids
+
+
+def test_instance_numbers_keep_the_source_order(tmp_path: Path) -> None:
+    """Instance Numbers falling as z rises: the output sorts by them as the source does."""
+    paths = make_ct_series(tmp_path / "src", 5)
+    for k, path in enumerate(paths):
+        ds = dcmread(path)
+        ds.InstanceNumber = 50 - 10 * k  # reversed relative to position, as in dwv #560
+        ds.save_as(path, enforce_file_format=True)
+    vol = read_one(tmp_path / "src")
+    files = write_dicom_series(vol, vol.array, tmp_path / "out")
+    sources = {dcmread(p).SOPInstanceUID: dcmread(p) for p in paths}
+    for f in files:
+        ds = dcmread(f)
+        src = sources[ds.SourceImageSequence[0].ReferencedSOPInstanceUID]
+        assert ds.InstanceNumber == src.InstanceNumber
+    # a reader that sorts by Instance Number only (MONAI's PydicomReader) sees the same volume
+    from monai.data import PydicomReader
+
+    reader = PydicomReader()
+    source_array, _ = reader.get_data(reader.read(str(tmp_path / "src")))
+    output_array, _ = reader.get_data(reader.read(str(tmp_path / "out")))
+    np.testing.assert_array_equal(np.asarray(output_array), np.asarray(source_array))
+
+
+def test_unnumbered_sources_are_numbered_by_position(tmp_path: Path) -> None:
+    paths = make_ct_series(tmp_path / "src", 3)
+    for path in paths:
+        ds = dcmread(path)
+        ds.InstanceNumber = None  # type 2: present but empty
+        ds.save_as(path, enforce_file_format=True)
+    vol = read_one(tmp_path / "src")
+    files = write_dicom_series(vol, vol.array, tmp_path / "out")
+    assert [dcmread(f).InstanceNumber for f in files] == [1, 2, 3]
+
+
+def test_stacks_of_one_source_series_are_told_apart(tmp_path: Path) -> None:
+    """pydicom's MR700: one SeriesInstanceUID, seven stacks of different orientation."""
+    scan = scan_dicom(DATA / "dicomdirtests/98892003/MR700")
+    stacks = [info for info in scan.series if "#" in info.key]
+    assert len(stacks) > 1
+    from medidenoise.io import read_dicom_series
+
+    numbers, descriptions = set(), set()
+    for k, info in enumerate(stacks):
+        vol = read_dicom_series(info)
+        [first, *_] = write_dicom_series(vol, vol.array, tmp_path / f"s{k}", series_key=info.key)
+        ds = dcmread(first)
+        numbers.add(ds.SeriesNumber)
+        descriptions.add(ds.SeriesDescription)
+        stack = int(info.key.rpartition("#")[2])
+        assert f"stack {stack}" in ds.SeriesDescription and ds.SeriesDescription.endswith(
+            "DENOISED"
+        )
+    assert len(numbers) == len(descriptions) == len(stacks)
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,15 @@ from magicgui.widgets import (
     PushButton,
 )
 
-from napari_medidenoise._layers import display_limits
+from napari_medidenoise._layers import ROLE_DENOISED, ROLE_REMOVED_NOISE, display_limits
 from napari_medidenoise._state import MODEL_CHOICES, DenoiseSettings, available_devices
-from napari_medidenoise._viewer_tools import current_slice, image_layer_choices, publish_layer
+from napari_medidenoise._status import StatusLabel
+from napari_medidenoise._viewer_tools import (
+    bring_to_top,
+    current_slice,
+    image_layer_choices,
+    publish_layer,
+)
 from napari_medidenoise._workers import (
     DenoiseJob,
     Progress,
@@ -94,6 +100,7 @@ class DenoiseWidget(Container):
         self._cancel = threading.Event()
         self._source: Image | None = None
         self._slice: tuple[int, int | None] = (0, None)
+        self._preview_job = DenoiseJob()
         self._request: _VolumeRequest | None = None
         self._layer = ComboBox(label="image", choices=self._layer_choices)
         self._model = ComboBox(
@@ -112,7 +119,7 @@ class DenoiseWidget(Container):
         self._run_button = PushButton(text="Denoise volume")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(label="progress", value=0, min=0, max=1)
-        self._status = Label(label="status", value="")
+        self._status = StatusLabel(label="status", value="")
         self.extend(
             [self._layer, self._model, self._checkpoint, self._auto, self._level, self._estimate,
              self._device, self._removed, self._ensemble, self._preview_button, self._run_button,
@@ -183,7 +190,8 @@ class DenoiseWidget(Container):
             return
         layer, job = picked
         axis, index = current_slice(self.viewer, layer)
-        self._source, self._slice = layer, (axis, index)
+        self._source, self._slice, self._preview_job = layer, (axis, index), job
+        self._progress.value = 0  # the bar tracks volume runs: no stale value beside a preview
         worker = create_worker(_preview_job, np.asarray(layer.data), index, job, axis)
         worker.returned.connect(self._on_preview_done)
         self._start(
@@ -194,7 +202,7 @@ class DenoiseWidget(Container):
         if isinstance(outcome, _Failure):
             self._on_error(outcome.error)
             return
-        layer, (axis, index) = self._source, self._slice
+        layer, (axis, index), job = self._source, self._slice, self._preview_job
         if layer is None:  # the run's layer is gone: nothing to publish next to
             return
         translate = list(layer.translate)
@@ -202,8 +210,9 @@ class DenoiseWidget(Container):
         if index is not None:
             data = np.expand_dims(data, axis)
             translate[axis] += index * layer.scale[axis]
-        publish_layer(self.viewer, layer, f"{layer.name} preview", data,
-                      translate=tuple(translate), noise_level=outcome.noise_level)  # fmt: skip
+        publish_layer(self.viewer, layer, f"{layer.name} preview", data, role=ROLE_DENOISED,
+                      translate=tuple(translate), noise_level=outcome.noise_level,
+                      model=job.model, self_ensemble=job.self_ensemble)  # fmt: skip
         where = "this slice" if index is not None else "image"
         self._show_noise_level(outcome.noise_level, where)
         self._status.value = "preview ready"
@@ -256,13 +265,16 @@ class DenoiseWidget(Container):
             "model": request.job.model,
             "self_ensemble": request.job.self_ensemble,
         }
-        publish_layer(self.viewer, layer, f"{layer.name} denoised", outcome.denoised, **facts)
         if request.removed_noise:
             low, high = display_limits(outcome.removed_noise)
             bound = max(abs(low), abs(high), 1e-6)
             publish_layer(self.viewer, layer, f"{layer.name} removed noise",
-                          outcome.removed_noise, contrast_limits=(-bound, bound),
-                          colormap="gray", **facts)  # fmt: skip
+                          outcome.removed_noise, role=ROLE_REMOVED_NOISE,
+                          contrast_limits=(-bound, bound), colormap="gray", **facts)  # fmt: skip
+        # the result goes on top, so the user sees it rather than the removed noise
+        denoised = publish_layer(self.viewer, layer, f"{layer.name} denoised",
+                                 outcome.denoised, role=ROLE_DENOISED, **facts)  # fmt: skip
+        bring_to_top(self.viewer, denoised)
         self._status.value = f"denoised ({outcome.noise_level:.4g} noise level)"
 
     # -- both --------------------------------------------------------------------------------

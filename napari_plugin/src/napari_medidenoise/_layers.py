@@ -1,5 +1,9 @@
 """Volume <-> napari layer data: geometry, colormap and what is kept for write-back.
 
+Geometry: ``scale`` is the voxel size and napari's ``affine`` places the
+layer in patient millimetres (DICOM LPS, axes as in :func:`world_affine`), so
+the same scan read from DICOM and from NIfTI overlays.
+
 A layer made by this plugin keeps the :class:`medidenoise.Volume` it came from
 in ``layer.metadata["medidenoise"]["volume"]``; the writers use it to save the
 layer's (possibly denoised) data with the original geometry and, for DICOM,
@@ -17,12 +21,20 @@ import medidenoise as md
 
 __all__ = [
     "META_KEY",
+    "ROLE_DENOISED",
+    "ROLE_NOISY",
+    "ROLE_REMOVED_NOISE",
+    "ROLE_SOURCE",
     "colormap_for",
     "display_limits",
+    "header_window",
+    "layer_entry",
+    "layer_role",
     "layer_tuple",
     "source_volume",
     "volume_from_layer",
-    "world_translate",
+    "volume_limits",
+    "world_affine",
 ]
 
 #: key of this plugin's entry in ``layer.metadata``
@@ -30,18 +42,84 @@ META_KEY = "medidenoise"
 
 LayerTuple = tuple[np.ndarray, dict[str, Any], str]
 
+#: what a layer made by this plugin holds (``layer.metadata["medidenoise"]["role"]``)
+ROLE_SOURCE = "source"  # the image as read from its file
+ROLE_DENOISED = "denoised"  # a denoising result (volume or preview)
+ROLE_REMOVED_NOISE = "removed noise"  # input - denoised: noise, not anatomy
+ROLE_NOISY = "noisy"  # the input with noise added on purpose
 
-def world_translate(volume: md.Volume) -> tuple[float, float, float]:
-    """Position of voxel (0, 0, 0) along each array axis, in millimetres.
 
-    The affine's origin is projected on the unit direction of each array axis,
-    so series of one study with the same orientation line up in the viewer.
+def layer_entry(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """This plugin's entry in a layer's metadata (empty when there is none)."""
+    entry = (metadata or {}).get(META_KEY)
+    return entry if isinstance(entry, Mapping) else {}
+
+
+def layer_role(metadata: Mapping[str, Any] | None) -> str | None:
+    """What the layer holds: one of the ``ROLE_*`` values, or None for a foreign layer.
+
+    A layer derived by some other means (no recorded role) is ``"derived"``.
     """
-    columns = np.asarray(volume.affine, dtype=np.float64)[:3, :3]
-    origin = np.asarray(volume.affine, dtype=np.float64)[:3, 3]
+    entry = layer_entry(metadata)
+    if not entry:
+        return None
+    default = "derived" if "derived_from" in entry else ROLE_SOURCE
+    return str(entry.get("role", default))
+
+
+#: RAS (the Volume affine's frame) -> DICOM's LPS patient frame
+_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
+
+
+def _world_axes(volume: md.Volume) -> np.ndarray:
+    """Unit vectors (LPS) of the viewer's world axes for this volume, one row per array axis.
+
+    Each array axis (slice, row, column) gets the patient axis it points
+    closest to, taken in DICOM's LPS direction (patient left, posterior,
+    superior), except that superior becomes inferior when it lies in the
+    displayed plane, so heads are up on screen. The same scan from DICOM or
+    NIfTI (whatever its voxel order) gets the same world axes; a volume too
+    oblique to match three distinct patient axes keeps its own directions.
+    """
+    columns = _RAS_TO_LPS @ np.asarray(volume.affine, dtype=np.float64)[:3, :3]
     norms = np.linalg.norm(columns, axis=0)
     norms[norms == 0] = 1.0
-    return tuple(float(origin @ (columns[:, i] / norms[i])) for i in range(3))  # type: ignore[return-value]
+    units = columns / norms
+    nearest = [int(np.argmax(np.abs(units[:, k]))) for k in range(3)]
+    if len(set(nearest)) < 3:
+        return units.T
+    axes = np.zeros((3, 3))
+    for k, patient_axis in enumerate(nearest):
+        axes[k, patient_axis] = -1.0 if patient_axis == 2 and k != 0 else 1.0
+    return axes
+
+
+def world_affine(volume: md.Volume) -> np.ndarray:
+    """napari's ``affine`` of a layer showing ``volume`` with ``scale=volume.spacing``.
+
+    World coordinates are patient millimetres (DICOM LPS) along the world
+    axes of :func:`_world_axes`: each axis is flipped where the array runs
+    against its world axis, and the origin is the position of voxel
+    (0, 0, 0). Obliquity (a few degrees of tilt) is left out, because
+    napari's 2D slicing cannot apply an out-of-plane rotation.
+
+    Returns
+    -------
+    numpy.ndarray
+        4x4 matrix (3x3 for a one-slice volume shown as a 2D layer).
+    """
+    matrix = np.asarray(volume.affine, dtype=np.float64)
+    columns = _RAS_TO_LPS @ matrix[:3, :3]
+    origin = _RAS_TO_LPS @ matrix[:3, 3]
+    axes = _world_axes(volume)
+    signs = np.sign(np.einsum("kj,jk->k", axes, columns))
+    signs[signs == 0] = 1.0
+    affine = np.eye(4)
+    affine[:3, :3] = np.diag(signs)
+    affine[:3, 3] = axes @ origin
+    if volume.is_2d:
+        return affine[1:, 1:]
+    return affine
 
 
 def colormap_for(volume: md.Volume) -> str:
@@ -49,14 +127,27 @@ def colormap_for(volume: md.Volume) -> str:
     return "gray_r" if volume.photometric == "MONOCHROME1" else "gray"
 
 
-def display_limits(array: np.ndarray) -> tuple[float, float]:
-    """Contrast limits from the 0.5 and 99.5 percentiles of a subsample."""
+#: the minimum is taken for padding (outside the field of view) when this share of voxels holds it
+_PADDING_SHARE = 0.01
+
+
+def display_limits(array: np.ndarray, *, skip_padding: bool = False) -> tuple[float, float]:
+    """Contrast limits from the 0.5 and 99.5 percentiles of a subsample.
+
+    With ``skip_padding``, voxels at the minimum value are left out when there
+    are many of them (at least 1 %): the constant fill outside a CT's field of
+    view would otherwise pull the lower limit far below any tissue.
+    """
     flat = np.asarray(array).reshape(-1)
     step = max(1, flat.size // 200_000)
     sample = flat[::step]
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return (0.0, 1.0)
+    if skip_padding:
+        at_min = sample == sample.min()
+        if _PADDING_SHARE <= at_min.mean() < 1.0:
+            sample = sample[~at_min]
     low, high = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
     if high <= low:
         low, high = float(sample.min()), float(sample.max())
@@ -65,23 +156,50 @@ def display_limits(array: np.ndarray) -> tuple[float, float]:
     return (low, high)
 
 
+def _first_number(value: Any) -> float | None:
+    """The first of a possibly multi-valued DICOM number (``40\\400`` -> 40.0)."""
+    if isinstance(value, str | bytes) or not np.iterable(value):
+        values = [value]
+    else:
+        values = list(value)
+    try:
+        number = float(values[0]) if values else None
+    except (TypeError, ValueError):
+        return None
+    return number if number is not None and np.isfinite(number) else None
+
+
+def header_window(volume: md.Volume) -> tuple[float, float] | None:
+    """(low, high) of the header's first Window Center/Width, in the volume's units, if any."""
+    centre = _first_number(volume.metadata.get("WindowCenter"))
+    width = _first_number(volume.metadata.get("WindowWidth"))
+    if centre is None or width is None or width <= 0:
+        return None
+    return (centre - width / 2, centre + width / 2)
+
+
+def volume_limits(volume: md.Volume, data: np.ndarray) -> tuple[float, float]:
+    """Contrast limits of a layer: the header's window when it has one, else percentiles
+    of the data without its padding."""
+    return header_window(volume) or display_limits(data, skip_padding=True)
+
+
 def layer_tuple(volume: md.Volume, name: str, **extra: Any) -> LayerTuple:
     """The napari ``LayerData`` tuple of an image layer showing ``volume``.
 
     A single-slice volume becomes a 2D layer. ``extra`` entries are added to
     the layer's keyword arguments (``visible=False``...).
     """
-    translate = world_translate(volume)
     data, scale = volume.array, volume.spacing
     if volume.is_2d:
-        data, scale, translate = data[0], scale[1:], translate[1:]  # type: ignore[assignment]
+        data, scale = data[0], scale[1:]  # type: ignore[assignment]
     kwargs: dict[str, Any] = {
         "name": name,
         "scale": tuple(scale),
-        "translate": tuple(translate),
+        "affine": world_affine(volume),
         "colormap": colormap_for(volume),
-        "contrast_limits": display_limits(data),
-        "metadata": {META_KEY: {"volume": volume}},
+        "contrast_limits": volume_limits(volume, data),
+        "metadata": {META_KEY: {"volume": volume, "role": ROLE_SOURCE}},
         **extra,
     }
     return (data, kwargs, "image")
@@ -89,8 +207,7 @@ def layer_tuple(volume: md.Volume, name: str, **extra: Any) -> LayerTuple:
 
 def source_volume(metadata: Mapping[str, Any] | None) -> md.Volume | None:
     """The Volume kept in a layer's metadata by this plugin, if any."""
-    entry = (metadata or {}).get(META_KEY)
-    volume = entry.get("volume") if isinstance(entry, Mapping) else None
+    volume = layer_entry(metadata).get("volume")
     return volume if isinstance(volume, md.Volume) else None
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 
 import medidenoise as md
+from napari_medidenoise._layers import ROLE_NOISY
 from napari_medidenoise._state import NoiseSettings
 from napari_medidenoise._viewer_tools import image_layer_choices, publish_layer
 from napari_medidenoise._workers import add_noise_to
@@ -83,5 +84,5 @@ class AddNoiseWidget(Container):
             show_error(f"medidenoise: {exc}")
             return None
         name = f"{layer.name} + {s.kind} noise"
-        return publish_layer(self.viewer, layer, name, noisy, noise_kind=s.kind,
+        return publish_layer(self.viewer, layer, name, noisy, role=ROLE_NOISY, noise_kind=s.kind,
                              noise_level=s.level, seed=s.seed)  # fmt: skip

@@ -61,18 +61,20 @@ def _series_name(volume: md.Volume, fallback: str) -> str:
 
 
 def _read_dicom_folder(folder: Path) -> list[LayerTuple]:
-    series = md.find_dicom_series(folder)
-    if len(series) <= 1:
+    """One layer per image stack: a series whose UID holds several stacks gives several."""
+    series = md.scan_dicom(folder).series
+    if not series:  # the library's reader says why (no image, only localizers...)
         volume = md.read_volume(folder)
         return [layer_tuple(volume, _series_name(volume, folder.name))]
     layers = []
     for number, info in enumerate(series, start=1):
         try:
-            volume = md.read_volume(folder, series_uid=info.series_uid)
+            volume = md.read_dicom_series(info)
         except (md.MedidenoiseError, OSError, ValueError) as exc:
             _report_failure(folder, exc)
             continue
-        layers.append(layer_tuple(volume, _series_name(volume, f"{folder.name} [{number}]")))
+        label = folder.name if len(series) == 1 else f"{folder.name} [{number}]"
+        layers.append(layer_tuple(volume, _series_name(volume, label)))
     return layers
 
 

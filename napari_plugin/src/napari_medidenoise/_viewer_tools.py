@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import napari
     from napari.layers import Image
 
-__all__ = ["current_slice", "image_layer_choices", "publish_layer"]
+__all__ = ["bring_to_top", "current_slice", "image_layer_choices", "publish_layer"]
 
 
 def image_layer_choices(viewer: napari.viewer.Viewer) -> list[tuple[str, Image]]:
@@ -42,8 +42,8 @@ def current_slice(viewer: napari.viewer.Viewer, layer: Image) -> tuple[int, int 
     return axis, index
 
 
-def _derived_metadata(source: Image, **facts: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"derived_from": source.name, **facts}
+def _derived_metadata(source: Image, role: str, **facts: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"derived_from": source.name, "role": role, **facts}
     volume = source_volume(source.metadata)
     if volume is not None:
         entry["volume"] = volume
@@ -56,6 +56,7 @@ def publish_layer(
     name: str,
     data: np.ndarray,
     *,
+    role: str = "derived",
     translate: tuple[float, ...] | None = None,
     contrast_limits: tuple[float, float] | None = None,
     colormap: str | None = None,
@@ -64,22 +65,33 @@ def publish_layer(
     """Add ``data`` as layer ``name`` with the source's geometry, or update that layer.
 
     The new layer keeps the source volume in its metadata, so it can be saved
-    as a derived DICOM series or NIfTI file with the original geometry.
+    as a NIfTI file with the original geometry, and ``role`` (one of the
+    ``ROLE_*`` values of ``_layers``): only a ``"denoised"`` layer may be saved
+    as a derived DICOM series of its source.
     """
     state: dict[str, Any] = {
         "scale": tuple(source.scale),
         "translate": tuple(source.translate) if translate is None else tuple(translate),
+        "affine": np.array(source.affine.affine_matrix),
         "contrast_limits": tuple(source.contrast_limits)
         if contrast_limits is None
         else contrast_limits,
         "colormap": source.colormap.name if colormap is None else colormap,
-        "metadata": _derived_metadata(source, **facts),
+        "metadata": _derived_metadata(source, role, **facts),
     }
     if name in viewer.layers:
         layer = viewer.layers[name]
         layer.data = data
-        for key in ("scale", "translate", "contrast_limits", "metadata"):
+        for key in ("scale", "translate", "affine", "contrast_limits", "metadata"):
             setattr(layer, key, state[key])
         layer.colormap = state["colormap"]
         return layer
     return viewer.add_image(data, name=name, **state)
+
+
+def bring_to_top(viewer: napari.viewer.Viewer, layer: Image) -> None:
+    """Move ``layer`` to the top of the layer list (drawn last, so it is the one seen)."""
+    layers = viewer.layers
+    index = layers.index(layer)
+    if index != len(layers) - 1:
+        layers.move(index, len(layers))

@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 
 import medidenoise as md
-from napari_medidenoise._layers import source_volume, volume_from_layer
+from napari_medidenoise._layers import (
+    ROLE_DENOISED,
+    ROLE_NOISY,
+    ROLE_REMOVED_NOISE,
+    ROLE_SOURCE,
+    layer_entry,
+    layer_role,
+    source_volume,
+    volume_from_layer,
+)
 
 __all__ = ["DICOM_EXTENSION", "write_dicom", "write_nifti"]
 
@@ -80,20 +89,71 @@ def _dicom_problem(path: Path, name: str, array: np.ndarray, volume: md.Volume) 
     return ""
 
 
+#: why a layer of each role is not a denoised image of its source series
+_NOT_DENOISED = {
+    ROLE_REMOVED_NOISE: (
+        "holds the noise removed by denoising (input - denoised), not an image of the "
+        "patient, so it is never saved as a DICOM series where it could pass for a scan; "
+        "save it as NIfTI (.nii.gz) to analyse it"
+    ),
+    ROLE_NOISY: (
+        "holds the image with noise added on purpose, not a denoised result, so it is not "
+        "saved as a derived DICOM series; save it as NIfTI (.nii.gz) instead"
+    ),
+    ROLE_SOURCE: (
+        "is the series as it was read (its DICOM files already exist); only denoised "
+        "results are saved as a derived DICOM series: denoise it first, or save it as NIfTI "
+        "(.nii.gz)"
+    ),
+}
+
+
+def _role_problem(name: str, meta: dict[str, Any]) -> str:
+    """Why the layer is not a denoised result that may be saved as DICOM ('' when it is)."""
+    role = layer_role(meta.get("metadata"))
+    if role == ROLE_DENOISED:
+        return ""
+    reason = _NOT_DENOISED.get(
+        str(role),
+        "was not made by medidenoise's Denoise widget, so nothing says it is a denoised "
+        "image of its source series; save it as NIfTI (.nii.gz) instead",
+    )
+    return f"layer {name!r} {reason}"
+
+
+def _derivation(meta: dict[str, Any]) -> str:
+    """Derivation Description from the layer's record of its run, as the command line writes it."""
+    entry = layer_entry(meta.get("metadata"))
+    level = entry.get("noise_level")
+    return md.derivation_description(
+        entry.get("model", "unknown model"),
+        None if level is None else float(level),
+        self_ensemble=bool(entry.get("self_ensemble", False)),
+    )
+
+
 def write_dicom(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
-    """Save one image layer as a derived DICOM series in the new folder ``path``.
+    """Save a denoised layer as a derived DICOM series in the new folder ``path``.
 
     Uses ``medidenoise.write_dicom_series``, the same function as the command
-    line: new UIDs, DERIVED image type, references to each source slice. The
-    originals are not touched. napari calls it for paths ending in ``.dcm``
-    (``layer.save("ct_denoised.dcm")``), which become a folder of that name.
+    line: new UIDs, DERIVED image type, references to each source slice, and a
+    Derivation Description naming the model and noise level of the run that
+    made the layer. The originals are not touched. napari calls it for paths
+    ending in ``.dcm`` (``layer.save("ct_denoised.dcm")``), which become a
+    folder of that name.
+
+    Only a denoising result (the "denoised" or "preview" layer of the Denoise
+    widget) is saved this way: a removed-noise layer, a layer with added noise
+    or the series as read would otherwise become a series labelled DENOISED
+    that holds no such image.
 
     Returns
     -------
     list of str
         The files written in slice order, or ``[]`` with an error notification
-        when the layer did not come from DICOM, its shape differs from the
-        source series, or ``path`` is an existing file or non-empty folder.
+        when the layer is not a denoised result of a DICOM series, its shape
+        differs from the source series, or ``path`` is an existing file or
+        non-empty folder.
     """
     target = Path(path)
     name = meta.get("name", "layer")
@@ -104,11 +164,16 @@ def write_dicom(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
             f"layer {name!r} did not come from a DICOM series, so it cannot be saved as a "
             "derived DICOM series; save it as NIfTI (.nii.gz) instead"
         )
-    problem = _dicom_problem(target, name, array, volume)
+    problem = _role_problem(name, meta) or _dicom_problem(target, name, array, volume)
     if problem:
         return _refuse(problem)
     try:
-        written = md.write_dicom_series(volume, array.reshape(volume.array.shape), target)
+        written = md.write_dicom_series(
+            volume,
+            array.reshape(volume.array.shape),
+            target,
+            derivation_description=_derivation(meta),
+        )
     except (md.MedidenoiseError, ValueError, OSError) as exc:  # writer boundary
         return _refuse(f"{target}: {exc}")
     return [str(p) for p in written]
