@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from medidenoise.errors import (
     NoImageDataError,
     UnsupportedImageError,
 )
-from medidenoise.io.dicom_geometry import sort_slices
+from medidenoise.io.dicom_geometry import DicomSeriesWarning, sort_slices
 from medidenoise.io.dicom_pixels import check_decodable, check_grayscale, read_frames
 from medidenoise.io.dicom_scan import SeriesInfo, require_series, scan_dicom, scan_files
 from medidenoise.io.volume import DicomSource, SliceSource, Volume
@@ -74,7 +75,15 @@ def select_series(
     )
 
 
-def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Volume:
+def _broken_list(info: SeriesInfo, limit: int = 3) -> str:
+    shown = "; ".join(f"{p} ({why})" for p, why in info.broken_files[:limit])
+    more = len(info.broken_files) - limit
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def read_dicom_series(
+    info: SeriesInfo, *, allow_irregular: bool = False, allow_incomplete: bool = False
+) -> Volume:
     """Read one series found by :func:`scan_dicom` (no rescanning).
 
     Slices are sorted along the slice normal and validated (see
@@ -90,6 +99,12 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
     allow_irregular : bool
         Read series with missing slices or irregular spacing as a stack (with a
         warning and an approximate affine) instead of raising.
+    allow_incomplete : bool
+        Read a series some of whose files cannot be read
+        (``info.broken_files``: truncated or corrupt slices) from its readable
+        files, with a :class:`DicomSeriesWarning` naming the broken ones and
+        ``metadata["incomplete"]`` listing them; by default such a series
+        raises :class:`DicomSeriesError`.
 
     Returns
     -------
@@ -110,6 +125,14 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
     """
     if not info.records:
         raise DicomSeriesError(f"series {info.key}: no slices recorded; scan the folder again")
+    if info.broken_files and not allow_incomplete:
+        raise DicomSeriesError(
+            f"series {info.key} ({info.description or 'no description'}) is incomplete: "
+            f"{len(info.broken_files)} of its file(s) cannot be read: {_broken_list(info)}. "
+            "Re-export those files from the source, or remove them to read the rest "
+            "(read_volume(..., allow_irregular=True) or read_dicom_series(..., "
+            "allow_incomplete=True) reads the readable slices anyway, with a warning)."
+        )
     checked: set[tuple] = set()
     for rec in info.records:  # one check per distinct kind of file, not per slice
         kind = (rec.photometric, rec.samples_per_pixel, rec.has_modality_lut, rec.transfer_syntax)
@@ -165,6 +188,14 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
             "notes": list(geometry.notes),
         }
     )
+    if info.broken_files:
+        message = (
+            f"series {info.key}: read without {len(info.broken_files)} unreadable file(s) of "
+            f"the series: {_broken_list(info)}; the volume is incomplete"
+        )
+        warnings.warn(message, DicomSeriesWarning, stacklevel=2)
+        metadata["notes"].append(message)
+        metadata["incomplete"] = [str(p) for p, _ in info.broken_files]
     if geometry.positions is not None:
         metadata["slice_positions"] = [float(p) for p in geometry.positions]
     if geometry.tilt_deg:
@@ -211,9 +242,11 @@ def read_dicom(
         scan = scan_dicom(path)
     info = select_series(require_series(scan), series_uid, path)
     try:
-        volume = read_dicom_series(info, allow_irregular=allow_irregular)
+        volume = read_dicom_series(
+            info, allow_irregular=allow_irregular, allow_incomplete=allow_irregular
+        )
     except DicomSeriesError as exc:
-        if not scan.errors:
+        if not scan.errors or info.broken_files:
             raise
         # a gap in the slices is often a file that failed to read: say which
         unreadable = "; ".join(f"{p} ({why})" for p, why in scan.errors[:3])
