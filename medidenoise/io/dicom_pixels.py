@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -11,8 +12,13 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ImplicitVRLittleEndian
 
-from medidenoise.errors import InvalidImageError, MissingDecoderError, UnsupportedImageError
-from medidenoise.io.dicom_header import transfer_syntax_of
+from medidenoise.errors import (
+    InvalidImageError,
+    MedidenoiseError,
+    MissingDecoderError,
+    UnsupportedImageError,
+)
+from medidenoise.io.dicom_header import MAX_DECODED_BYTES, expected_pixel_bytes, transfer_syntax_of
 
 __all__ = ["check_decodable", "check_grayscale", "read_frames"]
 
@@ -88,6 +94,40 @@ def check_grayscale(
         )
 
 
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def _check_sizes(path: Path, ds: Any, ts: str) -> None:
+    """Refuse pixel data whose size disagrees with Rows/Columns... before decoding it."""
+    expected = expected_pixel_bytes(ds)
+    if expected > MAX_DECODED_BYTES:
+        raise InvalidImageError(
+            f"{path}: the header claims {expected / 2**30:.1f} GiB of pixel data (Rows "
+            f"{ds.get('Rows')}, Columns {ds.get('Columns')}, {ds.get('NumberOfFrames', 1)} "
+            f"frame(s)), more than the {MAX_DECODED_BYTES >> 30} GiB medidenoise decodes from "
+            "one file; the header is probably corrupt. Re-export the file from the source."
+        )
+    uid = UID(ts)
+    keyword = next(k for k in _PIXEL_KEYWORDS if k in ds)
+    if not uid.is_transfer_syntax or uid.is_compressed:
+        return
+    data = ds[keyword].value or b""
+    held = len(data)
+    row_bytes = max(1, expected // max(1, int(ds.get("Rows", 1) or 1)))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    # trailing zero bytes are padding (pydicom drops them); anything else beyond a row means
+    # Rows/Columns do not describe the data
+    padded = not any(data[expected:])
+    if (held - expected >= max(2, row_bytes // frames) and not padded) or held < expected:
+        raise InvalidImageError(
+            f"{path}: the pixel data holds {held} bytes but Rows x Columns x samples x frames "
+            f"x bits ({ds.get('Rows')} x {ds.get('Columns')} x "
+            f"{ds.get('SamplesPerPixel', 1)} x {frames} x {ds.get('BitsAllocated')}) needs "
+            f"{expected}; the image size in the header does not match the data (a wrong "
+            "Rows/Columns would give a sheared image). Re-export the file from the source."
+        )
+
+
 def read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.ndarray]:
     """Decode the stored values of the given frames of one file.
 
@@ -107,8 +147,28 @@ def read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.nda
     ------
     MissingDecoderError, UnsupportedImageError, InvalidImageError
         No decoder, colour data, or pixel data that cannot be decoded
-        (truncated or corrupt file).
+        (truncated or corrupt file, a size that disagrees with Rows/Columns,
+        a size claim beyond :data:`MAX_DECODED_BYTES`). Any other failure
+        of the decoder on this file becomes an :class:`InvalidImageError`
+        naming it.
     """
+    try:
+        return _read_frames(path, frames)
+    except MedidenoiseError:
+        raise
+    except MemoryError as exc:
+        raise InvalidImageError(
+            f"{path}: not enough memory to decode its pixel data; the header claims Rows x "
+            "Columns x frames larger than this machine can hold (or is corrupt)."
+        ) from exc
+    except Exception as exc:  # malformed header values reach pydicom in many forms
+        raise InvalidImageError(
+            f"{path}: cannot read the image ({type(exc).__name__}: {exc}); a header value is "
+            "malformed or the file is corrupt. Re-export it from the source."
+        ) from exc
+
+
+def _read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.ndarray]:
     try:
         ds = pydicom.dcmread(path, force=True)
     except Exception as exc:  # pydicom raises many types on corrupt input
@@ -127,11 +187,12 @@ def read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.nda
         int(ds.get("SamplesPerPixel", 1) or 1),
     )
     check_decodable(path, ts)
-    if "PixelData" not in ds:
+    if not any(k in ds for k in _PIXEL_KEYWORDS):
         raise InvalidImageError(
             f"{path}: no Pixel Data element could be read; expected an image with pixel data. "
             "The file is probably truncated or corrupt: re-export it from the source."
         )
+    _check_sizes(path, ds, ts)
     try:
         arr = ds.pixel_array
     except (MemoryError, KeyboardInterrupt):
@@ -149,6 +210,11 @@ def read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.nda
         raise UnsupportedImageError(
             f"{path}: decoded pixel data has shape {arr.shape}; expected (rows, columns) or "
             "(frames, rows, columns) grayscale data."
+        )
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise InvalidImageError(
+            f"{path}: the float pixel data holds {int((~np.isfinite(arr)).sum())} NaN or "
+            "infinite value(s); expected finite values. Fix the file at its source."
         )
     out: dict[int | None, np.ndarray] = {}
     for frame in frames:

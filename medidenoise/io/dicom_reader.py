@@ -164,9 +164,16 @@ def read_dicom_series(
 
     photometrics = {r.photometric for r in ordered}
     if len(photometrics) > 1:
+        by_kind = {
+            kind: next(r.path for r in ordered if r.photometric == kind)
+            for kind in sorted(photometrics)
+        }
+        examples = ", ".join(f"{kind} e.g. {path}" for kind, path in by_kind.items())
+        folder = os.path.commonpath([str(p) for p in info.files]) if info.files else "?"
         raise DicomSeriesError(
-            f"series {info.key}: slices mix {sorted(photometrics)}; expected one "
-            "PhotometricInterpretation per series. Split the series before reading."
+            f"{folder}: series {info.key} mixes PhotometricInterpretation values ({examples}); "
+            "expected one per series. Move the files of each kind into their own folder (or "
+            "fix the headers) before reading."
         )
     multiframe = any(r.frame is not None for r in ordered)
     source = DicomSource(

@@ -13,10 +13,16 @@ import numpy as np
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
+from pydicom.uid import UID, RLELossless
 
 from medidenoise.errors import NoImageDataError
-from medidenoise.io.dicom_header import SliceRecord, records_from_dataset, transfer_syntax_of
+from medidenoise.io.dicom_header import (
+    MAX_DECODED_BYTES,
+    SliceRecord,
+    expected_pixel_bytes,
+    records_from_dataset,
+    transfer_syntax_of,
+)
 from medidenoise.io.dicom_series import DicomScan, SeriesInfo
 
 __all__ = [
@@ -63,13 +69,6 @@ def _iter_files(folder: Path) -> list[Path]:
         dirs.sort()
         found.extend(Path(root) / name for name in sorted(files))
     return found
-
-
-def _expected_pixel_bytes(ds: Dataset) -> int:
-    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
-    bits = int(ds.get("BitsAllocated", 16) or 16)
-    n = rows * cols * int(ds.get("SamplesPerPixel", 1) or 1) * int(ds.get("NumberOfFrames", 1) or 1)
-    return (n * bits + 7) // 8
 
 
 _SERIES_UID = (b"\x20\x00\x0e\x00", "SeriesInstanceUID")  # (0020,000E), little endian
@@ -152,6 +151,21 @@ def _header_error(ds: Dataset, is_dicm: bool) -> str | None:
     return None
 
 
+#: an RLE run of 2 bytes decodes to at most 128: no RLE segment expands more than 64 times
+_RLE_MAX_RATIO = 64
+
+
+def _too_large(ds: Dataset, expected: int) -> str:
+    dims = f"{ds.get('Rows')} x {ds.get('Columns')}"
+    frames = ds.get("NumberOfFrames")
+    return (
+        f"the header claims {expected / 2**30:.1f} GiB of pixel data ({dims} pixels"
+        + (f", {frames} frames" if frames else "")
+        + f"), more than the {MAX_DECODED_BYTES >> 30} GiB medidenoise decodes from one file; "
+        "the header is probably corrupt"
+    )
+
+
 def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
     """Return (dataset, skip reason, error reason).
 
@@ -183,9 +197,22 @@ def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
     if broken is not None:
         return ds, None, broken
     ts = UID(transfer_syntax_of(ds))
-    if "Rows" in ds and ts.is_transfer_syntax and not ts.is_compressed and not ts.is_deflated:
-        available = size - end_of_header - 8
-        expected = _expected_pixel_bytes(ds)
+    if "Rows" not in ds:
+        return ds, None, None
+    available = size - end_of_header - 8
+    expected = expected_pixel_bytes(ds)
+    if expected > MAX_DECODED_BYTES:
+        return ds, None, _too_large(ds, expected)
+    if ts == RLELossless and expected > _RLE_MAX_RATIO * max(available, 0) + 4096:
+        return (
+            ds,
+            None,
+            (
+                f"truncated or corrupt: the header claims {expected} bytes of pixels but the RLE "
+                f"data ({available} bytes) can hold at most {_RLE_MAX_RATIO} times its size"
+            ),
+        )
+    if ts.is_transfer_syntax and not ts.is_compressed and not ts.is_deflated:
         if available <= 0:
             return ds, None, "no Pixel Data element (file ends after the header)"
         if available < expected:
