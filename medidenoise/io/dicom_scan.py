@@ -15,7 +15,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, RLELossless
 
-from medidenoise.errors import NoImageDataError
+from medidenoise.errors import MedidenoiseError, NoImageDataError
 from medidenoise.io.dicom_header import (
     MAX_DECODED_BYTES,
     SliceRecord,
@@ -380,6 +380,9 @@ def scan_files(paths: list[Path], folder: Path, *, keep_localizers: bool = False
     for path in paths:
         try:
             recs, skip, error, uid = _scan_one(path, keep_localizers)
+        except MedidenoiseError as exc:  # a value the reader refuses, with its own reason
+            recs, skip, uid = [], None, _salvage_both(path, None)
+            error = str(exc).removeprefix(f"{path}: ")
         except Exception as exc:  # malformed values anywhere in the header
             recs, skip, uid = [], None, _salvage_both(path, None)
             error = f"malformed header ({type(exc).__name__}: {exc})"
