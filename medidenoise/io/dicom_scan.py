@@ -151,6 +151,36 @@ def _header_error(ds: Dataset, is_dicm: bool) -> str | None:
     return None
 
 
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")
+
+
+def _pixel_bytes_held(path: Path, offset: int, size: int, ts: UID) -> int:
+    """Bytes of pixel data the file really holds after the header ending at ``offset``.
+
+    Parses the pixel data element's own header (so that elements stored after
+    it, such as trailing padding, are not counted as pixels); the smaller of
+    its declared length and what the file holds. Falls back on "the rest of the
+    file" when the element cannot be parsed there.
+    """
+    try:
+        with open(path, "rb") as fp:
+            fp.seek(offset)
+            head = fp.read(12)
+    except OSError:
+        return size - offset - 8
+    little = ts != "1.2.840.10008.1.2.2"
+    tag = head[:4] if little else head[1::-1] + head[3:1:-1]
+    if len(head) < 8 or tag not in _PIXEL_TAGS:
+        return size - offset - 8
+    order = "little" if little else "big"
+    if head[4:6] in (b"OB", b"OW", b"OF", b"OD", b"UN"):
+        length, start = int.from_bytes(head[8:12], order), offset + 12
+    else:
+        length, start = int.from_bytes(head[4:8], order), offset + 8
+    held = size - start
+    return held if length == 0xFFFFFFFF else min(length, held)
+
+
 #: an RLE run of 2 bytes decodes to at most 128: no RLE segment expands more than 64 times
 _RLE_MAX_RATIO = 64
 
@@ -199,7 +229,7 @@ def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
     ts = UID(transfer_syntax_of(ds))
     if "Rows" not in ds:
         return ds, None, None
-    available = size - end_of_header - 8
+    available = _pixel_bytes_held(path, end_of_header, size, ts)
     expected = expected_pixel_bytes(ds)
     if expected > MAX_DECODED_BYTES:
         return ds, None, _too_large(ds, expected)
