@@ -77,6 +77,8 @@ class SliceRecord:
     echo: float | None = None
     n_frames: int = 1
     has_modality_lut: bool = False
+    #: (low, high) stored values that are Pixel Padding, or None
+    padding: tuple[float, float] | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -202,6 +204,16 @@ def _orientation(path: Path, value: Any, frame: int | None = None) -> tuple[floa
     return iop
 
 
+def _padding(ds: Dataset) -> tuple[float, float] | None:
+    """The stored values that PixelPaddingValue (and PixelPaddingRangeLimit) mark as padding."""
+    value = _float(ds.get("PixelPaddingValue"))
+    if value is None:
+        return None
+    limit = _float(ds.get("PixelPaddingRangeLimit"))
+    lo, hi = sorted((value, value if limit is None else limit))
+    return lo, hi
+
+
 def _int(value: Any) -> int | None:
     f = _float(value)
     return None if f is None else round(f)
@@ -291,6 +303,7 @@ def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
         "echo": echo,
         "n_frames": n_frames,
         "has_modality_lut": "ModalityLUTSequence" in ds and "RescaleSlope" not in ds,
+        "padding": _padding(ds),
     }
     ipp = _position(path, ds.get("ImagePositionPatient"))
     iop = _orientation(path, ds.get("ImageOrientationPatient"))

@@ -153,6 +153,7 @@ def read_dicom_series(
 
     first = ordered[0]
     out = np.empty((len(ordered), first.rows, first.columns), dtype=np.float32)
+    padding: np.ndarray | None = None
     for k, rec in enumerate(ordered):
         raw = arrays[(rec.path, rec.frame)]
         if raw.shape != (first.rows, first.columns):
@@ -161,6 +162,12 @@ def read_dicom_series(
                 f"{(first.rows, first.columns)} from Rows/Columns; the file is inconsistent."
             )
         out[k] = raw.astype(np.float64) * rec.slope + rec.intercept
+        if rec.padding is not None:
+            mask = (raw >= rec.padding[0]) & (raw <= rec.padding[1])
+            if mask.any():
+                if padding is None:
+                    padding = np.zeros(out.shape, dtype=bool)
+                padding[k] = mask
 
     photometrics = {r.photometric for r in ordered}
     if len(photometrics) > 1:
@@ -217,6 +224,7 @@ def read_dicom_series(
         source=source,
         path=Path(common) if common else None,
         metadata=metadata,
+        padding=padding,
     )
 
 
