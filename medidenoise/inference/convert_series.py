@@ -238,6 +238,13 @@ def _validate(folder: Path, source: Volume, files: list[Path]) -> str:
     return info.series_uid
 
 
+def _clip_note(clipped: int, total: int) -> str:
+    return (
+        f"{clipped} of {total} denoised pixel values ({100 * clipped / total:.3g} %) lay outside "
+        "the range the source's Bits Stored can hold and were clipped to it"
+    )
+
+
 def _write_manifest(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
@@ -329,6 +336,7 @@ def _convert_claimed(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOption
                 uid_seed=opts.derivation,
                 series_key=unit.series_key or None,
                 compression=opts.compression,  # type: ignore[arg-type]
+                on_clipped=lambda n, total: entry.notes.append(_clip_note(n, total)),
             )
             del out  # written: free it before the series is read back whole
             manifest["series_uid"] = _validate(tmp, vol, files)

@@ -9,6 +9,7 @@ incomplete, 2 usage error, 3 OUTPUT in use by another run).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -16,9 +17,11 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import ClassVar
 
 import pydicom
 import pytest
+import torch
 from conftest import data_file, hash_tree, write_ct_series
 
 from medidenoise.cli import main
@@ -245,3 +248,34 @@ def test_a_run_killed_mid_series_leaves_nothing_that_looks_complete(tmp_path: Pa
     _assert_outputs_whole(out)
     assert not (out / PARTIAL_DIR).exists()
     assert all(len(scan_dicom(Path(e.output)).series) == 1 for e in report.series)
+
+
+class _Amplify(torch.nn.Module):
+    """A 'network' whose output leaves the stored range: its clipping must be reported."""
+
+    context_slices = 1
+    noise_level_input = True
+    size_multiple = 1
+    metadata: ClassVar[dict] = {"name": "amplify"}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1] * 100.0
+
+
+def test_clipping_names_the_source_series_and_is_in_the_report(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_ct_series(tmp_path / "in" / "A", 2, size=32)
+    with caplog.at_level(logging.INFO, logger="medidenoise.io.dicom_writer"):
+        report = convert_dicom_folder(
+            tmp_path / "in", tmp_path / "out", model=_Amplify(), noise_level=10.0
+        )
+    (entry,) = report.series
+    assert entry.status == "converted"
+    notes = [n for n in entry.notes if "clipped" in n]
+    assert len(notes) == 1 and " of 2048 denoised pixel values" in notes[0]
+    logged = [r.getMessage() for r in caplog.records if "clipped" in r.getMessage()]
+    assert logged and str(tmp_path / "in" / "A") in logged[0]
+    assert logged[0].split(":")[0] == str(tmp_path / "in" / "A")  # the source, not the work folder
+    saved = json.loads((tmp_path / "out" / "medidenoise-report.json").read_text())
+    assert saved["series"][0]["notes"] == entry.notes
