@@ -8,6 +8,7 @@ import re
 import warnings
 from collections import defaultdict
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pydicom
@@ -172,7 +173,7 @@ def _pixel_bytes_held(path: Path, offset: int, size: int, ts: UID) -> int:
     tag = head[:4] if little else head[1::-1] + head[3:1:-1]
     if len(head) < 8 or tag not in _PIXEL_TAGS:
         return size - offset - 8
-    order = "little" if little else "big"
+    order: Literal["little", "big"] = "little" if little else "big"
     if head[4:6] in (b"OB", b"OW", b"OF", b"OD", b"UN"):
         length, start = int.from_bytes(head[8:12], order), offset + 12
     else:
