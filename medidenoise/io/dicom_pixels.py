@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import FileMetaDataset
+from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
-from pydicom.uid import UID, ImplicitVRLittleEndian
+from pydicom.uid import UID, ImplicitVRLittleEndian, RLELossless
 
 from medidenoise.errors import (
     InvalidImageError,
@@ -24,7 +25,19 @@ __all__ = ["check_decodable", "check_grayscale", "read_frames"]
 
 logger = logging.getLogger(__name__)
 
+try:  # pydicom's own JPEG/JPEG-LS header parser (private; only used for a size check)
+    from pydicom.pixels.utils import _get_jpg_parameters
+except ImportError:  # pragma: no cover - another pydicom: the decoder judges the size alone
+    _get_jpg_parameters = None  # type: ignore[assignment]
+
 _GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
+_J2K_SYNTAXES = {
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+}
 
 # which pip packages decode a transfer syntax (first choice first)
 _J2K = "pylibjpeg pylibjpeg-openjpeg"
@@ -128,6 +141,58 @@ def _check_sizes(path: Path, ds: Any, ts: str) -> None:
         )
 
 
+def _codestream_size(frame: bytes, uid: UID) -> tuple[int, int] | None:
+    """(rows, columns) a JPEG, JPEG-LS or JPEG 2000 frame declares itself, or None."""
+    if str(uid) in _J2K_SYNTAXES:
+        at = frame.find(b"\xff\x4f\xff\x51", 0, 4096)  # SOC + SIZ (also inside a JP2 box)
+        if at < 0 or len(frame) < at + 24:
+            return None
+        xsiz, ysiz, x0, y0 = (int.from_bytes(frame[at + 8 + 4 * i : at + 12 + 4 * i], "big")
+                              for i in range(4))  # fmt: skip
+        return ysiz - y0, xsiz - x0
+    if str(uid).startswith("1.2.840.10008.1.2.4.") and _get_jpg_parameters is not None:
+        try:
+            info = _get_jpg_parameters(frame)
+        except Exception:  # not parseable here: the decoder will judge it
+            return None
+        rows, cols = int(info.get("height", 0) or 0), int(info.get("width", 0) or 0)
+        return (rows, cols) if rows and cols else None
+    return None
+
+
+def _check_codestreams(path: Path, ds: Any, ts: str) -> None:
+    """Refuse compressed frames whose own size is not Rows x Columns, before any decoder runs.
+
+    Some decoders abort the whole process (GDCM's C++ exception) rather than raise when the
+    header claims more pixels than the code stream holds.
+    """
+    uid = UID(ts)
+    if not uid.is_compressed or uid == RLELossless or "PixelData" not in ds:
+        return
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    n = int(ds.get("NumberOfFrames", 1) or 1)
+    try:
+        frames = list(generate_frames(ds.PixelData, number_of_frames=n))
+    except Exception as exc:
+        raise InvalidImageError(
+            f"{path}: the compressed pixel data cannot be split into its {n} frame(s) ({exc}); "
+            "the file is truncated or NumberOfFrames is wrong. Re-export it from the source."
+        ) from exc
+    if len(frames) < n:
+        raise InvalidImageError(
+            f"{path}: the compressed pixel data holds {len(frames)} frame(s) but "
+            f"NumberOfFrames is {n}; the file is truncated or its header is wrong."
+        )
+    for k, frame in enumerate(frames):
+        size = _codestream_size(frame, uid)
+        if size is not None and size != (rows, cols):
+            raise InvalidImageError(
+                f"{path}: frame {k + 1} is compressed as a {size[0]} x {size[1]} image but "
+                f"Rows/Columns say {rows} x {cols}; the header does not describe the pixel "
+                "data. Re-export the file from the source."
+            )
+
+
 def read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.ndarray]:
     """Decode the stored values of the given frames of one file.
 
@@ -161,7 +226,10 @@ def read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.nda
             f"{path}: not enough memory to decode its pixel data; the header claims Rows x "
             "Columns x frames larger than this machine can hold (or is corrupt)."
         ) from exc
-    except Exception as exc:  # malformed header values reach pydicom in many forms
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # malformed values reach pydicom and its decoders in many
+        # forms; a decoder written in Rust panics with a BaseException (pyo3 PanicException)
         raise InvalidImageError(
             f"{path}: cannot read the image ({type(exc).__name__}: {exc}); a header value is "
             "malformed or the file is corrupt. Re-export it from the source."
@@ -193,11 +261,12 @@ def _read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.nd
             "The file is probably truncated or corrupt: re-export it from the source."
         )
     _check_sizes(path, ds, ts)
+    _check_codestreams(path, ds, ts)
     try:
         arr = ds.pixel_array
-    except (MemoryError, KeyboardInterrupt):
+    except (MemoryError, KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
-    except Exception as exc:
+    except BaseException as exc:  # pyo3 decoders panic with a BaseException
         name = UID(ts).name if ts else "unknown transfer syntax"
         raise InvalidImageError(
             f"{path}: cannot decode the pixel data ({name}): {exc}. The file is probably "

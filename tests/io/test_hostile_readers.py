@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
 from pathlib import Path
@@ -295,3 +297,38 @@ def test_seeded_header_fuzzer(tmp_path: Path, name: str) -> None:
         warnings.simplefilter("ignore")
         scan = scan_dicom(folder)  # one folder of mutants: the scan never raises
     assert len(scan.errors) + len(scan.skipped) + sum(s.n_files for s in scan.series) == 60
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "cols"),
+    [
+        ("MR_small_jpeg_ls_lossless.dcm", 30000, 30000),  # GDCM used to abort the process
+        ("MR_small_jp2klossless.dcm", 64, 63),
+        ("JPEG-LL.dcm", 30000, 30000),
+        ("MR_small_RLE.dcm", 64, 63),  # the RLE decoder used to panic (a BaseException)
+        ("MR_small_RLE.dcm", 1, 1),
+    ],
+)
+def test_compressed_data_that_disagrees_with_rows_columns(
+    tmp_path: Path, name: str, rows: int, cols: int
+) -> None:
+    path = tmp_path / name
+    ds = pydicom.dcmread(data_file(name))
+    ds.Rows, ds.Columns = rows, cols
+    ds.save_as(path)
+    code = (
+        "import sys\n"
+        "from medidenoise.errors import InvalidImageError\n"
+        "from medidenoise.io import read_volume\n"
+        "try:\n"
+        f"    read_volume({str(path)!r})\n"
+        "except InvalidImageError as exc:\n"
+        "    print(exc)\n"
+        "    sys.exit(0)\n"
+        "sys.exit(5)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]  # an error, not an abort or a volume
+    assert str(path) in done.stdout
