@@ -185,6 +185,7 @@ def entry_for(unit: Unit, out_root: Path, status: str = "planned", reason: str =
         series_uid=unit.series_uid,
         description=unit.description,
         modality=unit.modality,
+        notes=list(unit.notes),
     )
 
 
@@ -310,7 +311,7 @@ def _convert_claimed(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOption
         work.mkdir(parents=True)
         vol, notes = _read(unit)
         entry.slices, entry.modality = vol.shape[0], entry.modality or vol.modality
-        entry.notes = notes
+        entry.notes.extend(notes)
         out = denoiser(vol, noise_level=opts.noise_level, progress=opts.progress)
         manifest: dict[str, Any] = {
             "medidenoise": __version__,

@@ -201,26 +201,45 @@ def _start(args: list[str]) -> subprocess.Popen:
     )
 
 
+_RUN_ON_SIGNAL = """
+import pathlib, sys, time
+import medidenoise.inference
+from medidenoise.cli import main
+go = pathlib.Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.01)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 @pytest.mark.slow
-def test_two_concurrent_runs_never_report_a_missing_series(tmp_path: Path) -> None:
-    for k in range(4):
-        write_ct_series(tmp_path / "in" / f"S{k}", 4, size=64, number=k + 2)
+def test_a_second_process_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    for k in range(3):
+        write_ct_series(tmp_path / "in" / f"S{k}", 6, size=128, number=k + 2)
     before = hash_tree(tmp_path / "in")
-    out = tmp_path / "out"
-    for _ in range(2):
-        args = ["denoise", str(tmp_path / "in"), str(out), "--model", "tv", "--overwrite"]
-        runs = [_start(args), _start(args)]
-        codes = [p.wait(timeout=300) for p in runs]
-        errors = [p.stderr.read() for p in runs]  # type: ignore[union-attr]
-        assert sorted(codes) in ([0, 0], [0, 3]), (codes, errors)
-        for code, err in zip(codes, errors, strict=True):
-            if code == 3:
-                assert "another medidenoise conversion" in err
-        report = json.loads((out / "medidenoise-report.json").read_text())
-        assert report["ok"]
-        for entry in report["series"]:
-            assert (Path(entry["output"]) / MANIFEST).is_file()
-        _assert_outputs_whole(out)
+    out, go = tmp_path / "out", tmp_path / "go"
+    args = ["denoise", str(tmp_path / "in"), str(out), "--model", "identity"]
+    second = subprocess.Popen(  # imported and waiting, so that it starts at once
+        [sys.executable, "-c", _RUN_ON_SIGNAL, str(go), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = _start(["denoise", str(tmp_path / "in"), str(out), "--model", "nlm"])
+    deadline = time.monotonic() + 120
+    while not any((out / PARTIAL_DIR).glob("*.claim")) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the first run holds the lock and is converting a series
+    go.touch()
+    code, err = second.wait(timeout=120), second.stderr.read()  # type: ignore[union-attr]
+    assert first.poll() is None, "the first run ended before the second started: no overlap"
+    assert code == 3, err[-3000:]
+    assert f"pid {first.pid}" in err
+    assert first.wait(timeout=300) == 0, first.stderr.read()  # type: ignore[union-attr]
+    report = json.loads((out / "medidenoise-report.json").read_text())
+    assert report["ok"] and "nlm" in report["settings"]["model"]  # the first run's report
+    for entry in report["series"]:
+        assert entry["status"] == "converted" and (Path(entry["output"]) / MANIFEST).is_file()
+    _assert_outputs_whole(out)
     assert hash_tree(tmp_path / "in") == before
 
 
@@ -279,3 +298,21 @@ def test_clipping_names_the_source_series_and_is_in_the_report(
     assert logged[0].split(":")[0] == str(tmp_path / "in" / "A")  # the source, not the work folder
     saved = json.loads((tmp_path / "out" / "medidenoise-report.json").read_text())
     assert saved["series"][0]["notes"] == entry.notes
+
+
+def test_an_unreadable_file_of_unknown_series_is_noted_on_the_series_beside_it(
+    tmp_path: Path,
+) -> None:
+    paths = write_ct_series(tmp_path / "in" / "A", 3, size=32)
+    write_ct_series(tmp_path / "in" / "B", 2, size=32, number=5)
+    stray = tmp_path / "in" / "A" / "cut"
+    stray.write_bytes(paths[0].read_bytes()[:200])  # cut inside its file meta: no UIDs left
+    report = convert_dicom_folder(tmp_path / "in", tmp_path / "out", model="identity")
+    by_name = {Path(e.source).name: e for e in report.series}
+    assert by_name["A"].status == by_name["B"].status == "converted"
+    assert any(str(stray) in n and "series cannot be told" in n for n in by_name["A"].notes)
+    assert not any(str(stray) in n for n in by_name["B"].notes)
+    assert not report.ok  # the unreadable file alone makes the exit code 1
+    assert (
+        main(["denoise", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "identity"]) == 1
+    )
