@@ -87,8 +87,9 @@ def robust_stats(vol: np.ndarray, modality: str | None, padding: np.ndarray | No
     costs several dB; percentiles of a smoothed copy (noise std divided by
     about 10) are close to the clean ones. Smoothing would spread a hot pixel
     over hundreds of pixels, so the sample is first clipped to its raw 0.1 and
-    99.9 percentiles. Padding is left out of every percentile. CT keeps its
-    fixed HU window.
+    99.9 percentiles widened by half their span (a normal image is not
+    changed). Padding is left out of every percentile. CT keeps its fixed HU
+    window.
     """
     step = max(1, vol.shape[0] // NORM_MAX_SLICES)
     sample = vol[::step]
@@ -97,14 +98,16 @@ def robust_stats(vol: np.ndarray, modality: str | None, padding: np.ndarray | No
     if values.size == 0:  # nothing but padding
         values = sample.reshape(-1)
     r_lo, r_hi = (float(v) for v in np.percentile(values, _RAW_PERCENTILES))
+    r_span = r_hi - r_lo
     params = normalization_params(vol[:1, :1, :1], modality=modality)
     if params.method == "percentile":
-        smooth = np.clip(sample, r_lo, r_hi)  # a new array: hot pixels cut before smoothing
+        # a new array, hot pixels cut before smoothing: a normal image is left as it is
+        smooth = np.clip(sample, r_lo - 0.5 * r_span, r_hi + 0.5 * r_span)
         sigma = [0.0, NORM_SMOOTHING, NORM_SMOOTHING]
         smooth = ndimage.gaussian_filter(smooth, sigma=sigma, mode="reflect", output=smooth)
         picked = smooth if keep is None else smooth[keep]
         params = normalization_params(picked if picked.size else smooth, method="percentile")
-    r_span, n_span = r_hi - r_lo, params.high - params.low
+    n_span = params.high - params.low
     low = min(params.low - n_span, r_lo - 0.5 * r_span)
     high = max(params.high + n_span, r_hi + 0.5 * r_span)
     return RobustStats(params, low, high, max(r_span, n_span))
