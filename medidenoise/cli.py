@@ -135,8 +135,27 @@ re-running:
   failed (exit code 1) with the differences: pass --overwrite to redo it, or
   choose another OUTPUT. --overwrite redoes every series.
 
-Exit code 0 when every series converted, 1 otherwise, 2 for bad arguments.
-Under torchrun the ranks share the series; rank 0 writes the report.
+broken files:
+  A file that cannot be read (truncated, corrupt) never stops the run: it is
+  listed as unreadable with the reason. When it carries a series' UID, that
+  series is incomplete: it is not written and is reported failed, unless
+  --allow-incomplete, which writes the readable slices flagged INCOMPLETE (in
+  SeriesDescription, DerivationDescription, the manifest and the report).
+
+one run per OUTPUT:
+  A run holds a lock on OUTPUT/.medidenoise.lock until it ends; a second run
+  into the same OUTPUT is refused at once (exit code 3) and touches nothing.
+  Under torchrun the ranks of one run share the lock and the series; rank 0
+  writes the report.
+
+exit codes:
+  0  every series converted whole (or already complete), every file readable
+  1  some series failed or are incomplete, or some files are unreadable (see
+     the report; the series that converted are complete and kept)
+  2  usage error: bad arguments, INPUT missing, OUTPUT inside INPUT...
+     (nothing written)
+  3  OUTPUT is in use by another conversion (nothing done; run again later)
+  130 interrupted (completed series are kept; run again to finish)
 """
 
 _MODEL_HELP = (
@@ -202,12 +221,23 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         help="average the network over the 8 flips/rotations of each slice: slightly better "
         "images (0.1-0.5 dB), 8 times the time",
     )
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="write a series some of whose files cannot be read from its readable slices, "
+        "flagged INCOMPLETE (default: such a series is not written and is reported failed)",
+    )
     p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.set_defaults(func=_run_denoise)
 
 
+#: exit codes of ``medidenoise denoise`` (documented in its --help and the README)
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
 def _run_denoise(args: argparse.Namespace) -> int:
     from medidenoise.inference import convert_dicom_folder
+    from medidenoise.inference.convert_lock import OutputLockedError
 
     try:
         report = convert_dicom_folder(
@@ -224,16 +254,24 @@ def _run_denoise(args: argparse.Namespace) -> int:
             progress=True,
             self_ensemble=args.self_ensemble,
             volume_index=args.volume_index,
+            allow_incomplete=args.allow_incomplete,
         )
-    except (FileNotFoundError, ValueError) as exc:  # bad arguments: a message, not a traceback
+    except OutputLockedError as exc:
         print(f"medidenoise denoise: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_LOCKED
+    except (FileNotFoundError, ValueError, MedidenoiseError) as exc:  # a message, no traceback
+        print(f"medidenoise denoise: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(report.summary())
-    return 0 if report.ok else 1
+    return EXIT_OK if report.ok else EXIT_INCOMPLETE
 
 
 def _add_series(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("series", help="list the image series in a DICOM folder")
+    p = sub.add_parser(
+        "series",
+        help="list the image series in a DICOM folder (exit code 1 when none is found or "
+        "some DICOM files cannot be read; each is listed with the reason)",
+    )
     p.add_argument(
         "folder", type=Path, help="folder searched recursively for DICOM files (or one file)"
     )
@@ -241,15 +279,21 @@ def _add_series(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_series(args: argparse.Namespace) -> int:
-    from medidenoise.io import find_dicom_series
+    from medidenoise.io import scan_dicom
 
-    series = find_dicom_series(args.folder)
-    if not series:
+    scan = scan_dicom(args.folder)
+    for info in scan.series:
+        print(info)
+        for path, why in info.broken_files:
+            print(f"    unreadable file of this series: {path}: {why}")
+    listed = {p for info in scan.series for p, _ in info.broken_files}
+    for path, why in scan.errors:
+        if path not in listed:
+            print(f"unreadable: {path}: {why}")
+    if not scan.series:
         print(f"{args.folder}: no DICOM image series found")
         return 1
-    for info in series:
-        print(info)
-    return 0
+    return 0 if not scan.errors else 1
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:

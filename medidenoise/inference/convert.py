@@ -14,10 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medidenoise._version import __version__
+from medidenoise.inference.convert_lock import LOCK_NAME, output_lock
 from medidenoise.inference.convert_parallel import distributed_rank, gather_entries, run_units
 from medidenoise.inference.convert_plan import PARTIAL_DIR, check_paths, is_file_output, plan
 from medidenoise.inference.convert_report import ConversionReport
-from medidenoise.inference.convert_series import UnitOptions, earlier_run, entry_for
+from medidenoise.inference.convert_series import (
+    UnitOptions,
+    earlier_run,
+    entry_for,
+    incomplete_reason,
+)
 from medidenoise.io.dicom_write_compress import Compression, compression_syntax
 from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
 
@@ -117,6 +123,7 @@ def convert_dicom_folder(
     progress: bool = False,
     self_ensemble: bool = False,
     volume_index: int | None = None,
+    allow_incomplete: bool = False,
 ) -> ConversionReport:
     """Denoise every image series under ``src`` into derived series under ``dst``.
 
@@ -166,6 +173,13 @@ def convert_dicom_folder(
     volume_index : int, optional
         For 4D NIfTI input, which volume (0-based, along the 4th axis) to
         denoise; required when a NIfTI input holds several.
+    allow_incomplete : bool
+        A series some of whose files cannot be read (truncated or corrupt
+        files that carry its SeriesInstanceUID) is by default not written and
+        reported ``"failed"``. With this option it is written from its
+        readable slices, flagged ``INCOMPLETE`` in its SeriesDescription,
+        DerivationDescription and manifest, and reported ``"incomplete"``
+        (``report.ok`` stays False either way).
 
     Returns
     -------
@@ -185,6 +199,10 @@ def convert_dicom_folder(
         A bad ``output_format``, ``jobs``, ``noise_level`` or ``compression``.
     MissingDecoderError
         The package of the chosen ``compression`` is not installed.
+    OutputLockedError
+        Another conversion is writing into ``dst`` right now (a
+        :class:`ConversionError`); nothing was done. One run per OUTPUT at a
+        time; the lock goes when that run ends, however it ends.
 
     Examples
     --------
@@ -200,6 +218,47 @@ def convert_dicom_folder(
         raise ValueError(f"volume_index must be a whole number >= 0, got {volume_index!r}")
     check_paths(src, dst)
     out_root = dst.parent if to_file else dst
+    args = {
+        "model": model,
+        "noise_level": noise_level,
+        "output_format": output_format,
+        "compression": compression,
+        "overwrite": overwrite,
+        "dry_run": dry_run,
+        "jobs": jobs,
+        "device": device,
+        "progress": progress,
+        "self_ensemble": self_ensemble,
+        "volume_index": volume_index,
+        "allow_incomplete": allow_incomplete,
+    }
+    if dry_run:  # writes nothing: needs no lock
+        return _run(src, dst, to_file, out_root, **args)
+    _, world = distributed_rank()
+    lock = out_root / (f".{dst.name}{LOCK_NAME}" if to_file else LOCK_NAME)
+    with output_lock(lock, shared=world > 1):  # the ranks of one torchrun run share it
+        return _run(src, dst, to_file, out_root, **args)
+
+
+def _run(
+    src: Path,
+    dst: Path,
+    to_file: bool,
+    out_root: Path,
+    *,
+    model: Any,
+    noise_level: float | None,
+    output_format: Literal["dicom", "nifti"] | None,
+    compression: Compression,
+    overwrite: bool,
+    dry_run: bool,
+    jobs: int,
+    device: str | None,
+    progress: bool,
+    self_ensemble: bool,
+    volume_index: int | None,
+    allow_incomplete: bool,
+) -> ConversionReport:
     the_plan = plan(src, output_format, single=dst.name if to_file else None)
     model_id = _model_id(model)
     settings = {
@@ -222,19 +281,23 @@ def convert_dicom_folder(
         compression=compression,
         self_ensemble=bool(self_ensemble),
         volume_index=volume_index,
+        allow_incomplete=bool(allow_incomplete),
     )
     report = ConversionReport(str(src), str(dst), files=the_plan.files, dry_run=dry_run)
     report.settings = settings
     if dry_run:
         for u in the_plan.units:
             complete, conflict = (False, "") if overwrite else earlier_run(u, out_root, opts)
-            if conflict:
+            incomplete = incomplete_reason(u, opts)
+            if incomplete and not allow_incomplete:
+                report.series.append(entry_for(u, out_root, "failed", incomplete))
+            elif conflict:
                 report.series.append(entry_for(u, out_root, "failed", conflict))
             elif complete:
                 reason = "already converted by an earlier run"
                 report.series.append(entry_for(u, out_root, "complete", reason))
             else:
-                report.series.append(entry_for(u, out_root, "planned"))
+                report.series.append(entry_for(u, out_root, "planned", incomplete))
         return report
 
     rank, world = distributed_rank()

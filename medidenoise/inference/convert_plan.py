@@ -62,6 +62,8 @@ class Unit:
     description: str = ""
     modality: str = ""
     series_key: str = ""  # SeriesInfo.key: the UID, or UID#k for one stack of a split UID
+    #: said in the report about this unit before it is converted
+    notes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -194,6 +196,35 @@ def _single(units: list[Unit], src: Path, name: str, fmt: Format | None) -> list
     return [replace(units[0], output=Path(name))]
 
 
+def _note_stray_errors(
+    units: list[Unit], errors: list[tuple[Path, str]], series: list[SeriesInfo]
+) -> list[Unit]:
+    """Tell each series about unreadable files beside it whose own series cannot be told.
+
+    Such a file may be a missing slice: the series is still converted (it may
+    not be), but its report entry says so, and the unreadable file makes the
+    run's exit code 1.
+    """
+    attributed = {p for info in series for p, _ in info.broken_files}
+    strays = [(p, why) for p, why in errors if p not in attributed]
+    if not strays:
+        return units
+    out = []
+    for u in units:
+        if u.kind != "dicom" or u.info is None:
+            out.append(u)
+            continue
+        folders = {f.parent for f in u.info.files}
+        near = [
+            f"{p} cannot be read ({why}) and its series cannot be told; if it was a slice of "
+            "this series, the series is incomplete"
+            for p, why in strays
+            if p.parent in folders
+        ]
+        out.append(replace(u, notes=(*u.notes, *near)) if near else u)
+    return out
+
+
 def plan(src: Path, fmt: Format | None, *, single: str | None = None) -> Plan:
     """Scan ``src`` and list the units to convert, in a deterministic order.
 
@@ -236,6 +267,7 @@ def plan(src: Path, fmt: Format | None, *, single: str | None = None) -> Plan:
                 series_key=info.key,
             )
         )
+    units = _note_stray_errors(units, scan.errors, scan.series)
     units.sort(key=lambda u: (str(u.output), u.series_uid, u.series_key, str(u.source)))
     if single:
         return Plan(_single(units, src, single, fmt), files)

@@ -15,7 +15,7 @@ __all__ = ["REPORT_JSON", "REPORT_TEXT", "ConversionReport", "FileEntry", "Serie
 REPORT_JSON = "medidenoise-report.json"
 REPORT_TEXT = "medidenoise-report.txt"
 
-SeriesStatus = Literal["converted", "complete", "planned", "failed"]
+SeriesStatus = Literal["converted", "complete", "planned", "failed", "incomplete"]
 FileStatus = Literal["skipped", "unreadable"]
 
 
@@ -33,7 +33,10 @@ class SeriesEntry:
         Slices in the series (0 if it could not be read).
     status : str
         ``"converted"``; ``"complete"`` (already converted by an earlier
-        run, left as is); ``"planned"`` (dry run); ``"failed"``.
+        run, left as is); ``"planned"`` (dry run); ``"failed"`` (nothing
+        written: a series with unreadable files fails, see ``reason``);
+        ``"incomplete"`` (written without its unreadable files, flagged
+        INCOMPLETE, only with ``allow_incomplete``).
     reason : str
         Why it failed or was left alone; empty when converted.
     series_uid, description, modality : str
@@ -97,10 +100,11 @@ class ConversionReport:
 
     @property
     def ok(self) -> bool:
-        """True when at least one series was found, none failed and every file was readable."""
+        """True when at least one series was found, every one converted whole and every file
+        was readable (exit code 0 of ``medidenoise denoise``)."""
         return (
             (bool(self.series) or bool(self.part))
-            and not any(e.status == "failed" for e in self.series)
+            and not any(e.status in ("failed", "incomplete") for e in self.series)
             and not any(f.status == "unreadable" for f in self.files)
         )
 
@@ -120,7 +124,8 @@ class ConversionReport:
             head,
             f"series: {len(self.series)} found, {counts['converted']} converted, "
             f"{counts['complete']} already complete, {counts['planned']} planned, "
-            f"{counts['failed']} failed",
+            f"{counts['failed']} failed"
+            + (f", {counts['incomplete']} written INCOMPLETE" if counts["incomplete"] else ""),
             f"other files: {files['skipped']} skipped (not images), "
             f"{files['unreadable']} unreadable",
         ]

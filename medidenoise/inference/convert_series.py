@@ -29,6 +29,7 @@ import numpy as np
 
 from medidenoise._version import __version__
 from medidenoise.errors import ConversionError
+from medidenoise.inference.convert_lock import claim
 from medidenoise.inference.convert_plan import PARTIAL_DIR, Unit
 from medidenoise.inference.convert_report import SeriesEntry
 from medidenoise.io import Volume, read_dicom_series, read_volume, scan_dicom, write_dicom_series
@@ -41,6 +42,7 @@ __all__ = [
     "convert_unit",
     "earlier_run",
     "entry_for",
+    "incomplete_reason",
     "is_complete",
 ]
 
@@ -76,6 +78,8 @@ class UnitOptions:
     self_ensemble: bool = False
     #: which volume of a 4D NIfTI input to denoise
     volume_index: int | None = None
+    #: write a series some of whose files cannot be read, flagged INCOMPLETE
+    allow_incomplete: bool = False
 
 
 def _manifest_path(final: Path, kind: str) -> Path:
@@ -118,6 +122,8 @@ def earlier_run(unit: Unit, out_root: Path, opts: UnitOptions) -> tuple[bool, st
     manifest = _read_manifest(marker)
     if manifest is None:
         return False, ""
+    if manifest.get("incomplete") and not _broken(unit):
+        return False, ""  # written without slices that can be read now: redo it whole
     before = manifest.get("settings") or {}
     diffs = [
         f"{key} {before.get(key, _SETTING_DEFAULTS.get(key))!r} -> {opts.settings.get(key)!r}"
@@ -131,6 +137,41 @@ def earlier_run(unit: Unit, out_root: Path, opts: UnitOptions) -> tuple[bool, st
         "left as it was. Pass --overwrite (overwrite=True) to redo it with the new settings, "
         "or choose another OUTPUT"
     )
+
+
+def _broken(unit: Unit) -> tuple[tuple[Path, str], ...]:
+    """Files of the unit's series that cannot be read."""
+    return unit.info.broken_files if unit.info is not None else ()
+
+
+def _broken_text(broken: tuple[tuple[Path, str], ...], limit: int = 3) -> str:
+    shown = "; ".join(f"{p.name} ({why})" for p, why in broken[:limit])
+    return shown + (f"; and {len(broken) - limit} more" if len(broken) > limit else "")
+
+
+def incomplete_reason(unit: Unit, opts: UnitOptions) -> str:
+    """Why a unit with unreadable files is not written (or how it was flagged); "" if whole."""
+    broken = _broken(unit)
+    if not broken:
+        return ""
+    head = (
+        f"incomplete: {len(broken)} file(s) of this series cannot be read: {_broken_text(broken)}"
+    )
+    if opts.allow_incomplete:
+        return (
+            f"{head}; written from the {unit.slices} readable slice(s) and flagged INCOMPLETE "
+            "(SeriesDescription, DerivationDescription, manifest)"
+        )
+    return (
+        f"{head}; the series was not written. Re-export those files from the source and run "
+        "again, or pass --allow-incomplete (allow_incomplete=True) to write the readable "
+        "slices as a series flagged INCOMPLETE"
+    )
+
+
+def _earlier_incomplete(unit: Unit, out_root: Path, opts: UnitOptions) -> bool:
+    manifest = _read_manifest(_manifest_path(out_root / unit.output, _out_kind(unit, opts)))
+    return bool(manifest and manifest.get("incomplete"))
 
 
 def is_complete(unit: Unit, out_root: Path, opts: UnitOptions) -> bool:
@@ -150,6 +191,7 @@ def entry_for(unit: Unit, out_root: Path, status: str = "planned", reason: str =
         series_uid=unit.series_uid,
         description=unit.description,
         modality=unit.modality,
+        notes=list(unit.notes),
     )
 
 
@@ -167,7 +209,7 @@ def _read(unit: Unit, volume_index: int | None = None) -> tuple[Volume, list[str
             vol = read_volume(unit.source, volume_index=volume_index)
         else:
             assert unit.info is not None
-            vol = read_dicom_series(unit.info, allow_irregular=True)
+            vol = read_dicom_series(unit.info, allow_irregular=True, allow_incomplete=True)
     notes = list(
         dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning))
     )
@@ -203,6 +245,13 @@ def _validate(folder: Path, source: Volume, files: list[Path]) -> str:
     return info.series_uid
 
 
+def _clip_note(clipped: int, total: int) -> str:
+    return (
+        f"{clipped} of {total} denoised pixel values ({100 * clipped / total:.3g} %) lay outside "
+        "the range the source's Bits Stored can hold and were clipped to it"
+    )
+
+
 def _write_manifest(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
@@ -222,19 +271,42 @@ def _place(tmp: Path, final: Path, parking: Path) -> None:
 def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -> SeriesEntry:
     """Read, denoise, write, check and publish one unit; never raises for bad data.
 
+    The unit is claimed first (see :mod:`medidenoise.inference.convert_lock`):
+    a unit that another process is writing at this moment is left to it and
+    reported failed, never touched.
+
     Returns
     -------
     SeriesEntry
-        ``"converted"``, ``"complete"`` (left alone) or ``"failed"`` with the reason.
+        ``"converted"``, ``"complete"`` (left alone), ``"incomplete"`` (written
+        flagged, ``allow_incomplete`` only) or ``"failed"`` with the reason.
     """
+    if _broken(unit) and not opts.allow_incomplete:
+        return entry_for(unit, out_root, "failed", incomplete_reason(unit, opts))
+    with claim(out_root / PARTIAL_DIR / f"{unit.key}.claim") as mine:
+        if mine:
+            return _convert_claimed(unit, out_root, denoiser, opts)
+    reason = (
+        f"{out_root / unit.output} is being written by another process at this moment (a "
+        "second conversion into the same OUTPUT); left to it. Run again when it has finished"
+    )
+    return entry_for(unit, out_root, "failed", reason)
+
+
+def _convert_claimed(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -> SeriesEntry:
     start = time.perf_counter()
     final = out_root / unit.output
     entry = entry_for(unit, out_root)
     kind = _out_kind(unit, opts)
+    broken = _broken(unit)
     if not opts.overwrite:
         complete, conflict = earlier_run(unit, out_root, opts)
         if conflict:
             entry.status, entry.reason = "failed", conflict
+            return entry
+        if complete and _earlier_incomplete(unit, out_root, opts):
+            entry.status = "incomplete"
+            entry.reason = "left as an earlier run wrote it, " + incomplete_reason(unit, opts)
             return entry
         if complete:
             entry.status, entry.reason = "complete", "already converted by an earlier run"
@@ -245,7 +317,7 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
         work.mkdir(parents=True)
         vol, notes = _read(unit, opts.volume_index)
         entry.slices, entry.modality = vol.shape[0], entry.modality or vol.modality
-        entry.notes = notes
+        entry.notes.extend(notes)
         out = denoiser(vol, noise_level=opts.noise_level, progress=opts.progress)
         manifest: dict[str, Any] = {
             "medidenoise": __version__,
@@ -255,16 +327,23 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
             "settings": opts.settings,
             "completed": datetime.now().isoformat(timespec="seconds"),
         }
+        derivation, suffix = opts.derivation, " DENOISED"
+        if broken:
+            manifest["incomplete"] = [str(p) for p, _ in broken]
+            derivation += f"; INCOMPLETE: {len(broken)} source file(s) unreadable"
+            suffix = " DENOISED INCOMPLETE"
         if kind == "dicom-folder":
             tmp = work / "series"
             files = write_dicom_series(
                 vol,
                 out.array,
                 tmp,
-                derivation_description=opts.derivation,
+                description_suffix=suffix,
+                derivation_description=derivation[:1024],
                 uid_seed=opts.derivation,
                 series_key=unit.series_key or None,
                 compression=opts.compression,  # type: ignore[arg-type]
+                on_clipped=lambda n, total: entry.notes.append(_clip_note(n, total)),
             )
             del out  # written: free it before the series is read back whole
             manifest["series_uid"] = _validate(tmp, vol, files)
@@ -277,7 +356,8 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
             _remove(marker)
             _place(tmp, final, work / "previous")
             _write_manifest(marker, manifest)
-        entry.status = "converted"
+        entry.status = "incomplete" if broken else "converted"
+        entry.reason = incomplete_reason(unit, opts)
     except Exception as exc:  # one broken series must not stop the batch
         log.warning("%s: %s: %s", unit.source, type(exc).__name__, exc)
         entry.status, entry.reason = "failed", f"{type(exc).__name__}: {exc}"

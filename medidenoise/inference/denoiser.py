@@ -14,15 +14,25 @@ import torch
 
 from medidenoise.errors import InvalidImageError
 from medidenoise.inference._network import optimise_for_inference, pick_device, run_network
+from medidenoise.inference._robust import (
+    RobustStats,
+    fill_padding,
+    from_network,
+    robust_stats,
+    split_outliers,
+    to_network,
+)
 from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_like
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
-from medidenoise.transforms import NormalizationParams, estimate_noise, normalization_params
+from medidenoise.transforms import estimate_noise
 
 __all__ = ["CLASSICAL", "Denoiser", "denoise"]
 
 log = logging.getLogger(__name__)
+
+_F32_MAX = float(np.finfo(np.float32).max)
 
 #: names accepted as ``model=`` that run a classical (non-learned) method
 CLASSICAL = ("nlm", "tv", "wavelet", "bm3d")
@@ -55,32 +65,6 @@ def _resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | 
     return _cached_model(name, mtime, str(device))
 
 
-#: in-plane Gaussian smoothing (pixels) before taking the normalisation percentiles
-_NORM_SMOOTHING = 3.0
-#: at most this many slices are looked at to choose the normalisation
-_NORM_MAX_SLICES = 16
-
-
-def _noise_robust_normalization(vol: np.ndarray, modality: str | None) -> NormalizationParams:
-    """Normalisation parameters as they would be for the clean image.
-
-    The networks were trained on images normalised by the percentiles of the
-    *clean* image. Percentiles of a noisy image sit about 2.5 sigma further
-    out, which shifts the background away from where the network saw it and
-    costs several dB. Percentiles of a smoothed copy (noise std divided by
-    about 10) are close to the clean ones. CT keeps its fixed HU window.
-    """
-    params = normalization_params(vol[:1, :1, :1], modality=modality)
-    if params.method != "percentile":
-        return params
-    from scipy.ndimage import gaussian_filter
-
-    step = max(1, vol.shape[0] // _NORM_MAX_SLICES)
-    sigma = [0.0, _NORM_SMOOTHING, _NORM_SMOOTHING]
-    smooth = gaussian_filter(vol[::step], sigma=sigma, mode="reflect")  # a new array
-    return normalization_params(smooth, method="percentile")
-
-
 def _as_array(image: Volume | np.ndarray | torch.Tensor) -> tuple[np.ndarray, str | None]:
     if isinstance(image, Volume):
         return image.array, image.modality
@@ -105,6 +89,24 @@ def _across_axis(
         return np.asarray(run(array))
     moved = np.ascontiguousarray(np.moveaxis(array, axis, 0))
     return np.moveaxis(np.asarray(run(moved)), 0, axis)
+
+
+def _noise_level(vol: np.ndarray, noise_level: float | None, stats: RobustStats) -> float:
+    """The noise std in image units: the caller's (bounded), or estimated on the clipped image."""
+    bound = stats.span
+    if noise_level is None:
+        estimate = estimate_noise(vol)
+        if bound > 0 and estimate > bound:
+            log.warning("estimated noise %.4g capped at the image range %.4g", estimate, bound)
+        return min(estimate, bound) if bound > 0 else estimate
+    if noise_level > max(bound, stats.params.scale):
+        raise ValueError(
+            f"noise_level={noise_level:g} is larger than the image's whole intensity range "
+            f"(about {max(bound, stats.params.scale):.4g} in its own units), which no noise "
+            "can be; give the noise standard deviation in the image's units (HU for CT), or "
+            "leave noise_level out to estimate it"
+        )
+    return float(noise_level)
 
 
 def _progress_callback(progress: Progress, total: int) -> tuple[Callable | None, Any]:
@@ -263,19 +265,30 @@ class Denoiser:
             return _across_axis(arr, slice_axis % 3, run)
         arr, modality = _as_array(image)
         squeeze = arr.ndim == 2
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
+            big = np.abs(arr).max(initial=0.0)
+            if big > _F32_MAX:
+                raise InvalidImageError(
+                    f"image holds values up to {big:.3g}, beyond the float32 range (+-3.4e38) "
+                    "the denoiser computes in; rescale the image (e.g. divide it by a power "
+                    "of ten) first"
+                )
         vol = np.array(arr, dtype=np.float32, copy=True).reshape((-1, *arr.shape[-2:]))
         if not np.isfinite(vol).all():
             raise InvalidImageError(
                 "image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first"
             )
-        if noise_level is not None and not noise_level >= 0:
-            raise ValueError(f"noise_level must be a non-negative number, got {noise_level}")
+        if noise_level is not None and not (noise_level >= 0 and np.isfinite(noise_level)):
+            raise ValueError(f"noise_level must be a finite number >= 0, got {noise_level}")
+        padding = image.padding if isinstance(image, Volume) else None
         report, bar = _progress_callback(progress, vol.shape[0])
         try:
-            out = self._denoise(vol, modality, noise_level, report, should_stop)
+            out = self._denoise(vol, modality, noise_level, report, should_stop, padding)
         finally:
             if bar is not None:
                 bar.close()
+        if padding is not None:  # padding is not image: exactly the caller's values
+            out[padding] = arr.reshape(out.shape)[padding]
         out = out[0] if squeeze else out
         if isinstance(image, Volume):
             meta = {**image.metadata, "denoised_by": self.name}
@@ -289,16 +302,21 @@ class Denoiser:
         noise_level: float | None,
         report: Callable | None,
         should_stop: Callable[[], bool] | None,
+        padding: np.ndarray | None = None,
     ) -> np.ndarray:
         if self.model == "identity":
             if report is not None:
                 report(vol.shape[0], vol.shape[0])
             return vol
-        params = _noise_robust_normalization(vol, modality)
-        sigma_units = estimate_noise(vol) if noise_level is None else float(noise_level)
-        # ``vol`` is this call's own float32 copy: normalised in place, a long series costs
-        # three volumes of memory: the caller's, this copy and the result
-        norm = params.apply_inplace(vol)
+        # ``vol`` is this call's own float32 copy: filled, clipped and normalised in place, a
+        # long series costs three volumes of memory: the caller's, this copy and the result
+        if padding is not None:
+            fill_padding(vol, padding)
+        stats = robust_stats(vol, modality, padding)
+        excess = split_outliers(vol, stats.low, stats.high)
+        sigma_units = _noise_level(vol, noise_level, stats)
+        norm = to_network(vol, stats)
+        params = stats.params
         sigma = float(params.scale_sigma(sigma_units))
         log.debug("noise level %.4g (image units) = %.4g (network units)", sigma_units, sigma)
         if isinstance(self.model, str):
@@ -316,7 +334,7 @@ class Denoiser:
                 self_ensemble=self.self_ensemble,
             )
         # both runners return a new float32 array: scale it back in place
-        return params.inverse_inplace(result)
+        return from_network(result, stats, excess)
 
 
 def denoise(

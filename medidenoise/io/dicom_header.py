@@ -8,6 +8,7 @@ taken from the (enhanced) functional groups when they are present.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,19 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-__all__ = ["SliceRecord", "records_from_dataset", "transfer_syntax_of"]
+from medidenoise.errors import InvalidImageError
+
+__all__ = [
+    "MAX_DECODED_BYTES",
+    "SliceRecord",
+    "expected_pixel_bytes",
+    "records_from_dataset",
+    "transfer_syntax_of",
+]
+
+#: the most decoded pixel data medidenoise reads from one file (a larger claim is a corrupt
+#: header or a decompression bomb; the largest real multi-frame objects are far below it)
+MAX_DECODED_BYTES = 4 << 30
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +77,8 @@ class SliceRecord:
     echo: float | None = None
     n_frames: int = 1
     has_modality_lut: bool = False
+    #: (low, high) stored values that are Pixel Padding, or None
+    padding: tuple[float, float] | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -104,6 +119,21 @@ def transfer_syntax_of(ds: Dataset) -> str:
     return "1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2"
 
 
+def expected_pixel_bytes(ds: Dataset) -> int:
+    """Bytes of uncompressed pixel data that the header's Rows, Columns... claim.
+
+    YBR_FULL_422 stores two samples per pixel uncompressed (chroma shared by
+    two pixels), whatever SamplesPerPixel says.
+    """
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    bits = int(ds.get("BitsAllocated", 16) or 16)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    if str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422":
+        samples = 2
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    return (rows * cols * samples * frames * bits + 7) // 8
+
+
 def _float(value: Any, default: float | None = None) -> float | None:
     if value is None or value == "":
         return default
@@ -115,6 +145,73 @@ def _float(value: Any, default: float | None = None) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return default
+
+
+def _where(path: Path, frame: int | None) -> str:
+    return f"{path}" + (f" (frame {frame + 1})" if frame is not None else "")
+
+
+def _rescale(path: Path, ds: Dataset, frame: int | None = None) -> tuple[float, float]:
+    """RescaleSlope/Intercept (1, 0 when absent); a present but unusable value is an error.
+
+    A slope of 0 or one that is not a finite number would silently turn every
+    pixel into the intercept (or into nonsense); it is refused, naming the file.
+    """
+    values = []
+    for keyword, default in (("RescaleSlope", 1.0), ("RescaleIntercept", 0.0)):
+        raw = ds.get(keyword)
+        if raw is None or raw == "":
+            values.append(default)
+            continue
+        value = _float(raw)
+        if value is None or not math.isfinite(value) or (keyword == "RescaleSlope" and not value):
+            raise InvalidImageError(
+                f"{_where(path, frame)}: {keyword} is {str(raw)!r}; expected a finite number"
+                + (" other than 0" if keyword == "RescaleSlope" else "")
+                + ". The modality values cannot be computed: fix the header (or re-export "
+                "the file) before denoising."
+            )
+        values.append(value)
+    return values[0], values[1]
+
+
+def _position(path: Path, value: Any, frame: int | None = None) -> tuple[float, ...] | None:
+    """ImagePositionPatient; None when absent, an error when not three finite numbers."""
+    ipp = _floats(value, 3)
+    if ipp is not None and not all(math.isfinite(v) for v in ipp):
+        raise InvalidImageError(
+            f"{_where(path, frame)}: ImagePositionPatient is {list(ipp)}; expected three "
+            "finite numbers (mm). The slice cannot be placed: fix the header or re-export it."
+        )
+    return ipp
+
+
+def _orientation(path: Path, value: Any, frame: int | None = None) -> tuple[float, ...] | None:
+    """ImageOrientationPatient; None when absent, an error unless two orthogonal unit vectors."""
+    iop = _floats(value, 6)
+    if iop is None:
+        return None
+    row, col = iop[:3], iop[3:]
+    norms = [math.sqrt(sum(v * v for v in vec)) for vec in (row, col)]
+    dot = sum(a * b for a, b in zip(row, col, strict=True))
+    finite = all(math.isfinite(v) for v in iop)
+    if not finite or min(norms) < 0.5 or abs(dot) > 0.05 * max(norms[0] * norms[1], 1e-12):
+        raise InvalidImageError(
+            f"{_where(path, frame)}: ImageOrientationPatient is {list(iop)}; expected two "
+            "orthogonal unit vectors (row and column directions). The slice orientation is "
+            "undefined: fix the header or re-export the file."
+        )
+    return iop
+
+
+def _padding(ds: Dataset) -> tuple[float, float] | None:
+    """The stored values that PixelPaddingValue (and PixelPaddingRangeLimit) mark as padding."""
+    value = _float(ds.get("PixelPaddingValue"))
+    if value is None:
+        return None
+    limit = _float(ds.get("PixelPaddingRangeLimit"))
+    lo, hi = sorted((value, value if limit is None else limit))
+    return lo, hi
 
 
 def _int(value: Any) -> int | None:
@@ -206,15 +303,15 @@ def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
         "echo": echo,
         "n_frames": n_frames,
         "has_modality_lut": "ModalityLUTSequence" in ds and "RescaleSlope" not in ds,
+        "padding": _padding(ds),
     }
-    ipp = _floats(ds.get("ImagePositionPatient"), 3)
-    iop = _floats(ds.get("ImageOrientationPatient"), 6)
+    ipp = _position(path, ds.get("ImagePositionPatient"))
+    iop = _orientation(path, ds.get("ImageOrientationPatient"))
     spacing = _positive(_floats(ds.get("PixelSpacing"), 2)) or _positive(
         _floats(ds.get("ImagerPixelSpacing"), 2)
     )
     slice_spacing = _float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness"))
-    slope = _float(ds.get("RescaleSlope"), 1.0) or 1.0
-    intercept = _float(ds.get("RescaleIntercept"), 0.0) or 0.0
+    slope, intercept = _rescale(path, ds)
     instance = _int(ds.get("InstanceNumber"))
     meta = _base_meta(ds)
 
@@ -246,9 +343,9 @@ def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
             pvt = _group_item(ds, k, "PixelValueTransformationSequence")
             voi = _group_item(ds, k, "FrameVOILUTSequence")
             if pos is not None:
-                f_ipp = _floats(pos.get("ImagePositionPatient"), 3)
+                f_ipp = _position(path, pos.get("ImagePositionPatient"), frame=k)
             if ori is not None:
-                f_iop = _floats(ori.get("ImageOrientationPatient"), 6) or iop
+                f_iop = _orientation(path, ori.get("ImageOrientationPatient"), frame=k) or iop
             if pm is not None:
                 f_spacing = _positive(_floats(pm.get("PixelSpacing"), 2)) or spacing
                 f_slice = (
@@ -257,8 +354,7 @@ def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
                     or slice_spacing
                 )
             if pvt is not None:
-                f_slope = _float(pvt.get("RescaleSlope"), 1.0) or 1.0
-                f_intercept = _float(pvt.get("RescaleIntercept"), 0.0) or 0.0
+                f_slope, f_intercept = _rescale(path, pvt, frame=k)
             if voi is not None:
                 f_meta = {**meta, **_window(voi)}
         elif k == 0:

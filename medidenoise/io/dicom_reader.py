@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from medidenoise.errors import (
     NoImageDataError,
     UnsupportedImageError,
 )
-from medidenoise.io.dicom_geometry import sort_slices
+from medidenoise.io.dicom_geometry import DicomSeriesWarning, sort_slices
 from medidenoise.io.dicom_pixels import check_decodable, check_grayscale, read_frames
 from medidenoise.io.dicom_scan import SeriesInfo, require_series, scan_dicom, scan_files
 from medidenoise.io.volume import DicomSource, SliceSource, Volume
@@ -74,7 +75,15 @@ def select_series(
     )
 
 
-def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Volume:
+def _broken_list(info: SeriesInfo, limit: int = 3) -> str:
+    shown = "; ".join(f"{p} ({why})" for p, why in info.broken_files[:limit])
+    more = len(info.broken_files) - limit
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def read_dicom_series(
+    info: SeriesInfo, *, allow_irregular: bool = False, allow_incomplete: bool = False
+) -> Volume:
     """Read one series found by :func:`scan_dicom` (no rescanning).
 
     Slices are sorted along the slice normal and validated (see
@@ -90,6 +99,12 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
     allow_irregular : bool
         Read series with missing slices or irregular spacing as a stack (with a
         warning and an approximate affine) instead of raising.
+    allow_incomplete : bool
+        Read a series some of whose files cannot be read
+        (``info.broken_files``: truncated or corrupt slices) from its readable
+        files, with a :class:`DicomSeriesWarning` naming the broken ones and
+        ``metadata["incomplete"]`` listing them; by default such a series
+        raises :class:`DicomSeriesError`.
 
     Returns
     -------
@@ -110,6 +125,14 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
     """
     if not info.records:
         raise DicomSeriesError(f"series {info.key}: no slices recorded; scan the folder again")
+    if info.broken_files and not allow_incomplete:
+        raise DicomSeriesError(
+            f"series {info.key} ({info.description or 'no description'}) is incomplete: "
+            f"{len(info.broken_files)} of its file(s) cannot be read: {_broken_list(info)}. "
+            "Re-export those files from the source, or remove them to read the rest "
+            "(read_volume(..., allow_irregular=True) or read_dicom_series(..., "
+            "allow_incomplete=True) reads the readable slices anyway, with a warning)."
+        )
     checked: set[tuple] = set()
     for rec in info.records:  # one check per distinct kind of file, not per slice
         kind = (rec.photometric, rec.samples_per_pixel, rec.has_modality_lut, rec.transfer_syntax)
@@ -130,6 +153,7 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
 
     first = ordered[0]
     out = np.empty((len(ordered), first.rows, first.columns), dtype=np.float32)
+    padding: np.ndarray | None = None
     for k, rec in enumerate(ordered):
         raw = arrays[(rec.path, rec.frame)]
         if raw.shape != (first.rows, first.columns):
@@ -138,12 +162,25 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
                 f"{(first.rows, first.columns)} from Rows/Columns; the file is inconsistent."
             )
         out[k] = raw.astype(np.float64) * rec.slope + rec.intercept
+        if rec.padding is not None:
+            mask = (raw >= rec.padding[0]) & (raw <= rec.padding[1])
+            if mask.any():
+                if padding is None:
+                    padding = np.zeros(out.shape, dtype=bool)
+                padding[k] = mask
 
     photometrics = {r.photometric for r in ordered}
     if len(photometrics) > 1:
+        by_kind = {
+            kind: next(r.path for r in ordered if r.photometric == kind)
+            for kind in sorted(photometrics)
+        }
+        examples = ", ".join(f"{kind} e.g. {path}" for kind, path in by_kind.items())
+        folder = os.path.commonpath([str(p) for p in info.files]) if info.files else "?"
         raise DicomSeriesError(
-            f"series {info.key}: slices mix {sorted(photometrics)}; expected one "
-            "PhotometricInterpretation per series. Split the series before reading."
+            f"{folder}: series {info.key} mixes PhotometricInterpretation values ({examples}); "
+            "expected one per series. Move the files of each kind into their own folder (or "
+            "fix the headers) before reading."
         )
     multiframe = any(r.frame is not None for r in ordered)
     source = DicomSource(
@@ -165,6 +202,14 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
             "notes": list(geometry.notes),
         }
     )
+    if info.broken_files:
+        message = (
+            f"series {info.key}: read without {len(info.broken_files)} unreadable file(s) of "
+            f"the series: {_broken_list(info)}; the volume is incomplete"
+        )
+        warnings.warn(message, DicomSeriesWarning, stacklevel=2)
+        metadata["notes"].append(message)
+        metadata["incomplete"] = [str(p) for p, _ in info.broken_files]
     if geometry.positions is not None:
         metadata["slice_positions"] = [float(p) for p in geometry.positions]
     if geometry.tilt_deg:
@@ -179,6 +224,7 @@ def read_dicom_series(info: SeriesInfo, *, allow_irregular: bool = False) -> Vol
         source=source,
         path=Path(common) if common else None,
         metadata=metadata,
+        padding=padding,
     )
 
 
@@ -211,9 +257,11 @@ def read_dicom(
         scan = scan_dicom(path)
     info = select_series(require_series(scan), series_uid, path)
     try:
-        volume = read_dicom_series(info, allow_irregular=allow_irregular)
+        volume = read_dicom_series(
+            info, allow_irregular=allow_irregular, allow_incomplete=allow_irregular
+        )
     except DicomSeriesError as exc:
-        if not scan.errors:
+        if not scan.errors or info.broken_files:
             raise
         # a gap in the slices is often a file that failed to read: say which
         unreadable = "; ".join(f"{p} ({why})" for p, why in scan.errors[:3])

@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from collections import defaultdict
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
+from pydicom.uid import UID, RLELossless
 
-from medidenoise.errors import NoImageDataError
-from medidenoise.io.dicom_header import SliceRecord, records_from_dataset, transfer_syntax_of
+from medidenoise.errors import MedidenoiseError, NoImageDataError
+from medidenoise.io.dicom_header import (
+    MAX_DECODED_BYTES,
+    SliceRecord,
+    expected_pixel_bytes,
+    records_from_dataset,
+    transfer_syntax_of,
+)
 from medidenoise.io.dicom_series import DicomScan, SeriesInfo
 
-__all__ = ["DicomScan", "SeriesInfo", "find_dicom_series", "scan_dicom", "scan_files"]
+__all__ = [
+    "DicomScan",
+    "SeriesInfo",
+    "find_dicom_series",
+    "salvage_series_uid",
+    "scan_dicom",
+    "scan_files",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +72,138 @@ def _iter_files(folder: Path) -> list[Path]:
     return found
 
 
-def _expected_pixel_bytes(ds: Dataset) -> int:
-    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
-    bits = int(ds.get("BitsAllocated", 16) or 16)
-    n = rows * cols * int(ds.get("SamplesPerPixel", 1) or 1) * int(ds.get("NumberOfFrames", 1) or 1)
-    return (n * bits + 7) // 8
+_SERIES_UID = (b"\x20\x00\x0e\x00", "SeriesInstanceUID")  # (0020,000E), little endian
+_SOP_UID = (b"\x08\x00\x18\x00", "SOPInstanceUID")  # (0008,0018)
+_UID_VALUE = re.compile(rb"^[0-9][0-9.]{0,63}$")
+
+
+def _salvage_uid(path: Path, ds: Dataset | None, which: tuple[bytes, str]) -> str:
+    """A UID of a file that cannot be read as a whole, or "".
+
+    Taken from the parsed (partial) header when there is one, else found in
+    the raw bytes (explicit or implicit VR little endian), so that a broken
+    slice can still be counted against its series.
+    """
+    tag, keyword = which
+    if ds is not None:
+        try:
+            uid = str(ds.get(keyword, "") or "").strip()
+        except Exception:  # a malformed element: fall back on the bytes
+            uid = ""
+        if uid and _UID_VALUE.match(uid.encode("ascii", "replace")):
+            return uid
+    try:
+        with open(path, "rb") as fp:
+            head = fp.read(1 << 16)
+    except OSError:
+        return ""
+    start = head.find(tag)
+    while start >= 0:
+        if head[start + 4 : start + 6] == b"UI":
+            length = int.from_bytes(head[start + 6 : start + 8], "little")
+        else:
+            length = int.from_bytes(head[start + 4 : start + 8], "little")
+        value = head[start + 8 : start + 8 + length].rstrip(b"\0 ")
+        if 0 < length <= 64 and len(value) > 0 and _UID_VALUE.match(value):
+            return value.decode("ascii")
+        start = head.find(tag, start + 1)
+    return ""
+
+
+def salvage_series_uid(path: Path, ds: Dataset | None = None) -> str:
+    """The SeriesInstanceUID of a file that cannot be read as a whole, or ""."""
+    return _salvage_uid(path, ds, _SERIES_UID)
+
+
+def _cut_short(ds: Dataset) -> str | None:
+    """The first element whose value ends before its declared length (a truncated file)."""
+    meta = getattr(ds, "file_meta", None)
+    for part in (meta, ds):
+        if part is None:
+            continue
+        for tag, elem in part._dict.items():
+            value = getattr(elem, "value", None)
+            length = getattr(elem, "length", 0)
+            if (
+                isinstance(elem, RawDataElement)
+                and isinstance(value, bytes)
+                and length != 0xFFFFFFFF
+                and len(value) < length
+            ):
+                return f"element {tag} declares {length} bytes, the file holds {len(value)}"
+    return None
+
+
+def _is_image_class(ds: Dataset) -> bool:
+    meta = getattr(ds, "file_meta", None)
+    uids = [str(ds.get("SOPClassUID", "") or "")]
+    if meta is not None:
+        uids.append(str(meta.get("MediaStorageSOPClassUID", "") or ""))
+    return any("Image Storage" in UID(u).name for u in uids if u)
+
+
+def _header_error(ds: Dataset, is_dicm: bool) -> str | None:
+    """Why a header that pydicom parsed is still broken (cut short, or an image without one)."""
+    short = _cut_short(ds)
+    if short is not None:
+        return f"truncated: the file ends inside its header ({short})"
+    if is_dicm and len(ds) == 0:
+        return "truncated: the file ends inside its file meta information (no data set)"
+    return None
+
+
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")
+
+
+def _pixel_bytes_held(path: Path, offset: int, size: int, ts: UID) -> int:
+    """Bytes of pixel data the file really holds after the header ending at ``offset``.
+
+    Parses the pixel data element's own header (so that elements stored after
+    it, such as trailing padding, are not counted as pixels); the smaller of
+    its declared length and what the file holds. Falls back on "the rest of the
+    file" when the element cannot be parsed there.
+    """
+    try:
+        with open(path, "rb") as fp:
+            fp.seek(offset)
+            head = fp.read(12)
+    except OSError:
+        return size - offset - 8
+    little = ts != "1.2.840.10008.1.2.2"
+    tag = head[:4] if little else head[1::-1] + head[3:1:-1]
+    if len(head) < 8 or tag not in _PIXEL_TAGS:
+        return size - offset - 8
+    order: Literal["little", "big"] = "little" if little else "big"
+    if head[4:6] in (b"OB", b"OW", b"OF", b"OD", b"UN"):
+        length, start = int.from_bytes(head[8:12], order), offset + 12
+    else:
+        length, start = int.from_bytes(head[4:8], order), offset + 8
+    held = size - start
+    return held if length == 0xFFFFFFFF else min(length, held)
+
+
+#: an RLE run of 2 bytes decodes to at most 128: no RLE segment expands more than 64 times
+_RLE_MAX_RATIO = 64
+
+
+def _too_large(ds: Dataset, expected: int) -> str:
+    dims = f"{ds.get('Rows')} x {ds.get('Columns')}"
+    frames = ds.get("NumberOfFrames")
+    return (
+        f"the header claims {expected / 2**30:.1f} GiB of pixel data ({dims} pixels"
+        + (f", {frames} frames" if frames else "")
+        + f"), more than the {MAX_DECODED_BYTES >> 30} GiB medidenoise decodes from one file; "
+        "the header is probably corrupt"
+    )
 
 
 def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
-    """Return (dataset, skip reason, error reason); exactly one is not None."""
+    """Return (dataset, skip reason, error reason).
+
+    The dataset comes with a skip reason of None (an image candidate), or
+    with an error reason when its pixel data is missing or cut short (so that
+    the caller can still tell which series the broken file belongs to).
+    """
     is_dicm = False
     try:
         size = path.stat().st_size
@@ -85,18 +224,31 @@ def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
         return None, None, f"corrupt DICOM header ({type(exc).__name__}: {exc})"
     if not is_dicm and "SOPClassUID" not in ds and "Rows" not in ds:
         return None, "not a DICOM file", None
+    broken = _header_error(ds, is_dicm)
+    if broken is not None:
+        return ds, None, broken
     ts = UID(transfer_syntax_of(ds))
-    if "Rows" in ds and ts.is_transfer_syntax and not ts.is_compressed and not ts.is_deflated:
-        available = size - end_of_header - 8
-        expected = _expected_pixel_bytes(ds)
+    if "Rows" not in ds:
+        return ds, None, None
+    available = _pixel_bytes_held(path, end_of_header, size, ts)
+    expected = expected_pixel_bytes(ds)
+    if expected > MAX_DECODED_BYTES:
+        return ds, None, _too_large(ds, expected)
+    if ts == RLELossless and expected > _RLE_MAX_RATIO * max(available, 0) + 4096:
+        return (
+            ds,
+            None,
+            (
+                f"truncated or corrupt: the header claims {expected} bytes of pixels but the RLE "
+                f"data ({available} bytes) can hold at most {_RLE_MAX_RATIO} times its size"
+            ),
+        )
+    if ts.is_transfer_syntax and not ts.is_compressed and not ts.is_deflated:
         if available <= 0:
-            return None, None, "no Pixel Data element (file ends after the header)"
+            return ds, None, "no Pixel Data element (file ends after the header)"
         if available < expected:
-            return (
-                None,
-                None,
-                (f"truncated: pixel data needs {expected} bytes, the file holds only {available}"),
-            )
+            reason = f"truncated: pixel data needs {expected} bytes, the file holds {available}"
+            return ds, None, reason
     return ds, None, None
 
 
@@ -142,7 +294,9 @@ def _cluster(records: list[SliceRecord]) -> list[list[SliceRecord]]:
     return [members for _, _, members in groups]
 
 
-def _series_infos(records: list[SliceRecord]) -> list[SeriesInfo]:
+def _series_infos(
+    records: list[SliceRecord], broken: dict[str, list[tuple[Path, str]]]
+) -> list[SeriesInfo]:
     by_uid: dict[str, list[SliceRecord]] = defaultdict(list)
     for rec in records:
         by_uid[rec.series_uid].append(rec)
@@ -170,39 +324,112 @@ def _series_infos(records: list[SliceRecord]) -> list[SeriesInfo]:
                     files=files,
                     study_uid=first.study_uid,
                     records=tuple(group),
+                    broken_files=tuple(broken.get(uid, ())) if uid else (),
                 )
             )
     infos.sort(key=lambda s: (s.study_uid, s.series_number or 0, s.description, s.key))
     return infos
 
 
+def _salvage_both(path: Path, ds: Dataset | None) -> str:
+    """``"<series UID>|<SOP instance UID>"`` of a broken file ("" when the series is unknown)."""
+    series = salvage_series_uid(path, ds)
+    return f"{series}|{_salvage_uid(path, ds, _SOP_UID)}" if series else ""
+
+
+def _scan_one(
+    path: Path, keep_localizers: bool
+) -> tuple[list[SliceRecord], str | None, str | None, str]:
+    """(records, skip reason, error reason, series UID of a broken file) for one file."""
+    ds, skip, error = _read_header(path)
+    if error is not None:
+        return [], None, error, _salvage_both(path, ds)
+    if ds is None:
+        return [], skip or "not a DICOM file", None, ""
+    reason = _skip_reason(ds)
+    if reason is not None:
+        # an image object without Rows/Columns: a header-only stub, or a slice cut short at
+        # an element boundary; the caller decides once it knows the series with pixels
+        headless = _is_image_class(ds) and ("Rows" not in ds or "Columns" not in ds)
+        return [], reason, None, _salvage_both(path, ds) if headless else ""
+    recs = records_from_dataset(path, ds)
+    if not keep_localizers and recs and recs[0].is_localizer:
+        return [], _skip_reason(ds, recs[0]) or "localizer", None, ""
+    return recs, None, None, ""
+
+
+def _attribute_broken(
+    scan: DicomScan,
+    records: list[SliceRecord],
+    broken_uids: dict[Path, str],
+    headless: dict[Path, str],
+) -> dict[str, list[tuple[Path, str]]]:
+    """Which image series each broken file belongs to: ``{series UID: [(path, reason)]}``.
+
+    A broken file is a missing slice of its series unless the series already
+    holds a readable copy of that instance (same SOPInstanceUID). An image
+    object without Rows/Columns beside files of its series that do hold
+    pixels was cut short at an element boundary: it becomes unreadable too.
+    """
+    with_pixels = {r.series_uid for r in records}
+    have = {(r.series_uid, r.sop_instance_uid) for r in records}
+    moved = {p for p, uid in headless.items() if uid.split("|")[0] in with_pixels}
+    if moved:
+        scan.skipped = [(p, r) for p, r in scan.skipped if p not in moved]
+        for path in sorted(moved):
+            error = (
+                "truncated: an image of a series whose other files hold pixels, but this one "
+                "has no Rows/Columns/Pixel Data (cut short inside its header?)"
+            )
+            logger.warning("%s: %s", path, error)
+            scan.errors.append((path, error))
+            broken_uids[path] = headless[path]
+    reasons = dict(scan.errors)
+    broken: dict[str, list[tuple[Path, str]]] = defaultdict(list)
+    for path, uids in broken_uids.items():
+        series, sop = uids.split("|")
+        if sop and (series, sop) in have:
+            logger.info("%s: a broken copy of an instance read from another file", path)
+            continue
+        broken[series].append((path, reasons[path]))
+    return broken
+
+
 def scan_files(paths: list[Path], folder: Path, *, keep_localizers: bool = False) -> DicomScan:
-    """Scan the given files (headers only) into a :class:`DicomScan`."""
+    """Scan the given files (headers only) into a :class:`DicomScan`.
+
+    No file stops the scan: any exception while reading one file (pydicom's
+    errors on malformed values, unknown VRs, bad numbers...) makes that file
+    "unreadable" with the reason, and the scan goes on. A broken file whose
+    SeriesInstanceUID can still be read is listed in that series'
+    :attr:`SeriesInfo.broken_files`, so the series is known to be incomplete.
+    """
     scan = DicomScan(folder=folder)
     records: list[SliceRecord] = []
+    broken_uids: dict[Path, str] = {}
+    headless: dict[Path, str] = {}
     for path in paths:
-        ds, skip, error = _read_header(path)
+        try:
+            recs, skip, error, uid = _scan_one(path, keep_localizers)
+        except MedidenoiseError as exc:  # a value the reader refuses, with its own reason
+            recs, skip, uid = [], None, _salvage_both(path, None)
+            error = str(exc).removeprefix(f"{path}: ")
+        except Exception as exc:  # malformed values anywhere in the header
+            recs, skip, uid = [], None, _salvage_both(path, None)
+            error = f"malformed header ({type(exc).__name__}: {exc})"
         if error is not None:
             logger.warning("%s: %s", path, error)
             scan.errors.append((path, error))
-            continue
-        if ds is None:
-            scan.skipped.append((path, skip or "not a DICOM file"))
-            continue
-        reason = _skip_reason(ds)
-        if reason is not None:
-            scan.skipped.append((path, reason))
-            continue
-        try:
-            recs = records_from_dataset(path, ds)
-        except Exception as exc:  # malformed values deep in the header
-            scan.errors.append((path, f"malformed header ({type(exc).__name__}: {exc})"))
-            continue
-        if not keep_localizers and recs and recs[0].is_localizer:
-            scan.skipped.append((path, _skip_reason(ds, recs[0]) or "localizer"))
-            continue
-        records.extend(recs)
-    scan.series = _series_infos(records)
+            if uid:
+                broken_uids[path] = uid
+        elif skip is not None:
+            scan.skipped.append((path, skip))
+            if uid:
+                headless[path] = uid
+        else:
+            records.extend(recs)
+    broken = _attribute_broken(scan, records, broken_uids, headless)
+    scan.series = _series_infos(records, broken)
     logger.info(scan.summary())
     return scan
 

@@ -38,6 +38,11 @@ class SeriesInfo:
         StudyInstanceUID.
     records : tuple of SliceRecord
         Per-slice header facts used by :func:`read_dicom_series` (not sorted).
+    broken_files : tuple of (pathlib.Path, str)
+        Files that carry this series' SeriesInstanceUID but cannot be read
+        (truncated, corrupt), with the reason: the series is incomplete.
+        :func:`read_dicom_series` refuses such a series unless told to read
+        the readable slices anyway.
     """
 
     series_uid: str
@@ -50,11 +55,17 @@ class SeriesInfo:
     files: tuple[Path, ...]
     study_uid: str = ""
     records: tuple[SliceRecord, ...] = field(default=(), repr=False, compare=False)
+    broken_files: tuple[tuple[Path, str], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def uid(self) -> str:
         """Alias of :attr:`series_uid`."""
         return self.series_uid
+
+    @property
+    def is_complete(self) -> bool:
+        """False when files of this series could not be read (see :attr:`broken_files`)."""
+        return not self.broken_files
 
     @property
     def is_multiframe(self) -> bool:
@@ -64,9 +75,11 @@ class SeriesInfo:
     def __str__(self) -> str:
         d, h, w = self.shape
         number = "-" if self.series_number is None else str(self.series_number)
+        broken = len(self.broken_files)
         return (
             f"{self.key}  #{number}  {self.modality}  {self.description!r}  "
             f"{self.n_files} file(s)  {d}x{h}x{w}"
+            + (f"  INCOMPLETE: {broken} unreadable file(s)" if broken else "")
         )
 
 

@@ -178,6 +178,7 @@ def write_dicom_series(
     series_key: str | None = None,
     compression: Compression = "none",
     progress: Callable[[int, int], None] | None = None,
+    on_clipped: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write ``array`` as a derived DICOM series of the series ``volume`` was read from.
 
@@ -218,6 +219,9 @@ def write_dicom_series(
         Lossless), decoding to exactly the same stored values.
     progress : callable, optional
         Called as ``progress(done, total)`` after each file.
+    on_clipped : callable, optional
+        Called once as ``on_clipped(clipped, total)`` when values had to be
+        clipped to the stored range (the log names the source series too).
 
     Returns
     -------
@@ -331,7 +335,17 @@ def write_dicom_series(
             progress(len(written), len(groups))
     if clipped_total:
         level = logging.WARNING if clipped_total > WIDEN_FRACTION * values.size else logging.INFO
-        log.log(level, "%s: %d pixel values clipped to the stored range", out, clipped_total)
+        source = volume.path or volume.source.series_uid
+        log.log(
+            level,
+            "%s: %d of %d pixel values clipped to the stored range (written to %s)",
+            source,
+            clipped_total,
+            values.size,
+            out,
+        )
+        if on_clipped is not None:
+            on_clipped(clipped_total, int(values.size))
     return written
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from medidenoise.errors import InvalidImageError
+from medidenoise.errors import InvalidImageError, UnsupportedImageError
 from medidenoise.io.volume import Volume
 
 __all__ = ["read_nifti", "write_volume"]
@@ -102,6 +102,7 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
             ".nii/.nii.gz file."
         ) from exc
     shape = img.shape
+    _check_claims(path, img)
     proxy = img.dataobj
     if len(shape) > 3 and any(s > 1 for s in shape[3:]):
         n = int(np.prod(shape[3:]))
@@ -116,9 +117,9 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
                 f"{path}: volume_index={volume_index} is out of range; the file holds "
                 f"{shape[3]} volumes along its 4th axis (shape {shape})."
             )
-        data = np.asarray(proxy[..., volume_index], dtype=np.float32)
+        data = _load(path, lambda: proxy[..., volume_index])
     else:
-        data = np.asarray(proxy, dtype=np.float32)
+        data = _load(path, lambda: proxy)
         data = data.reshape(shape[:3]) if data.ndim > 3 else data
     if data.ndim == 2:
         data = data[:, :, np.newaxis]
@@ -161,6 +162,73 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
         path=path,
         metadata=metadata,
     )
+
+
+#: the most voxel data medidenoise reads from one NIfTI file (larger claims: a corrupt header)
+MAX_NIFTI_BYTES = 16 << 30
+#: deflate cannot expand data more than about 1032 times
+_GZIP_MAX_RATIO = 1032
+
+
+def _load(path: Path, get: Any) -> np.ndarray:
+    """The voxels as float32; a decoder or memory failure names the file."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite values checked after
+            return np.asarray(get(), dtype=np.float32)
+    except MemoryError as exc:
+        raise InvalidImageError(
+            f"{path}: not enough memory to read its voxels; the header claims a larger image "
+            "than this machine can hold (or is corrupt)."
+        ) from exc
+    except Exception as exc:  # truncated gzip, short file...: nibabel raises many types
+        raise InvalidImageError(
+            f"{path}: cannot read the voxels ({type(exc).__name__}: {exc}); the file is "
+            "truncated or corrupt. Re-export it."
+        ) from exc
+
+
+def _check_claims(path: Path, img: Any) -> None:
+    """Refuse headers whose data type or size cannot be a grayscale volume in this file."""
+    header = img.header
+    dtype = np.dtype(header.get_data_dtype())
+    shape = tuple(int(s) for s in img.shape)
+    if dtype.kind == "c":
+        raise UnsupportedImageError(
+            f"{path}: the voxels are complex numbers ({dtype}); expected real values. Save the "
+            "magnitude (numpy.abs) or the real part as its own NIfTI file and denoise that."
+        )
+    if dtype.fields is not None or dtype.kind not in "biuf":
+        raise UnsupportedImageError(
+            f"{path}: the voxels are of type {dtype} (colour RGB/RGBA or another compound "
+            "type); expected one grayscale value per voxel. Convert the image to grayscale."
+        )
+    if not shape or min(shape) < 1:
+        raise InvalidImageError(
+            f"{path}: the header gives the image the shape {shape}, with an empty axis; "
+            "expected at least one voxel along every axis. The header is corrupt."
+        )
+    claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    size = path.stat().st_size
+    gz = path.name.lower().endswith(".gz")
+    if claimed > MAX_NIFTI_BYTES:
+        raise InvalidImageError(
+            f"{path}: the header claims {claimed / 2**30:.1f} GiB of voxels (shape {shape}, "
+            f"{dtype}), more than the {MAX_NIFTI_BYTES >> 30} GiB medidenoise reads from one "
+            "file; the header is probably corrupt."
+        )
+    offset = int(header.get("vox_offset", 0) or 0)
+    if not gz and offset + claimed > size:
+        raise InvalidImageError(
+            f"{path}: the header claims {claimed} bytes of voxels (shape {shape}, {dtype}) "
+            f"from byte {offset}, but the file holds {size} bytes; it is truncated or its "
+            "header is wrong. Re-export it."
+        )
+    if gz and claimed > _GZIP_MAX_RATIO * size + (1 << 20):
+        raise InvalidImageError(
+            f"{path}: the header claims {claimed} bytes of voxels (shape {shape}, {dtype}), "
+            f"more than a {size}-byte gzip file can hold; it is truncated or its header is "
+            "wrong. Re-export it."
+        )
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:

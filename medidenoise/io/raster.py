@@ -19,20 +19,48 @@ logger = logging.getLogger(__name__)
 RASTER_SUFFIXES = (".png", ".tif", ".tiff")
 
 
+#: the most pixel data medidenoise decodes from one PNG/TIFF file (larger claims: a corrupt
+#: header or a decompression bomb)
+MAX_RASTER_BYTES = 4 << 30
+
+
+def _check_claim(path: Path, shape: tuple[int, ...], itemsize: int) -> None:
+    claimed = int(np.prod(shape, dtype=np.float64)) * max(1, itemsize)
+    if claimed > MAX_RASTER_BYTES:
+        raise InvalidImageError(
+            f"{path}: the file claims an image of shape {tuple(shape)} ({claimed / 2**30:.1f} "
+            f"GiB decoded), more than the {MAX_RASTER_BYTES >> 30} GiB medidenoise decodes "
+            "from one file; it is corrupt or a decompression bomb."
+        )
+
+
 def _load(path: Path) -> np.ndarray:
     try:
         if path.suffix.lower() == ".png":
             from PIL import Image
 
             with Image.open(path) as img:
+                bands = len(img.getbands())
+                _check_claim(path, (img.height, img.width, bands), 2 if "16" in img.mode else 1)
                 if img.mode == "P":  # palette: expand, then check it is gray
                     mode = "RGBA" if "transparency" in img.info else "RGB"
                     return np.asarray(img.convert(mode))
                 return np.asarray(img)
         import tifffile
 
-        return np.asarray(tifffile.imread(path))
-    except (OSError, ValueError) as exc:
+        with tifffile.TiffFile(path) as tif:
+            if tif.series:
+                series = tif.series[0]
+                _check_claim(path, tuple(series.shape), np.dtype(series.dtype).itemsize)
+            return np.asarray(tif.asarray())
+    except InvalidImageError:
+        raise
+    except MemoryError as exc:
+        raise InvalidImageError(
+            f"{path}: not enough memory to decode the image; the file claims a larger image "
+            "than this machine can hold (or is corrupt)."
+        ) from exc
+    except Exception as exc:  # Pillow/tifffile raise many types (DecompressionBombError...)
         raise InvalidImageError(
             f"{path}: cannot read the image ({type(exc).__name__}: {exc}); expected a valid "
             "PNG or TIFF file."

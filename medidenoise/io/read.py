@@ -42,7 +42,10 @@ def read_volume(
         For a 4D NIfTI: which volume to read.
     allow_irregular : bool
         DICOM only: read a series with missing slices or irregular spacing as
-        a stack (warning, approximate affine) instead of raising.
+        a stack (warning, approximate affine) instead of raising; and a
+        series some of whose files cannot be read (truncated or corrupt
+        slices) from its readable files, with a warning naming the broken
+        ones and ``metadata["incomplete"]`` listing them.
 
     Returns
     -------
@@ -59,7 +62,7 @@ def read_volume(
         A folder with several series and no ``series_uid``; lists them.
     DicomSeriesError
         Unknown ``series_uid``, or an inconsistent series (gaps, several
-        images at one position).
+        images at one position, files of the series that cannot be read).
     UnsupportedImageError
         Colour/palette images or an unknown file type.
     MissingDecoderError

@@ -84,6 +84,12 @@ class Volume:
         The file or folder the volume was read from.
     metadata : dict
         Extra facts (series description, window centre/width, NIfTI header...).
+    padding : numpy.ndarray or None
+        Boolean (D, H, W) mask of Pixel Padding (DICOM PixelPaddingValue /
+        PixelPaddingRangeLimit: a CT's outside of the field of view), or None
+        when the volume has none. Padding is not image: the denoiser keeps it
+        out of its statistics and of the network's view, and gives it back
+        exactly.
     """
 
     array: np.ndarray
@@ -94,6 +100,7 @@ class Volume:
     source: DicomSource | None = None
     path: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    padding: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         arr = np.asarray(self.array)
@@ -109,6 +116,14 @@ class Volume:
         if affine.shape != (4, 4):
             raise ValueError(f"Volume.affine must be 4x4, got shape {affine.shape}")
         object.__setattr__(self, "affine", affine)
+        if self.padding is not None:
+            mask = np.asarray(self.padding, dtype=bool)
+            mask = mask[np.newaxis] if mask.ndim == 2 else mask
+            if mask.shape != arr.shape:
+                raise ValueError(
+                    f"Volume.padding must have the array's shape {arr.shape}, got {mask.shape}"
+                )
+            object.__setattr__(self, "padding", mask if mask.any() else None)
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -161,8 +161,19 @@ def test_gap_from_a_truncated_slice_names_that_file(tmp_path):
     with pytest.raises(DicomSeriesError) as err:
         read_volume(tmp_path / "s")
     msg = str(err.value)
-    assert "slice(s) missing" in msg
+    assert "incomplete" in msg and "1 of its file(s) cannot be read" in msg
     assert f"{paths[2]} (truncated" in msg and "allow_irregular=True" in msg
+    with pytest.warns(UserWarning, match="read without 1 unreadable file"):
+        vol = read_volume(tmp_path / "s", allow_irregular=True)
+    assert vol.shape[0] == 4 and vol.metadata["incomplete"] == [str(paths[2])]
+
+
+def test_last_slice_truncated_is_an_error_not_a_shorter_volume(tmp_path):
+    paths = make_series(tmp_path / "s", 5)
+    data = paths[4].read_bytes()
+    paths[4].write_bytes(data[: len(data) - 20])  # no gap left behind: only the scan knows
+    with pytest.raises(DicomSeriesError, match=r"slice4\.dcm \(truncated"):
+        read_volume(tmp_path / "s")
 
 
 def test_empty_folder(tmp_path):
