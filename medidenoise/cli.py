@@ -177,6 +177,15 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="list what would be done, write nothing")
     p.add_argument("--jobs", type=int, default=1, help="series converted in parallel")
     p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS|local[:N]",
+        help="convert on a Dask cluster (pip install 'medidenoise[dask]'): a scheduler address "
+        "such as tcp://10.0.0.5:8786 or a scheduler file (.json), whose workers all see INPUT "
+        "and OUTPUT at the same paths (a shared file system); or local:N, a local cluster of N "
+        "worker processes. The report names the worker of each series",
+    )
+    p.add_argument(
         "--self-ensemble",
         action="store_true",
         help="average the network over the 8 flips/rotations of each slice: slightly better "
@@ -203,6 +212,7 @@ def _run_denoise(args: argparse.Namespace) -> int:
             device=args.device,
             progress=True,
             self_ensemble=args.self_ensemble,
+            scheduler=args.scheduler,
         )
     except (FileNotFoundError, ValueError) as exc:  # bad arguments: a message, not a traceback
         print(f"medidenoise denoise: error: {exc}", file=sys.stderr)

@@ -85,6 +85,7 @@ def convert_dicom_folder(
     device: str | None = None,
     progress: bool = False,
     self_ensemble: bool = False,
+    scheduler: Any = None,
 ) -> ConversionReport:
     """Denoise every image series under ``src`` into derived series under ``dst``.
 
@@ -131,6 +132,15 @@ def convert_dicom_folder(
     self_ensemble : bool
         Average the network over the eight flips and rotations of each slice
         (see :func:`denoise`): slightly better images, eight times the time.
+    scheduler : str or distributed.Client, optional
+        Convert on a Dask cluster instead of this process (needs
+        ``medidenoise[dask]``): a scheduler address (``"tcp://host:8786"``),
+        a scheduler file (``*.json``), ``"local"`` / ``"local:N"`` (a local
+        cluster of N worker processes for the run) or a connected
+        ``distributed.Client``. Every worker must see ``src`` and ``dst`` at
+        the same paths (a shared file system); ``model`` must be a name or a
+        checkpoint file. The report says which worker converted each series.
+        See :mod:`medidenoise.inference.convert_dask`.
 
     Returns
     -------
@@ -145,9 +155,11 @@ def convert_dicom_folder(
     ConversionError
         ``dst`` inside ``src`` (or the reverse), NIfTI input with
         ``output_format="dicom"``, or a NIfTI-file ``dst`` for an input that
-        does not hold exactly one series.
+        does not hold exactly one series. With ``scheduler``: a scheduler
+        that cannot be reached, or a worker that cannot see ``src`` or ``dst``.
     ValueError
-        A bad ``output_format``, ``jobs``, ``noise_level`` or ``compression``.
+        A bad ``output_format``, ``jobs``, ``noise_level``, ``compression``
+        or ``scheduler`` (or ``scheduler`` with ``jobs`` or a model object).
     MissingDecoderError
         The package of the chosen ``compression`` is not installed.
 
@@ -161,6 +173,11 @@ def convert_dicom_folder(
     if to_file and output_format is None:
         output_format = "nifti"
     _check_args(output_format, jobs, noise_level, compression)
+    if scheduler is not None:  # workers elsewhere have another working folder
+        from medidenoise.inference.convert_dask import check_scheduler, run_units_dask
+
+        check_scheduler(scheduler, jobs=jobs, model=model)
+        src, dst = src.absolute(), dst.absolute()
     check_paths(src, dst)
     out_root = dst.parent if to_file else dst
     the_plan = plan(src, output_format, single=dst.name if to_file else None)
@@ -201,7 +218,12 @@ def convert_dicom_folder(
     rank, world = distributed_rank()
     mine = the_plan.units[rank::world]
     log.info("rank %d/%d: converting %d of %d series", rank, world, len(mine), len(the_plan.units))
-    entries = run_units(mine, out_root, opts, model=model, device=device, jobs=jobs)
+    if scheduler is not None:
+        entries = run_units_dask(
+            mine, out_root, opts, model=model, device=device, scheduler=scheduler
+        )
+    else:
+        entries = run_units(mine, out_root, opts, model=model, device=device, jobs=jobs)
     if world > 1:
         entries = gather_entries(entries, rank, world)
     report.series = entries
