@@ -1,4 +1,4 @@
-"""Running conversion units on a Dask cluster (``scheduler=``; optional extra ``medidenoise[dask]``).
+"""Running conversion units on a Dask cluster: ``scheduler=`` (extra ``medidenoise[dask]``).
 
 ``scheduler`` is a scheduler address (``"tcp://10.0.0.5:8786"``), a scheduler
 file written by ``dask scheduler --scheduler-file`` (``*.json``), ``"local"``
@@ -147,7 +147,7 @@ def _spec(model: str | os.PathLike, model_id: str) -> ModelSpec:
 
 
 def _close_quietly(cluster: Any) -> None:
-    """Close a local cluster; a worker slow to exit is killed without a warning (its work is done)."""
+    """Close a local cluster; a worker slow to exit is killed without a warning (work is done)."""
     nanny = logging.getLogger("distributed.nanny")
     level = nanny.level
     nanny.setLevel(logging.ERROR)
