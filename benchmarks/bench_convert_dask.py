@@ -121,8 +121,9 @@ def main() -> None:
             make_series(tiny / f"T{k:03d}", 1, 64)
         overhead = _child("overhead", str(tiny), tmp, str(args.repeats))
     print(f"machine: {machine()}")
-    print(f"folder: {args.series} series x {args.slices} slices of {args.size}x{args.size} int16 "
-          f"CT ({slices} slices); model {args.model}; median of {args.repeats}, interleaved")  # fmt: skip
+    shape = f"{args.slices} slices of {args.size}x{args.size}"
+    print(f"folder: {args.series} series x {shape} int16 CT ({slices} slices); model {args.model}")
+    print(f"median of {args.repeats} repeats, the four runs interleaved in each")
     print("| run | seconds | slices/s | vs --jobs 1 |")
     print("|---|---|---|---|")
     ref = statistics.median(times["--jobs 1"])
@@ -132,9 +133,11 @@ def main() -> None:
     local = statistics.median(overhead["local"])
     dask = statistics.median(overhead["dask"])
     n = args.overhead_series
-    print(f"overhead: {n} one-slice 64x64 series, identity model: in process {local:.2f} s "
-          f"({local / n * 1000:.1f} ms/series), through a warm 1-worker cluster {dask:.2f} s "
-          f"({dask / n * 1000:.1f} ms/series): {(dask - local) / n * 1000:.1f} ms per series")  # fmt: skip
+    per = {name: value / n * 1000 for name, value in (("local", local), ("dask", dask))}
+    print(f"overhead: {n} one-slice 64x64 series, identity model")
+    print(f"  in process: {local:.2f} s ({per['local']:.1f} ms/series)")
+    print(f"  through a warm 1-worker cluster: {dask:.2f} s ({per['dask']:.1f} ms/series)")
+    print(f"  scheduler overhead: {per['dask'] - per['local']:.1f} ms per series")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -295,6 +295,43 @@ def _failed(unit: Unit, out_root: Path, exc: BaseException, killed: type) -> Ser
     return entry_for(unit, out_root, "failed", reason)
 
 
+def _collect(client: Any, units: list[Unit], out_root: Path, task_args: tuple, run: str,
+             bar: Any) -> list[SeriesEntry]:  # fmt: skip
+    """Keep one unit per worker under way; one entry per unit, in the order of ``units``."""
+    distributed = _distributed()
+    entries: list[SeriesEntry | None] = [None] * len(units)
+    waiting = deque(enumerate(units))
+    done = distributed.as_completed(loop=client.loop)
+    running: dict[str, int] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < max(1, len(client.nthreads())):
+                i, unit = waiting.popleft()
+                key = f"medidenoise-{run[:12]}-{i}"
+                done.add(client.submit(_convert_task, unit, out_root, *task_args, key=key,
+                                       pure=False))  # fmt: skip
+                running[key] = i
+            future = next(done)
+            i = running.pop(future.key)
+            try:
+                entries[i] = future.result()
+            except Exception as exc:  # a worker died too often, the scheduler went away...
+                entries[i] = _failed(units[i], out_root, exc, distributed.KilledWorker)
+            future.release()
+            if bar is not None:
+                bar.update(1)
+    except (OSError, TimeoutError) as exc:  # the connection to the scheduler is gone
+        raise ConversionError(
+            f"lost the Dask scheduler ({type(exc).__name__}: {exc}); the series finished so far "
+            "are complete in OUTPUT: run the same command again to convert the rest"
+        ) from exc
+    finally:
+        if running:  # interrupted: nothing more starts (a unit under way still completes)
+            with suppress(OSError, TimeoutError):
+                client.cancel(list(done.futures))
+    return [e for e in entries if e is not None]
+
+
 def run_units_dask(
     units: list[Unit],
     out_root: Path,
@@ -307,47 +344,21 @@ def run_units_dask(
     """Convert ``units`` on the Dask cluster ``scheduler``; one entry each, in the same order."""
     if not units:
         return []
-    distributed = _distributed()
     spec = _spec(model, str(opts.settings.get("model", "")))
     quiet = replace(opts, progress=False)  # one bar: the overall one
     run = uuid.uuid4().hex
     probe = out_root / PARTIAL_DIR / f"dask-probe-{run[:12]}"
-    entries: list[SeriesEntry | None] = [None] * len(units)
     with _connect(scheduler) as client:
         probe.parent.mkdir(parents=True, exist_ok=True)
         probe.write_text(run, encoding="utf-8")
         bar = _bar(len(units), opts.progress)
-        waiting = deque(enumerate(units))
-        done = distributed.as_completed(loop=client.loop)
-        running: dict[str, tuple[int, Any]] = {}
-
-        def submit_while_idle() -> None:
-            while waiting and len(running) < max(1, len(client.nthreads())):
-                i, unit = waiting.popleft()
-                args = (unit, out_root, quiet, spec, device, str(probe), run)
-                key = f"medidenoise-{run[:12]}-{i}"
-                running[key] = i, client.submit(_convert_task, *args, key=key, pure=False)
-                done.add(running[key][1])
-
         try:
             _check_workers(client, units, probe, run, spec)
-            submit_while_idle()
-            for future in done:
-                i, _ = running.pop(future.key)
-                try:
-                    entries[i] = future.result()
-                except Exception as exc:  # a worker died too often, the scheduler went away...
-                    entries[i] = _failed(units[i], out_root, exc, distributed.KilledWorker)
-                future.release()
-                if bar is not None:
-                    bar.update(1)
-                submit_while_idle()
+            task_args = (quiet, spec, device, str(probe), run)
+            return _collect(client, units, out_root, task_args, run, bar)
         finally:
-            if running:  # interrupted: nothing more starts (a unit under way still completes)
-                client.cancel([f for _, f in running.values()])
             if bar is not None:
                 bar.close()
             probe.unlink(missing_ok=True)
             if not any(probe.parent.iterdir()):
                 probe.parent.rmdir()
-    return [e for e in entries if e is not None]
