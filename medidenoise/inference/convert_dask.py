@@ -119,6 +119,9 @@ def check_scheduler(scheduler: Any, *, jobs: int, model: Any) -> None:
             raise ValueError("scheduler must be an address, a scheduler file, 'local' or 'local:N'")
         if scheduler == "local" or scheduler.startswith("local:"):
             _local_workers(scheduler)
+        if scheduler.endswith(".json") and not Path(scheduler).is_file():
+            raise FileNotFoundError(f"{scheduler}: no such scheduler file (dask scheduler "
+                                    "--scheduler-file writes it)")  # fmt: skip
     elif not hasattr(scheduler, "submit"):
         raise ValueError(f"scheduler must be a string or a distributed.Client, got {scheduler!r}")
     if jobs != 1:
@@ -176,7 +179,7 @@ def _connect(scheduler: Any) -> Iterator[Any]:
         finally:
             _close_quietly(cluster)
         return
-    is_file = scheduler.endswith(".json") and Path(scheduler).is_file()
+    is_file = scheduler.endswith(".json")
     where = {"scheduler_file": scheduler} if is_file else {"address": scheduler}
     try:
         client = distributed.Client(**where, timeout=CONNECT_TIMEOUT_S, set_as_default=False)

@@ -63,6 +63,7 @@ def assert_same_pixels(a: Path, b: Path) -> None:
         ({"scheduler": "local:two"}, "whole number of workers"),
         ({"scheduler": "  "}, "address"),
         ({"scheduler": 8786}, "string or a distributed.Client"),
+        ({"scheduler": "missing.json"}, "no such scheduler file"),
         ({"scheduler": "local:2", "jobs": 2}, "pass one"),
         ({"scheduler": "local:2", "model": torch.nn.Identity()}, "by name or checkpoint file"),
     ],
@@ -72,7 +73,7 @@ def test_bad_scheduler_arguments_are_refused_before_any_work(
 ) -> None:
     ct_series(tmp_path / "in", 2, size=32)
     kwargs = {"model": "identity", **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
         convert_dicom_folder(tmp_path / "in", tmp_path / "out", **kwargs)
     assert not (tmp_path / "out").exists()
 
@@ -164,7 +165,9 @@ def test_cli_on_a_local_cluster_resumes_and_shows_progress(
     assert "4/4" in err  # the progress bar followed the cluster to the end
     report = json.loads((tmp_path / "out" / "medidenoise-report.json").read_text())
     assert all(e["worker"].startswith("tcp://") for e in report["series"])
-    assert main([*args, "--scheduler", cluster.scheduler.address]) == 0  # another cluster
+    scheduler_file = tmp_path / "scheduler.json"  # as `dask scheduler --scheduler-file` writes
+    scheduler_file.write_text(json.dumps({"address": cluster.scheduler.address}))
+    assert main([*args, "--scheduler", str(scheduler_file)]) == 0  # another cluster
     assert "4 already complete" in capsys.readouterr().out
 
 
