@@ -134,7 +134,9 @@ re-running:
   choose another OUTPUT. --overwrite redoes every series.
 
 Exit code 0 when every series converted, 1 otherwise, 2 for bad arguments.
-Under torchrun the ranks share the series; rank 0 writes the report.
+Under torchrun the ranks share the series; rank 0 writes the report. With
+--scheduler the series run on a Dask cluster whose workers all see INPUT and
+OUTPUT at the same paths (README: "Many machines").
 """
 
 _MODEL_HELP = (

@@ -149,15 +149,23 @@ def _spec(model: str | os.PathLike, model_id: str) -> ModelSpec:
     return ModelSpec(str(path.absolute()), model_id)
 
 
+@contextmanager
+def _quiet(name: str, level: int) -> Iterator[None]:
+    """Raise logger ``name`` to ``level`` for a while, unless debug logging was asked for."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    if logger.getEffectiveLevel() > logging.DEBUG:
+        logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
 def _close_quietly(cluster: Any) -> None:
     """Close a local cluster; a worker slow to exit is killed without a warning (work is done)."""
-    nanny = logging.getLogger("distributed.nanny")
-    level = nanny.level
-    nanny.setLevel(logging.ERROR)
-    try:
+    with _quiet("distributed.nanny", logging.ERROR):
         cluster.close()
-    finally:
-        nanny.setLevel(level)
 
 
 @contextmanager
@@ -170,14 +178,15 @@ def _connect(scheduler: Any) -> Iterator[Any]:
     if scheduler == "local" or scheduler.startswith("local:"):
         n = _local_workers(scheduler)
         threads = None if n is None else max(1, (os.cpu_count() or 1) // n)
-        cluster = distributed.LocalCluster(
-            n_workers=n, threads_per_worker=threads, processes=True, dashboard_address=None
-        )
-        try:
-            with distributed.Client(cluster) as client:
-                yield client
-        finally:
-            _close_quietly(cluster)
+        with _quiet("distributed", logging.WARNING):  # its start/stop chatter is not ours
+            cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=threads, processes=True, dashboard_address=None
+            )
+            try:
+                with distributed.Client(cluster, set_as_default=False) as client:
+                    yield client
+            finally:
+                _close_quietly(cluster)
         return
     is_file = scheduler.endswith(".json")
     where = {"scheduler_file": scheduler} if is_file else {"address": scheduler}
