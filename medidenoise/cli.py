@@ -156,6 +156,10 @@ exit codes:
      (nothing written)
   3  OUTPUT is in use by another conversion (nothing done; run again later)
   130 interrupted (completed series are kept; run again to finish)
+
+many machines:
+  With --scheduler the series run on a Dask cluster whose workers all see
+  INPUT and OUTPUT at the same paths (README: "Many machines").
 """
 
 _MODEL_HELP = (
@@ -216,6 +220,15 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="list what would be done, write nothing")
     p.add_argument("--jobs", type=int, default=1, help="series converted in parallel")
     p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS|local[:N]",
+        help="convert on a Dask cluster (pip install 'medidenoise[dask]'): a scheduler address "
+        "such as tcp://10.0.0.5:8786 or a scheduler file (.json), whose workers all see INPUT "
+        "and OUTPUT at the same paths (a shared file system); or local:N, a local cluster of N "
+        "worker processes. The report names the worker of each series",
+    )
+    p.add_argument(
         "--self-ensemble",
         action="store_true",
         help="average the network over the 8 flips/rotations of each slice: slightly better "
@@ -255,6 +268,7 @@ def _run_denoise(args: argparse.Namespace) -> int:
             self_ensemble=args.self_ensemble,
             volume_index=args.volume_index,
             allow_incomplete=args.allow_incomplete,
+            scheduler=args.scheduler,
         )
     except OutputLockedError as exc:
         print(f"medidenoise denoise: error: {exc}", file=sys.stderr)

@@ -124,6 +124,7 @@ def convert_dicom_folder(
     self_ensemble: bool = False,
     volume_index: int | None = None,
     allow_incomplete: bool = False,
+    scheduler: Any = None,
 ) -> ConversionReport:
     """Denoise every image series under ``src`` into derived series under ``dst``.
 
@@ -180,6 +181,15 @@ def convert_dicom_folder(
         readable slices, flagged ``INCOMPLETE`` in its SeriesDescription,
         DerivationDescription and manifest, and reported ``"incomplete"``
         (``report.ok`` stays False either way).
+    scheduler : str or distributed.Client, optional
+        Convert on a Dask cluster instead of this process (needs
+        ``medidenoise[dask]``): a scheduler address (``"tcp://host:8786"``),
+        a scheduler file (``*.json``), ``"local"`` / ``"local:N"`` (a local
+        cluster of N worker processes for the run) or a connected
+        ``distributed.Client``. Every worker must see ``src`` and ``dst`` at
+        the same paths (a shared file system); ``model`` must be a name or a
+        checkpoint file. The report says which worker converted each series.
+        See :mod:`medidenoise.inference.convert_dask`.
 
     Returns
     -------
@@ -194,9 +204,11 @@ def convert_dicom_folder(
     ConversionError
         ``dst`` inside ``src`` (or the reverse), NIfTI input with
         ``output_format="dicom"``, or a NIfTI-file ``dst`` for an input that
-        does not hold exactly one series.
+        does not hold exactly one series. With ``scheduler``: a scheduler
+        that cannot be reached, or a worker that cannot see ``src`` or ``dst``.
     ValueError
-        A bad ``output_format``, ``jobs``, ``noise_level`` or ``compression``.
+        A bad ``output_format``, ``jobs``, ``noise_level``, ``compression``
+        or ``scheduler`` (or ``scheduler`` with ``jobs`` or a model object).
     MissingDecoderError
         The package of the chosen ``compression`` is not installed.
     OutputLockedError
@@ -216,6 +228,11 @@ def convert_dicom_folder(
     _check_args(output_format, jobs, noise_level, compression)
     if volume_index is not None and (isinstance(volume_index, bool) or volume_index < 0):
         raise ValueError(f"volume_index must be a whole number >= 0, got {volume_index!r}")
+    if scheduler is not None:  # workers elsewhere have another working folder
+        from medidenoise.inference.convert_dask import check_scheduler
+
+        check_scheduler(scheduler, jobs=jobs, model=model)
+        src, dst = src.absolute(), dst.absolute()
     check_paths(src, dst)
     out_root = dst.parent if to_file else dst
     args = {
@@ -231,6 +248,7 @@ def convert_dicom_folder(
         "self_ensemble": self_ensemble,
         "volume_index": volume_index,
         "allow_incomplete": allow_incomplete,
+        "scheduler": scheduler,
     }
     if dry_run:  # writes nothing: needs no lock
         return _run(src, dst, to_file, out_root, **args)
@@ -258,6 +276,7 @@ def _run(
     self_ensemble: bool,
     volume_index: int | None,
     allow_incomplete: bool,
+    scheduler: Any,
 ) -> ConversionReport:
     the_plan = plan(src, output_format, single=dst.name if to_file else None)
     model_id = _model_id(model)
@@ -303,7 +322,14 @@ def _run(
     rank, world = distributed_rank()
     mine = the_plan.units[rank::world]
     log.info("rank %d/%d: converting %d of %d series", rank, world, len(mine), len(the_plan.units))
-    entries = run_units(mine, out_root, opts, model=model, device=device, jobs=jobs)
+    if scheduler is not None:
+        from medidenoise.inference.convert_dask import run_units_dask
+
+        entries = run_units_dask(
+            mine, out_root, opts, model=model, device=device, scheduler=scheduler
+        )
+    else:
+        entries = run_units(mine, out_root, opts, model=model, device=device, jobs=jobs)
     if world > 1:
         entries = gather_entries(entries, rank, world)
     report.series = entries

@@ -45,6 +45,9 @@ class SeriesEntry:
         Wall time spent on it.
     notes : list of str
         Warnings from reading it (missing slices, irregular spacing...).
+    worker : str
+        With ``scheduler=``: the Dask worker that converted it (address and
+        host name); empty for a local run.
     """
 
     source: str
@@ -57,6 +60,7 @@ class SeriesEntry:
     modality: str = ""
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    worker: str = ""
 
 
 @dataclass
@@ -133,6 +137,7 @@ class ConversionReport:
             slices = f"{e.slices} slices" if e.slices else "? slices"
             line = f"  [{e.status}] {e.source} ({slices}) -> {e.output or '-'}"
             lines.append(line + (f": {e.reason}" if e.reason else ""))
+            lines.extend([f"      on Dask worker {e.worker}"] if e.worker else [])
             lines.extend(f"      note: {n}" for n in e.notes)
         for f in self.files:
             lines.append(f"  [{f.status}] {f.path}: {f.reason}")
