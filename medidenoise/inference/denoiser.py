@@ -14,6 +14,7 @@ import torch
 
 from medidenoise.errors import InvalidImageError
 from medidenoise.inference._network import optimise_for_inference, pick_device, run_network
+from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
@@ -39,7 +40,11 @@ def _cached_model(key: str, mtime: float, device: str) -> torch.nn.Module:
     return fast
 
 
-def _resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | str:
+def _resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | OnnxModel | str:
+    if is_onnx_path(model):
+        if device.type != "cpu":
+            log.info("%s: an .onnx model runs on the CPU through onnxruntime", model)
+        return OnnxModel(model)  # type: ignore[arg-type]
     if isinstance(model, torch.nn.Module):
         fast = optimise_for_inference(model, device)
         for attr in ("metadata", "context_slices", "noise_level_input", "size_multiple"):
@@ -131,7 +136,8 @@ class Denoiser:
     Parameters
     ----------
     model : str, path or torch.nn.Module
-        ``"default"`` (the shipped model), ``"cae-baseline"``, a checkpoint file, a loaded
+        ``"default"`` (the shipped model), ``"cae-baseline"``, a checkpoint file, an ``.onnx``
+        file written by ``medidenoise export`` (run by onnxruntime on the CPU), a loaded
         network, ``"identity"`` (returns the input unchanged, to verify I/O
         paths) or a classical method: ``"nlm"``, ``"tv"``, ``"wavelet"``,
         ``"bm3d"``.
@@ -175,6 +181,11 @@ class Denoiser:
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.model = _resolve_model(model, self.device)
+        if self_ensemble and isinstance(self.model, OnnxModel):
+            raise ValueError(
+                f"{model}: self_ensemble is not available for .onnx models; use the checkpoint "
+                "(e.g. 'default') for the self-ensemble, or drop it"
+            )
         self.batch_size = batch_size
         self.tile_size = tile_size
         self.self_ensemble = bool(self_ensemble)
@@ -257,6 +268,10 @@ class Denoiser:
         log.debug("noise level %.4g (image units) = %.4g (network units)", sigma_units, sigma)
         if isinstance(self.model, str):
             result = _run_classical(self.model, norm, sigma, report)
+        elif isinstance(self.model, OnnxModel):
+            result = self.model.denoise_normalized(
+                norm, sigma, batch_size=self.batch_size, progress=report, should_stop=should_stop
+            )
         else:
             result = run_network(
                 self.model,
@@ -291,7 +306,8 @@ def denoise(
         A :class:`~medidenoise.Volume`, or an array of shape (H, W) or
         (D, H, W) of any real dtype, in its own units (HU for CT...).
     model : str, path or torch.nn.Module
-        ``"default"``, a checkpoint path, a loaded model, ``"identity"`` or a
+        ``"default"``, a checkpoint path, an ``.onnx`` file from ``medidenoise export``
+        (needs ``medidenoise[onnx]``), a loaded model, ``"identity"`` or a
         classical method (``"nlm"``, ``"tv"``, ``"wavelet"``, ``"bm3d"``).
     noise_level : float, optional
         Noise standard deviation in the image's units; estimated when omitted.
