@@ -65,7 +65,10 @@ def build_pipeline(model: str | os.PathLike | nn.Module = "default") -> DenoiseP
     DenoisePipeline
         In eval mode, on the CPU, with the checkpoint metadata as ``.metadata``.
     """
-    net, meta = _load_network(model)
+    return _pipeline_from(*_load_network(model))
+
+
+def _pipeline_from(net: nn.Module, meta: dict[str, Any]) -> DenoisePipeline:
     fused = optimise_for_inference(net, torch.device("cpu")).to(memory_format=torch.contiguous_format)
     pipeline = DenoisePipeline(
         fused,
@@ -169,7 +172,8 @@ def export_model(
         from medidenoise.export.onnx import import_onnx
 
         import_onnx()
-    pipeline = build_pipeline(model)
+    net, meta = _load_network(model)
+    pipeline = _pipeline_from(net, meta)
     tmp = output.with_name(f".{output.name}.partial")
     if tmp.is_dir():
         shutil.rmtree(tmp)
@@ -185,7 +189,7 @@ def export_model(
         else:
             from medidenoise.export.bundle import write_monai_bundle
 
-            write_monai_bundle(pipeline, tmp, name=output.name)
+            write_monai_bundle(pipeline, tmp, name=output.name, weights=net.state_dict())
         _replace(tmp, output)
     finally:
         if tmp.is_dir():
