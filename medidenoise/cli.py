@@ -141,7 +141,8 @@ _MODEL_HELP = (
     "'default' (the shipped model), 'cae-baseline' (the shipped CAE baseline), 'identity' "
     "(writes every source value back exactly: checks the I/O path), a checkpoint file "
     "(.safetensors), an .onnx file from `medidenoise export` (run by onnxruntime; "
-    "pip install 'medidenoise[onnx]'), or a classical method: nlm, tv, wavelet, bm3d (default: %(default)s)"
+    "pip install 'medidenoise[onnx]'), or a classical method: nlm, tv, wavelet, bm3d "
+    "(default: %(default)s)"
 )
 
 
@@ -231,7 +232,7 @@ An existing OUTPUT is refused unless --overwrite is given. Exit code 0 on succes
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="export a model as TorchScript, ONNX or a MONAI bundle, pre- and post-processing inside",
+        help="export a model as TorchScript, ONNX or a MONAI bundle (pre/post-processing inside)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_EXPORT_EPILOG,
     )

@@ -69,7 +69,9 @@ def build_pipeline(model: str | os.PathLike | nn.Module = "default") -> DenoiseP
 
 
 def _pipeline_from(net: nn.Module, meta: dict[str, Any]) -> DenoisePipeline:
-    fused = optimise_for_inference(net, torch.device("cpu")).to(memory_format=torch.contiguous_format)
+    fused = optimise_for_inference(net, torch.device("cpu"))
+    # plain (not channels-last) weights: the exported file may run on a GPU or another runtime
+    fused = fused.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     pipeline = DenoisePipeline(
         fused,
         context_slices=int(getattr(net, "context_slices", 1)),
@@ -89,7 +91,9 @@ def _resolve_format(output: Path, fmt: str | None) -> str:
                 f"{', '.join(EXPORT_FORMATS)} (or name the file .onnx / .ts)"
             )
     if fmt not in EXPORT_FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        raise ExportError(
+            f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}"
+        )
     return fmt
 
 
@@ -120,7 +124,7 @@ def export_model(
     model: str | os.PathLike | nn.Module,
     output: str | os.PathLike,
     *,
-    format: ExportFormat | None = None,  # noqa: A002 (the CLI's --format)
+    format: ExportFormat | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Export a model with its pre- and post-processing for use without medidenoise.

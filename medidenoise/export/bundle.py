@@ -79,8 +79,7 @@ _INFERENCE: dict[str, Any] = {
     "slices": "$@image.as_tensor()[0].permute(2, 1, 0)",
     "ordered": "$@slices.flip(0) if @reverse_slices else @slices",
     "denoised": (
-        "$@network(@ordered, None if @noise_level is None else float(@noise_level), "
-        "str(@modality))"
+        "$@network(@ordered, None if @noise_level is None else float(@noise_level), str(@modality))"
     ),
     "restored": "$(@denoised.flip(0) if @reverse_slices else @denoised).permute(2, 1, 0)[None]",
     "result": "$monai.data.MetaTensor(@restored, meta=@image.meta)",
@@ -251,4 +250,3 @@ def write_monai_bundle(
     (folder / "docs" / "license.txt").write_text(_LICENSE, encoding="utf-8")
     shutil.copyfile(SCHEMA_PATH, folder / _SCHEMA_IN_BUNDLE)
     return folder
-

@@ -160,7 +160,7 @@ class DenoisePipeline(nn.Module):
         """(low, high) from the smoothed percentiles of a (S, H, W) float32 volume."""
         step = max(1, volume.shape[0] // self.norm_max_slices)
         picked = volume[::step]
-        smooth = _smooth(picked, self.smoothing).flatten()
+        smooth = _smooth(picked, self.smoothing).flatten()  # type: ignore[arg-type]
         low = float(_percentile(smooth, 5))
         high = float(_percentile(smooth, 995))
         if high <= low:

@@ -70,7 +70,14 @@ def test_torchscript_runs_without_medidenoise(tmp_path: Path) -> None:
     script = tmp_path / "standalone.py"
     script.write_text(textwrap.dedent(_STANDALONE), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, str(script), str(ts), str(tmp_path / "in.npy"), str(tmp_path / "out.npy"), "40"],
+        [
+            sys.executable,
+            str(script),
+            str(ts),
+            str(tmp_path / "in.npy"),
+            str(tmp_path / "out.npy"),
+            "40",
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -95,7 +102,8 @@ def test_onnx_matches_torch_on_unit_range_data(tmp_path: Path) -> None:
     assert got.shape == image.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, ref, atol=1e-3)
     np.testing.assert_allclose(
-        denoise(image, onnx_path, noise_level=0.08), denoise(image, "default", noise_level=0.08),
+        denoise(image, onnx_path, noise_level=0.08),
+        denoise(image, "default", noise_level=0.08),
         atol=1e-3,
     )
     assert Denoiser(onnx_path).name == "default.onnx"

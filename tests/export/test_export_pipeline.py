@@ -75,7 +75,9 @@ NETWORKS = [
 ]
 
 
-@pytest.mark.parametrize("cfg", NETWORKS, ids=lambda c: f"{c['arch']}-ctx{c.get('context_slices', 1)}")
+@pytest.mark.parametrize(
+    "cfg", NETWORKS, ids=lambda c: f"{c['arch']}-ctx{c.get('context_slices', 1)}"
+)
 def test_pipeline_equals_denoise(cfg: dict) -> None:
     torch.manual_seed(0)
     net = build_model(cfg).eval()
