@@ -105,12 +105,15 @@ def measure(model: str, repeats: int) -> tuple[dict[str, float], str]:
     return {name: statistics.median(t) for name, t in times.items()}, label
 
 
-def _table(medians: dict[str, float], label: str, threads: int, repeats: int) -> str:
+def _table(
+    medians: dict[str, float], label: str, threads: int, repeats: int, load: tuple[float, float]
+) -> str:
     ref = next(iter(medians.values()))
     lines = [
         f"Command: `{_common.command_line()}`  ",
-        f"Machine: {_common.machine(threads)}; shared with a training run, so the rows were "
-        f"timed interleaved, median of {repeats} repeats after a warm-up.  ",
+        f"Machine: {_common.machine(threads)}; shared with other jobs (1-minute load average "
+        f"{load[0]:.1f} before, {load[1]:.1f} after), so the rows were timed interleaved, "
+        f"median of {repeats} repeats after a warm-up.  ",
         f"Input: {label}; noise level given.",
         "",
         "| runtime | ms per 512 x 512 slice | time / torch |",
@@ -147,8 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     _common.load_bench_model(args.model)  # a clear exit when the default model is missing
+    before = os.getloadavg()[0]
     medians, label = measure(args.model, args.repeats)
-    text = _table(medians, label, args.threads, args.repeats)
+    load = (before, os.getloadavg()[0])
+    text = _table(medians, label, args.threads, args.repeats, load)
     print(text)
     if not args.no_write:
         print(f"written to {_write(text)}")

@@ -28,8 +28,8 @@ modality: "CT" maps the fixed window [-1000, 1000] HU to [0, 1]; anything else u
   0.5/99.5 percentiles of a Gaussian-smoothed copy of the batch.
 intensity_range: [low, high] image values mapped to 0 and 1; wins over modality.
 Returns float32 of the input's shape, in the input's units. Any height and width: padding to
-the network's size multiple and cropping back happen inside. Runs on the CPU or, after
-net.to("cuda"), on a GPU (image on the same device)."""
+the network's size multiple and cropping back happen inside. Tested on the CPU; the code
+follows the image's device, so net.to("cuda") with the image on the GPU should run there too."""
 
 
 def torchscript_metadata(pipeline: DenoisePipeline) -> dict[str, Any]:

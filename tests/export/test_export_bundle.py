@@ -14,6 +14,8 @@ import torch
 
 from medidenoise import export_model
 from medidenoise.cli import main
+from medidenoise.config import load_config
+from medidenoise.errors import ConfigError
 from medidenoise.models import build_model
 
 pytest.importorskip("fire", reason="medidenoise[monai-bundle] (MONAI's CLI needs fire)")
@@ -55,6 +57,9 @@ def test_bundle_layout_and_metadata(bundle: Path) -> None:
     assert image["spatial_shape"] == ["8*n", "8*m"]
     assert image["num_channels"] == 2 and image["format"] == "magnitude"
     assert "CT" in image["modality"]
+    # the bundle's config is MONAI's format, with expressions: medidenoise's loader refuses it
+    with pytest.raises(ConfigError, match="expressions are not evaluated"):
+        load_config(bundle / "configs/inference.json")
     # model.pt holds tensors only and rebuilds the network from the metadata's config
     state = torch.load(bundle / "models/model.pt", weights_only=True)
     net = build_model(meta["medidenoise"]["model"])

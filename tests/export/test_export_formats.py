@@ -107,6 +107,17 @@ def test_onnx_matches_torch_on_unit_range_data(tmp_path: Path) -> None:
         atol=1e-3,
     )
     assert Denoiser(onnx_path).name == "default.onnx"
+    # --model x.onnx on the command line
+    import nibabel as nib
+
+    nib.save(nib.Nifti1Image(_phantom((2, 40, 56)).T.copy(), np.eye(4)), tmp_path / "in.nii.gz")
+    for model, out in (("default", "torch.nii.gz"), (str(onnx_path), "onnx.nii.gz")):
+        assert (
+            main(["denoise", str(tmp_path / "in.nii.gz"), str(tmp_path / out), "--model", model])
+            == 0
+        )
+    via_onnx = nib.load(tmp_path / "onnx.nii.gz").get_fdata()
+    np.testing.assert_allclose(via_onnx, nib.load(tmp_path / "torch.nii.gz").get_fdata(), atol=1e-3)
 
 
 def test_onnx_graph_alone_estimates_and_normalises(tmp_path: Path) -> None:
