@@ -33,7 +33,7 @@ def _load_network(model: str | os.PathLike | nn.Module) -> tuple[nn.Module, dict
     if isinstance(model, nn.Module):
         net = getattr(model, "module", model)
         model_config_of(net)  # a ConfigError when it is not a medidenoise network
-        return net.eval(), dict(getattr(net, "metadata", {}) or {})
+        return net, dict(getattr(net, "metadata", {}) or {})  # left in its mode: copied later
     name = os.fspath(model)
     if name in _NOT_NETWORKS:
         raise ExportError(

@@ -57,7 +57,7 @@ OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SO
 # MONAI's config syntax: "$..." is a Python expression, "@key" another entry of the config.
 # The NIfTI array is (i, j, k); medidenoise's volume is (k, j, i), with k reversed when the
 # (k, j, i) axes form a right-handed frame (det of the i, j, k columns < 0), as
-# medidenoise.io.nifti orders slices. The result goes back the same way.
+# medidenoise.io.nifti orders slices. A 2D file is one slice. The result goes back the same way.
 _INFERENCE: dict[str, Any] = {
     "imports": ["$import numpy", "$import torch", "$import monai"],
     "bundle_root": ".",
@@ -76,12 +76,17 @@ _INFERENCE: dict[str, Any] = {
     },
     "image": "$@loader(@input)",
     "reverse_slices": "$bool(numpy.linalg.det(numpy.asarray(@image.affine)[:3, :3]) < 0)",
-    "slices": "$@image.as_tensor()[0].permute(2, 1, 0)",
+    "slices": (
+        "$@image.as_tensor()[0].reshape(@image.shape[1], @image.shape[2], -1).permute(2, 1, 0)"
+    ),
     "ordered": "$@slices.flip(0) if @reverse_slices else @slices",
     "denoised": (
         "$@network(@ordered, None if @noise_level is None else float(@noise_level), str(@modality))"
     ),
-    "restored": "$(@denoised.flip(0) if @reverse_slices else @denoised).permute(2, 1, 0)[None]",
+    "restored": (
+        "$(@denoised.flip(0) if @reverse_slices else @denoised).permute(2, 1, 0)"
+        ".reshape(@image.shape)"
+    ),
     "result": "$monai.data.MetaTensor(@restored, meta=@image.meta)",
     "saver": {
         "_target_": "SaveImage",

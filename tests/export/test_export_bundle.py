@@ -88,20 +88,28 @@ def test_verify_metadata_offline(bundle: Path, tmp_path: Path) -> None:
         verify_metadata(meta_file=str(broken), filepath=str(bundle / "docs/metadata_schema.json"))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("flip", [False, True], ids=["RAS", "LAS-34-slices"])
-def test_bundle_run_matches_medidenoise_denoise(bundle: Path, tmp_path: Path, flip: bool) -> None:
-    rng = np.random.default_rng(1)
+CASES = {
     # 34 slices: the normalisation takes every 2nd one, so the slice order must be medidenoise's
-    depth = 34 if flip else 5
+    "LAS-34-slices": (34, -0.8, None),
+    "RAS-5-slices-level-given": (5, 0.8, 25.0),
+    "2D": (0, 0.8, None),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bundle_run_matches_medidenoise_denoise(bundle: Path, tmp_path: Path, case: str) -> None:
+    depth, x_step, level = CASES[case]
+    rng = np.random.default_rng(1)
     xx = np.mgrid[0:52, 0:44][0]
-    vol = np.stack(
-        [np.sin(xx / 6 + k / 3) * 300 + 500 + rng.normal(0, 25, xx.shape) for k in range(depth)],
-        axis=-1,
-    ).astype(np.float32)
-    affine = np.diag([-0.8 if flip else 0.8, 0.7, 2.5, 1.0])
+    slices = [
+        np.sin(xx / 6 + k / 3) * 300 + 500 + rng.normal(0, 25, xx.shape) for k in range(depth)
+    ]
+    vol = (np.stack(slices, axis=-1) if depth else _slice_2d(xx, rng)).astype(np.float32)
+    affine = np.diag([x_step, 0.7, 2.5, 1.0])
     affine[:3, 3] = [30.0, -12.0, 4.0]
     nib.save(nib.Nifti1Image(vol, affine), tmp_path / "IN.nii.gz")
+    given = [] if level is None else ["--noise_level", str(level)]
     _monai(
         "run",
         "--bundle_root",
@@ -112,11 +120,18 @@ def test_bundle_run_matches_medidenoise_denoise(bundle: Path, tmp_path: Path, fl
         str(tmp_path / "IN.nii.gz"),
         "--output_dir",
         str(tmp_path / "OUT"),
+        *given,
         cwd=tmp_path,
     )
-    assert main(["denoise", str(tmp_path / "IN.nii.gz"), str(tmp_path / "REF.nii.gz")]) == 0
+    given = [] if level is None else ["--noise-level", str(level)]
+    args = ["denoise", str(tmp_path / "IN.nii.gz"), str(tmp_path / "REF.nii.gz"), *given]
+    assert main(args) == 0
     got, ref = nib.load(tmp_path / "OUT" / "IN_denoised.nii.gz"), nib.load(tmp_path / "REF.nii.gz")
-    assert got.shape == vol.shape
+    assert got.shape == vol.shape  # a 2D file stays 2D (medidenoise writes it as H x W x 1)
     np.testing.assert_allclose(got.affine, affine, atol=1e-5)
-    np.testing.assert_allclose(got.get_fdata(), ref.get_fdata(), atol=1e-2)
+    np.testing.assert_allclose(got.get_fdata(), ref.get_fdata().reshape(vol.shape), atol=1e-2)
     assert np.abs(got.get_fdata() - vol).mean() > 5  # it denoised
+
+
+def _slice_2d(xx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.cos(xx / 5) * 300 + 500 + rng.normal(0, 25, xx.shape)
