@@ -14,9 +14,9 @@ The noise level is given (so every row does the same work) except where the row 
 otherwise. The machine is shared (a training run may be going on), so the rows are
 measured interleaved: each repeat times every row once, in turn, and the figure is the median
 over ``--repeats`` repeats after a warm-up. ``--threads`` sets torch's and onnxruntime's intra-op
-threads (default 2).
+threads (default 2; several values give one table each).
 
-    python benchmarks/bench_export.py [--model default] [--repeats 15] [--threads 2] [--no-write]
+    python benchmarks/bench_export.py [--model default] [--repeats 15] [--threads 2 1] [--no-write]
 """
 
 from __future__ import annotations
@@ -61,8 +61,10 @@ def _rows(model: str, folder: Path, image) -> dict[str, Callable[[], object]]:
     from medidenoise.export import export_model
     from medidenoise.inference import Denoiser
 
-    onnx_path = export_model(model, folder / "model.onnx")
-    ts_path = export_model(model, folder / "model.ts")
+    onnx_path, ts_path = folder / "model.onnx", folder / "model.ts"
+    if not onnx_path.exists():
+        export_model(model, onnx_path)
+        export_model(model, ts_path)
     reference = Denoiser(model, device="cpu")
     via_ort = Denoiser(onnx_path)
     scripted = torch.jit.load(str(ts_path))
@@ -88,20 +90,19 @@ def _rows(model: str, folder: Path, image) -> dict[str, Callable[[], object]]:
     }
 
 
-def measure(model: str, repeats: int) -> tuple[dict[str, float], str]:
+def measure(model: str, repeats: int, folder: Path) -> tuple[dict[str, float], str]:
     """Median seconds per row, rows interleaved in every repeat."""
     image, label = _image()
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = _rows(model, Path(tmp), image)
-        for fn in rows.values():  # warm-up: lazy initialisation, kernel choice
+    rows = _rows(model, folder, image)
+    for fn in rows.values():  # warm-up: lazy initialisation, kernel choice
+        fn()
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in rows}
+    for _ in range(repeats):
+        for name, fn in rows.items():
+            t0 = time.perf_counter()
             fn()
-            fn()
-        times: dict[str, list[float]] = {name: [] for name in rows}
-        for _ in range(repeats):
-            for name, fn in rows.items():
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
+            times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(t) for name, t in times.items()}, label
 
 
@@ -141,19 +142,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default", help="'default' or a checkpoint")
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[2], help="one table per thread count"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
     import torch
 
-    torch.set_num_threads(args.threads)
     _common.load_bench_model(args.model)  # a clear exit when the default model is missing
-    before = os.getloadavg()[0]
-    medians, label = measure(args.model, args.repeats)
-    load = (before, os.getloadavg()[0])
-    text = _table(medians, label, args.threads, args.repeats, load)
+    tables = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            before = os.getloadavg()[0]
+            medians, label = measure(args.model, args.repeats, Path(tmp))
+            load = (before, os.getloadavg()[0])
+            tables.append(_table(medians, label, threads, args.repeats, load))
+    text = "\n\n".join(tables)
     print(text)
     if not args.no_write:
         print(f"written to {_write(text)}")

@@ -149,12 +149,12 @@ class Denoiser:
         Images larger than this along an axis are denoised in overlapping
         tiles blended without seams; default 512 on CPU (larger activations
         no longer fit the caches: a 2000x2000 radiograph took 1.6x as long
-        with 1024 tiles) and 1024 on CUDA.
+        with 1024 tiles) and 1024 on CUDA. An ``.onnx`` model takes whole slices.
     self_ensemble : bool
         Denoise each slice in its eight flips and rotations and average the
         results: a little better (0.1-0.5 dB PSNR on the hold-out set, see
         BENCHMARKS.md) for eight times the time. Networks only; ignored by
-        ``"identity"`` and the classical methods.
+        ``"identity"`` and the classical methods, refused for ``.onnx`` models.
 
     Examples
     --------
