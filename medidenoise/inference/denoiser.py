@@ -149,12 +149,12 @@ class Denoiser:
         Images larger than this along an axis are denoised in overlapping
         tiles blended without seams; default 512 on CPU (larger activations
         no longer fit the caches: a 2000x2000 radiograph took 1.6x as long
-        with 1024 tiles) and 1024 on CUDA. An ``.onnx`` model takes whole slices.
+        with 1024 tiles) and 1024 on CUDA. A 2.5D ``.onnx`` model takes whole slices.
     self_ensemble : bool
         Denoise each slice in its eight flips and rotations and average the
         results: a little better (0.1-0.5 dB PSNR on the hold-out set, see
         BENCHMARKS.md) for eight times the time. Networks only; ignored by
-        ``"identity"`` and the classical methods, refused for ``.onnx`` models.
+        ``"identity"`` and the classical methods, refused for 2.5D ``.onnx`` models.
 
     Examples
     --------
@@ -181,10 +181,10 @@ class Denoiser:
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.model = _resolve_model(model, self.device)
-        if self_ensemble and isinstance(self.model, OnnxModel):
+        if self_ensemble and isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
             raise ValueError(
-                f"{model}: self_ensemble is not available for .onnx models; use the checkpoint "
-                "(e.g. 'default') for the self-ensemble, or drop it"
+                f"{model}: self_ensemble is not available for 2.5D .onnx models; use the "
+                "checkpoint for the self-ensemble, or drop it"
             )
         self.batch_size = batch_size
         self.tile_size = tile_size
@@ -268,13 +268,14 @@ class Denoiser:
         log.debug("noise level %.4g (image units) = %.4g (network units)", sigma_units, sigma)
         if isinstance(self.model, str):
             result = _run_classical(self.model, norm, sigma, report)
-        elif isinstance(self.model, OnnxModel):
+        elif isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
             result = self.model.denoise_normalized(
                 norm, sigma, batch_size=self.batch_size, progress=report, should_stop=should_stop
             )
         else:
+            network = self.model.as_network() if isinstance(self.model, OnnxModel) else self.model
             result = run_network(
-                self.model,
+                network,  # type: ignore[arg-type]
                 norm,
                 sigma=sigma,
                 device=self.device,

@@ -6,6 +6,10 @@ The exported graph takes a slice batch in image units with two more inputs, ``no
 estimates its noise level itself, then sends slice batches already in network units with
 ``intensity_range = [0, 1]`` and the noise level in network units, so a volume is normalised
 once, the way the torch path does it, and never has to fit in one call.
+
+For a 2D model (one input slice) :meth:`OnnxModel.as_network` stands in for the torch network
+inside ``run_network``: the same batching, tiling of large slices and self-ensemble as the
+checkpoint, only the network's arithmetic done by onnxruntime.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from medidenoise.errors import CheckpointError, MissingPackageError
 
@@ -69,8 +74,6 @@ class OnnxModel:
             raise CheckpointError(f"{self.path}: ONNX model file not found")
         options = ort.SessionOptions()
         if threads is None:
-            import torch
-
             threads = torch.get_num_threads()
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
@@ -142,3 +145,37 @@ class OnnxModel:
             if progress is not None:
                 progress(stop, depth)
         return out
+
+    def as_network(self) -> _GraphAsNetwork:
+        """A callable for ``run_network`` (2D models only): (B, C_in, H, W) -> (B, 1, H, W)."""
+        if self.context_slices != 1:
+            raise ValueError(f"{self.path}: a 2.5D model cannot run slice stacks one by one")
+        return _GraphAsNetwork(self)
+
+
+class _GraphAsNetwork:
+    """The graph behind the network contract of ``docs/internals.md``, for ``run_network``.
+
+    Its input is already in network units and padded, with the constant noise-level channel
+    last: the graph gets the slice channel, ``intensity_range = [0, 1]`` (no normalisation) and
+    the level read back from that channel.
+    """
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model = model
+        self.context_slices = 1
+        self.noise_level_input = model.noise_level_input
+        self.size_multiple = model.size_multiple
+        self.metadata = model.metadata
+
+    def to(self, *args: Any, **kwargs: Any) -> _GraphAsNetwork:
+        return self
+
+    def eval(self) -> _GraphAsNetwork:
+        return self
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        level = float(x[0, -1, 0, 0]) if self.noise_level_input else None
+        image = x[:, 0].detach().cpu().numpy()
+        y = self.model.run(image, noise_level=level, intensity_range=(0.0, 1.0))
+        return torch.from_numpy(y).unsqueeze(1).to(x.device)

@@ -147,6 +147,23 @@ def test_onnx_two_and_a_half_d_in_batches_sees_its_neighbours(tmp_path: Path) ->
     ref = denoise(volume, ckpt, noise_level=0.05)
     got = Denoiser(onnx_path, batch_size=2)(volume, noise_level=0.05)
     np.testing.assert_allclose(got, ref, atol=1e-4)
+    with pytest.raises(ValueError, match="self_ensemble"):
+        Denoiser(onnx_path, self_ensemble=True)
+
+
+def test_onnx_two_d_tiles_and_self_ensemble_like_torch(tmp_path: Path) -> None:
+    onnx_path = export_model("cae-baseline", tmp_path / "cae.onnx")
+    large = _phantom((90, 110))
+    # tiles of 48 px: the .onnx path blends the same tiles as the checkpoint
+    tiled = Denoiser(onnx_path, tile_size=48)(large, noise_level=0.05)
+    np.testing.assert_allclose(
+        tiled, Denoiser("cae-baseline", tile_size=48)(large, noise_level=0.05), atol=1e-4
+    )
+    assert not np.allclose(tiled, denoise(large, onnx_path, noise_level=0.05), atol=1e-4)
+    ensemble = denoise(large, onnx_path, self_ensemble=True)
+    np.testing.assert_allclose(
+        ensemble, denoise(large, "cae-baseline", self_ensemble=True), atol=1e-4
+    )
 
 
 def test_unknown_format_existing_output_and_non_networks(tmp_path: Path) -> None:
@@ -176,16 +193,13 @@ def test_missing_packages_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         denoise(np.zeros((16, 16), np.float32), onnx_path)
 
 
-def test_foreign_onnx_and_self_ensemble_are_refused(tmp_path: Path) -> None:
+def test_foreign_onnx_is_refused(tmp_path: Path) -> None:
     foreign = tmp_path / "foreign.onnx"
     torch.onnx.export(
         torch.nn.Identity(), (torch.zeros(1, 4),), str(foreign), dynamo=False, input_names=["x"]
     )
     with pytest.raises(CheckpointError, match="without medidenoise metadata"):
         denoise(np.zeros((16, 16), np.float32), foreign)
-    onnx_path = export_model("cae-baseline", tmp_path / "cae.onnx")
-    with pytest.raises(ValueError, match="self_ensemble"):
-        Denoiser(onnx_path, self_ensemble=True)
 
 
 def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
