@@ -30,7 +30,9 @@ inputs:
   image: float32 (B, H, W), consecutive slices of one volume in the image's own units (HU for
     CT); any B, H, W (padding to the network's size multiple happens inside)
   noise_level: float32 (1,), noise standard deviation in image units; negative: estimated
-    from the batch (median absolute deviation of a 3x3 high-pass, median over slices)
+    from the batch (median absolute deviation of a 3x3 high-pass, median over slices);
+    absent when the network takes no noise level ("noise_level_input": false in the
+    'medidenoise' metadata property)
   intensity_range: float32 (2,), [low, high] image values mapped to 0 and 1 for the network;
     high <= low (e.g. [0, 0]): the 0.5/99.5 percentiles of a Gaussian-smoothed copy of the
     batch (sigma 3 px); pass [-1000, 1000] for CT, as medidenoise does
