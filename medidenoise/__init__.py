@@ -25,6 +25,9 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "medidenoise.errors",
     "CheckpointError": "medidenoise.errors",
     "ConversionError": "medidenoise.errors",
+    "ExportError": "medidenoise.errors",
+    "MissingPackageError": "medidenoise.errors",
+    "OutputExistsError": "medidenoise.errors",
     # io
     "Volume": "medidenoise.io",
     "DicomSource": "medidenoise.io",
@@ -59,6 +62,9 @@ _EXPORTS: dict[str, str] = {
     "derivation_description": "medidenoise.inference",
     "Denoise": "medidenoise.inference",
     "Denoised": "medidenoise.inference",
+    # export
+    "export_model": "medidenoise.export",
+    "EXPORT_FORMATS": "medidenoise.export",
     # evaluation
     "evaluate": "medidenoise.inference.evaluate_model",
     "EvaluationResult": "medidenoise.evaluation",
@@ -90,14 +96,18 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         ConfigError,
         ConversionError,
         DicomSeriesError,
+        ExportError,
         InvalidImageError,
         MedidenoiseError,
         MissingDecoderError,
+        MissingPackageError,
         MultipleSeriesError,
         NoImageDataError,
+        OutputExistsError,
         UnsupportedImageError,
     )
     from medidenoise.evaluation import EvaluationResult, psnr, ssim
+    from medidenoise.export import EXPORT_FORMATS, export_model
     from medidenoise.inference import (
         ConversionReport,
         Denoise,

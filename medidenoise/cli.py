@@ -165,7 +165,9 @@ many machines:
 _MODEL_HELP = (
     "'default' (the shipped model), 'cae-baseline' (the shipped CAE baseline), 'identity' "
     "(writes every source value back exactly: checks the I/O path), a checkpoint file "
-    "(.safetensors), or a classical method: nlm, tv, wavelet, bm3d (default: %(default)s)"
+    "(.safetensors), an .onnx file from `medidenoise export` (run by onnxruntime; "
+    "pip install 'medidenoise[onnx]'), or a classical method: nlm, tv, wavelet, bm3d "
+    "(default: %(default)s)"
 )
 
 
@@ -280,6 +282,57 @@ def _run_denoise(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_INCOMPLETE
 
 
+_EXPORT_EPILOG = """\
+formats:
+  torchscript   OUTPUT.ts: torch.jit.load(OUTPUT)(slices, noise_level=None, modality="")
+                takes slices in the image's own units and returns them denoised
+                (normalisation, noise level, padding inside); needs only torch
+  onnx          OUTPUT.onnx: the same pipeline for onnxruntime (pip install
+                'medidenoise[onnx]'); its metadata property 'usage' states the inputs;
+                `medidenoise denoise IN OUT --model OUTPUT.onnx` runs it
+  monai-bundle  OUTPUT/ folder: python -m monai.bundle run --bundle_root OUTPUT
+                --config_file OUTPUT/configs/inference.json --input scan.nii.gz
+                --output_dir out   (see OUTPUT/docs/README.md)
+An existing OUTPUT is refused unless --overwrite is given. Exit code 0 on success,
+2 for bad arguments or a model that cannot be exported.
+"""
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a model as TorchScript, ONNX or a MONAI bundle (pre/post-processing inside)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_EXPORT_EPILOG,
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        default="default",
+        help="'default', 'cae-baseline' or a .safetensors checkpoint (default: %(default)s)",
+    )
+    p.add_argument(
+        "--format",
+        dest="export_format",
+        choices=["onnx", "torchscript", "monai-bundle"],
+        default=None,
+        help="default from the output's suffix (.onnx, .ts)",
+    )
+    p.add_argument("--output", required=True, type=Path, help="the .ts/.onnx file or bundle folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from medidenoise.export import export_model
+
+    path = export_model(
+        args.model, args.output, format=args.export_format, overwrite=args.overwrite
+    )
+    print(f"exported {args.model} -> {path}")
+    return 0
+
+
 def _add_series(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "series",
@@ -336,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"medidenoise {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate, _add_denoise, _add_series, _add_demo):
+    for add in (_add_train, _add_evaluate, _add_denoise, _add_series, _add_demo, _add_export):
         add(sub)
     return parser
 

@@ -12,11 +12,14 @@ __all__ = [
     "ConfigError",
     "ConversionError",
     "DicomSeriesError",
+    "ExportError",
     "InvalidImageError",
     "MedidenoiseError",
     "MissingDecoderError",
+    "MissingPackageError",
     "MultipleSeriesError",
     "NoImageDataError",
+    "OutputExistsError",
     "UnsupportedImageError",
 ]
 
@@ -59,3 +62,15 @@ class CheckpointError(MedidenoiseError, ValueError):
 
 class ConversionError(MedidenoiseError, RuntimeError):
     """A batch conversion could not be carried out."""
+
+
+class ExportError(MedidenoiseError, ValueError):
+    """A model cannot be exported as asked (unknown format, not a network...)."""
+
+
+class MissingPackageError(MedidenoiseError, ImportError):
+    """An optional package that the requested feature needs is not installed."""
+
+
+class OutputExistsError(MedidenoiseError, FileExistsError):
+    """An output path exists and the caller did not allow overwriting it."""

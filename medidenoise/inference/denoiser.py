@@ -23,6 +23,7 @@ from medidenoise.inference._robust import (
     to_network,
 )
 from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_like
+from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
@@ -50,7 +51,11 @@ def _cached_model(key: str, mtime: float, device: str) -> torch.nn.Module:
     return fast
 
 
-def _resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | str:
+def _resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | OnnxModel | str:
+    if is_onnx_path(model):
+        if device.type != "cpu":
+            log.info("%s: an .onnx model runs on the CPU through onnxruntime", model)
+        return OnnxModel(model)  # type: ignore[arg-type]
     if isinstance(model, torch.nn.Module):
         fast = optimise_for_inference(model, device)
         for attr in ("metadata", "context_slices", "noise_level_input", "size_multiple"):
@@ -144,7 +149,8 @@ class Denoiser:
     Parameters
     ----------
     model : str, path or torch.nn.Module
-        ``"default"`` (the shipped model), ``"cae-baseline"``, a checkpoint file, a loaded
+        ``"default"`` (the shipped model), ``"cae-baseline"``, a checkpoint file, an ``.onnx``
+        file written by ``medidenoise export`` (run by onnxruntime on the CPU), a loaded
         network, ``"identity"`` (returns the input unchanged, to verify I/O
         paths) or a classical method: ``"nlm"``, ``"tv"``, ``"wavelet"``,
         ``"bm3d"``.
@@ -156,12 +162,12 @@ class Denoiser:
         Images larger than this along an axis are denoised in overlapping
         tiles blended without seams; default 512 on CPU (larger activations
         no longer fit the caches: a 2000x2000 radiograph took 1.6x as long
-        with 1024 tiles) and 1024 on CUDA.
+        with 1024 tiles) and 1024 on CUDA. A 2.5D ``.onnx`` model takes whole slices.
     self_ensemble : bool
         Denoise each slice in its eight flips and rotations and average the
         results: a little better (0.1-0.5 dB PSNR on the hold-out set, see
         BENCHMARKS.md) for eight times the time. Networks only; ignored by
-        ``"identity"`` and the classical methods.
+        ``"identity"`` and the classical methods, refused for 2.5D ``.onnx`` models.
 
     Examples
     --------
@@ -188,6 +194,11 @@ class Denoiser:
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.model = _resolve_model(model, self.device)
+        if self_ensemble and isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
+            raise ValueError(
+                f"{model}: self_ensemble is not available for 2.5D .onnx models; use the "
+                "checkpoint for the self-ensemble, or drop it"
+            )
         self.batch_size = batch_size
         self.tile_size = tile_size
         self.self_ensemble = bool(self_ensemble)
@@ -321,9 +332,14 @@ class Denoiser:
         log.debug("noise level %.4g (image units) = %.4g (network units)", sigma_units, sigma)
         if isinstance(self.model, str):
             result = _run_classical(self.model, norm, sigma, report)
+        elif isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
+            result = self.model.denoise_normalized(
+                norm, sigma, batch_size=self.batch_size, progress=report, should_stop=should_stop
+            )
         else:
+            network = self.model.as_network() if isinstance(self.model, OnnxModel) else self.model
             result = run_network(
-                self.model,
+                network,  # type: ignore[arg-type]
                 norm,
                 sigma=sigma,
                 device=self.device,
@@ -370,7 +386,8 @@ def denoise(
     model : str, path or torch.nn.Module
         ``"default"`` (the shipped model), ``"cae-baseline"`` (the shipped
         classic convolutional auto-encoder), a checkpoint path
-        (``.safetensors``), a loaded model, ``"identity"`` (the input
+        (``.safetensors``), an ``.onnx`` file from ``medidenoise export``
+        (needs ``medidenoise[onnx]``), a loaded model, ``"identity"`` (the input
         unchanged: checks the I/O path) or a classical method (``"nlm"``,
         ``"tv"``, ``"wavelet"``, ``"bm3d"``): every name the command line's
         ``--model`` takes.

@@ -86,15 +86,19 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, H, W) noisy input -> (B, 1, H, W) denoised centre slice."""
-        skips = []
+        # written for TorchScript too (medidenoise.export scripts the network): a typed
+        # list, skips taken by index from the deepest but one, ModuleLists walked by zip
+        skips: list[torch.Tensor] = []
         h = x
         for i, block in enumerate(self.down):
-            if i:
+            if i > 0:
                 h = self.pool(h)
             h = block(h)
             skips.append(h)
-        for up, merge, skip in zip(self.up, self.merge, reversed(skips[:-1]), strict=True):
-            h = merge(torch.cat([up(h), skip], dim=1))
+        level = len(skips) - 2
+        for up, merge in zip(self.up, self.merge):  # noqa: B905 (TorchScript has no strict=)
+            h = merge(torch.cat([up(h), skips[level]], dim=1))
+            level -= 1
         out = self.head(h)
         if self.residual:
             c = self.context_slices // 2

@@ -106,3 +106,18 @@ def test_add_noise_is_seeded_and_checks_the_kind(volume):
     assert not np.array_equal(a, add_noise_to(volume, "gaussian", 5.0, seed=4))
     with pytest.raises(ValueError, match="not one of"):
         add_noise_to(volume, "blur", 1.0, seed=0)
+
+
+def test_an_onnx_export_runs_like_its_checkpoint(volume, tiny_checkpoint, tmp_path):
+    pytest.importorskip("onnxruntime", reason="medidenoise[onnx] is not installed")
+    onnx_path = md.export_model(str(tiny_checkpoint), tmp_path / "tiny.onnx")
+    settings = DenoiseSettings(model="checkpoint", checkpoint=onnx_path, auto_noise=False)
+    settings.noise_level = 10.0
+    job = settings.job()
+    reference = DenoiseJob(model=str(tiny_checkpoint), noise_level=10.0, device="cpu")
+    got = denoise_slice(volume, 0, job).denoised  # a 2.5D model: the edge slice's neighbours
+    np.testing.assert_allclose(got, denoise_slice(volume, 0, reference).denoised, atol=1e-3)
+    onnx_job = DenoiseJob(model=str(onnx_path), noise_level=10.0, device="cpu", batch_size=2)
+    _, whole = _run(denoise_volume_steps(volume, onnx_job))
+    _, expected = _run(denoise_volume_steps(volume, reference))
+    np.testing.assert_allclose(whole.denoised, expected.denoised, atol=1e-3)

@@ -71,7 +71,7 @@ class DenoiseSettings:
             if self.checkpoint is None or not Path(self.checkpoint).is_file():
                 raise ValueError(
                     f"checkpoint file {self.checkpoint} not found; choose a .safetensors "
-                    "checkpoint or pick the default model"
+                    "checkpoint (or an .onnx export) or pick the default model"
                 )
             model = str(self.checkpoint)
         else:

@@ -36,7 +36,7 @@ class DenoiseJob:
     Attributes
     ----------
     model : str
-        ``"default"``, a checkpoint path, ``"nlm"`` or ``"identity"``.
+        ``"default"``, a checkpoint path, an ``.onnx`` export, ``"nlm"`` or ``"identity"``.
     noise_level : float or None
         Noise std in image units; ``None`` estimates it.
     device : str
