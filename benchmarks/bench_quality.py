@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> str:
                 methods.append("bm3d")
             runs.append(("whole images", 0, methods, NOISES))
     parts = [
-        f"### Quality: {_common.model_label(model)} on the hold-out set (RG3 CR, MR2 MR, 693 CT)",
+        f"### {'Deep anchor' if args.anchor_only else 'Quality'}: {_common.model_label(model)} "
+        "on the hold-out set (RG3 CR, MR2 MR, 693 CT)",
         "",
         f"Command: `{_common.command_line()}`  ",
         f"Machine: {_common.machine()}  ",
