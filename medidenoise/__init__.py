@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "train": "medidenoise.engine",
     # inference
     "denoise": "medidenoise.inference",
+    "adapt": "medidenoise.inference",
     "Denoiser": "medidenoise.inference",
     "convert_dicom_folder": "medidenoise.inference",
     "ConversionReport": "medidenoise.inference",
@@ -95,7 +96,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         UnsupportedImageError,
     )
     from medidenoise.evaluation import EvaluationResult, psnr, ssim
-    from medidenoise.inference import ConversionReport, Denoiser, convert_dicom_folder, denoise
+    from medidenoise.inference import (
+        ConversionReport,
+        Denoiser,
+        adapt,
+        convert_dicom_folder,
+        denoise,
+    )
     from medidenoise.inference.evaluate_model import evaluate
     from medidenoise.io import (
         DicomScan,
