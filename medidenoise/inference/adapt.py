@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -474,6 +475,14 @@ class _Run:
                         break
         if report is not None:
             report(total, total)
+        if steps == 0:
+            warnings.warn(
+                f"adapt: the budget of {total} s ended before the first training step "
+                "(measuring the noise and validating took it all); the base model is returned "
+                "unchanged: give more minutes",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         self.net.load_state_dict(best_state)
         return {
             "steps": steps,
