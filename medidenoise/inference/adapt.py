@@ -43,10 +43,10 @@ MIN_SIDE = 48
 #: a noise std below this (network units, i.e. share of the intensity range) is "no noise"
 MIN_NOISE = 2e-3
 #: fine-tuning learning rate (Adam) and pull toward the base weights (L2-SP)
-_LR = 1e-4
+_LR = 3e-4
 _L2SP = 1e-3
-_BATCH = 8
-_PATCH = 96
+_BATCH = 4
+_PATCH = 64
 #: validation strip on the right of every slice: this share of the width (at least 32 px)
 _VAL_SHARE = 0.125
 _VAL_GAP = 8

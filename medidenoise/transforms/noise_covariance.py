@@ -32,6 +32,8 @@ MAX_LAG = 6
 _BLOCK = 32
 #: blocks whose variance/high-pass ratio is within this factor of the flattest count as flat
 _FLAT_FACTOR = 1.25
+#: the quantile of the variance/high-pass ratios that stands for pure noise
+_FLAT_QUANTILE = 0.25
 _MAD_TO_STD = 0.6744897501960817
 #: the high-pass used to measure noise robustly: second differences along both axes
 _HP = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0])
@@ -191,7 +193,7 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
             "few blocks); self-supervised adaptation needs a noisy image"
         )
     r = np.asarray(ratios)
-    q = float(np.quantile(r, 0.25))
+    q = float(np.quantile(r, _FLAT_QUANTILE))
     flat = r <= q * _FLAT_FACTOR
     ac = np.mean([a for a, f in zip(acs, flat, strict=True) if f], axis=0)
     ac = ac / ac[k, k]
