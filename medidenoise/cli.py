@@ -251,7 +251,7 @@ def _run_adapt(args: argparse.Namespace) -> int:
 
     out: Path = args.output
     if out.suffix != ".safetensors":
-        print(f"medidenoise adapt: error: --output {out}: must end in .safetensors", file=sys.stderr)
+        print(f"medidenoise adapt: error: --output {out}: not a .safetensors file", file=sys.stderr)
         return 2
     if out.exists() and not args.overwrite:
         print(
@@ -275,7 +275,7 @@ def _run_adapt(args: argparse.Namespace) -> int:
         print(f"medidenoise adapt: error: {exc}", file=sys.stderr)
         return 2
     save_checkpoint(out, model)
-    info = model.metadata["adaptation"]  # type: ignore[index]
+    info: dict = dict(getattr(model, "metadata", {})["adaptation"])
     print(
         f"adapted {info['base_model']} with {info['method']} in {info['seconds']:.0f} s "
         f"({info['steps']} steps, stopped: {info['stopped']}); estimated PSNR on held-out "

@@ -61,8 +61,7 @@ class TrainingResult:
             objective = self.config.train.objective if self.config else "supervised"
             kind = "validation" if objective == "supervised" else f"estimated ({objective})"
             lines.append(
-                f"best {kind} PSNR {best['val_psnr']:.2f} dB{ssim_text} "
-                f"at epoch {best['epoch']}"
+                f"best {kind} PSNR {best['val_psnr']:.2f} dB{ssim_text} at epoch {best['epoch']}"
             )
         lines.append(f"best checkpoint: {self.best_checkpoint or '-'}")
         lines.append(f"last checkpoint: {self.last_checkpoint or '-'}")

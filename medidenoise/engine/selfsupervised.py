@@ -59,9 +59,7 @@ def _local_variance(noise: NoiseModel, y: torch.Tensor) -> torch.Tensor:
     if noise.gain <= 0:
         return torch.full_like(y, float(noise.variance(0.0)))
     pad = _MEAN_WINDOW // 2
-    mean = F.avg_pool2d(
-        F.pad(y, (pad, pad, pad, pad), mode="replicate"), _MEAN_WINDOW, stride=1
-    )
+    mean = F.avg_pool2d(F.pad(y, (pad, pad, pad, pad), mode="replicate"), _MEAN_WINDOW, stride=1)
     floor = float(max(noise.floor, 1e-12))
     return (noise.offset + noise.gain * mean).clamp_min(floor)
 

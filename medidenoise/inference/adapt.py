@@ -75,9 +75,7 @@ def _as_list(images: ImageLike | Sequence[ImageLike]) -> list[ImageLike]:
     )
 
 
-def _prepare(
-    image: ImageLike, index: int, noise_level: float | None, multiple: int
-) -> _Image:
+def _prepare(image: ImageLike, index: int, noise_level: float | None, multiple: int) -> _Image:
     name = f"images[{index}]"
     modality = image.modality if isinstance(image, Volume) else None
     arr = np.asarray(image.array if isinstance(image, Volume) else image)
@@ -246,7 +244,7 @@ def adapt(
     """Fine-tune a copy of a model on noisy images alone (self-supervised).
 
     The noise of the given images is measured (its spatial correlation and its
-    dependence on the signal, see :func:`~medidenoise.transforms.noise_covariance.measure_noise_model`),
+    dependence on the signal: ``transforms.noise_covariance.measure_noise_model``),
     and a copy of ``model`` is trained for at most ``minutes`` of wall-clock
     time on pairs made from the images themselves (``method``). A strip on
     the right of every slice is held out: an estimate of the PSNR against the
@@ -324,7 +322,7 @@ def adapt(
     chosen = method if method != "auto" else choose_method(prepared[0].noise)
     log.info("adapting with %s (measured noise: %s)", chosen, prepared[0].noise.describe())
     run = _Run(base, prepared, chosen, context, multiple, dev, rng)
-    report, bar = _progress(progress, int(round(60 * minutes)))
+    report, bar = _progress(progress, round(60 * minutes))
     try:
         result = run.fit(deadline, started, report, should_stop)
     finally:
@@ -430,7 +428,8 @@ class _Run:
         target = torch.cat(ts).to(self.device)
         pred = self.net(x.to(self.device))
         loss = self.loss(pred, target)
-        pull = sum(((p - a) ** 2).sum() for p, a in zip(self.net.parameters(), self.anchor))
+        params = zip(self.net.parameters(), self.anchor, strict=True)
+        pull = sum(((p - a) ** 2).sum() for p, a in params)
         total = loss + _L2SP * pull
         self.opt.zero_grad(set_to_none=True)
         total.backward()
@@ -444,7 +443,7 @@ class _Run:
         report: Callable[[int, int], None] | None,
         should_stop: Callable[[], bool] | None,
     ) -> dict[str, Any]:
-        total = max(1, int(round(deadline - started)))
+        total = max(1, round(deadline - started))
         base_psnr = best_psnr = self.validate()
         best_state = copy.deepcopy(self.net.state_dict())
         interval = max(2.0, (deadline - started) / _VALIDATIONS)

@@ -15,6 +15,7 @@ autocorrelation (unit variance), which the adaptation scales per pixel.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -222,7 +223,7 @@ def _fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         return float(np.median(y)), 0.0
     edges = np.quantile(x, np.linspace(0, 1, 6))
     cx, cy = [], []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         sel = (x >= lo) & (x <= hi)
         if sel.sum() >= 2:
             cx.append(float(np.median(x[sel])))

@@ -1,4 +1,4 @@
-""""Adapt to this image" in a real viewer (Qt under Xvfb), and its Qt-free worker."""
+""" "Adapt to this image" in a real viewer (Qt under Xvfb), and its Qt-free worker."""
 
 from __future__ import annotations
 
@@ -50,9 +50,7 @@ def test_adapted_model_becomes_the_selected_model_and_can_be_saved(
 
 
 @pytest.mark.gui
-def test_cancel_keeps_the_selected_model(
-    viewer, ct_layer, tiny_checkpoint, denoise_widget, qtbot
-):
+def test_cancel_keeps_the_selected_model(viewer, ct_layer, tiny_checkpoint, denoise_widget, qtbot):
     widget = denoise_widget(tiny_checkpoint)
     panel = widget.adapt_panel
     panel._minutes.value = 5.0

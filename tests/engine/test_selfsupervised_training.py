@@ -79,5 +79,5 @@ def test_self_supervised_resume_continues(noisy_dir: Path, tmp_path: Path) -> No
 def test_self_supervised_objectives_train_on_squared_error_only(noisy_dir: Path) -> None:
     cfg = _config(noisy_dir, "recorrupt")
     cfg["train"]["loss"] = "l1"
-    with pytest.raises(ConfigError, match="train.loss or set it to mse"):
+    with pytest.raises(ConfigError, match=r"train\.loss or set it to mse"):
         validate_config(cfg)

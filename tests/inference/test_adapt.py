@@ -178,9 +178,7 @@ def test_adapting_the_default_model_removes_streaks_it_was_not_trained_on() -> N
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:160, 0:160] / 160
-    clean = (0.3 + 0.4 * (((yy - 0.5) ** 2 + (xx - 0.5) ** 2) < 0.1) + 0.1 * xx).astype(
-        np.float32
-    )
+    clean = (0.3 + 0.4 * (((yy - 0.5) ** 2 + (xx - 0.5) ** 2) < 0.1) + 0.1 * xx).astype(np.float32)
     streaks = ndimage.uniform_filter1d(rng.normal(0, 1, clean.shape), 5, axis=-1)
     noisy = (clean + 0.06 * streaks / streaks.std()).astype(np.float32)
     before = psnr(clean, md.denoise(noisy), data_range=1.0)

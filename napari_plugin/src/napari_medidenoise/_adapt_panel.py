@@ -16,8 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.types import FileDialogMode
-from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, ProgressBar
-from magicgui.widgets import PushButton
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    ProgressBar,
+    PushButton,
+)
 
 from napari_medidenoise._adapt_worker import AdaptJob, AdaptProgress, AdaptResult, adapt_steps
 
