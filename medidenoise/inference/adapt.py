@@ -18,6 +18,7 @@ import torch
 
 from medidenoise.engine.selfsupervised import (
     OBJECTIVES,
+    Recorrupt,
     SelfSupervisedLoss,
     estimated_psnr,
     make_objective,
@@ -249,7 +250,8 @@ def adapt(
     and a copy of ``model`` is trained for at most ``minutes`` of wall-clock
     time on pairs made from the images themselves (``method``). A strip on
     the right of every slice is held out: an estimate of the PSNR against the
-    unseen clean image is measured there at regular intervals, the weights
+    unseen clean image (from recorrupted pairs drawn from the measured noise,
+    whichever the method) is measured there at regular intervals, the weights
     with the best estimate are kept (the base model's own weights if nothing
     beats them), and training stops early once the estimate stops improving.
     The weights are also pulled toward the base model's (L2-SP), so that a
@@ -386,21 +388,28 @@ class _Run:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=_LR)
         self.val = self._validation_set(seed)
 
-    def _level(self, owners: list[int], jitter: bool) -> torch.Tensor:
+    def _level(self, owners: list[int], jitter: bool, factor: float | None = None) -> torch.Tensor:
         levels = []
         for i in owners:
-            s = self.images[i].sigma * self.objectives[i].input_noise_factor
+            s = self.images[i].sigma * (factor or self.objectives[i].input_noise_factor)
             if jitter:
                 s *= float(np.exp(self.sampler.rng.uniform(-0.2, 0.2)))
             levels.append(s)
         return torch.tensor(levels, dtype=torch.float32)
 
     def _validation_set(self, seed: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Fixed recorrupted pairs from the held-out strips, whatever the training objective.
+
+        Recorrupted inputs are whole images, as at inference; a blind-spot
+        validation would score predictions into holes the network never meets
+        when it denoises, and could prefer weights that denoise worse.
+        """
         gen = torch.Generator().manual_seed(int(seed) + 1)
+        checks = [Recorrupt(im.noise) for im in self.images]
         items = []
         for y, i in self.sampler.validation():
-            x, target = self.objectives[i](y, gen)
-            x = _with_level(self.net, x, self._level([i], jitter=False))
+            x, target = checks[i](y, gen)
+            x = _with_level(self.net, x, self._level([i], False, checks[i].input_noise_factor))
             items.append((x.to(self.device), target.to(self.device), torch.tensor(0)))
         return items
 
