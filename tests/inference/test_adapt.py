@@ -42,6 +42,7 @@ def test_adapted_model_denoises_saves_and_reloads(tmp_path) -> None:
     assert info["base_model"] == "tiny"
     assert info["images"][0]["shape"] == [96, 96]
     assert info["estimated_psnr_adapted"] >= info["estimated_psnr_base"]
+    assert info["kept"] in ("adapted", "base")
     out = md.denoise(noisy, adapted)
     assert out.shape == noisy.shape and out.dtype == np.float32
     path = md.save_checkpoint(tmp_path / "adapted.safetensors", adapted)
