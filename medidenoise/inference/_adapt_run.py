@@ -24,9 +24,6 @@ from medidenoise.transforms.noise_covariance import NoiseModel
 #: fine-tuning learning rate (Adam) and pull toward the base weights (L2-SP)
 _LR = 3e-4
 _L2SP = 1e-3
-#: the learning rate rises linearly over the first steps: Adam's first updates move every
-#: weight by about the full rate at once
-_WARMUP = 20
 #: the pull when every image's noise measures white and signal-independent: the noise the base
 #: model was trained on, where it has least to learn and most to lose (MR2, white 0.05:
 #: -0.35 dB with 1e-3, -0.14 dB with 1e-2)
@@ -140,7 +137,6 @@ class Run:
             for im in images
         )
         self.l2sp = _L2SP_WHITE if white else _L2SP
-        self.done = 0
         self.opt = torch.optim.Adam(self.net.parameters(), lr=_LR)
         self.val = self._validation_set(seed)
 
@@ -182,9 +178,6 @@ class Run:
         return -10.0 * math.log10(mse)
 
     def step(self) -> float:
-        self.done += 1
-        for group in self.opt.param_groups:
-            group["lr"] = _LR * min(1.0, self.done / _WARMUP)
         self.net.train()
         _freeze_norm_statistics(self.net)
         y, owners = self.sampler.batch(_BATCH)
