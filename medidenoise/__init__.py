@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "train": "medidenoise.engine",
     # inference
     "denoise": "medidenoise.inference",
+    "adapt": "medidenoise.inference",
     "Denoiser": "medidenoise.inference",
     "convert_dicom_folder": "medidenoise.inference",
     "ConversionReport": "medidenoise.inference",
@@ -113,6 +114,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Denoise,
         Denoised,
         Denoiser,
+        adapt,
         convert_dicom_folder,
         denoise,
         derivation_description,

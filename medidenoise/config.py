@@ -202,6 +202,10 @@ class TrainConfig(_Strict):
     #: to the config's folder, or a shipped model name such as ``default``); the run
     #: itself starts fresh (epoch 1, new optimizer), unlike ``--resume``
     init_weights: str | None = Field(default=None, min_length=1, max_length=4096)
+    #: ``supervised``: synthetic noise (the ``noise:`` section) on clean data; ``recorrupt`` or
+    #: ``blindspot``: self-supervised, the data are noisy scans used as they are (the
+    #: ``noise:`` section is not used) and ``val_psnr`` is a PSNR estimated without clean images
+    objective: Literal["supervised", "recorrupt", "blindspot"] = "supervised"
     #: mixed precision; used on CUDA only
     amp: bool = True
     #: bfloat16 autocast of the forward pass on CPU (losses stay float32); about twice
@@ -213,6 +217,12 @@ class TrainConfig(_Strict):
     def _check(self) -> TrainConfig:
         if isinstance(self.loss, dict) and not self.loss:
             raise ValueError("loss mix is empty; give e.g. {mse: 1.0}")
+        if self.objective != "supervised" and self.loss != "mse":
+            raise ValueError(
+                f"objective {self.objective!r} trains on its own squared error (the only loss "
+                f"for which its noisy targets are unbiased), not loss={self.loss!r}; "
+                "remove train.loss or set it to mse"
+            )
         return self
 
 

@@ -48,6 +48,19 @@ def _crop(img: np.ndarray, top: int, left: int, size: tuple[int, int]) -> np.nda
     return out
 
 
+def centre_crop(stack: np.ndarray, crop: int, size_multiple: int) -> np.ndarray:
+    """The centred ``crop`` square (a multiple of ``size_multiple``; 0: the whole slice
+    padded to a multiple) of a (C, H, W) stack, zero-padded where it is smaller."""
+    h, w = stack.shape[-2:]
+    if crop:
+        side = max(size_multiple, crop - crop % size_multiple)
+        size = (side, side)
+    else:
+        size = (-(-h // size_multiple) * size_multiple, -(-w // size_multiple) * size_multiple)
+    top, left = max(0, (h - size[0]) // 2), max(0, (w - size[1]) // 2)
+    return _crop(stack, top, left, size)
+
+
 def _sample(
     clean: np.ndarray, noise, seed: int, *, context: int, noise_level_input: bool
 ) -> dict[str, torch.Tensor]:
@@ -176,6 +189,16 @@ class PatchDataset(Dataset):
             self._bank[key] = procedural_image(kind, 2 * self.patch, gen, levels=self.grey_levels)
         return self._bank[key]
 
+    def _random_patch(self, rng: np.random.Generator) -> tuple[int, np.ndarray]:
+        """(volume number, (context, patch, patch) stack) drawn with ``rng``."""
+        which = int(rng.choice(len(self.slices), p=self.weights))
+        s = self.slices[which]
+        stack = s.stack(int(rng.choice(s.indices)), self.context)
+        h, w = stack.shape[-2:]
+        top = int(rng.integers(0, max(1, h - self.patch + 1)))
+        left = int(rng.integers(0, max(1, w - self.patch + 1)))
+        return which, _crop(stack, top, left, (self.patch, self.patch))
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         seed = self._item_seed(index)
         rng = np.random.default_rng(seed)
@@ -185,12 +208,7 @@ class PatchDataset(Dataset):
             crop = image[top : top + self.patch, left : left + self.patch]
             patch = np.repeat(crop[np.newaxis], self.context, axis=0)
         else:
-            s = self.slices[int(rng.choice(len(self.slices), p=self.weights))]
-            stack = s.stack(int(rng.choice(s.indices)), self.context)
-            h, w = stack.shape[-2:]
-            top = int(rng.integers(0, max(1, h - self.patch + 1)))
-            left = int(rng.integers(0, max(1, w - self.patch + 1)))
-            patch = _crop(stack, top, left, (self.patch, self.patch))
+            _, patch = self._random_patch(rng)
         if self.augment:
             if rng.random() < 0.5:
                 patch = patch[:, :, ::-1]
@@ -231,18 +249,7 @@ class ValidationDataset(Dataset):
             picks = [picks[int(j)] for j in np.linspace(0, len(picks) - 1, max_items).round()]
         self.items: list[dict[str, torch.Tensor]] = []
         for n, (s, index) in enumerate(picks):
-            stack = s.stack(index, context_slices)
-            h, w = stack.shape[-2:]
-            if crop:
-                side = max(size_multiple, crop - crop % size_multiple)
-                size = (side, side)
-            else:
-                size = (
-                    -(-h // size_multiple) * size_multiple,
-                    -(-w // size_multiple) * size_multiple,
-                )
-            top, left = max(0, (h - size[0]) // 2), max(0, (w - size[1]) // 2)
-            patch = _crop(stack, top, left, size)
+            patch = centre_crop(s.stack(index, context_slices), crop, size_multiple)
             self.items.append(
                 _sample(
                     patch,

@@ -35,6 +35,8 @@ from medidenoise.engine.handlers import (
     sync_terminate,
 )
 from medidenoise.engine.losses import build_loss
+from medidenoise.engine.selfsupervised import SelfSupervisedLoss
+from medidenoise.engine.ss_datasets import EstimatedPSNR
 from medidenoise.models import model_config_of
 
 __all__ = ["build_engines"]
@@ -121,6 +123,20 @@ class CpuBf16Inferer(Inferer):
         return out.float()
 
 
+def _metrics(loss_fn: Any, self_supervised: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validation metrics: PSNR/SSIM against clean labels, or for self-supervised objectives
+    (noisy labels only) the PSNR estimated from the pairs, under the same key ``val_psnr``
+    so early stopping, best checkpoints and reports work unchanged."""
+    loss = {"val_loss": Loss(loss_fn, output_transform=_PAIR)}
+    if self_supervised:
+        return {"val_psnr": EstimatedPSNR(output_transform=_PAIR)}, loss
+    psnr = {"val_psnr": PeakSignalToNoiseRatio(max_val=1.0, output_transform=_PAIR)}
+    ssim = IgniteMetricHandler(
+        metric_fn=SSIMMetric(spatial_dims=2, data_range=1.0), output_transform=_PAIR
+    )
+    return psnr, {"val_ssim": ssim, **loss}
+
+
 def build_engines(
     cfg: ExperimentConfig,
     model: torch.nn.Module,
@@ -149,24 +165,21 @@ def build_engines(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
     scheduler = _scheduler(cfg, optimizer)
-    loss_fn = build_loss(cfg.train.loss)
+    self_supervised = cfg.train.objective != "supervised"
+    loss_fn = SelfSupervisedLoss() if self_supervised else build_loss(cfg.train.loss)
     info = state["info"] if state else {}
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and info.get("scheduler"):
             scheduler.load_state_dict(info["scheduler"])
 
+    key_metric, more_metrics = _metrics(loss_fn, self_supervised)
     evaluator = SupervisedEvaluator(
         device=device,
         val_data_loader=val_loader,
         network=model,
-        key_val_metric={"val_psnr": PeakSignalToNoiseRatio(max_val=1.0, output_transform=_PAIR)},
-        additional_metrics={
-            "val_ssim": IgniteMetricHandler(
-                metric_fn=SSIMMetric(spatial_dims=2, data_range=1.0), output_transform=_PAIR
-            ),
-            "val_loss": Loss(loss_fn, output_transform=_PAIR),
-        },
+        key_val_metric=key_metric,
+        additional_metrics=more_metrics,
         non_blocking=cuda,
         amp=amp,
         decollate=False,

@@ -58,9 +58,10 @@ class TrainingResult:
         if best is not None:
             ssim = best.get("val_ssim")
             ssim_text = f", SSIM {ssim:.4f}" if ssim is not None else ""
+            objective = self.config.train.objective if self.config else "supervised"
+            kind = "validation" if objective == "supervised" else f"estimated ({objective})"
             lines.append(
-                f"best validation PSNR {best['val_psnr']:.2f} dB{ssim_text} "
-                f"at epoch {best['epoch']}"
+                f"best {kind} PSNR {best['val_psnr']:.2f} dB{ssim_text} at epoch {best['epoch']}"
             )
         lines.append(f"best checkpoint: {self.best_checkpoint or '-'}")
         lines.append(f"last checkpoint: {self.last_checkpoint or '-'}")

@@ -20,6 +20,10 @@ from medidenoise.engine.data import load_sources, split_volumes
 from medidenoise.engine.datasets import PatchDataset, ValidationDataset
 from medidenoise.engine.engines import build_engines
 from medidenoise.engine.result import TrainingResult
+from medidenoise.engine.ss_datasets import (
+    SelfSupervisedPatchDataset,
+    SelfSupervisedValidationDataset,
+)
 from medidenoise.engine.state import load_state
 from medidenoise.errors import ConfigError
 from medidenoise.models import build_model, model_config_of
@@ -49,6 +53,57 @@ def resolve_config(
     return cfg
 
 
+def _datasets(
+    cfg: ExperimentConfig,
+    model: Any,
+    train_sets: list[Any],
+    val_sets: list[Any],
+    common: dict[str, Any],
+) -> tuple[Any, Any]:
+    """Training and validation datasets: synthetic noise, or self-supervised pairs."""
+    data, objective = cfg.data, cfg.train.objective
+    if objective == "supervised":
+        train_ds: Any = PatchDataset(
+            train_sets,
+            cfg.noise,
+            length=cfg.train.patches_per_epoch,
+            patch_size=data.patch_size,
+            augment=data.augment,
+            seed=cfg.seed,
+            procedural=data.procedural,
+            procedural_kinds=tuple(data.procedural_kinds),
+            **common,
+        )
+        val_ds: Any = ValidationDataset(
+            val_sets,
+            cfg.noise,
+            crop=data.val_crop,
+            size_multiple=model.size_multiple,
+            max_items=data.val_max_slices,
+            seed=cfg.seed + 10_000,
+            **common,
+        )
+        return train_ds, val_ds
+    train_ds = SelfSupervisedPatchDataset(
+        train_sets,
+        objective,
+        length=cfg.train.patches_per_epoch,
+        patch_size=data.patch_size,
+        seed=cfg.seed,
+        **common,
+    )
+    val_ds = SelfSupervisedValidationDataset(
+        val_sets,
+        objective,
+        crop=data.val_crop,
+        size_multiple=model.size_multiple,
+        max_items=data.val_max_slices,
+        seed=cfg.seed + 10_000,
+        **common,
+    )
+    return train_ds, val_ds
+
+
 def _loaders(cfg: ExperimentConfig, model: Any, dist_info: distributed.DistInfo) -> tuple[Any, ...]:
     data = cfg.data
     volumes = load_sources(data.train, data, base_dir=cfg.base_dir)
@@ -60,26 +115,7 @@ def _loaders(cfg: ExperimentConfig, model: Any, dist_info: distributed.DistInfo)
             volumes, data, seed=cfg.seed, min_rows=max(16, model.size_multiple)
         )
     common = {"context_slices": model.context_slices, "noise_level_input": model.noise_level_input}
-    train_ds = PatchDataset(
-        train_sets,
-        cfg.noise,
-        length=cfg.train.patches_per_epoch,
-        patch_size=data.patch_size,
-        augment=data.augment,
-        seed=cfg.seed,
-        procedural=data.procedural,
-        procedural_kinds=tuple(data.procedural_kinds),
-        **common,
-    )
-    val_ds = ValidationDataset(
-        val_sets,
-        cfg.noise,
-        crop=data.val_crop,
-        size_multiple=model.size_multiple,
-        max_items=data.val_max_slices,
-        seed=cfg.seed + 10_000,
-        **common,
-    )
+    train_ds, val_ds = _datasets(cfg, model, train_sets, val_sets, common)
     cuda = dist_info.device.type == "cuda"
     sampler: DistributedSampler | None = (
         DistributedSampler(train_ds, seed=cfg.seed) if dist_info.distributed else None
@@ -227,7 +263,9 @@ def _train(
             "config_name": cfg.name,
             "description": cfg.description,
             "normalization": norm,
-            "noise": cfg.noise.model_dump(mode="json"),
+            "noise": cfg.noise.model_dump(mode="json")
+            if cfg.train.objective == "supervised"
+            else {"self_supervised": cfg.train.objective, "data": "noisy scans as they are"},
             "data": data_desc,
             "train": cfg.train.model_dump(mode="json"),
             "seed": cfg.seed,

@@ -6,7 +6,7 @@ written in plain torch so that ``torch.jit.script`` and the ONNX exporter can ca
 1. **normalisation** to network units: a given intensity range (the CT window in HU for CT), or
    the 0.5 / 99.5 percentiles of an in-plane Gaussian-smoothed copy (sigma 3 px, scipy's
    ``reflect`` borders) of at most 16 evenly stepped slices, falling back to that copy's
-   min / max (as ``Denoiser`` chooses it, see ``_noise_robust_normalization``);
+   min / max (as ``Denoiser`` chooses it, see ``inference._robust.robust_stats``);
 2. **noise level**: given in image units, or estimated as ``estimate_noise`` does (MAD of the
    ``outer([1, -2, 1], [1, -2, 1])`` high-pass over non-constant 3x3 neighbourhoods, median over
    at most 32 evenly spaced slices);

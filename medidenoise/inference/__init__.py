@@ -1,5 +1,6 @@
 """Inference: denoise images and volumes, convert DICOM folders."""
 
+from medidenoise.inference.adapt import adapt
 from medidenoise.inference.convert import convert_dicom_folder, derivation_description
 from medidenoise.inference.convert_report import ConversionReport
 from medidenoise.inference.denoiser import CLASSICAL, Denoiser, denoise
@@ -13,6 +14,7 @@ __all__ = [
     "DenoiseDict",
     "Denoised",
     "Denoiser",
+    "adapt",
     "convert_dicom_folder",
     "denoise",
     "derivation_description",

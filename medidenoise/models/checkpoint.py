@@ -72,7 +72,9 @@ def save_checkpoint(
     model : torch.nn.Module
         A network built by :func:`build_model` (DDP wrappers are unwrapped).
     metadata : dict, optional
-        JSON-serialisable extras (normalisation, noise model, metrics...).
+        JSON-serialisable extras (normalisation, noise model, metrics...);
+        default: the model's own ``.metadata`` (as ``load_model`` and
+        ``adapt`` attach it), if any.
 
     Returns
     -------
@@ -80,6 +82,8 @@ def save_checkpoint(
     """
     path = Path(path)
     net = getattr(model, "module", model)
+    if metadata is None:
+        metadata = getattr(net, "metadata", None)
     meta = dict(metadata or {})
     try:
         meta["model"] = model_config_of(net)

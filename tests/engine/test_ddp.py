@@ -134,3 +134,21 @@ def test_torchrun_early_stopping_is_agreed_across_ranks(tmp_path: Path) -> None:
     ]
     assert len(list((out / "tensorboard").iterdir())) == 1
     assert load_state(out)["info"]["epoch"] == 2
+
+
+@pytest.mark.slow
+def test_torchrun_self_supervised_objective(tmp_path: Path) -> None:
+    """A self-supervised objective runs under DDP like supervised training does."""
+    out = tmp_path / "ddp_ss"
+    proc = _torchrun(
+        ["-m", "medidenoise", "train", "--config", str(ROOT / "configs" / "smoke.yaml"),
+         "--output", str(out), "--device", "cpu", "--set", "train.epochs=2",
+         "--set", "train.objective=recorrupt", "--set", "train.loss=mse"],
+        timeout=600,
+    )  # fmt: skip
+    assert proc.stdout.count("best estimated (recorrupt) PSNR") == 1
+    model = load_model(out / "last.safetensors")
+    assert model.metadata["world_size"] == 2
+    assert model.metadata["train"]["objective"] == "recorrupt"
+    info = load_state(out)["info"]
+    assert [r["epoch"] for r in info["history"]] == [1, 2]

@@ -21,6 +21,7 @@ from magicgui.widgets import (
     PushButton,
 )
 
+from napari_medidenoise._adapt_panel import AdaptPanel
 from napari_medidenoise._layers import ROLE_DENOISED, ROLE_REMOVED_NOISE, display_limits
 from napari_medidenoise._state import MODEL_CHOICES, DenoiseSettings, available_devices
 from napari_medidenoise._status import StatusLabel
@@ -125,6 +126,8 @@ class DenoiseWidget(Container):
              self._device, self._removed, self._ensemble, self._preview_button, self._run_button,
              self._cancel_button, self._progress, self._status]
         )  # fmt: skip
+        self.adapt_panel = AdaptPanel(self)
+        self.append(self.adapt_panel)
         for widget in (self._model, self._checkpoint, self._auto, self._level, self._device,
                        self._removed, self._ensemble):  # fmt: skip
             widget.changed.connect(self._sync_settings)

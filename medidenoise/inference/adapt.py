@@ -1,0 +1,279 @@
+"""``adapt``: fine-tune a copy of a model on the user's own noisy scans, without clean images."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medidenoise.engine.selfsupervised import (
+    OBJECTIVES,
+)
+from medidenoise.errors import CheckpointError, InvalidImageError
+from medidenoise.inference._adapt_run import Image, Run
+from medidenoise.inference._network import pick_device
+from medidenoise.inference._robust import robust_stats
+from medidenoise.io import Volume
+from medidenoise.models import load_model
+from medidenoise.transforms import estimate_noise
+from medidenoise.transforms.noise_covariance import NoiseModel, measure_noise_model
+
+__all__ = ["METHODS", "adapt", "choose_method"]
+
+log = logging.getLogger(__name__)
+
+METHODS = ("auto", *OBJECTIVES)
+ImageLike = np.ndarray | Volume
+Progress = bool | Callable[[int, int], None]
+
+#: smallest slice side that adaptation trains on (pixels)
+MIN_SIDE = 48
+#: a noise std below this (network units: share of the intensity range; 0.4 HU in the CT
+#: window) is "no noise". A real head CT (693) measures 0.0014.
+MIN_NOISE = 2e-4
+
+
+def _as_list(images: ImageLike | Sequence[ImageLike]) -> list[ImageLike]:
+    if isinstance(images, (np.ndarray, Volume)):
+        return [images]
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise InvalidImageError("images: an empty list; pass at least one image or volume")
+        return list(images)
+    raise InvalidImageError(
+        f"images must be an ndarray, a Volume or a list of them, not {type(images).__name__}"
+    )
+
+
+def _prepare(image: ImageLike, index: int, noise_level: float | None, multiple: int) -> Image:
+    name = f"images[{index}]"
+    modality = image.modality if isinstance(image, Volume) else None
+    arr = np.asarray(image.array if isinstance(image, Volume) else image)
+    if arr.dtype.kind not in "fiub":
+        raise InvalidImageError(f"{name}: expected a real-valued image, got dtype {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise InvalidImageError(
+            f"{name}: expected 2D (H, W) or 3D (D, H, W), got shape {arr.shape}"
+        )
+    vol = np.array(arr, dtype=np.float32, copy=True).reshape((-1, *arr.shape[-2:]))
+    if not np.isfinite(vol).all():
+        raise InvalidImageError(
+            f"{name}: contains NaN or infinite values; replace them (np.nan_to_num) first"
+        )
+    h, w = vol.shape[-2:]
+    if min(h, w) < max(MIN_SIDE, 2 * multiple):
+        raise InvalidImageError(
+            f"{name}: slices of {h}x{w} are too small to adapt on; at least "
+            f"{max(MIN_SIDE, 2 * multiple)}x{max(MIN_SIDE, 2 * multiple)} pixels are needed"
+        )
+    if np.ptp(vol) == 0:
+        raise InvalidImageError(f"{name}: the image is constant; there is nothing to adapt to")
+    params = robust_stats(vol, modality, None).params
+    norm = params.apply(vol).astype(np.float32, copy=False)
+    if noise_level is None:
+        sigma = float(params.scale_sigma(estimate_noise(vol)))
+    else:
+        sigma = float(params.scale_sigma(noise_level))
+    noise = measure_noise_model(norm)
+    if noise_level is not None and noise.std > 0:
+        # the caller knows the level: keep the measured shape, take their size
+        factor = (sigma / noise.std) ** 2
+        noise = NoiseModel(
+            noise.autocorrelation,
+            noise.offset * factor,
+            noise.gain * factor,
+            sigma,
+            noise.flat_blocks,
+            noise.blocks,
+            noise.floor * factor,
+        )
+    if noise.std < MIN_NOISE:
+        raise InvalidImageError(
+            f"{name}: no measurable noise (std {noise.std:.2g} of the intensity range); "
+            "the image looks noise-free, so there is nothing to adapt to"
+        )
+    describe = {
+        "shape": list(arr.shape),
+        "modality": modality,
+        "spacing": [float(s) for s in image.spacing] if isinstance(image, Volume) else None,
+        "normalization": params.to_dict(),
+        "noise_level_fed": sigma,
+        "noise": noise.describe(),
+    }
+    return Image(norm, sigma, noise, describe)
+
+
+def choose_method(noise: NoiseModel) -> str:
+    """The objective ``method="auto"`` uses for a measured noise model.
+
+    Recorruption is unbiased for correlated and white noise alike when the
+    noise model is measured on enough flat image blocks (BENCHMARKS.md: it beat
+    the shaped blind-spot mask on every noise tried, as all its pixels carry
+    loss); with fewer than 8 flat blocks the measured covariance is too
+    uncertain to draw noise from, and the blind-spot objective, which only needs
+    the correlation's extent, is used instead.
+    """
+    return "recorrupt" if noise.flat_blocks >= 8 else "blindspot"
+
+
+def _progress(progress: Progress, total: int) -> tuple[Callable[[int, int], None] | None, Any]:
+    if callable(progress):
+        return progress, None
+    if not progress:
+        return None, None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="s", desc="adapt")
+
+    def update(done: int, _total: int) -> None:
+        bar.update(max(0, done - bar.n))
+
+    return update, bar
+
+
+def _base_name(model: str | os.PathLike | torch.nn.Module) -> str:
+    if isinstance(model, torch.nn.Module):
+        meta = getattr(model, "metadata", {}) or {}
+        return str(meta.get("name") or meta.get("config_name") or type(model).__name__)
+    return Path(os.fspath(model)).name  # the file name only: folders may name patients
+
+
+def adapt(
+    images: ImageLike | Sequence[ImageLike],
+    model: str | os.PathLike | torch.nn.Module = "default",
+    *,
+    minutes: float = 3.0,
+    method: str = "auto",
+    noise_level: float | None = None,
+    device: str | torch.device | None = None,
+    progress: Progress = False,
+    rng: int = 0,
+    should_stop: Callable[[], bool] | None = None,
+) -> torch.nn.Module:
+    """Fine-tune a copy of a model on noisy images alone (self-supervised).
+
+    The noise of the given images is measured (its spatial correlation and its
+    dependence on the signal: ``transforms.noise_covariance.measure_noise_model``),
+    and a copy of ``model`` is trained for at most ``minutes`` of wall-clock
+    time on pairs made from the images themselves (``method``). A strip on
+    the right of every slice is held out: an estimate of the PSNR against the
+    unseen clean image (from recorrupted pairs drawn from the measured noise,
+    whichever the method) is measured there at regular intervals, the weights
+    with the best estimate are kept (the base model's own weights if nothing
+    beats them), and training stops early once the estimate stops improving.
+    The weights are also pulled toward the base model's (L2-SP), so that a
+    short, noisy run cannot drift far from what the model already does well.
+
+    Parameters
+    ----------
+    images : ndarray, Volume or list of them
+        Noisy 2D (H, W) or 3D (D, H, W) images in their own units; slices of at
+        least 48x48 pixels. Never modified.
+    model : str, path or torch.nn.Module
+        The starting point: ``"default"``, a checkpoint or a loaded network.
+    minutes : float
+        Wall-clock budget, measuring and validating included.
+    method : {"auto", "recorrupt", "blindspot"}
+        The self-supervised objective; ``"auto"`` picks one from the measured
+        noise (:func:`choose_method`). See ``docs/internals.md``.
+    noise_level : float, optional
+        Noise std in the images' units, if known; pass the same value to
+        :func:`~medidenoise.denoise` with the adapted model. Estimated when
+        omitted (and ``denoise`` estimates it the same way).
+    device : str, optional
+        ``"cpu"``, ``"cuda"``...; default CUDA when present.
+    progress : bool or callable
+        ``True`` shows a progress bar; a callable gets ``(seconds done, budget seconds)``.
+    rng : int
+        Seed: the same inputs and seed draw the same patches.
+    should_stop : callable, optional
+        Polled between steps; when it returns True the run ends with
+        ``InterruptedError`` and nothing is returned.
+
+    Returns
+    -------
+    torch.nn.Module
+        The adapted network in eval mode, with ``.metadata`` (the base model's,
+        plus an ``"adaptation"`` section: method, budget, base model, measured
+        noise, a description of the data without identifiers). ``denoise``
+        accepts it and ``save_checkpoint(path, model)`` saves it.
+
+    Raises
+    ------
+    InvalidImageError
+        NaN/Inf, constant or noise-free images, slices too small to train on.
+    ValueError
+        A budget that is not a positive number of minutes, an unknown method.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> noisy = np.clip(0.5 + rng.normal(0, 0.05, (64, 64)), 0, 1).astype(np.float32)
+    >>> adapted = adapt(noisy, minutes=0.05)
+    >>> adapted.metadata["adaptation"]["method"]
+    'recorrupt'
+    """
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)):
+        raise ValueError(f"minutes must be a number, got {minutes!r}")
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise ValueError(f"minutes must be a positive, finite budget, got {minutes}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if noise_level is not None and not (math.isfinite(noise_level) and noise_level > 0):
+        raise ValueError(f"noise_level must be a positive number or None, got {noise_level}")
+    started = time.monotonic()
+    deadline = started + 60.0 * float(minutes)
+    dev = pick_device(device)
+    base = _load(model)
+    multiple = int(getattr(base, "size_multiple", 1))
+    context = int(getattr(base, "context_slices", 1))
+    prepared = [_prepare(im, i, noise_level, multiple) for i, im in enumerate(_as_list(images))]
+    chosen = method if method != "auto" else choose_method(prepared[0].noise)
+    log.info("adapting with %s (measured noise: %s)", chosen, prepared[0].noise.describe())
+    run = Run(base, prepared, chosen, context, multiple, dev, rng)
+    report, bar = _progress(progress, round(60 * minutes))
+    try:
+        result = run.fit(deadline, started, report, should_stop)
+    finally:
+        if bar is not None:
+            bar.close()
+    meta = dict(getattr(base, "metadata", {}) or {})
+    meta["name"] = f"{meta.get('name') or meta.get('config_name') or 'model'}-adapted"
+    meta["adaptation"] = {
+        "method": chosen,
+        "method_asked": method,
+        "budget_minutes": float(minutes),
+        "seconds": round(time.monotonic() - started, 1),
+        "base_model": _base_name(model),
+        "base_description": (getattr(base, "metadata", {}) or {}).get("description"),
+        "images": [p.describe for p in prepared],
+        "noise_level_given": noise_level,
+        "seed": int(rng),
+        **result,
+    }
+    adapted = run.net.eval()
+    adapted.metadata = meta  # type: ignore[assignment]
+    return adapted
+
+
+def _load(model: str | os.PathLike | torch.nn.Module) -> torch.nn.Module:
+    if isinstance(model, torch.nn.Module):
+        net = copy.deepcopy(model)
+        net.metadata = copy.deepcopy(getattr(model, "metadata", {}) or {})  # type: ignore[assignment]
+        return net
+    name = os.fspath(model)
+    try:
+        return load_model(name)
+    except CheckpointError:
+        raise
+    except OSError as exc:
+        raise CheckpointError(f"{name}: cannot load the model to adapt: {exc}") from None
