@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.medidenoise-installed
 
-.PHONY: setup demo test test-fast lint system-deps train-default train-cae-baseline evaluate benchmark clean
+.PHONY: setup demo test test-fast lint system-deps train-default train-correlated train-cae-baseline evaluate benchmark clean
 
 $(STAMP): pyproject.toml napari_plugin/pyproject.toml constraints-cpu.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ train-default: setup
 	$(VENV)/bin/medidenoise train --config configs/default_stage1.yaml --output runs/default_stage1
 	$(VENV)/bin/medidenoise train --config configs/default.yaml --output runs/default
 	cp runs/default/best.safetensors medidenoise/weights/default.safetensors
+
+## The shipped 'correlated' model: round 2 of the default (configs/default_round2.yaml), a
+## fine-tune of the default with procedural data and correlated / Poisson-Gaussian noise.
+## Resumable at any moment (scripts/train-default-round2.sh; DEVICE=cuda on a GPU).
+train-correlated: setup
+	scripts/train-default-round2.sh
+	cp runs/default_round2/last.safetensors medidenoise/weights/correlated.safetensors
 
 ## Re-train the shipped classic CAE baseline (configs/cae_seed.yaml) and ship it.
 ## The shipped file is the recipe as it stands (early stopping ended it at epoch 27, best

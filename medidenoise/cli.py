@@ -163,7 +163,9 @@ many machines:
 """
 
 _MODEL_HELP = (
-    "'default' (the shipped model), 'cae-baseline' (the shipped CAE baseline), 'identity' "
+    "'default' (the shipped model), 'correlated' (the shipped model fine-tuned for spatially "
+    "correlated noise: CT kernels, interpolated MR), 'cae-baseline' (the shipped CAE "
+    "baseline), 'identity' "
     "(writes every source value back exactly: checks the I/O path), a checkpoint file "
     "(.safetensors), an .onnx file from `medidenoise export` (run by onnxruntime; "
     "pip install 'medidenoise[onnx]'), or a classical method: nlm, tv, wavelet, bm3d "
@@ -309,7 +311,8 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         "model",
         nargs="?",
         default="default",
-        help="'default', 'cae-baseline' or a .safetensors checkpoint (default: %(default)s)",
+        help="'default', 'correlated', 'cae-baseline' or a .safetensors checkpoint "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--format",

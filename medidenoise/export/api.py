@@ -38,7 +38,7 @@ def _load_network(model: str | os.PathLike | nn.Module) -> tuple[nn.Module, dict
     if name in _NOT_NETWORKS:
         raise ExportError(
             f"model={name!r} is not a network and cannot be exported; export 'default', "
-            "'cae-baseline' or a .safetensors checkpoint"
+            "'correlated', 'cae-baseline' or a .safetensors checkpoint"
         )
     if name.lower().endswith((".onnx", ".ts")):
         raise ExportError(

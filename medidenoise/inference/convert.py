@@ -142,7 +142,7 @@ def convert_dicom_folder(
         series; ``<dst>.medidenoise.json`` beside it records the settings and
         no report files are written.
     model : str, path or torch.nn.Module
-        ``"default"`` or ``"cae-baseline"`` (shipped models), a checkpoint,
+        ``"default"``, ``"correlated"`` or ``"cae-baseline"`` (shipped models), a checkpoint,
         ``"identity"`` (pixel values are written back exactly) or a classical
         method (``"nlm"``, ``"tv"``, ``"wavelet"``, ``"bm3d"``); see
         :func:`denoise`.

@@ -149,7 +149,8 @@ class Denoiser:
     Parameters
     ----------
     model : str, path or torch.nn.Module
-        ``"default"`` (the shipped model), ``"cae-baseline"``, a checkpoint file, an ``.onnx``
+        ``"default"`` (the shipped model), ``"correlated"``, ``"cae-baseline"``, a checkpoint
+        file, an ``.onnx``
         file written by ``medidenoise export`` (run by onnxruntime on the CPU), a loaded
         network, ``"identity"`` (returns the input unchanged, to verify I/O
         paths) or a classical method: ``"nlm"``, ``"tv"``, ``"wavelet"``,
@@ -384,8 +385,11 @@ def denoise(
         (D, H, W) of any real dtype, in its own units (HU for CT...), or a
         MONAI ``MetaTensor`` (2D or 3D, at most one channel axis first).
     model : str, path or torch.nn.Module
-        ``"default"`` (the shipped model), ``"cae-baseline"`` (the shipped
-        classic convolutional auto-encoder), a checkpoint path
+        ``"default"`` (the shipped model), ``"correlated"`` (the shipped model
+        fine-tuned for spatially correlated noise, as CT kernels and MR
+        interpolation leave it: far better there, worse on Rician MR noise),
+        ``"cae-baseline"`` (the shipped classic convolutional auto-encoder), a
+        checkpoint path
         (``.safetensors``), an ``.onnx`` file from ``medidenoise export``
         (needs ``medidenoise[onnx]``), a loaded model, ``"identity"`` (the input
         unchanged: checks the I/O path) or a classical method (``"nlm"``,

@@ -29,7 +29,7 @@ class Denoise(Transform):
     Parameters
     ----------
     model : str, path or torch.nn.Module
-        As for :func:`medidenoise.denoise` (``"default"``, ``"cae-baseline"``,
+        As for :func:`medidenoise.denoise` (``"default"``, ``"correlated"``, ``"cae-baseline"``,
         a checkpoint, a network, ``"identity"`` or a classical method).
     noise_level : float, optional
         Noise std in image units; estimated per image when omitted.

@@ -43,6 +43,9 @@ FORMAT = "medidenoise-checkpoint-v1"
 SHIPPED_MODELS = {
     "default": ("default.safetensors", "configs/default.yaml"),
     "cae-baseline": ("cae_baseline.safetensors", "configs/cae_seed.yaml"),
+    # the default fine-tuned on correlated and signal-dependent noise (issue 11, round 2):
+    # far better on spatially correlated noise, worse on Rician noise; opt-in
+    "correlated": ("correlated.safetensors", "configs/default_round2.yaml"),
 }
 
 
@@ -152,7 +155,8 @@ def load_model(
     Parameters
     ----------
     name_or_path : str or os.PathLike
-        ``"default"`` (the shipped model), ``"cae-baseline"`` (the shipped
+        ``"default"`` (the shipped model), ``"correlated"`` (the shipped model
+        fine-tuned for correlated noise), ``"cae-baseline"`` (the shipped
         classic autoencoder baseline) or a ``.safetensors`` checkpoint.
     device : str or torch.device, optional
         Where to put the model (default CPU).

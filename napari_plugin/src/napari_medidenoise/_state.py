@@ -10,10 +10,11 @@ from napari_medidenoise._workers import DenoiseJob
 
 __all__ = ["MODEL_CHOICES", "DenoiseSettings", "NoiseSettings", "available_devices"]
 
-ModelChoice = Literal["default", "checkpoint", "nlm"]
+ModelChoice = Literal["default", "correlated", "checkpoint", "nlm"]
 #: the model choices offered by the Denoise widget, with their labels
 MODEL_CHOICES: dict[str, str] = {
     "default": "default (shipped model)",
+    "correlated": "correlated noise: CT, interpolated MR (shipped)",
     "checkpoint": "checkpoint file...",
     "nlm": "non-local means (classical)",
 }
@@ -32,8 +33,9 @@ class DenoiseSettings:
 
     Attributes
     ----------
-    model : {"default", "checkpoint", "nlm"}
-        The shipped model, a checkpoint file, or non-local means for comparison.
+    model : {"default", "correlated", "checkpoint", "nlm"}
+        The shipped model, the shipped model tuned for correlated noise, a checkpoint
+        file, or non-local means for comparison.
     checkpoint : pathlib.Path or None
         The checkpoint file when ``model == "checkpoint"``.
     auto_noise : bool
