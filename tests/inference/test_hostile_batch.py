@@ -22,6 +22,7 @@ from typing import ClassVar
 import pydicom
 import pytest
 import torch
+from series_files import data_file, hash_tree, write_ct_series
 
 from medidenoise.cli import main
 from medidenoise.inference import convert_dicom_folder
@@ -29,26 +30,6 @@ from medidenoise.inference.convert_lock import LOCK_NAME, OutputLockedError, cla
 from medidenoise.inference.convert_plan import PARTIAL_DIR
 from medidenoise.inference.convert_series import MANIFEST
 from medidenoise.io import scan_dicom
-
-
-def _inference_conftest():
-    """This folder's conftest.py, loaded by path: ``import conftest`` may find tests/io's
-    conftest when both folders are collected in one run."""
-    import importlib.util
-
-    name = "_inference_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-data_file = _inference_conftest().data_file
-hash_tree = _inference_conftest().hash_tree
-write_ct_series = _inference_conftest().write_ct_series
 
 
 def _export(root: Path) -> dict[str, list[Path]]:
