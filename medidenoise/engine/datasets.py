@@ -160,8 +160,9 @@ class PatchDataset(Dataset):
         self.grey_levels = _grey_levels(slices) if self.procedural > 0 else None
         # procedural canvases of twice the patch side, each cropped by about four items
         self._bank_size = max(1, round(self.procedural * self.length / _PATCHES_PER_CANVAS))
-        fresh = int(np.random.SeedSequence().entropy % 2**31)  # type: ignore[operator]
-        self._bank_seed = seed if seed is not None else fresh
+        self._bank_seed = (
+            seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)  # type: ignore[operator]
+        )
         self._bank: dict[tuple[int, int], np.ndarray] = {}
 
     def __len__(self) -> int:

@@ -12,6 +12,16 @@ from medidenoise.errors import InvalidImageError
 
 RngLike = np.random.Generator | int | None
 
+#: median(|N(0, 1)|): turns a median absolute value into a standard deviation
+MAD_TO_STD = 0.6744897501960817
+
+
+def even_slices(depth: int, count: int) -> np.ndarray:
+    """Indices of at most ``count`` evenly spaced slices of ``depth`` (all when fewer)."""
+    if depth <= count:
+        return np.arange(depth)
+    return np.unique(np.linspace(0, depth - 1, count).round().astype(int))
+
 
 def as_float_image(image: Any, *, name: str = "image", finite: bool = True) -> np.ndarray:
     """Return ``image`` as a float32 ndarray (no copy when it already is one).

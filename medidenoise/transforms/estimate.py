@@ -8,13 +8,11 @@ import numpy as np
 from scipy import ndimage
 
 from medidenoise.errors import InvalidImageError
-from medidenoise.transforms._checks import as_float_image
+from medidenoise.transforms._checks import MAD_TO_STD, as_float_image, even_slices
 from medidenoise.transforms._noise_blocks import block_noise_estimate
 
 __all__ = ["estimate_noise"]
 
-# median(|N(0, 1)|): turns a median absolute value into a standard deviation
-_MAD_TO_STD = 0.6744897501960817
 # the 3x3 high-pass kernel outer([1, -2, 1], [1, -2, 1]) has squared norm 36
 _KERNEL_NORM = 6.0
 # block variances spreading more than this times simulated noise's: not noise-only blocks
@@ -111,9 +109,7 @@ def estimate_noise(
     if max_slices is not None:
         if isinstance(max_slices, bool) or not isinstance(max_slices, int) or max_slices < 1:
             raise ValueError(f"max_slices must be a positive int or None, got {max_slices!r}")
-        if arr.shape[0] > max_slices:
-            idx = np.unique(np.linspace(0, arr.shape[0] - 1, max_slices).round().astype(int))
-            arr = arr[idx]
+        arr = arr[even_slices(arr.shape[0], max_slices)]
     estimates = [s for s in (_slice_sigma(sl) for sl in arr) if s is not None]
     highpass = float(np.median(estimates)) if estimates else 0.0
     if method == "highpass":
@@ -134,4 +130,4 @@ def _slice_sigma(sl: np.ndarray) -> float | None:
     values = np.abs(hp[varying])
     if values.size == 0:
         return None
-    return float(np.median(values)) / _MAD_TO_STD / _KERNEL_NORM
+    return float(np.median(values)) / MAD_TO_STD / _KERNEL_NORM

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from medidenoise.errors import InvalidImageError
-from medidenoise.transforms._checks import as_float_image
+from medidenoise.transforms._checks import MAD_TO_STD, as_float_image, even_slices
 
 __all__ = ["NoiseModel", "coloured_noise", "measure_noise_model"]
 
@@ -35,7 +35,6 @@ _BLOCK = 32
 _FLAT_FACTOR = 1.25
 #: the quantile of the variance/high-pass ratios that stands for pure noise
 _FLAT_QUANTILE = 0.25
-_MAD_TO_STD = 0.6744897501960817
 #: the high-pass used to measure noise robustly: second differences along both axes
 _HP = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0])
 
@@ -165,8 +164,7 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
         raise InvalidImageError(
             f"image: slices of {h}x{w} are too small to measure noise on; at least 16x16 needed"
         )
-    if d > max_slices:
-        arr = arr[np.unique(np.linspace(0, d - 1, max_slices).round().astype(int))]
+    arr = arr[even_slices(d, max_slices)]
     b = min(_BLOCK, h, w)
     k = min(MAX_LAG, b // 4)
     yy, xx = np.mgrid[0:b, 0:b].astype(np.float64) / b
@@ -181,7 +179,7 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
                     continue  # padding outside a field of view: no noise there to measure
                 res = _plane_residual(block, basis, pinv)
                 hp = ndimage.convolve(block, _HP, mode="nearest")[1:-1, 1:-1]
-                hp_var = (np.median(np.abs(hp - np.median(hp))) / _MAD_TO_STD) ** 2
+                hp_var = (np.median(np.abs(hp - np.median(hp))) / MAD_TO_STD) ** 2
                 if hp_var <= 0:
                     continue
                 ratios.append(float(res.var()) / hp_var)
