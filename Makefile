@@ -53,9 +53,9 @@ train-default: setup
 
 ## The shipped 'correlated' model: round 2 of the default (configs/default_round2.yaml), a
 ## fine-tune of the default with procedural data and correlated / Poisson-Gaussian noise.
-## Resumable at any moment (scripts/train-default-round2.sh; DEVICE=cuda on a GPU).
+## Resumable at any moment (scripts/train-resumable.sh; DEVICE=cuda on a GPU).
 train-correlated: setup
-	scripts/train-default-round2.sh
+	scripts/train-resumable.sh configs/default_round2.yaml
 	cp runs/default_round2/last.safetensors medidenoise/weights/correlated.safetensors
 
 ## Re-train the shipped classic CAE baseline (configs/cae_seed.yaml) and ship it.
