@@ -28,6 +28,7 @@ information about the target's noise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +46,8 @@ __all__ = [
     "SelfSupervisedLoss",
     "estimated_psnr",
     "make_objective",
+    "measured_noise",
+    "stein_excess",
 ]
 
 ObjectiveName = Literal["recorrupt", "blindspot"]
@@ -62,6 +65,58 @@ def _local_variance(noise: NoiseModel, y: torch.Tensor) -> torch.Tensor:
     mean = F.avg_pool2d(F.pad(y, (pad, pad, pad, pad), mode="replicate"), _MEAN_WINDOW, stride=1)
     floor = float(max(noise.floor, 1e-12))
     return (noise.offset + noise.gain * mean).clamp_min(floor)
+
+
+def measured_noise(
+    noise: NoiseModel,
+    y: torch.Tensor,
+    generator: torch.Generator | None = None,
+    spectrum: Callable[[int, int, torch.device], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(z, var)``: a draw ``z`` of the measured noise for every plane of ``y`` (B, C, H, W)
+    (its spatial correlation, its variance at the local mean of ``y``) and that variance map."""
+    b, c, h, w = y.shape
+    if spectrum is None:
+        psd = _psd_from_autocorrelation(noise.autocorrelation, (h, w))
+        amp = torch.from_numpy(np.sqrt(psd)).float().to(y.device)
+    else:
+        amp = spectrum(h, w, y.device)
+    white = torch.randn((b, c, h, w), generator=generator, device="cpu").to(y.device)
+    z = torch.fft.irfft2(torch.fft.rfft2(white) * amp, s=(h, w))
+    var = _local_variance(noise, y)
+    return z * var.sqrt(), var
+
+
+def stein_excess(
+    denoised: torch.Tensor,
+    probed: torch.Tensor,
+    noisy: torch.Tensor,
+    probe: torch.Tensor,
+    variance: torch.Tensor,
+    eps: float,
+) -> tuple[float, float, float]:
+    """``(estimated sum of squared errors against the clean image, estimated tr(C J_f),
+    pixel count)`` by Stein's unbiased risk estimate, for a denoiser run on the noisy
+    image itself.
+
+    ``denoised = f(noisy)`` and ``probed = f(noisy + eps * probe)`` (the probe added to
+    the target plane only), with ``probe`` drawn from the noise model (covariance ``C``)
+    and ``variance`` its per-pixel variance. For Gaussian noise of covariance ``C``,
+    ``E|f(y) - x|^2 = E|f(y) - y|^2 - tr C + 2 tr(C J_f)``, and
+    ``probe . (probed - denoised) / eps`` is a Monte-Carlo estimate of ``tr(C J_f)``
+    (Ramani et al. 2008, generalised to coloured noise). Unlike the recorrupted
+    pairs, it scores the network at the operating point ``denoise`` uses (the
+    image's own noise, the level it is told). A relative error ``r`` in the measured
+    noise variance moves the estimate by ``r (tr C - 2 tr(C J_f))``: by nearly the same
+    amount for two networks, the difference being ``2 r`` times the difference of their
+    ``tr(C J_f)`` (the second value returned), which bounds what it can do to a
+    comparison.
+    """
+    d, p, y = denoised.float(), probed.float(), noisy.float()
+    z, v = probe.float(), variance.float()
+    divergence = float((z * (p - d)).sum()) / eps
+    fidelity = float(((d - y) ** 2).sum())
+    return fidelity - float(v.sum()) + 2.0 * divergence, divergence, float(y.numel())
 
 
 @dataclass
@@ -102,13 +157,9 @@ class Recorrupt:
         self, y: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, target)`` for a batch ``y`` of shape (B, C, H, W)."""
-        b, c, h, w = y.shape
-        white = torch.randn((b, c, h, w), generator=generator, device="cpu").to(y.device)
-        z = torch.fft.irfft2(torch.fft.rfft2(white) * self._spectrum(h, w, y.device), s=(h, w))
-        var = _local_variance(self.noise, y)
-        z = z * var.sqrt()
+        z, var = measured_noise(self.noise, y, generator, self._spectrum)
         x = y + self.alpha * z
-        mid = c // 2
+        mid = y.shape[1] // 2
         t = y[:, mid : mid + 1] - z[:, mid : mid + 1] / self.alpha
         weight = torch.ones_like(t)
         target_var = var[:, mid : mid + 1] * (1 + 1 / self.alpha**2)

@@ -10,7 +10,7 @@ import torch
 from scipy import ndimage
 
 import medidenoise as md
-from medidenoise.engine.selfsupervised import BlindSpot, Recorrupt
+from medidenoise.engine.selfsupervised import BlindSpot, Recorrupt, measured_noise, stein_excess
 from medidenoise.errors import InvalidImageError
 from medidenoise.transforms.noise_covariance import coloured_noise, measure_noise_model
 
@@ -163,6 +163,59 @@ def ndimage_dilate_rows(mask: torch.Tensor) -> torch.Tensor:
     """Mask dilated by 3 pixels along the last axis (the masked streak extent)."""
     arr = ndimage.binary_dilation(mask.numpy(), structure=np.ones((1, 1, 1, 7), bool))
     return torch.from_numpy(arr)
+
+
+def _stein_case(strength: float, variance_scale: float = 1.0) -> tuple[float, float, float, float]:
+    """(Stein estimate of the MSE, its tr(C J) per pixel, the true MSE, the true tr(C J))
+    for a Gaussian smoothing of streaky noise, with the noise variance told ``variance_scale``
+    times the truth."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:256, 0:256] / 256
+    squares = ((np.arange(256) // 8)[:, None] + (np.arange(256) // 8)[None, :]) % 2
+    clean = (0.4 + 0.3 * np.sin(6 * xx) * np.cos(5 * yy) + 0.08 * squares).astype(np.float32)
+    n = ndimage.uniform_filter1d(rng.normal(0, 1, (256, 256)), 5, axis=-1)
+    noisy = (clean + 0.05 * n / n.std()).astype(np.float32)
+    model = measure_noise_model(noisy - clean + 0.5)  # the noise's own correlation
+    scale = 0.05**2 * variance_scale / model.std**2  # the true variance, times the scale
+    model = type(model)(model.autocorrelation, model.offset * scale, 0.0, 0.05, 9, 9)
+
+    def smooth(a: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(ndimage.gaussian_filter(a.numpy(), (0, 0, strength, strength)))
+
+    y = torch.from_numpy(noisy)[None, None]
+    z, var = measured_noise(model, y, torch.Generator().manual_seed(0))
+    eps = 0.02
+    est, div, count = stein_excess(smooth(y), smooth(y + eps * z), y, z, var, eps)
+    true_mse = float(((smooth(y)[0, 0].numpy() - clean) ** 2).mean())
+    # the true tr(C J) of a linear filter: the correlation of its output noise with the noise
+    noise = torch.from_numpy(noisy - clean)[None, None]
+    true_div = float((noise * smooth(noise)).mean())
+    return est / count, div / count, true_mse, true_div
+
+
+@pytest.mark.parametrize("strength", [0.7, 1.5, 3.0])
+def test_stein_estimate_matches_the_true_error_of_a_filter(strength: float) -> None:
+    """The guard of ``adapt`` scores networks without the clean image: it must find a
+    filter's real error, under correlated noise too."""
+    est, div, true_mse, true_div = _stein_case(strength)
+    assert est == pytest.approx(true_mse, rel=0.15)
+    assert div == pytest.approx(true_div, rel=0.25)
+
+
+@pytest.mark.parametrize("variance_scale", [0.85, 1.0, 1.15])
+def test_guard_refuses_over_smoothing_and_takes_a_real_gain(variance_scale: float) -> None:
+    """With the noise variance measured up to 15 % off, ``adapt``'s guard never takes a
+    filter that smooths away detail for one that is better, and still takes a filter that
+    is really better (2.5 dB) than an under-smoothing base."""
+    from medidenoise.inference._adapt_run import Score
+
+    cases = {s: _stein_case(s, variance_scale) for s in (0.5, 1.0, 2.0, 4.0)}
+    score = {s: Score(est, div) for s, (est, div, _, _) in cases.items()}
+    true = {s: mse for s, (_, _, mse, _) in cases.items()}
+    assert true[2.0] > true[1.0] and true[4.0] > true[1.0] and true[1.0] < 0.6 * true[0.5]
+    assert score[2.0].worst_gain(score[1.0]) < 0
+    assert score[4.0].worst_gain(score[1.0]) < 0
+    assert score[1.0].worst_gain(score[0.5]) > 0
 
 
 def test_coloured_noise_unit_variance_through_recorrupt_scaling() -> None:
