@@ -152,6 +152,7 @@ def run_network(
     progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
     self_ensemble: bool = False,
+    outputs: slice | None = None,
 ) -> np.ndarray:
     """Denoise a normalised (D, H, W) float32 volume slice by slice.
 
@@ -159,6 +160,7 @@ def run_network(
     repeated). Images larger than ``tile_size`` along either axis are processed
     in overlapping tiles blended with Gaussian weights, so no seams appear.
     ``self_ensemble`` averages each tile over its eight flips and rotations.
+    ``outputs`` denoises only those slices (the others serve as 2.5D context).
     """
     context = int(getattr(network, "context_slices", 1))
     wants_sigma = bool(getattr(network, "noise_level_input", False))
@@ -185,7 +187,10 @@ def run_network(
     if self_ensemble:
         predict = _self_ensemble(predict)
     stacks = _stacks(volume, context)
-    out = np.empty_like(volume, dtype=np.float32)
+    if outputs is not None:
+        stacks = stacks[outputs]
+        depth = stacks.shape[0]
+    out = np.empty((depth, height, width), dtype=np.float32)
     network = network.to(device).eval()
     done = 0
     with torch.inference_mode():
