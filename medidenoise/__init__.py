@@ -69,7 +69,7 @@ _EXPORTS: dict[str, str] = {
     "export_model": "medidenoise.export",
     "EXPORT_FORMATS": "medidenoise.export",
     # evaluation
-    "evaluate": "medidenoise.inference.evaluate_model",
+    "evaluate": "medidenoise.evaluation.evaluate_model",
     "EvaluationResult": "medidenoise.evaluation",
     "psnr": "medidenoise.evaluation",
     "ssim": "medidenoise.evaluation",
@@ -110,6 +110,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         UnsupportedImageError,
     )
     from medidenoise.evaluation import EvaluationResult, psnr, ssim
+    from medidenoise.evaluation.evaluate_model import evaluate
     from medidenoise.export import EXPORT_FORMATS, export_model
     from medidenoise.inference import (
         ConversionReport,
@@ -123,7 +124,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         denoise,
         derivation_description,
     )
-    from medidenoise.inference.evaluate_model import evaluate
     from medidenoise.io import (
         DicomScan,
         DicomSeriesReader,

@@ -19,9 +19,9 @@ LAYERS = [
     {"io"},
     {"transforms"},
     {"models"},
-    {"engine", "evaluation"},
+    {"engine"},
     {"inference"},
-    {"export"},
+    {"evaluation", "export"},
     {"cli", "demo", "__main__", "__init__"},
 ]
 FORBIDDEN = ("napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "superqt")

@@ -28,7 +28,8 @@ from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult, LegacyProgress, Progress
 from medidenoise.io import Volume
 from medidenoise.models import load_model
-from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
+from medidenoise.models.checkpoint import SHIPPED_MODELS, model_label, shipped_weights_path
+from medidenoise.models.classical import CLASSICAL, CLASSICAL_METHODS
 from medidenoise.transforms import estimate_noise
 
 __all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise"]
@@ -36,9 +37,6 @@ __all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise
 log = logging.getLogger(__name__)
 
 _F32_MAX = float(np.finfo(np.float32).max)
-
-#: names accepted as ``model=`` that run a classical (non-learned) method
-CLASSICAL = ("nlm", "tv", "wavelet", "bm3d")
 
 ModelLike = str | os.PathLike | torch.nn.Module
 Report = Callable[[DenoiseProgress], None]
@@ -119,8 +117,6 @@ def _noise_level(vol: np.ndarray, noise_level: float | None, stats: RobustStats)
 def _run_classical(
     method: str, vol: np.ndarray, sigma: float, report: Callable[[int, int], None] | None
 ) -> np.ndarray:
-    from medidenoise.evaluation.baselines import CLASSICAL_METHODS
-
     fn = CLASSICAL_METHODS[method]
     out = np.empty_like(vol)
     for k in range(vol.shape[0]):
@@ -194,10 +190,7 @@ class Denoiser:
     @property
     def name(self) -> str:
         """A short description of the model, for reports and DICOM provenance."""
-        if isinstance(self.model, str):
-            return self.model
-        meta = getattr(self.model, "metadata", {}) or {}
-        return str(meta.get("name", type(self.model).__name__))
+        return model_label(self.model)
 
     @property
     def context_slices(self) -> int:
