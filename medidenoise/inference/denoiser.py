@@ -115,11 +115,17 @@ def _noise_level(vol: np.ndarray, noise_level: float | None, stats: RobustStats)
 
 
 def _run_classical(
-    method: str, vol: np.ndarray, sigma: float, report: Callable[[int, int], None] | None
+    method: str,
+    vol: np.ndarray,
+    sigma: float,
+    report: Callable[[int, int], None] | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> np.ndarray:
     fn = CLASSICAL_METHODS[method]
     out = np.empty_like(vol)
     for k in range(vol.shape[0]):
+        if should_stop is not None and should_stop():
+            raise InterruptedError("denoising was cancelled")
         out[k] = fn(vol[k], sigma)
         if report is not None:
             report(k + 1, vol.shape[0])
@@ -450,7 +456,7 @@ class Denoiser:
 
         if isinstance(self.model, str):
             part = norm if wanted is None else norm[wanted]
-            result = _run_classical(self.model, part, sigma, batches_done)
+            result = _run_classical(self.model, part, sigma, batches_done, should_stop)
         elif isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
             result = self.model.denoise_normalized(
                 norm, sigma, batch_size=self.batch_size, progress=batches_done,

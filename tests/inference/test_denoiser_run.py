@@ -96,3 +96,12 @@ def test_cancel_stops_the_run(net_25d, volume) -> None:
     with pytest.raises(InterruptedError):
         den.run(volume, progress=lambda p: seen.append(p.done), should_stop=stop_after_two_batches)
     assert seen == [0, 1, 2]
+
+
+def test_cancel_stops_a_classical_method_too(volume) -> None:
+    seen: list[int] = []
+    with pytest.raises(InterruptedError):
+        Denoiser("tv").run(
+            volume, progress=lambda p: seen.append(p.done), should_stop=lambda: len(seen) >= 2
+        )
+    assert seen == [0, 1]
