@@ -14,15 +14,8 @@ import torch
 
 from medidenoise.errors import InvalidImageError
 from medidenoise.inference._network import optimise_for_inference, pick_device, run_network
-from medidenoise.inference._robust import (
-    Excess,
-    RobustStats,
-    fill_padding,
-    from_network,
-    robust_stats,
-    split_outliers,
-    to_network,
-)
+from medidenoise.inference._prepare import prepare
+from medidenoise.inference._robust import from_network, to_network
 from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_like
 from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult, LegacyProgress, Progress
@@ -30,7 +23,6 @@ from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import SHIPPED_MODELS, model_label, shipped_weights_path
 from medidenoise.models.classical import CLASSICAL, CLASSICAL_METHODS
-from medidenoise.transforms import estimate_noise
 
 __all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise"]
 
@@ -94,24 +86,6 @@ def _across_axis(
         return np.asarray(run(array))
     moved = np.ascontiguousarray(np.moveaxis(array, axis, 0))
     return np.moveaxis(np.asarray(run(moved)), 0, axis)
-
-
-def _noise_level(vol: np.ndarray, noise_level: float | None, stats: RobustStats) -> float:
-    """The noise std in image units: the caller's (bounded), or estimated on the clipped image."""
-    bound = stats.span
-    if noise_level is None:
-        estimate = estimate_noise(vol)
-        if bound > 0 and estimate > bound:
-            log.warning("estimated noise %.4g capped at the image range %.4g", estimate, bound)
-        return min(estimate, bound) if bound > 0 else estimate
-    if noise_level > max(bound, stats.params.scale):
-        raise ValueError(
-            f"noise_level={noise_level:g} is larger than the image's whole intensity range "
-            f"(about {max(bound, stats.params.scale):.4g} in its own units), which no noise "
-            "can be; give the noise standard deviation in the image's units (HU for CT), or "
-            "leave noise_level out to estimate it"
-        )
-    return float(noise_level)
 
 
 def _run_classical(
@@ -433,16 +407,14 @@ class Denoiser:
             return out, noise_level
         # ``vol`` is this call's own float32 copy: filled, clipped and normalised in place, a
         # long series costs three volumes of memory: the caller's, this copy and the result
-        if padding is not None:
-            fill_padding(vol, padding)
-        stats = robust_stats(vol, modality, padding)
-        excess = split_outliers(vol, stats.low, stats.high)
-        sigma_units = _noise_level(vol, noise_level, stats)
-        wanted = None
-        if slab is not None:  # one slice, with the neighbours a 2.5D model looks at
+        if slab is None:
+            ready = prepare(vol, modality, noise_level, padding)
+            wanted = None
+        else:  # one slice, with the neighbours a 2.5D model looks at
             lo, hi, index = slab
-            excess = _excess_within(excess, vol, index)
-            vol, wanted = vol[lo:hi], slice(index - lo, index - lo + 1)
+            ready = prepare(vol, modality, noise_level, padding, index, context=(lo, hi))
+            wanted = slice(index - lo, index - lo + 1)
+        vol, stats, excess, sigma_units = ready.vol, ready.stats, ready.excess, ready.sigma
         norm = to_network(vol, stats)
         params = stats.params
         sigma = float(params.scale_sigma(sigma_units))
@@ -499,14 +471,6 @@ def _float32_copy(arr: np.ndarray, noise_level: float | None) -> np.ndarray:
     if noise_level is not None and not (noise_level >= 0 and np.isfinite(noise_level)):
         raise ValueError(f"noise_level must be a finite number >= 0, got {noise_level}")
     return vol
-
-
-def _excess_within(excess: Excess, vol: np.ndarray, index: int) -> Excess:
-    """The outliers of slice ``index`` of ``vol``, indexed within that slice."""
-    plane = vol.shape[1] * vol.shape[2]
-    first, stop = index * plane, (index + 1) * plane
-    keep = (excess.index >= first) & (excess.index < stop)
-    return Excess(excess.index[keep] - first, excess.value[keep])
 
 
 def denoise(

@@ -105,3 +105,19 @@ def test_cancel_stops_a_classical_method_too(volume) -> None:
             volume, progress=lambda p: seen.append(p.done), should_stop=lambda: len(seen) >= 2
         )
     assert seen == [0, 1]
+
+
+def test_slice_after_slice_of_one_volume_and_then_of_a_changed_one(net_25d, volume) -> None:
+    den = Denoiser(net_25d, device="cpu")
+    padding = np.zeros(volume.shape, bool)
+    padding[:, -3:, :] = True
+    vol = Volume(np.where(padding, -1000.0, volume).astype(np.float32), padding=padding)
+    whole = den(vol).array
+    for index in (1, 5, 1):  # the whole-volume figures are measured once, then reused
+        np.testing.assert_allclose(
+            den.denoise_slice(vol, index).image, whole[index], rtol=1e-5, atol=1e-3
+        )
+    louder = volume.copy()
+    louder[:, :20] += np.random.default_rng(5).normal(0, 30, louder[:, :20].shape)
+    first, second = den.denoise_slice(volume, 2), den.denoise_slice(louder, 2)
+    assert second.noise_level == den.run(louder).noise_level != first.noise_level
