@@ -95,8 +95,8 @@ def evaluate(
     progress : bool
         Show a progress bar.
     self_ensemble : bool
-        Run the model (not the CAE baseline) with its output averaged over
-        the eight flips and rotations of each image.
+        Run the model (not the CAE baseline) as a self-ensemble (see
+        :class:`~medidenoise.Denoiser`).
 
     Returns
     -------

@@ -19,7 +19,7 @@ __all__ = ["optimise_for_inference", "pick_device", "run_network"]
 ProgressFn = Callable[[int, int], None]
 
 # pixels per forward pass: on CPU one 512x512 slice, as bigger batches thrash the caches
-# (8 slices of 512x512 in one batch took 4x as long per slice as one at a time)
+# (measured: BENCHMARKS.md, "CPU batch and tile size")
 _CPU_PIXELS_PER_BATCH = 1 << 18
 _GPU_PIXELS_PER_BATCH = 1 << 23
 
@@ -115,11 +115,9 @@ _DIHEDRAL = tuple((turns, mirror) for turns in range(4) for mirror in (False, Tr
 def _self_ensemble(predict: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
     """``predict`` averaged over the eight flips and rotations of its input.
 
-    Each transformed copy is denoised and turned back before averaging. The
-    noise-predicting networks make different errors on each copy while the
-    image content agrees, so the average is a little better (typically
-    0.1-0.5 dB) at eight times the cost. Shapes need not be square: a quarter
-    turn swaps the axes and the turn back restores them.
+    The self-ensemble (why it helps: :class:`~medidenoise.inference.Denoiser`). Each
+    transformed copy is denoised and turned back before averaging. Shapes need not be
+    square: a quarter turn swaps the axes and the turn back restores them.
     """
 
     def averaged(x: torch.Tensor) -> torch.Tensor:
@@ -158,7 +156,11 @@ def run_network(
 
     Slices are sent in batches; 2.5D networks get their neighbours (edge slices
     repeated). Images larger than ``tile_size`` along either axis are processed
-    in overlapping tiles blended with Gaussian weights, so no seams appear.
+    in tiles overlapping by ``tile_overlap`` of their size and averaged with
+    weights (:func:`_blend_weights`) that rise as a cubic ramp from ~0 at a tile's
+    edge to 1 at half the overlap inside it (the outer product of one ramp per
+    axis), so a tile's border pixels, computed from padding, barely count and
+    no seams appear.
     ``self_ensemble`` averages each tile over its eight flips and rotations.
     ``outputs`` denoises only those slices (the others serve as 2.5D context).
     """

@@ -152,7 +152,7 @@ def convert_dicom_folder(
         Show an overall progress bar (and per-series bars when ``jobs == 1``).
     self_ensemble : bool
         Average the network over the eight flips and rotations of each slice
-        (see :func:`denoise`): slightly better images, eight times the time.
+        (the self-ensemble: see :class:`~medidenoise.Denoiser`).
     volume_index : int, optional
         For 4D NIfTI input, which volume (0-based, along the 4th axis) to
         denoise; required when a NIfTI input holds several.

@@ -125,13 +125,15 @@ class Denoiser:
     tile_size : int, optional
         Images larger than this along an axis are denoised in overlapping
         tiles blended without seams; default 512 on CPU (larger activations
-        no longer fit the caches: a 2000x2000 radiograph took 1.6x as long
-        with 1024 tiles) and 1024 on CUDA. A 2.5D ``.onnx`` model takes whole slices.
+        no longer fit the caches; BENCHMARKS.md, "CPU batch and tile size") and
+        1024 on CUDA. A 2.5D ``.onnx`` model takes whole slices.
     self_ensemble : bool
-        Denoise each slice in its eight flips and rotations and average the
-        results: a little better (0.1-0.5 dB PSNR on the hold-out set, see
-        BENCHMARKS.md) for eight times the time. Networks only; ignored by
-        ``"identity"`` and the classical methods, refused for 2.5D ``.onnx`` models.
+        The self-ensemble: denoise each slice in its eight flips and rotations,
+        turn each result back and average them. The network's errors differ
+        from copy to copy while the image content agrees, so the average is a
+        little better (BENCHMARKS.md: 0.1-0.5 dB PSNR on the hold-out set), for
+        eight times the time. Networks only; ignored by ``"identity"`` and the
+        classical methods, refused for 2.5D ``.onnx`` models.
 
     Examples
     --------
@@ -524,7 +526,7 @@ def denoise(
         ``True`` shows a progress bar; a callable gets ``(done, total)``.
     self_ensemble : bool
         Average the network's output over the eight flips and rotations of
-        each slice: slightly better images for eight times the time.
+        each slice (the self-ensemble: see :class:`Denoiser`).
     slice_axis : int, optional
         The axis of ``image`` across which its slices are taken (see above);
         counts a MetaTensor's channel axis.

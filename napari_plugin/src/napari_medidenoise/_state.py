@@ -48,8 +48,8 @@ class DenoiseSettings:
     removed_noise : bool
         Also add a layer with the removed noise (input - denoised).
     self_ensemble : bool
-        Average the network over the 8 flips/rotations of each slice: slightly
-        better images, 8 times the time (networks only).
+        Average the network over the 8 flips/rotations of each slice (the
+        self-ensemble of ``medidenoise.Denoiser``; networks only).
     """
 
     model: ModelChoice = "default"

@@ -42,8 +42,8 @@ class DenoiseJob:
     batch_size : int or None
         Slices per forward pass (library default when ``None``).
     self_ensemble : bool
-        Average the network over the 8 flips/rotations of each slice
-        (slightly better, 8 times slower; networks only).
+        Average the network over the 8 flips/rotations of each slice (the
+        self-ensemble of ``medidenoise.Denoiser``; networks only).
     """
 
     model: str = "default"
