@@ -25,9 +25,9 @@ import _ffdnet
 import numpy as np
 
 from medidenoise import denoise
-from medidenoise.evaluation.baselines import bm3d_available, denoise_bm3d, denoise_nlm
 from medidenoise.evaluation.inputs import holdout_paths, load_images
 from medidenoise.evaluation.metrics import psnr
+from medidenoise.models.classical import bm3d_available, denoise_bm3d, denoise_nlm
 from medidenoise.transforms import add_correlated_noise
 
 SPECTRA = (("low-pass 0.25", "lowpass", 0.25), ("band-pass 0.4", "bandpass", 0.4))

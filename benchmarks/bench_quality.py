@@ -36,7 +36,7 @@ from pathlib import Path
 import _common
 import _ffdnet
 
-from medidenoise.inference.evaluate_model import evaluate
+from medidenoise.evaluation.evaluate_model import evaluate
 
 NOISES = ["gaussian:0.05", "gaussian:0.1", "poisson:200", "rician:0.05"]
 GAUSSIAN = ("gaussian 0.05", "gaussian 0.1")

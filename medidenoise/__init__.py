@@ -58,6 +58,8 @@ _EXPORTS: dict[str, str] = {
     "denoise": "medidenoise.inference",
     "adapt": "medidenoise.inference",
     "Denoiser": "medidenoise.inference",
+    "DenoiseProgress": "medidenoise.inference",
+    "DenoiseResult": "medidenoise.inference",
     "convert_dicom_folder": "medidenoise.inference",
     "ConversionReport": "medidenoise.inference",
     "derivation_description": "medidenoise.inference",
@@ -67,7 +69,7 @@ _EXPORTS: dict[str, str] = {
     "export_model": "medidenoise.export",
     "EXPORT_FORMATS": "medidenoise.export",
     # evaluation
-    "evaluate": "medidenoise.inference.evaluate_model",
+    "evaluate": "medidenoise.evaluation.evaluate_model",
     "EvaluationResult": "medidenoise.evaluation",
     "psnr": "medidenoise.evaluation",
     "ssim": "medidenoise.evaluation",
@@ -108,18 +110,20 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         UnsupportedImageError,
     )
     from medidenoise.evaluation import EvaluationResult, psnr, ssim
+    from medidenoise.evaluation.evaluate_model import evaluate
     from medidenoise.export import EXPORT_FORMATS, export_model
     from medidenoise.inference import (
         ConversionReport,
         Denoise,
         Denoised,
+        DenoiseProgress,
         Denoiser,
+        DenoiseResult,
         adapt,
         convert_dicom_folder,
         denoise,
         derivation_description,
     )
-    from medidenoise.inference.evaluate_model import evaluate
     from medidenoise.io import (
         DicomScan,
         DicomSeriesReader,

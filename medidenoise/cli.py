@@ -97,7 +97,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from medidenoise.inference.evaluate_model import evaluate
+    from medidenoise.evaluation.evaluate_model import evaluate
 
     result = evaluate(
         args.model,

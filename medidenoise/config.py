@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from medidenoise._noise_kinds import NOISE_LEVELS, NoiseKind
 from medidenoise.errors import ConfigError
 
 __all__ = [
@@ -37,9 +38,6 @@ __all__ = [
 ]
 
 LossName = Literal["mse", "l1", "bce", "ssim"]
-NoiseKind = Literal[
-    "gaussian", "salt_and_pepper", "poisson", "rician", "speckle", "correlated", "poisson_gaussian"
-]
 ProceduralKind = Literal["dead_leaves", "phantom"]
 _DEFAULT_FEATURES = {
     "cae": [32, 64, 128],
@@ -101,10 +99,9 @@ class NoiseComponent(_Strict):
         low, high = self.level_range
         if low < 0 or high < low:
             raise ValueError(f"level must be >= 0 and given as low <= high, got {self.level}")
-        if self.kind == "salt_and_pepper" and high > 1:
-            raise ValueError(f"salt_and_pepper level is a fraction in [0, 1], got {self.level}")
-        if self.kind == "poisson" and low <= 0:
-            raise ValueError(f"poisson level is a photon count > 0, got {self.level}")
+        rule = NOISE_LEVELS[self.kind]
+        if (rule.high is not None and high > rule.high) or (rule.low_open and low <= 0):
+            raise ValueError(f"{self.kind} level is {rule.meaning}, got {self.level}")
         return self
 
     @property

@@ -15,13 +15,13 @@ PKG = ROOT / "medidenoise"
 
 # lower layers first; a module may import its own layer or any layer before it
 LAYERS = [
-    {"errors", "_version", "config"},
+    {"errors", "_version", "_noise_kinds", "config"},
     {"io"},
     {"transforms"},
     {"models"},
-    {"engine", "evaluation"},
+    {"engine"},
     {"inference"},
-    {"export"},
+    {"evaluation", "export"},
     {"cli", "demo", "__main__", "__init__"},
 ]
 FORBIDDEN = ("napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "superqt")

@@ -26,12 +26,23 @@ import numpy as np
 from medidenoise.config import DataConfig
 from medidenoise.errors import ConfigError
 
-__all__ = ["HOLDOUT_PATTERN", "SliceSet", "check_not_holdout", "load_sources", "split_volumes"]
+__all__ = [
+    "HOLDOUT_NAMES",
+    "HOLDOUT_PATTERN",
+    "SliceSet",
+    "check_not_holdout",
+    "load_sources",
+    "split_volumes",
+]
 
 log = logging.getLogger(__name__)
 
-#: images kept for evaluation only; never used for training
-HOLDOUT_PATTERN = re.compile(r"(RG3_|MR2_|693_)", re.IGNORECASE)
+#: the hold-out set, kept for evaluation only and never trained on: a CR radiograph, an MR
+#: slice and a CT slice of ``pydicom-data`` (files ``<name>.dcm``)
+HOLDOUT_NAMES: tuple[str, ...] = ("RG3_UNCR", "MR2_UNCR", "693_UNCR")
+_HOLDOUT_FAMILIES = tuple(name.split("_")[0] + "_" for name in HOLDOUT_NAMES)
+#: a source naming any file of the hold-out families (RG3_*, MR2_*, 693_*)
+HOLDOUT_PATTERN = re.compile("(" + "|".join(map(re.escape, _HOLDOUT_FAMILIES)) + ")", re.IGNORECASE)
 #: image files read one by one in a folder source; every other file may be DICOM
 _OTHER_IMAGE_SUFFIXES = (".nii", ".nii.gz", ".png", ".tif", ".tiff")
 
@@ -77,7 +88,8 @@ def check_not_holdout(source: str, *, paths: list[Path] | tuple[Path, ...] = ())
     for item in (source, *map(str, paths)):
         if HOLDOUT_PATTERN.search(item):
             raise ConfigError(
-                f"data source {source!r} ({item}) is a hold-out image (RG3_*, MR2_*, 693_*): "
+                f"data source {source!r} ({item}) is a hold-out image "
+                f"({', '.join(f + '*' for f in _HOLDOUT_FAMILIES)}): "
                 "those are kept for evaluation and never trained on; remove it from data.train/val"
             )
 

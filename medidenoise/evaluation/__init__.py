@@ -1,19 +1,11 @@
 """Evaluation: PSNR/SSIM metrics, classical baselines and evaluation reports.
 
-The public ``medidenoise.evaluate(model, ...)`` lives one layer up, in
-:mod:`medidenoise.inference.evaluate_model`, because it runs the model through
-``medidenoise.denoise``; here, :func:`evaluate_denoisers` takes the denoisers
-as callables.
+The public ``medidenoise.evaluate(model, ...)`` (:mod:`.evaluate_model`) runs the
+model through ``medidenoise.Denoiser``; :func:`evaluate_denoisers` takes the
+denoisers as callables. The classical baselines live in
+:mod:`medidenoise.models.classical` (``denoise(model="nlm")`` runs them too).
 """
 
-from medidenoise.evaluation.baselines import (
-    CLASSICAL_METHODS,
-    bm3d_available,
-    denoise_bm3d,
-    denoise_nlm,
-    denoise_tv,
-    denoise_wavelet,
-)
 from medidenoise.evaluation.inputs import (
     DEFAULT_NOISES,
     HOLDOUT_NAMES,
@@ -26,6 +18,14 @@ from medidenoise.evaluation.inputs import (
 from medidenoise.evaluation.metrics import psnr, ssim
 from medidenoise.evaluation.report import EvaluationResult
 from medidenoise.evaluation.runner import DenoiseFn, evaluate_denoisers
+from medidenoise.models.classical import (
+    CLASSICAL_METHODS,
+    bm3d_available,
+    denoise_bm3d,
+    denoise_nlm,
+    denoise_tv,
+    denoise_wavelet,
+)
 
 __all__ = [
     "CLASSICAL_METHODS",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medidenoise.engine.data import HOLDOUT_NAMES
 from medidenoise.errors import InvalidImageError, NoImageDataError
 from medidenoise.io import Volume
 from medidenoise.transforms import NOISE_KINDS
@@ -30,9 +31,6 @@ __all__ = [
     "load_images",
     "parse_noises",
 ]
-
-#: the hold-out set (never trained on): a CR radiograph, an MR slice and a CT slice
-HOLDOUT_NAMES: tuple[str, ...] = ("RG3_UNCR", "MR2_UNCR", "693_UNCR")
 
 ImageSource = str | os.PathLike | Volume | np.ndarray
 

@@ -1,9 +1,9 @@
 """Run denoisers and classical baselines over images x noises and write a report.
 
 :func:`evaluate_denoisers` takes the learned denoisers as plain callables
-``fn(noisy, sigma) -> denoised`` so that this package stays below
-``medidenoise.inference``; the public :func:`medidenoise.evaluate` binds the
-model (and the CAE baseline) through ``medidenoise.denoise`` and calls it.
+``fn(noisy, sigma) -> denoised``; the public :func:`medidenoise.evaluate`
+(:mod:`.evaluate_model`) binds the model (and the CAE baseline) through
+``medidenoise.Denoiser`` and calls it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from medidenoise.evaluation import baselines
 from medidenoise.evaluation.inputs import (
     EvalImage,
     ImageSource,
@@ -27,6 +26,7 @@ from medidenoise.evaluation.inputs import (
 )
 from medidenoise.evaluation.metrics import SSIM_SETTINGS, psnr, ssim
 from medidenoise.evaluation.report import EvaluationResult
+from medidenoise.models import classical as baselines
 from medidenoise.transforms import add_noise
 
 __all__ = ["DenoiseFn", "evaluate_denoisers"]
@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 #: a denoiser under test: ``fn(noisy, sigma) -> denoised``, 2D float32 in [0, 1]
 #: in and out, ``sigma`` the noise std in the same units
 DenoiseFn = Callable[[np.ndarray, float], np.ndarray]
-
-#: classical methods in report order, strongest first
-TABLE_ORDER = ("bm3d", "nlm", "tv", "wavelet")
 
 ORACLE_NOTE = (
     "For non-Gaussian noise every method (model and baselines) is given sigma = std(noisy - "
@@ -50,7 +47,7 @@ ORACLE_NOTE = (
 def _method_list(
     methods: Sequence[str] | None, learned: Sequence[str], notes: list[str]
 ) -> list[str]:
-    known = ["noisy", *learned, *TABLE_ORDER]
+    known = ["noisy", *learned, *baselines.CLASSICAL]
     if methods is None:
         chosen = list(known)
         if not baselines.bm3d_available():
@@ -118,7 +115,7 @@ def _score(
 def _featured(methods: list[str], learned: Sequence[str]) -> list[str]:
     """Methods shown in the image grids: the learned ones and the strongest classical one."""
     shown = [m for m in methods if m in learned]
-    classical = [m for m in TABLE_ORDER if m in methods]
+    classical = [m for m in baselines.CLASSICAL if m in methods]
     return shown + classical[:1]
 
 

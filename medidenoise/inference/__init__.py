@@ -5,6 +5,7 @@ from medidenoise.inference.convert import convert_dicom_folder, derivation_descr
 from medidenoise.inference.convert_report import ConversionReport
 from medidenoise.inference.denoiser import CLASSICAL, Denoiser, denoise
 from medidenoise.inference.monai_transforms import Denoise, DenoiseD, Denoised, DenoiseDict
+from medidenoise.inference.progress import DenoiseProgress, DenoiseResult
 
 __all__ = [
     "CLASSICAL",
@@ -12,6 +13,8 @@ __all__ = [
     "Denoise",
     "DenoiseD",
     "DenoiseDict",
+    "DenoiseProgress",
+    "DenoiseResult",
     "Denoised",
     "Denoiser",
     "adapt",

@@ -19,7 +19,7 @@ __all__ = ["optimise_for_inference", "pick_device", "run_network"]
 ProgressFn = Callable[[int, int], None]
 
 # pixels per forward pass: on CPU one 512x512 slice, as bigger batches thrash the caches
-# (8 slices of 512x512 in one batch took 4x as long per slice as one at a time)
+# (measured: BENCHMARKS.md, "CPU batch and tile size")
 _CPU_PIXELS_PER_BATCH = 1 << 18
 _GPU_PIXELS_PER_BATCH = 1 << 23
 
@@ -115,11 +115,9 @@ _DIHEDRAL = tuple((turns, mirror) for turns in range(4) for mirror in (False, Tr
 def _self_ensemble(predict: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
     """``predict`` averaged over the eight flips and rotations of its input.
 
-    Each transformed copy is denoised and turned back before averaging. The
-    noise-predicting networks make different errors on each copy while the
-    image content agrees, so the average is a little better (typically
-    0.1-0.5 dB) at eight times the cost. Shapes need not be square: a quarter
-    turn swaps the axes and the turn back restores them.
+    The self-ensemble (why it helps: :class:`~medidenoise.inference.Denoiser`). Each
+    transformed copy is denoised and turned back before averaging. Shapes need not be
+    square: a quarter turn swaps the axes and the turn back restores them.
     """
 
     def averaged(x: torch.Tensor) -> torch.Tensor:
@@ -152,13 +150,19 @@ def run_network(
     progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
     self_ensemble: bool = False,
+    outputs: slice | None = None,
 ) -> np.ndarray:
     """Denoise a normalised (D, H, W) float32 volume slice by slice.
 
     Slices are sent in batches; 2.5D networks get their neighbours (edge slices
     repeated). Images larger than ``tile_size`` along either axis are processed
-    in overlapping tiles blended with Gaussian weights, so no seams appear.
+    in tiles overlapping by ``tile_overlap`` of their size and averaged with
+    weights (:func:`_blend_weights`) that rise as a cubic ramp from ~0 at a tile's
+    edge to 1 at half the overlap inside it (the outer product of one ramp per
+    axis), so a tile's border pixels, computed from padding, barely count and
+    no seams appear.
     ``self_ensemble`` averages each tile over its eight flips and rotations.
+    ``outputs`` denoises only those slices (the others serve as 2.5D context).
     """
     context = int(getattr(network, "context_slices", 1))
     wants_sigma = bool(getattr(network, "noise_level_input", False))
@@ -185,7 +189,10 @@ def run_network(
     if self_ensemble:
         predict = _self_ensemble(predict)
     stacks = _stacks(volume, context)
-    out = np.empty_like(volume, dtype=np.float32)
+    if outputs is not None:
+        stacks = stacks[outputs]
+        depth = stacks.shape[0]
+    out = np.empty((depth, height, width), dtype=np.float32)
     network = network.to(device).eval()
     done = 0
     with torch.inference_mode():

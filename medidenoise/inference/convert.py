@@ -7,7 +7,6 @@ or nothing (so a killed run resumes where it stopped).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -25,33 +24,16 @@ from medidenoise.inference.convert_series import (
     incomplete_reason,
 )
 from medidenoise.io.dicom_write_compress import Compression, compression_syntax
-from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
+from medidenoise.models.checkpoint import model_label
 
 __all__ = ["convert_dicom_folder"]
 
 log = logging.getLogger(__name__)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def _model_id(model: Any) -> str:
-    """A short, stable description of the model for provenance and UID seeds."""
-    if not isinstance(model, (str, os.PathLike)):
-        meta = getattr(model, "metadata", None) or {}
-        return str(meta.get("name", type(model).__name__))
-    name = os.fspath(model)
-    shipped = name in SHIPPED_MODELS
-    path = shipped_weights_path(name) if shipped else Path(name)
-    if path.is_file():  # the weights' hash: a retrained model is another model
-        label = name if shipped else path.name
-        return f"{label} (sha256 {_sha256(path)})"
-    return name
+    """The model's label with its weights' checksum, for provenance and UID seeds."""
+    return model_label(model, checksum=True)
 
 
 def _derivation(model_id: str, noise_level: float | None, self_ensemble: bool = False) -> str:
@@ -170,7 +152,7 @@ def convert_dicom_folder(
         Show an overall progress bar (and per-series bars when ``jobs == 1``).
     self_ensemble : bool
         Average the network over the eight flips and rotations of each slice
-        (see :func:`denoise`): slightly better images, eight times the time.
+        (the self-ensemble: see :class:`~medidenoise.Denoiser`).
     volume_index : int, optional
         For 4D NIfTI input, which volume (0-based, along the 4th axis) to
         denoise; required when a NIfTI input holds several.

@@ -14,32 +14,24 @@ import torch
 
 from medidenoise.errors import InvalidImageError
 from medidenoise.inference._network import optimise_for_inference, pick_device, run_network
-from medidenoise.inference._robust import (
-    RobustStats,
-    fill_padding,
-    from_network,
-    robust_stats,
-    split_outliers,
-    to_network,
-)
+from medidenoise.inference._prepare import prepare
+from medidenoise.inference._robust import from_network, to_network
 from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_like
 from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
+from medidenoise.inference.progress import DenoiseProgress, DenoiseResult, LegacyProgress, Progress
 from medidenoise.io import Volume
 from medidenoise.models import load_model
-from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
-from medidenoise.transforms import estimate_noise
+from medidenoise.models.checkpoint import SHIPPED_MODELS, model_label, shipped_weights_path
+from medidenoise.models.classical import CLASSICAL, CLASSICAL_METHODS
 
-__all__ = ["CLASSICAL", "Denoiser", "denoise"]
+__all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise"]
 
 log = logging.getLogger(__name__)
 
 _F32_MAX = float(np.finfo(np.float32).max)
 
-#: names accepted as ``model=`` that run a classical (non-learned) method
-CLASSICAL = ("nlm", "tv", "wavelet", "bm3d")
-
 ModelLike = str | os.PathLike | torch.nn.Module
-Progress = bool | Callable[[int, int], None]
+Report = Callable[[DenoiseProgress], None]
 
 
 @functools.lru_cache(maxsize=4)
@@ -96,47 +88,18 @@ def _across_axis(
     return np.moveaxis(np.asarray(run(moved)), 0, axis)
 
 
-def _noise_level(vol: np.ndarray, noise_level: float | None, stats: RobustStats) -> float:
-    """The noise std in image units: the caller's (bounded), or estimated on the clipped image."""
-    bound = stats.span
-    if noise_level is None:
-        estimate = estimate_noise(vol)
-        if bound > 0 and estimate > bound:
-            log.warning("estimated noise %.4g capped at the image range %.4g", estimate, bound)
-        return min(estimate, bound) if bound > 0 else estimate
-    if noise_level > max(bound, stats.params.scale):
-        raise ValueError(
-            f"noise_level={noise_level:g} is larger than the image's whole intensity range "
-            f"(about {max(bound, stats.params.scale):.4g} in its own units), which no noise "
-            "can be; give the noise standard deviation in the image's units (HU for CT), or "
-            "leave noise_level out to estimate it"
-        )
-    return float(noise_level)
-
-
-def _progress_callback(progress: Progress, total: int) -> tuple[Callable | None, Any]:
-    if callable(progress):
-        return progress, None
-    if not progress:
-        return None, None
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, unit="slice", desc="denoise")
-
-    def update(done: int, _total: int) -> None:
-        bar.update(done - bar.n)
-
-    return update, bar
-
-
 def _run_classical(
-    method: str, vol: np.ndarray, sigma: float, report: Callable | None
+    method: str,
+    vol: np.ndarray,
+    sigma: float,
+    report: Callable[[int, int], None] | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> np.ndarray:
-    from medidenoise.evaluation.baselines import CLASSICAL_METHODS
-
     fn = CLASSICAL_METHODS[method]
     out = np.empty_like(vol)
     for k in range(vol.shape[0]):
+        if should_stop is not None and should_stop():
+            raise InterruptedError("denoising was cancelled")
         out[k] = fn(vol[k], sigma)
         if report is not None:
             report(k + 1, vol.shape[0])
@@ -162,13 +125,15 @@ class Denoiser:
     tile_size : int, optional
         Images larger than this along an axis are denoised in overlapping
         tiles blended without seams; default 512 on CPU (larger activations
-        no longer fit the caches: a 2000x2000 radiograph took 1.6x as long
-        with 1024 tiles) and 1024 on CUDA. A 2.5D ``.onnx`` model takes whole slices.
+        no longer fit the caches; BENCHMARKS.md, "CPU batch and tile size") and
+        1024 on CUDA. A 2.5D ``.onnx`` model takes whole slices.
     self_ensemble : bool
-        Denoise each slice in its eight flips and rotations and average the
-        results: a little better (0.1-0.5 dB PSNR on the hold-out set, see
-        BENCHMARKS.md) for eight times the time. Networks only; ignored by
-        ``"identity"`` and the classical methods, refused for 2.5D ``.onnx`` models.
+        The self-ensemble: denoise each slice in its eight flips and rotations,
+        turn each result back and average them. The network's errors differ
+        from copy to copy while the image content agrees, so the average is a
+        little better (BENCHMARKS.md: 0.1-0.5 dB PSNR on the hold-out set), for
+        eight times the time. Networks only; ignored by ``"identity"`` and the
+        classical methods, refused for 2.5D ``.onnx`` models.
 
     Examples
     --------
@@ -207,10 +172,14 @@ class Denoiser:
     @property
     def name(self) -> str:
         """A short description of the model, for reports and DICOM provenance."""
+        return model_label(self.model)
+
+    @property
+    def context_slices(self) -> int:
+        """Slices a 2.5D model sees per output slice (the slice and its neighbours); 1 for 2D."""
         if isinstance(self.model, str):
-            return self.model
-        meta = getattr(self.model, "metadata", {}) or {}
-        return str(meta.get("name", type(self.model).__name__))
+            return 1
+        return int(getattr(self.model, "context_slices", 1))
 
     @overload
     def __call__(
@@ -254,14 +223,144 @@ class Denoiser:
         slice_axis: int | None = None,
     ) -> Volume | np.ndarray | torch.Tensor:
         """Denoise ``image``; see :func:`denoise` for the parameters."""
-        run = functools.partial(
-            self.__call__, noise_level=noise_level, progress=progress, should_stop=should_stop
-        )
+        relay = LegacyProgress(progress) if progress else None
+        try:
+            done = self._run(image, noise_level, relay, should_stop, slice_axis)
+        finally:
+            if relay is not None:
+                relay.close()
+        return done.image
+
+    def run(
+        self,
+        image: Volume | np.ndarray | torch.Tensor,
+        *,
+        noise_level: float | None = None,
+        progress: Callable[[DenoiseProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        slice_axis: int | None = None,
+    ) -> DenoiseResult:
+        """Denoise ``image`` as :meth:`__call__` does, and report the noise level used.
+
+        Parameters
+        ----------
+        image, noise_level, slice_axis
+            As for :func:`denoise`.
+        progress : callable, optional
+            Called with a :class:`DenoiseProgress` once the noise level is known
+            (``done == 0``) and after every batch of slices (``done`` increasing
+            up to ``total``); each report carries the noise level in use.
+        should_stop : callable, optional
+            Checked before every batch; when it returns True the run stops with
+            ``InterruptedError`` (nothing is returned).
+
+        Returns
+        -------
+        DenoiseResult
+            ``.image`` (what ``__call__`` returns), ``.noise_level`` (image units:
+            the caller's, or the estimate made on the robustly prepared image, with
+            hot pixels and DICOM padding kept out) and ``.model``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> result = Denoiser("identity").run(np.zeros((2, 8, 8)), noise_level=1.0)
+        >>> result.image.shape, result.noise_level
+        ((2, 8, 8), 1.0)
+        """
+        return self._run(image, noise_level, progress, should_stop, slice_axis)
+
+    def denoise_slice(
+        self,
+        image: Volume | np.ndarray,
+        index: int | None = None,
+        *,
+        axis: int = 0,
+        noise_level: float | None = None,
+    ) -> DenoiseResult:
+        """Denoise one slice of a volume exactly as denoising the whole volume would.
+
+        A 2.5D model gets the slice's ``context_slices // 2`` neighbours on each
+        side (the edge slice repeated at the ends of the volume), and the
+        normalisation, outlier bounds and estimated noise level are those of the
+        whole volume, so the result equals slice ``index`` of ``run(image)``
+        (to float rounding) at a fraction of the cost: a preview of the volume.
+
+        Parameters
+        ----------
+        image : Volume or numpy.ndarray
+            (H, W) image or 3D volume in its own units; never modified.
+        index : int, optional
+            The slice along ``axis``; ``None`` (or 0) for a 2D image.
+        axis : int
+            The axis the slice is taken across (a ``Volume``: 0 only).
+        noise_level : float, optional
+            Noise std in image units; estimated on the whole volume when omitted.
+
+        Returns
+        -------
+        DenoiseResult
+            ``.image`` the denoised (H, W) slice (float32), ``.noise_level`` the
+            level used, ``.model`` the model's label.
+
+        Raises
+        ------
+        IndexError
+            ``index`` outside the volume.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> vol = np.arange(3 * 8 * 8, dtype=np.float32).reshape(3, 8, 8)
+        >>> Denoiser("identity").denoise_slice(vol, 1).image[0, :3]
+        array([64., 65., 66.], dtype=float32)
+        """
+        arr, modality = _as_array(image)
+        padding = image.padding if isinstance(image, Volume) else None
+        if arr.ndim == 2:
+            if index not in (None, 0):
+                raise IndexError(f"slice {index} of a 2D image: pass index=None (or 0)")
+            arr, index = arr[np.newaxis], 0
+            padding = None if padding is None else padding.reshape(arr.shape)
+        else:
+            if isinstance(image, Volume) and axis != 0:
+                raise ValueError(f"axis={axis}: a Volume's slices are its first axis; leave it 0")
+            if not -3 <= axis < 3:
+                raise ValueError(f"axis={axis} is not an axis of a 3D volume (-3..2)")
+            n = arr.shape[axis]
+            if index is None or not 0 <= index < n:
+                raise IndexError(f"slice {index} is outside 0..{n - 1} (axis {axis})")
+            arr = np.moveaxis(arr, axis, 0)
+        vol = _float32_copy(arr, noise_level)
+        half = self.context_slices // 2
+        slab = (max(0, index - half), min(vol.shape[0], index + half + 1), index)
+        out, level = self._denoise(vol, modality, noise_level, None, None, padding, slab=slab)
+        result = out[0]
+        if padding is not None:
+            result[padding[index]] = arr[index][padding[index]]
+        return DenoiseResult(result, level, self.name)
+
+    def _run(
+        self,
+        image: Volume | np.ndarray | torch.Tensor,
+        noise_level: float | None,
+        report: Report | None,
+        should_stop: Callable[[], bool] | None,
+        slice_axis: int | None,
+    ) -> DenoiseResult:
+        levels: list[float | None] = [None]
+
+        def again(part: Any) -> Any:
+            done = self._run(part, noise_level, report, should_stop, None)
+            levels[0] = done.noise_level
+            return done.image
+
         if is_meta_tensor(image):
             spatial, axis, channels = spatial_view(image, slice_axis)
             kind = str(getattr(image, "meta", {}).get("modality") or "OT")
-            out = _across_axis(spatial, axis, lambda a: run(Volume(a, modality=kind)).array)
-            return wrap_like(image, out, channels=channels, denoised_by=self.name)
+            out = _across_axis(spatial, axis, lambda a: again(Volume(a, modality=kind)).array)
+            wrapped = wrap_like(image, out, channels=channels, denoised_by=self.name)
+            return DenoiseResult(wrapped, levels[0], self.name)
         if slice_axis is not None and slice_axis != 0:
             if isinstance(image, Volume):
                 raise ValueError(
@@ -274,69 +373,70 @@ class Denoiser:
                     f"slice_axis={slice_axis} needs a 3D array and an axis in -3..2, got shape "
                     f"{arr.shape}"
                 )
-            return _across_axis(arr, slice_axis % 3, run)
+            return DenoiseResult(_across_axis(arr, slice_axis % 3, again), levels[0], self.name)
         arr, modality = _as_array(image)
         squeeze = arr.ndim == 2
-        if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
-            big = np.abs(arr).max(initial=0.0)
-            if big > _F32_MAX:
-                raise InvalidImageError(
-                    f"image holds values up to {big:.3g}, beyond the float32 range (+-3.4e38) "
-                    "the denoiser computes in; rescale the image (e.g. divide it by a power "
-                    "of ten) first"
-                )
-        vol = np.array(arr, dtype=np.float32, copy=True).reshape((-1, *arr.shape[-2:]))
-        if not np.isfinite(vol).all():
-            raise InvalidImageError(
-                "image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first"
-            )
-        if noise_level is not None and not (noise_level >= 0 and np.isfinite(noise_level)):
-            raise ValueError(f"noise_level must be a finite number >= 0, got {noise_level}")
+        vol = _float32_copy(arr, noise_level)
         padding = image.padding if isinstance(image, Volume) else None
-        report, bar = _progress_callback(progress, vol.shape[0])
-        try:
-            out = self._denoise(vol, modality, noise_level, report, should_stop, padding)
-        finally:
-            if bar is not None:
-                bar.close()
+        out, level = self._denoise(vol, modality, noise_level, report, should_stop, padding)
         if padding is not None:  # padding is not image: exactly the caller's values
             out[padding] = arr.reshape(out.shape)[padding]
         out = out[0] if squeeze else out
         if isinstance(image, Volume):
             meta = {**image.metadata, "denoised_by": self.name}
-            return image.with_array(out, metadata=meta)
-        return out
+            return DenoiseResult(image.with_array(out, metadata=meta), level, self.name)
+        return DenoiseResult(out, level, self.name)
 
     def _denoise(
         self,
         vol: np.ndarray,
         modality: str | None,
         noise_level: float | None,
-        report: Callable | None,
+        report: Report | None,
         should_stop: Callable[[], bool] | None,
         padding: np.ndarray | None = None,
-    ) -> np.ndarray:
+        *,
+        slab: tuple[int, int, int] | None = None,
+    ) -> tuple[np.ndarray, float | None]:
+        """Denoise ``vol``; with ``slab=(lo, hi, k)`` only slice ``k``, the volume prepared whole
+        and slices ``lo:hi`` around ``k`` given to the network as context."""
+        total = vol.shape[0] if slab is None else 1
         if self.model == "identity":
             if report is not None:
-                report(vol.shape[0], vol.shape[0])
-            return vol
+                report(DenoiseProgress(0, total, noise_level))
+                report(DenoiseProgress(total, total, noise_level))
+            out = vol if slab is None else vol[slab[2] : slab[2] + 1]
+            return out, noise_level
         # ``vol`` is this call's own float32 copy: filled, clipped and normalised in place, a
         # long series costs three volumes of memory: the caller's, this copy and the result
-        if padding is not None:
-            fill_padding(vol, padding)
-        stats = robust_stats(vol, modality, padding)
-        excess = split_outliers(vol, stats.low, stats.high)
-        sigma_units = _noise_level(vol, noise_level, stats)
+        if slab is None:
+            ready = prepare(vol, modality, noise_level, padding)
+            wanted = None
+        else:  # one slice, with the neighbours a 2.5D model looks at
+            lo, hi, index = slab
+            ready = prepare(vol, modality, noise_level, padding, index, context=(lo, hi))
+            wanted = slice(index - lo, index - lo + 1)
+        vol, stats, excess, sigma_units = ready.vol, ready.stats, ready.excess, ready.sigma
         norm = to_network(vol, stats)
         params = stats.params
         sigma = float(params.scale_sigma(sigma_units))
         log.debug("noise level %.4g (image units) = %.4g (network units)", sigma_units, sigma)
+        if report is not None:
+            report(DenoiseProgress(0, total, sigma_units))
+
+        def batches_done(done: int, count: int) -> None:
+            if report is not None:
+                report(DenoiseProgress(done, count, sigma_units))
+
         if isinstance(self.model, str):
-            result = _run_classical(self.model, norm, sigma, report)
+            part = norm if wanted is None else norm[wanted]
+            result = _run_classical(self.model, part, sigma, batches_done, should_stop)
         elif isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
             result = self.model.denoise_normalized(
-                norm, sigma, batch_size=self.batch_size, progress=report, should_stop=should_stop
-            )
+                norm, sigma, batch_size=self.batch_size, progress=batches_done,
+                should_stop=should_stop,
+            )  # fmt: skip
+            result = result if wanted is None else result[wanted]
         else:
             network = self.model.as_network() if isinstance(self.model, OnnxModel) else self.model
             result = run_network(
@@ -346,12 +446,33 @@ class Denoiser:
                 device=self.device,
                 batch_size=self.batch_size,
                 tile_size=self.tile_size,
-                progress=report,
+                progress=batches_done,
                 should_stop=should_stop,
                 self_ensemble=self.self_ensemble,
+                outputs=wanted,
             )
         # both runners return a new float32 array: scale it back in place
-        return from_network(result, stats, excess)
+        return from_network(result, stats, excess), sigma_units
+
+
+def _float32_copy(arr: np.ndarray, noise_level: float | None) -> np.ndarray:
+    """The call's own float32 (D, H, W) copy of ``arr``, checked to be denoisable."""
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
+        big = np.abs(arr).max(initial=0.0)
+        if big > _F32_MAX:
+            raise InvalidImageError(
+                f"image holds values up to {big:.3g}, beyond the float32 range (+-3.4e38) "
+                "the denoiser computes in; rescale the image (e.g. divide it by a power "
+                "of ten) first"
+            )
+    vol = np.array(arr, dtype=np.float32, copy=True).reshape((-1, *arr.shape[-2:]))
+    if not np.isfinite(vol).all():
+        raise InvalidImageError(
+            "image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first"
+        )
+    if noise_level is not None and not (noise_level >= 0 and np.isfinite(noise_level)):
+        raise ValueError(f"noise_level must be a finite number >= 0, got {noise_level}")
+    return vol
 
 
 def denoise(
@@ -405,7 +526,7 @@ def denoise(
         ``True`` shows a progress bar; a callable gets ``(done, total)``.
     self_ensemble : bool
         Average the network's output over the eight flips and rotations of
-        each slice: slightly better images for eight times the time.
+        each slice (the self-ensemble: see :class:`Denoiser`).
     slice_axis : int, optional
         The axis of ``image`` across which its slices are taken (see above);
         counts a MetaTensor's channel axis.

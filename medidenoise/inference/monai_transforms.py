@@ -38,7 +38,8 @@ class Denoise(Transform):
     batch_size : int, optional
         Slices per forward pass.
     self_ensemble : bool
-        Average over the eight flips/rotations of each slice.
+        Average over the eight flips/rotations of each slice (the self-ensemble:
+        see :class:`~medidenoise.Denoiser`).
     slice_axis : int, optional
         The axis the slices lie across (see :func:`medidenoise.denoise`).
 

@@ -1,4 +1,4 @@
-"""Header side of the derived-series writer (DICOM_NOTES §1.3).
+"""Header side of the derived-series writer (rules: docs/internals.md, ``write_dicom_series``).
 
 Turns a copy of a source instance's header into the header of a *derived*
 instance: new UIDs, DERIVED image type, derivation description and code,

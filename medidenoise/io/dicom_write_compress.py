@@ -1,5 +1,5 @@
-"""Lossless re-encoding of derived instances, on request (DESIGN.md: "uncompressed
-Explicit VR Little Endian unless a lossless re-encode is asked for").
+"""Lossless re-encoding of derived instances, on request: derived series are written
+uncompressed (Explicit VR Little Endian) unless a lossless re-encode is asked for.
 
 The names are those of the CLI's ``--compression``: ``"none"`` (Explicit VR
 Little Endian), ``"rle"`` (RLE Lossless, pydicom's own encoder), ``"jpeg-ls"``

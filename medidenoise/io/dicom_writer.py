@@ -1,4 +1,4 @@
-"""Write a denoised volume back as a *derived* DICOM series (DICOM_NOTES §1.3).
+"""Write a denoised volume back as a *derived* DICOM series (rules: docs/internals.md, io).
 
 :func:`write_dicom_series` maps slice ``k`` of the denoised array to the
 source slice ``volume.source.slices[k]``: it reads that source's header,

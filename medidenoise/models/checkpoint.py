@@ -8,6 +8,7 @@ training data, epochs, validation PSNR/SSIM, package version, seed).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ __all__ = [
     "SHIPPED_MODELS",
     "default_weights_path",
     "load_model",
+    "model_label",
     "read_metadata",
     "save_checkpoint",
     "shipped_weights_path",
@@ -53,6 +55,43 @@ def shipped_weights_path(name: str) -> Path:
     """Where a shipped model (a key of :data:`SHIPPED_MODELS`) lives in the package."""
     filename, _ = SHIPPED_MODELS[name]
     return Path(__file__).resolve().parents[1] / "weights" / filename
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def model_label(model: Any, *, checksum: bool = False) -> str:
+    """A short description of a model, for reports and DICOM provenance.
+
+    A network (or anything that is not a name or path) is named by its
+    metadata ``"name"``, else by its class; a name or path is given back as
+    it is. With ``checksum=True`` a weights file (a shipped model's name, or
+    a checkpoint path) also gets the first 16 hex digits of its SHA-256, so a
+    retrained model is told apart: ``"default (sha256 ...)"``,
+    ``"model.safetensors (sha256 ...)"``.
+
+    Examples
+    --------
+    >>> model_label("nlm"), model_label("identity", checksum=True)
+    ('nlm', 'identity')
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        meta = getattr(model, "metadata", None) or {}
+        return str(meta.get("name", type(model).__name__))
+    name = os.fspath(model)
+    if not checksum:
+        return name
+    shipped = name in SHIPPED_MODELS
+    path = shipped_weights_path(name) if shipped else Path(name)
+    if path.is_file():  # the weights' hash: a retrained model is another model
+        label = name if shipped else path.name
+        return f"{label} (sha256 {_sha256(path)})"
+    return name
 
 
 def default_weights_path() -> Path:

@@ -12,10 +12,10 @@ Poisson noise whose level is a photon count.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 
+from medidenoise._noise_kinds import NOISE_KINDS, NOISE_LEVELS, NoiseKind
 from medidenoise.transforms._checks import RngLike, as_float_image, check_number, make_rng
 from medidenoise.transforms._noise_realistic import (
     add_correlated_noise,
@@ -38,31 +38,8 @@ __all__ = [
     "check_noise_level",
 ]
 
-NoiseKind = Literal[
-    "gaussian", "salt_and_pepper", "poisson", "rician", "speckle", "correlated", "poisson_gaussian"
-]
-
-#: The noise models :func:`add_noise` knows, in a fixed order.
-NOISE_KINDS: tuple[str, ...] = (
-    "gaussian",
-    "salt_and_pepper",
-    "poisson",
-    "rician",
-    "speckle",
-    "correlated",
-    "poisson_gaussian",
-)
-
 #: Default ``(low, high)`` level ranges, meant for images in network units [0, 1].
-DEFAULT_LEVELS: dict[str, tuple[float, float]] = {
-    "gaussian": (0.01, 0.1),
-    "salt_and_pepper": (0.001, 0.02),
-    "poisson": (50.0, 1000.0),
-    "rician": (0.01, 0.1),
-    "speckle": (0.02, 0.2),
-    "correlated": (0.01, 0.1),
-    "poisson_gaussian": (0.01, 0.1),
-}
+DEFAULT_LEVELS: dict[str, tuple[float, float]] = {k: r.default for k, r in NOISE_LEVELS.items()}
 
 
 def add_gaussian_noise(image: np.ndarray, sigma: float, *, rng: RngLike = None) -> np.ndarray:
@@ -310,14 +287,14 @@ def check_noise_kind(kind: object, *, name: str = "kind") -> str:
 def check_noise_level(kind: str, level: object, *, name: str = "level") -> float:
     """Check a noise level for ``kind`` and return it as a float.
 
-    Allowed: sigma ``>= 0`` (gaussian, rician, speckle, correlated, poisson_gaussian),
-    amount in ``[0, 1]`` (salt_and_pepper), photons ``> 0`` (poisson).
+    Allowed (:data:`~medidenoise._noise_kinds.NOISE_LEVELS`): sigma ``>= 0`` (gaussian,
+    rician, speckle, correlated, poisson_gaussian), amount in ``[0, 1]``
+    (salt_and_pepper), photons ``> 0`` (poisson).
     """
-    if kind == "salt_and_pepper":
-        return check_number(f"{name} (salt_and_pepper amount)", level, low=0.0, high=1.0)
-    if kind == "poisson":
-        return check_number(f"{name} (poisson photons)", level, low=0.0, low_open=True)
-    return check_number(f"{name} ({kind} sigma)", level, low=0.0)
+    rule = NOISE_LEVELS[kind]
+    return check_number(
+        f"{name} ({kind} {rule.name})", level, low=0.0, high=rule.high, low_open=rule.low_open
+    )
 
 
 def add_noise(

@@ -7,7 +7,7 @@ import pytest
 
 from medidenoise.errors import InvalidImageError
 from medidenoise.evaluation import CLASSICAL_METHODS, bm3d_available, psnr
-from medidenoise.evaluation.baselines import denoise_wavelet
+from medidenoise.models.classical import denoise_wavelet
 
 SIGMA = 0.1
 METHODS = sorted(CLASSICAL_METHODS)

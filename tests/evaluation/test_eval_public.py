@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from medidenoise.cli import main
-from medidenoise.inference.evaluate_model import evaluate
+from medidenoise.evaluation.evaluate_model import evaluate
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_cae_row_uses_the_shipped_baseline(ramp, tmp_path: Path) -> None:
 def test_cae_row_is_skipped_with_a_note_without_checkpoint(
     ramp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import medidenoise.inference.evaluate_model as em
+    import medidenoise.evaluation.evaluate_model as em
 
     monkeypatch.setattr(em, "shipped_weights_path", lambda name: tmp_path / "absent.safetensors")
     res = evaluate(

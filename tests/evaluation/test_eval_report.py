@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from medidenoise.evaluation import EvaluationResult, evaluate_denoisers
-from medidenoise.evaluation import baselines as baselines_module
+from medidenoise.models import classical as baselines_module
 
 NOISES = ["gaussian:0.1", "poisson:200"]
 METHODS = ["noisy", "model", "tv", "wavelet"]

@@ -1,4 +1,4 @@
-"""write_dicom_series: derived series that keep every pixel value and follow DICOM_NOTES §1.3."""
+"""write_dicom_series: derived series that keep every pixel value and follow the derived rules."""
 
 from __future__ import annotations
 

@@ -1,15 +1,14 @@
 """Compute behind "Adapt to this image", with no Qt: a generator a napari worker runs.
 
-``medidenoise.adapt`` runs in a helper thread; its progress callback is relayed
-through a queue so the generator can yield between training steps, and a set
-``cancel`` event stops the library at the next step. The adapted model is saved
+``medidenoise.adapt`` runs in a helper thread (:func:`~napari_medidenoise._relay.relay`)
+so the generator can yield between training steps, and a set ``cancel`` event
+stops the library at the next step. The adapted model is saved
 (atomically, by ``medidenoise.save_checkpoint``) to a checkpoint file, which the
 Denoise widget then selects like any other checkpoint.
 """
 
 from __future__ import annotations
 
-import queue
 import tempfile
 import threading
 from collections.abc import Callable, Generator
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 import medidenoise as md
+from napari_medidenoise._relay import relay
 
 __all__ = ["AdaptJob", "AdaptProgress", "AdaptResult", "adapt_steps", "session_folder"]
 
@@ -97,58 +97,27 @@ def adapt_steps(
     cancel = cancel if cancel is not None else threading.Event()
     total = max(1, round(60 * job.minutes))
     yield AdaptProgress(0, total)
-    events: queue.SimpleQueue = queue.SimpleQueue()
-    run = _AdaptRun(np.asarray(data), job, cancel, events.put)
-    thread = threading.Thread(target=run, name="medidenoise-adapt", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, payload = events.get()
-            if cancel.is_set():
-                return None
-            if kind == "progress":
-                yield AdaptProgress(int(payload), total)
-            elif kind == "error":
-                raise payload
-            else:
-                out_dir = folder if folder is not None else session_folder()
-                path = out_dir / f"{_safe_stem(name)}-adapted.safetensors"
-                md.save_checkpoint(path, payload)
-                return AdaptResult(path, dict(payload.metadata["adaptation"]))
-    finally:
-        cancel.set()  # stops the helper when the generator is closed early
-        thread.join()
+    array = np.asarray(data)
 
+    def work(post: Callable[[AdaptProgress], None]) -> Any:
+        def report(done: int, _total: int) -> None:
+            post(AdaptProgress(int(done), total))
 
-class _AdaptRun:
-    """The helper-thread body of :func:`adapt_steps`."""
+        return md.adapt(
+            array,
+            job.model,
+            minutes=job.minutes,
+            method=job.method,
+            noise_level=job.noise_level,
+            device=job.device,
+            progress=report,
+            should_stop=cancel.is_set,
+        )
 
-    def __init__(
-        self,
-        data: np.ndarray,
-        job: AdaptJob,
-        cancel: threading.Event,
-        post: Callable[[tuple[str, object]], None],
-    ) -> None:
-        self.data, self.job, self.cancel, self.post = data, job, cancel, post
-
-    def report(self, done: int, total: int) -> None:
-        """Library progress callback: relay it."""
-        self.post(("progress", done))
-
-    def __call__(self) -> None:
-        try:
-            model = md.adapt(
-                self.data,
-                self.job.model,
-                minutes=self.job.minutes,
-                method=self.job.method,
-                noise_level=self.job.noise_level,
-                device=self.job.device,
-                progress=self.report,
-                should_stop=self.cancel.is_set,
-            )
-        except BaseException as exc:  # handed over to the generator, which re-raises it
-            self.post(("error", exc))
-        else:
-            self.post(("done", model))
+    model = yield from relay(work, cancel=cancel, name="medidenoise-adapt")
+    if model is None:
+        return None
+    out_dir = folder if folder is not None else session_folder()
+    path = out_dir / f"{_safe_stem(name)}-adapted.safetensors"
+    md.save_checkpoint(path, model)
+    return AdaptResult(path, dict(model.metadata["adaptation"]))

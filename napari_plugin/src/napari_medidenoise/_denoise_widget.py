@@ -156,8 +156,12 @@ class DenoiseWidget(Container):
         self._checkpoint.visible = s.model == "checkpoint"
         self._level.enabled = not s.auto_noise
 
-    def _show_noise_level(self, level: float, where: str) -> None:
-        self._estimate.value = f"{level:.4g} ({where})"
+    def _show_noise_level(self, level: float | None, job: DenoiseJob, where: str) -> None:
+        """Show the level the Denoiser used (``where`` it was estimated, unless manual)."""
+        if level is None:  # a model that takes no noise level
+            self._estimate.value = "-"
+            return
+        self._estimate.value = f"{level:.4g} ({where if job.noise_level is None else 'manual'})"
         if self.settings.auto_noise:
             self._level.value = level
 
@@ -216,8 +220,7 @@ class DenoiseWidget(Container):
         publish_layer(self.viewer, layer, f"{layer.name} preview", data, role=ROLE_DENOISED,
                       translate=tuple(translate), noise_level=outcome.noise_level,
                       model=job.model, self_ensemble=job.self_ensemble)  # fmt: skip
-        where = "this slice" if index is not None else "image"
-        self._show_noise_level(outcome.noise_level, where)
+        self._show_noise_level(outcome.noise_level, job, "volume" if index is not None else "image")
         self._status.value = "preview ready"
 
     # -- whole volume ------------------------------------------------------------------------
@@ -246,8 +249,8 @@ class DenoiseWidget(Container):
     def _on_progress(self, progress: Progress) -> None:
         self._progress.max = max(1, progress.total)
         self._progress.value = progress.done
-        estimated = self._request is None or self._request.job.noise_level is None
-        self._show_noise_level(progress.noise_level, "volume" if estimated else "manual")
+        if self._request is not None:
+            self._show_noise_level(progress.noise_level, self._request.job, "volume")
 
     def _on_volume_done(self, outcome: VolumeResult | _Failure | None) -> None:
         """Publish the result of the run as it was started (later widget changes do not apply).
@@ -278,7 +281,8 @@ class DenoiseWidget(Container):
         denoised = publish_layer(self.viewer, layer, f"{layer.name} denoised",
                                  outcome.denoised, role=ROLE_DENOISED, **facts)  # fmt: skip
         bring_to_top(self.viewer, denoised)
-        self._status.value = f"denoised ({outcome.noise_level:.4g} noise level)"
+        level = outcome.noise_level
+        self._status.value = "denoised" if level is None else f"denoised ({level:.4g} noise level)"
 
     # -- both --------------------------------------------------------------------------------
     def _on_error(self, exc: BaseException) -> None:

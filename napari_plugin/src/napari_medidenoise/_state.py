@@ -39,8 +39,8 @@ class DenoiseSettings:
     checkpoint : pathlib.Path or None
         The checkpoint file when ``model == "checkpoint"``.
     auto_noise : bool
-        Estimate the noise level (``medidenoise.estimate_noise``) instead of
-        using ``noise_level``.
+        Let the Denoiser estimate the noise level (on the whole volume, with hot
+        pixels and DICOM padding kept out) instead of using ``noise_level``.
     noise_level : float
         Noise standard deviation in the image's units, used when not automatic.
     device : str
@@ -48,8 +48,8 @@ class DenoiseSettings:
     removed_noise : bool
         Also add a layer with the removed noise (input - denoised).
     self_ensemble : bool
-        Average the network over the 8 flips/rotations of each slice: slightly
-        better images, 8 times the time (networks only).
+        Average the network over the 8 flips/rotations of each slice (the
+        self-ensemble of ``medidenoise.Denoiser``; networks only).
     """
 
     model: ModelChoice = "default"

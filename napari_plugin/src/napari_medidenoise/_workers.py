@@ -7,16 +7,14 @@ code path as the command line.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 import medidenoise as md
+from napari_medidenoise._relay import relay
 
 __all__ = [
     "DenoiseJob",
@@ -44,8 +42,8 @@ class DenoiseJob:
     batch_size : int or None
         Slices per forward pass (library default when ``None``).
     self_ensemble : bool
-        Average the network over the 8 flips/rotations of each slice
-        (slightly better, 8 times slower; networks only).
+        Average the network over the 8 flips/rotations of each slice (the
+        self-ensemble of ``medidenoise.Denoiser``; networks only).
     """
 
     model: str = "default"
@@ -55,53 +53,32 @@ class DenoiseJob:
     self_ensemble: bool = False
 
 
-@dataclass(frozen=True)
-class Progress:
-    """``done`` of ``total`` slices; ``noise_level`` is the level in use."""
-
-    done: int
-    total: int
-    noise_level: float
+#: an update of a volume run: ``done`` of ``total`` slices and the noise level in use
+Progress = md.DenoiseProgress
 
 
 @dataclass(frozen=True)
 class SliceResult:
-    """A denoised slice and the noise level it was denoised with."""
+    """A denoised slice and the noise level the Denoiser used (``None``: the model takes none)."""
 
     denoised: np.ndarray
-    noise_level: float
+    noise_level: float | None
 
 
 @dataclass(frozen=True)
 class VolumeResult:
-    """A denoised volume, the removed noise (input - denoised) and the level used."""
+    """A denoised volume, the removed noise (input - denoised) and the level the Denoiser used."""
 
     denoised: np.ndarray
     removed_noise: np.ndarray
-    noise_level: float
-
-
-def _mtime(model: str) -> float:
-    path = Path(model)
-    return path.stat().st_mtime if path.is_file() else 0.0
-
-
-@lru_cache(maxsize=4)
-def _cached_denoiser(
-    model: str, device: str, batch_size: int | None, self_ensemble: bool, mtime: float
-) -> md.Denoiser:
-    del mtime  # cache key only: a rewritten checkpoint is loaded again
-    return md.Denoiser(model, device=device, batch_size=batch_size, self_ensemble=self_ensemble)
+    noise_level: float | None
 
 
 def _denoiser(job: DenoiseJob) -> md.Denoiser:
-    return _cached_denoiser(
-        job.model, job.device, job.batch_size, job.self_ensemble, _mtime(job.model)
+    # the library keeps loaded models in its own cache: building a Denoiser per run is cheap
+    return md.Denoiser(
+        job.model, device=job.device, batch_size=job.batch_size, self_ensemble=job.self_ensemble
     )
-
-
-def _context_slices(denoiser: md.Denoiser) -> int:
-    return int(getattr(denoiser.model, "context_slices", 1))
 
 
 def denoise_slice(
@@ -123,29 +100,17 @@ def denoise_slice(
     Returns
     -------
     SliceResult
-        The denoised (H, W) slice and the noise level used; an automatic level
-        is estimated on this slice.
+        The denoised (H, W) slice, equal to that slice of the whole-volume
+        result (``medidenoise.Denoiser.denoise_slice``), and the noise level used:
+        an automatic level is the Denoiser's estimate for the whole volume.
     """
     data = np.asarray(data)
-    if data.ndim == 2:
-        image = data
-        stack, centre = data[np.newaxis], 0
-    elif data.ndim == 3:
-        if index is None or not 0 <= index < data.shape[axis]:
-            raise IndexError(f"slice {index} is outside 0..{data.shape[axis] - 1}")
-        moved = np.moveaxis(data, axis, 0)
-        image = moved[index]
-        denoiser = _denoiser(job)
-        half = _context_slices(denoiser) // 2
-        start, stop = max(0, index - half), min(moved.shape[0], index + half + 1)
-        stack, centre = moved[start:stop], index - start
-    else:
+    if data.ndim not in (2, 3):
         raise ValueError(f"need a 2D or 3D grayscale image, got shape {data.shape}")
-    level = job.noise_level
-    if level is None:
-        level = float(md.estimate_noise(np.asarray(image, dtype=np.float32)))
-    out = _denoiser(job)(np.asarray(stack, dtype=np.float32), noise_level=level)
-    return SliceResult(denoised=np.asarray(out[centre], dtype=np.float32), noise_level=level)
+    done = _denoiser(job).denoise_slice(
+        data, index if data.ndim == 3 else None, axis=axis, noise_level=job.noise_level
+    )
+    return SliceResult(np.asarray(done.image, dtype=np.float32), done.noise_level)
 
 
 def denoise_volume_steps(
@@ -154,11 +119,10 @@ def denoise_volume_steps(
     *,
     cancel: threading.Event | None = None,
 ) -> Generator[Progress, None, VolumeResult | None]:
-    """Denoise a whole volume, yielding progress after each slice batch.
+    """Denoise a whole volume, yielding the library's progress after each slice batch.
 
-    The library call runs in a helper thread; its progress callback is relayed
-    through a queue so this generator can yield between batches, and setting
-    ``cancel`` stops the library at the next batch boundary.
+    The library call runs in a helper thread (:func:`~napari_medidenoise._relay.relay`);
+    setting ``cancel`` stops it at the next batch boundary.
 
     Parameters
     ----------
@@ -172,7 +136,8 @@ def denoise_volume_steps(
     Yields
     ------
     Progress
-        Slices done so far, the total and the noise level in use.
+        Slices done so far (0 first, once the noise level is known), the total
+        and the noise level the Denoiser uses.
 
     Returns
     -------
@@ -181,68 +146,24 @@ def denoise_volume_steps(
     """
     cancel = cancel if cancel is not None else threading.Event()
     array = np.asarray(data, dtype=np.float32)
-    total = 1 if array.ndim == 2 else array.shape[0]
-    level = job.noise_level
-    if level is None:
-        level = float(md.estimate_noise(array))
-    yield Progress(0, total, level)
     if cancel.is_set():
         return None
-    events: queue.SimpleQueue = queue.SimpleQueue()
-    run = _VolumeRun(array, job, level, cancel, events.put)
-    thread = threading.Thread(target=run, name="medidenoise-volume", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, payload = events.get()
-            if cancel.is_set():
-                return None
-            if kind == "progress":
-                yield Progress(payload, total, level)
-            elif kind == "error":
-                if isinstance(payload, InterruptedError) and cancel.is_set():
-                    return None
-                raise payload
-            else:
-                denoised = np.asarray(payload, dtype=np.float32)
-                return VolumeResult(denoised, array - denoised, level)
-    finally:
-        cancel.set()  # stops the helper when the generator is closed early
-        thread.join()
 
+    def work(post: Callable[[Progress], None]) -> md.DenoiseResult:
+        def report(progress: Progress) -> None:
+            if cancel.is_set():  # also stops the classical methods between slices
+                raise InterruptedError("denoising was cancelled")
+            post(progress)
 
-class _VolumeRun:
-    """The helper-thread body of :func:`denoise_volume_steps`."""
+        return _denoiser(job).run(
+            array, noise_level=job.noise_level, progress=report, should_stop=cancel.is_set
+        )
 
-    def __init__(
-        self,
-        array: np.ndarray,
-        job: DenoiseJob,
-        level: float,
-        cancel: threading.Event,
-        post: Callable[[tuple[str, object]], None],
-    ) -> None:
-        self.array, self.job, self.level = array, job, level
-        self.cancel, self.post = cancel, post
-
-    def report(self, done: int, total: int) -> None:
-        """Library progress callback: relay it, and stop here when cancelled."""
-        if self.cancel.is_set():
-            raise InterruptedError("denoising was cancelled")
-        self.post(("progress", done))
-
-    def __call__(self) -> None:
-        try:
-            out = _denoiser(self.job)(
-                self.array,
-                noise_level=self.level,
-                progress=self.report,
-                should_stop=self.cancel.is_set,
-            )
-        except BaseException as exc:  # handed over to the generator, which re-raises it
-            self.post(("error", exc))
-        else:
-            self.post(("done", out))
+    result = yield from relay(work, cancel=cancel, name="medidenoise-volume")
+    if result is None:
+        return None
+    denoised = np.asarray(result.image, dtype=np.float32)
+    return VolumeResult(denoised, array - denoised, result.noise_level)
 
 
 def add_noise_to(data: np.ndarray, kind: str, level: float, seed: int) -> np.ndarray:

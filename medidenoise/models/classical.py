@@ -1,4 +1,4 @@
-"""Classical (non-learned) denoisers used as baselines and as ``model="nlm"`` etc.
+"""Classical (non-learned) denoisers: ``model="nlm"`` etc. and the evaluation's baselines.
 
 Every function has the same shape, ``denoise_x(image, sigma, *, options)``:
 a 2D image, typically float32 scaled to about [0, 1], and the standard
@@ -24,6 +24,7 @@ from skimage.restoration import denoise_wavelet as _sk_denoise_wavelet
 from medidenoise.errors import InvalidImageError, MissingDecoderError
 
 __all__ = [
+    "CLASSICAL",
     "CLASSICAL_METHODS",
     "NLM_SETTINGS",
     "TV_WEIGHT_PER_SIGMA",
@@ -253,10 +254,14 @@ def baseline_settings() -> dict[str, dict[str, object]]:
     }
 
 
-#: method name -> ``fn(image, sigma) -> float32 image``; what ``model="nlm"`` etc. run
+#: method name -> ``fn(image, sigma) -> float32 image``; what ``model="nlm"`` etc. run, in
+#: the order of the evaluation's reports (strongest first)
 CLASSICAL_METHODS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "bm3d": denoise_bm3d,
     "nlm": denoise_nlm,
     "tv": denoise_tv,
     "wavelet": denoise_wavelet,
-    "bm3d": denoise_bm3d,
 }
+
+#: the classical methods' names (the ``model=`` values that run one), in report order
+CLASSICAL: tuple[str, ...] = tuple(CLASSICAL_METHODS)

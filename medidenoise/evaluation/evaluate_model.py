@@ -2,8 +2,7 @@
 
 This is the public face of :func:`medidenoise.evaluation.evaluate_denoisers`:
 it binds the model (and the optional CAE baseline checkpoint) through
-:class:`~medidenoise.inference.Denoiser`, so that ``medidenoise.evaluation``
-never needs to import this layer.
+:class:`~medidenoise.inference.Denoiser`, one layer below.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import torch
 from medidenoise.evaluation import DenoiseFn, EvaluationResult, NoiseSpec, evaluate_denoisers
 from medidenoise.evaluation.inputs import ImageSource
 from medidenoise.inference.denoiser import Denoiser, ModelLike
-from medidenoise.models.checkpoint import shipped_weights_path
+from medidenoise.models.checkpoint import model_label, shipped_weights_path
 
 __all__ = ["evaluate"]
 
@@ -34,13 +33,6 @@ class _Bound:
 
     def __call__(self, noisy: np.ndarray, sigma: float) -> np.ndarray:
         return np.asarray(self.denoiser(noisy, noise_level=sigma), dtype=np.float32)
-
-
-def _describe(model: ModelLike) -> str:
-    if isinstance(model, torch.nn.Module):
-        meta = getattr(model, "metadata", {}) or {}
-        return str(meta.get("name", type(model).__name__))
-    return os.fspath(model)
 
 
 def evaluate(
@@ -103,8 +95,8 @@ def evaluate(
     progress : bool
         Show a progress bar.
     self_ensemble : bool
-        Run the model (not the CAE baseline) with its output averaged over
-        the eight flips and rotations of each image.
+        Run the model (not the CAE baseline) as a self-ensemble (see
+        :class:`~medidenoise.Denoiser`).
 
     Returns
     -------
@@ -132,7 +124,7 @@ def evaluate(
         denoisers["model"] = _Bound(model_runner)
         settings["model"] = {
             "name": model_runner.name,
-            "source": _describe(model),
+            "source": model_label(model),
             "self_ensemble": bool(self_ensemble),
         }
         settings["device"] = str(model_runner.device)
