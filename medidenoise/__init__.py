@@ -58,9 +58,9 @@ _EXPORTS: dict[str, str] = {
     "denoise": "medidenoise.inference",
     "adapt": "medidenoise.inference",
     "Denoiser": "medidenoise.inference",
-    "convert_dicom_folder": "medidenoise.inference",
-    "ConversionReport": "medidenoise.inference",
-    "derivation_description": "medidenoise.inference",
+    "convert_dicom_folder": "medidenoise.convert",
+    "ConversionReport": "medidenoise.convert",
+    "derivation_description": "medidenoise.convert",
     "Denoise": "medidenoise.inference",
     "Denoised": "medidenoise.inference",
     # export
@@ -91,6 +91,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.config import ExperimentConfig, load_config
+    from medidenoise.convert import ConversionReport, convert_dicom_folder, derivation_description
     from medidenoise.engine import train
     from medidenoise.errors import (
         CheckpointError,
@@ -110,14 +111,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.evaluation import EvaluationResult, psnr, ssim
     from medidenoise.export import EXPORT_FORMATS, export_model
     from medidenoise.inference import (
-        ConversionReport,
         Denoise,
         Denoised,
         Denoiser,
         adapt,
-        convert_dicom_folder,
         denoise,
-        derivation_description,
     )
     from medidenoise.inference.evaluate_model import evaluate
     from medidenoise.io import (

@@ -253,8 +253,7 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
 def _run_denoise(args: argparse.Namespace) -> int:
-    from medidenoise.inference import convert_dicom_folder
-    from medidenoise.inference.convert_lock import OutputLockedError
+    from medidenoise.convert import OutputLockedError, convert_dicom_folder
 
     try:
         report = convert_dicom_folder(

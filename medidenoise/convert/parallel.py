@@ -17,9 +17,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from medidenoise.inference.convert_plan import Unit
-from medidenoise.inference.convert_report import SeriesEntry
-from medidenoise.inference.convert_series import UnitOptions, convert_unit, entry_for
+from medidenoise.convert.plan import Unit
+from medidenoise.convert.report import SeriesEntry
+from medidenoise.convert.unit import UnitOptions, convert_unit, entry_for
 
 __all__ = ["distributed_rank", "gather_entries", "run_units"]
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from medidenoise.convert.report import FileEntry
 from medidenoise.errors import ConversionError
-from medidenoise.inference.convert_report import FileEntry
 from medidenoise.io import SeriesInfo, scan_dicom
 
 __all__ = [
