@@ -25,6 +25,8 @@ import numpy as np
 
 from medidenoise.config import DataConfig
 from medidenoise.errors import ConfigError
+from medidenoise.io.formats import NIFTI_SUFFIXES
+from medidenoise.io.raster import RASTER_SUFFIXES
 
 __all__ = ["HOLDOUT_PATTERN", "SliceSet", "check_not_holdout", "load_sources", "split_volumes"]
 
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 #: images kept for evaluation only; never used for training
 HOLDOUT_PATTERN = re.compile(r"(RG3_|MR2_|693_)", re.IGNORECASE)
 #: image files read one by one in a folder source; every other file may be DICOM
-_OTHER_IMAGE_SUFFIXES = (".nii", ".nii.gz", ".png", ".tif", ".tiff")
+_OTHER_IMAGE_SUFFIXES = (*NIFTI_SUFFIXES, *RASTER_SUFFIXES)
 
 
 @dataclass

@@ -30,6 +30,7 @@ import nibabel as nib
 import numpy as np
 
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
+from medidenoise.io.formats import is_nifti_path
 from medidenoise.io.volume import Volume
 
 __all__ = ["read_nifti", "write_volume"]
@@ -37,7 +38,6 @@ __all__ = ["read_nifti", "write_volume"]
 logger = logging.getLogger(__name__)
 
 _EXT_TAG = "medidenoise:"
-_NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
 def _ijk_to_dhw(affine: np.ndarray) -> np.ndarray:
@@ -367,7 +367,7 @@ def write_volume(volume: Volume, path: str | os.PathLike) -> Path:
     >>> out = write_volume(vol, tmp_path / "v.nii.gz")  # doctest: +SKIP
     """
     path = Path(path)
-    if not path.name.lower().endswith(_NIFTI_SUFFIXES):
+    if not is_nifti_path(path):
         raise ValueError(
             f"{path}: write_volume writes NIfTI; expected a name ending in .nii or .nii.gz, "
             f"found {path.suffix or 'no suffix'!r}. Rename the output."
