@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from medidenoise.errors import InvalidImageError
-from medidenoise.inference._network import optimise_for_inference, pick_device, run_network
+from medidenoise.inference._network import optimise_for_inference, run_network
 from medidenoise.inference._robust import (
     RobustStats,
     fill_padding,
@@ -27,6 +27,7 @@ from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
+from medidenoise.models.device import pick_device
 from medidenoise.transforms import estimate_noise
 
 __all__ = ["CLASSICAL", "Denoiser", "denoise"]
