@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "is_nifti_path": "medidenoise.io",
     "is_dicom_file": "medidenoise.io",
     "image_stem": "medidenoise.io",
+    "load_mni152": "medidenoise.io",
     # transforms
     "add_noise": "medidenoise.transforms",
     "estimate_noise": "medidenoise.transforms",
@@ -132,6 +133,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         image_stem,
         is_dicom_file,
         is_nifti_path,
+        load_mni152,
         read_dicom_series,
         read_volume,
         scan_dicom,

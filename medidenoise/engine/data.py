@@ -120,13 +120,13 @@ def _skimage_image(name: str) -> np.ndarray:
 
 
 def _mni152() -> tuple[np.ndarray, str]:
+    from medidenoise.io.templates import load_mni152
+
     try:
-        from nilearn.datasets import load_mni152_template
+        volume = load_mni152(orientation="axial")  # axial slices, as the scans are cut
     except ImportError:
         raise ConfigError("data source 'mni152' needs nilearn: pip install nilearn") from None
-    img = load_mni152_template(resolution=1)
-    arr = np.asarray(img.get_fdata(), dtype=np.float32)  # (x, y, z), RAS
-    return np.ascontiguousarray(np.transpose(arr, (2, 1, 0))[:, ::-1, :]), "MR"
+    return volume.array, volume.modality
 
 
 def _resolve_path(source: str, base_dir: str | None) -> Path:

@@ -13,6 +13,7 @@ from medidenoise.io.dicom_writer import write_dicom_series
 from medidenoise.io.formats import image_stem, is_dicom_file, is_nifti_path
 from medidenoise.io.nifti import write_volume
 from medidenoise.io.read import read_volume
+from medidenoise.io.templates import load_mni152
 from medidenoise.io.volume import DicomSource, SliceSource, Volume
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "image_stem",
     "is_dicom_file",
     "is_nifti_path",
+    "load_mni152",
     "read_dicom_series",
     "read_volume",
     "scan_dicom",
