@@ -15,7 +15,7 @@ PKG = ROOT / "medidenoise"
 
 # lower layers first; a module may import its own layer or any layer before it
 LAYERS = [
-    {"errors", "_version", "config"},
+    {"errors", "_version", "config", "_validate"},
     {"io"},
     {"transforms"},
     {"models"},

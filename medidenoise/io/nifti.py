@@ -29,6 +29,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from medidenoise._validate import check_finite
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
 from medidenoise.io.formats import is_nifti_path
 from medidenoise.io.volume import Volume
@@ -123,12 +124,12 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
         data = data.reshape(shape[:3]) if data.ndim > 3 else data
     if data.ndim == 2:
         data = data[:, :, np.newaxis]
-    bad = ~np.isfinite(data)
-    if bad.any():
-        raise InvalidImageError(
-            f"{path}: {int(bad.sum())} voxel(s) are NaN or infinite; expected finite values. "
-            "Replace them first (e.g. numpy.nan_to_num(data, nan=background)) and save again."
-        )
+    check_finite(
+        data,
+        "{name}: {bad} voxel(s) are NaN or infinite; expected finite values. "
+        "Replace them first (e.g. numpy.nan_to_num(data, nan=background)) and save again.",
+        name=str(path),
+    )
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
     affine = _ijk_to_dhw(img.affine)
     stored = _extension(img) or {}
