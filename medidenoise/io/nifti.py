@@ -95,6 +95,30 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
         4D data without ``volume_index``, NaN/inf values, or an unreadable file.
     """
     path = Path(path)
+    img = _open(path)
+    data = _voxels(path, img, volume_index)
+    stored = _extension(img) or {}
+    array, affine, flip = _to_dhw(data, img.affine, stored)
+    spacing = tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
+    metadata: dict[str, Any] = {
+        "nifti": {**_header_facts(img), "flipped_d": flip},
+        **stored.get("metadata", {}),
+    }
+    if volume_index is not None:
+        metadata["nifti"]["volume_index"] = volume_index
+    return Volume(
+        array=array,
+        spacing=spacing,  # type: ignore[arg-type]
+        affine=affine,
+        modality=str(stored.get("modality", "OT")),
+        photometric=str(stored.get("photometric", "MONOCHROME2")),
+        path=path,
+        metadata=metadata,
+    )
+
+
+def _open(path: Path) -> Any:
+    """The nibabel image, its size claims checked; an unreadable file names itself."""
     try:
         img: Any = nib.load(str(path))
     except Exception as exc:  # nibabel raises several types on bad input
@@ -102,8 +126,13 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
             f"{path}: cannot read as NIfTI ({type(exc).__name__}: {exc}); expected a valid "
             ".nii/.nii.gz file."
         ) from exc
-    shape = img.shape
     _check_claims(path, img)
+    return img
+
+
+def _voxels(path: Path, img: Any, volume_index: int | None) -> np.ndarray:
+    """The (x, y, z) float32 voxels of the file, or of volume ``volume_index`` of a 4D file."""
+    shape = img.shape
     proxy = img.dataobj
     if len(shape) > 3 and any(s > 1 for s in shape[3:]):
         n = int(np.prod(shape[3:]))
@@ -130,9 +159,20 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
         "Replace them first (e.g. numpy.nan_to_num(data, nan=background)) and save again.",
         name=str(path),
     )
+    return data
+
+
+def _to_dhw(
+    data: np.ndarray, ijk_affine: np.ndarray, stored: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(D, H, W) array, its affine and whether D was reversed to run along the slice normal.
+
+    A file that ``write_volume`` wrote says which way D runs (``flip_d``) and
+    holds its exact float64 affine; any other file gets D reversed when the
+    (d, h, w) affine has a positive determinant.
+    """
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
-    affine = _ijk_to_dhw(img.affine)
-    stored = _extension(img) or {}
+    affine = _ijk_to_dhw(ijk_affine)
     exact = None
     if "affine" in stored:
         exact = np.asarray(stored["affine"], dtype=np.float64)
@@ -147,22 +187,7 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
         array, affine = _flip_d(array, affine)
     if exact is not None and _close(exact, affine):
         affine = exact  # write_volume's float64 affine (the header holds float32)
-    spacing = tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
-    metadata: dict[str, Any] = {
-        "nifti": {**_header_facts(img), "flipped_d": flip},
-        **stored.get("metadata", {}),
-    }
-    if volume_index is not None:
-        metadata["nifti"]["volume_index"] = volume_index
-    return Volume(
-        array=array,
-        spacing=spacing,  # type: ignore[arg-type]
-        affine=affine,
-        modality=str(stored.get("modality", "OT")),
-        photometric=str(stored.get("photometric", "MONOCHROME2")),
-        path=path,
-        metadata=metadata,
-    )
+    return array, affine, flip
 
 
 #: the most voxel data medidenoise reads from one NIfTI file (larger claims: a corrupt header)
