@@ -227,7 +227,7 @@ def _start(args: list[str]) -> subprocess.Popen:
 
 _RUN_ON_SIGNAL = """
 import pathlib, sys, time
-import medidenoise.inference
+import medidenoise.convert, medidenoise.inference
 from medidenoise.cli import main
 go = pathlib.Path(sys.argv[1])
 while not go.exists():
