@@ -62,7 +62,7 @@ def child_overhead(src: str, tmp: str, repeats: int) -> None:
     """Local jobs=1 against a warm one-worker cluster on many tiny series; prints a JSON line."""
     import distributed
 
-    from medidenoise.inference import convert_dicom_folder
+    from medidenoise.convert import convert_dicom_folder
 
     runs: dict[str, list[float]] = {"local": [], "dask": []}
     with distributed.LocalCluster(

@@ -41,6 +41,10 @@ _EXPORTS: dict[str, str] = {
     "DicomScan": "medidenoise.io",
     "read_dicom_series": "medidenoise.io",
     "DicomSeriesReader": "medidenoise.io",
+    "is_nifti_path": "medidenoise.io",
+    "is_dicom_file": "medidenoise.io",
+    "image_stem": "medidenoise.io",
+    "load_mni152": "medidenoise.io",
     # transforms
     "add_noise": "medidenoise.transforms",
     "estimate_noise": "medidenoise.transforms",
@@ -60,9 +64,9 @@ _EXPORTS: dict[str, str] = {
     "Denoiser": "medidenoise.inference",
     "DenoiseProgress": "medidenoise.inference",
     "DenoiseResult": "medidenoise.inference",
-    "convert_dicom_folder": "medidenoise.inference",
-    "ConversionReport": "medidenoise.inference",
-    "derivation_description": "medidenoise.inference",
+    "convert_dicom_folder": "medidenoise.convert",
+    "ConversionReport": "medidenoise.convert",
+    "derivation_description": "medidenoise.convert",
     "Denoise": "medidenoise.inference",
     "Denoised": "medidenoise.inference",
     # export
@@ -93,6 +97,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.config import ExperimentConfig, load_config
+    from medidenoise.convert import ConversionReport, convert_dicom_folder, derivation_description
     from medidenoise.engine import train
     from medidenoise.errors import (
         CheckpointError,
@@ -113,16 +118,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.evaluation.evaluate_model import evaluate
     from medidenoise.export import EXPORT_FORMATS, export_model
     from medidenoise.inference import (
-        ConversionReport,
         Denoise,
         Denoised,
         DenoiseProgress,
         Denoiser,
         DenoiseResult,
         adapt,
-        convert_dicom_folder,
         denoise,
-        derivation_description,
     )
     from medidenoise.io import (
         DicomScan,
@@ -132,6 +134,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SliceSource,
         Volume,
         find_dicom_series,
+        image_stem,
+        is_dicom_file,
+        is_nifti_path,
+        load_mni152,
         read_dicom_series,
         read_volume,
         scan_dicom,

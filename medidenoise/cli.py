@@ -38,9 +38,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import os
-
     from medidenoise.engine import train
+    from medidenoise.models.device import torchrun_rank
 
     result = train(
         args.config,
@@ -49,7 +48,7 @@ def _run_train(args: argparse.Namespace) -> int:
         device=args.device,
         resume=args.resume,
     )
-    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+    if torchrun_rank().rank == 0:  # under torchrun only rank 0 reports
         print(result.summary())
     return 0
 
@@ -253,8 +252,7 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
 def _run_denoise(args: argparse.Namespace) -> int:
-    from medidenoise.inference import convert_dicom_folder
-    from medidenoise.inference.convert_lock import OutputLockedError
+    from medidenoise.convert import OutputLockedError, convert_dicom_folder
 
     try:
         report = convert_dicom_folder(

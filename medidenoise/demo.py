@@ -14,6 +14,7 @@ from medidenoise.errors import NoImageDataError
 from medidenoise.evaluation import psnr, ssim
 from medidenoise.inference import Denoiser
 from medidenoise.io import Volume, read_volume
+from medidenoise.io.templates import load_mni152
 from medidenoise.transforms import NoiseKind, add_noise, normalize_intensity
 
 __all__ = ["DemoResult", "run_demo"]
@@ -65,14 +66,13 @@ def _bundled_images() -> list[tuple[str, Volume]]:
     arr = rg1.array[:, 600:1112, 600:1112]  # a 512x512 region of the chest radiograph
     images.append(("RG1 (CR radiograph)", Volume(arr, modality="CR", photometric=rg1.photometric)))
     try:
-        from nilearn.datasets import load_mni152_template
+        t1 = load_mni152(orientation="axial")
     except ImportError as exc:
         raise NoImageDataError(
             "demo image MNI152 T1 not found (it ships with the nilearn package); "
             "install it with: pip install 'medidenoise[data]' (or pip install nilearn)"
         ) from exc
-    t1 = np.asarray(load_mni152_template(resolution=1).get_fdata(), dtype=np.float32)
-    axial = np.ascontiguousarray(np.rot90(t1[:, :, 90]))
+    axial = np.ascontiguousarray(t1.array[90])  # axial slice 90, anterior up
     images.append(("MNI152 T1 (MR, nilearn)", Volume(axial, modality="MR")))
     return images
 

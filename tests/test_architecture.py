@@ -15,13 +15,13 @@ PKG = ROOT / "medidenoise"
 
 # lower layers first; a module may import its own layer or any layer before it
 LAYERS = [
-    {"errors", "_version", "_noise_kinds", "config"},
+    {"errors", "_version", "_noise_kinds", "_validate", "config"},
     {"io"},
     {"transforms"},
     {"models"},
     {"engine"},
     {"inference"},
-    {"evaluation", "export"},
+    {"evaluation", "convert", "export"},
     {"cli", "demo", "__main__", "__init__"},
 ]
 FORBIDDEN = ("napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "superqt")
@@ -67,7 +67,16 @@ def test_public_names_resolve() -> None:
 
 
 def test_subpackages_declare_all() -> None:
-    for sub in ("io", "transforms", "models", "engine", "inference", "evaluation", "export"):
+    for sub in (
+        "io",
+        "transforms",
+        "models",
+        "engine",
+        "inference",
+        "evaluation",
+        "convert",
+        "export",
+    ):
         module = importlib.import_module(f"medidenoise.{sub}")
         assert module.__all__, f"medidenoise.{sub}.__all__ is empty"
         for name in module.__all__:

@@ -25,6 +25,8 @@ import numpy as np
 
 from medidenoise.config import DataConfig
 from medidenoise.errors import ConfigError
+from medidenoise.io.formats import NIFTI_SUFFIXES
+from medidenoise.io.raster import RASTER_SUFFIXES
 
 __all__ = [
     "HOLDOUT_NAMES",
@@ -44,7 +46,7 @@ _HOLDOUT_FAMILIES = tuple(name.split("_")[0] + "_" for name in HOLDOUT_NAMES)
 #: a source naming any file of the hold-out families (RG3_*, MR2_*, 693_*)
 HOLDOUT_PATTERN = re.compile("(" + "|".join(map(re.escape, _HOLDOUT_FAMILIES)) + ")", re.IGNORECASE)
 #: image files read one by one in a folder source; every other file may be DICOM
-_OTHER_IMAGE_SUFFIXES = (".nii", ".nii.gz", ".png", ".tif", ".tiff")
+_OTHER_IMAGE_SUFFIXES = (*NIFTI_SUFFIXES, *RASTER_SUFFIXES)
 
 
 @dataclass
@@ -130,13 +132,13 @@ def _skimage_image(name: str) -> np.ndarray:
 
 
 def _mni152() -> tuple[np.ndarray, str]:
+    from medidenoise.io.templates import load_mni152
+
     try:
-        from nilearn.datasets import load_mni152_template
+        volume = load_mni152(orientation="axial")  # axial slices, as the scans are cut
     except ImportError:
         raise ConfigError("data source 'mni152' needs nilearn: pip install nilearn") from None
-    img = load_mni152_template(resolution=1)
-    arr = np.asarray(img.get_fdata(), dtype=np.float32)  # (x, y, z), RAS
-    return np.ascontiguousarray(np.transpose(arr, (2, 1, 0))[:, ::-1, :]), "MR"
+    return volume.array, volume.modality
 
 
 def _resolve_path(source: str, base_dir: str | None) -> Path:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from medidenoise.models.device import check_device
+from medidenoise.models.device import pick_device, torchrun_rank
 
 __all__ = ["DistInfo", "cleanup", "setup"]
 
@@ -35,16 +34,6 @@ class DistInfo:
         return self.world_size > 1
 
 
-def _pick(device: str | torch.device | None, local_rank: int) -> torch.device:
-    """The device to train on; a :class:`ConfigError` naming the value when it cannot be used."""
-    if device is None or str(device) == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    dev = check_device(device)
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device(f"cuda:{local_rank}")
-    return dev
-
-
 def setup(device: str | torch.device | None) -> DistInfo:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1).
 
@@ -56,10 +45,9 @@ def setup(device: str | torch.device | None) -> DistInfo:
         ``device`` is not ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, or names a
         CUDA device this machine does not have.
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = _pick(device, local_rank)
-    if world <= 1:
+    launch = torchrun_rank()
+    dev = pick_device(device, local_rank=launch.local_rank or 0)  # one GPU per process
+    if launch.world_size <= 1:
         return DistInfo(0, 1, dev)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
@@ -69,7 +57,7 @@ def setup(device: str | torch.device | None) -> DistInfo:
     if rank != 0:
         for name in ("medidenoise", "monai", "ignite"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    log.info("DDP: %d processes, backend %s", world, dist.get_backend())
+    log.info("DDP: %d processes, backend %s", launch.world_size, dist.get_backend())
     return DistInfo(rank, dist.get_world_size(), dev)
 
 

@@ -156,10 +156,9 @@ def build_engines(
     write nothing.
     """
     device = dist_info.device
-    cuda = device.type == "cuda"
-    amp = cfg.train.amp and cuda
     net = model
     if dist_info.distributed:
+        cuda = device.type == "cuda"
         net = DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
@@ -172,7 +171,58 @@ def build_engines(
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and info.get("scheduler"):
             scheduler.load_state_dict(info["scheduler"])
+    trainer, evaluator = _trainer_and_evaluator(
+        cfg, model, net, device, train_loader, val_loader, optimizer, loss_fn, self_supervised
+    )
 
+    handlers: list[Any] = []
+    if state is not None:
+        handlers.append(StartFromEpoch(int(info.get("epoch", 0))))
+    handlers.append(_SetEpoch(sampler, train_loader.dataset))
+    handlers.append(ValidationHandler(interval=cfg.train.val_interval, validator=evaluator))
+    recorder = EpochRecorder(
+        evaluator,
+        optimizer,
+        out_dir,
+        history=info.get("history"),
+        title=f"{cfg.name} ({cfg.model.arch})",
+    )
+    handlers.append(recorder)
+    early = _early_stopping(cfg, trainer, evaluator, info)
+    handlers.extend(_lr_schedule(cfg, scheduler, evaluator))
+    saver = None
+    if out_dir is not None:
+        saver = SafetensorsCheckpointer(
+            out_dir,
+            model,
+            optimizer,
+            evaluator,
+            metadata=metadata,
+            resume_info=_resume_info(cfg, model, scheduler, early, recorder),
+            best_psnr=float(info.get("best_psnr") or float("-inf")),
+        )
+        handlers.append(saver)
+        handlers.extend(_log_handlers(cfg, out_dir, trainer, evaluator, progress))
+    handlers.append(_Call(Events.EPOCH_COMPLETED, sync_terminate))
+    for h in handlers:
+        h.attach(trainer)
+    return trainer, evaluator, saver, recorder
+
+
+def _trainer_and_evaluator(
+    cfg: ExperimentConfig,
+    model: torch.nn.Module,
+    net: torch.nn.Module,
+    device: torch.device,
+    train_loader: Any,
+    val_loader: Any,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: torch.nn.Module,
+    self_supervised: bool,
+) -> tuple[SupervisedTrainer, SupervisedEvaluator]:
+    """MONAI's engines: ``net`` (DDP-wrapped when distributed) trains, ``model`` validates."""
+    cuda = device.type == "cuda"
+    amp = cfg.train.amp and cuda
     key_metric, more_metrics = _metrics(loss_fn, self_supervised)
     evaluator = SupervisedEvaluator(
         device=device,
@@ -196,44 +246,55 @@ def build_engines(
         decollate=False,
         inferer=CpuBf16Inferer() if cfg.train.cpu_bf16 and not cuda else None,
     )
+    return trainer, evaluator
 
-    def trainer_epoch(_: Any) -> int:
-        return int(trainer.state.epoch)
 
-    handlers: list[Any] = []
-    if state is not None:
-        handlers.append(StartFromEpoch(int(info.get("epoch", 0))))
-    handlers.append(_SetEpoch(sampler, train_loader.dataset))
-    handlers.append(ValidationHandler(interval=cfg.train.val_interval, validator=evaluator))
-    recorder = EpochRecorder(
-        evaluator,
-        optimizer,
-        out_dir,
-        history=info.get("history"),
-        title=f"{cfg.name} ({cfg.model.arch})",
+def _early_stopping(
+    cfg: ExperimentConfig,
+    trainer: SupervisedTrainer,
+    evaluator: SupervisedEvaluator,
+    info: dict[str, Any],
+) -> EarlyStopHandler | None:
+    """Patience on validation PSNR (attached to the evaluator), its counter resumed."""
+    if not cfg.train.early_stopping_patience:
+        return None
+    early = EarlyStopHandler(
+        patience=cfg.train.early_stopping_patience,
+        score_function=lambda e: e.state.metrics["val_psnr"],
+        min_delta=cfg.train.early_stopping_min_delta,
+        epoch_level=True,
     )
-    handlers.append(recorder)
-    early = None
-    if cfg.train.early_stopping_patience:
-        early = EarlyStopHandler(
-            patience=cfg.train.early_stopping_patience,
-            score_function=lambda e: e.state.metrics["val_psnr"],
-            min_delta=cfg.train.early_stopping_min_delta,
-            epoch_level=True,
-        )
-        early.attach(evaluator)
-        early.set_trainer(trainer)
-        saved = info.get("early_stop") or {}
-        if saved and early._handler is not None:
-            early._handler.counter = int(saved.get("counter", 0))
-            early._handler.best_score = saved.get("best_score")
-    if scheduler is not None:
-        if cfg.train.schedule == "plateau":
-            LrScheduleHandler(
-                scheduler, print_lr=False, step_transform=lambda e: e.state.metrics["val_psnr"]
-            ).attach(evaluator)
-        else:
-            handlers.append(LrScheduleHandler(scheduler, print_lr=False))
+    early.attach(evaluator)
+    early.set_trainer(trainer)
+    saved = info.get("early_stop") or {}
+    if saved and early._handler is not None:
+        early._handler.counter = int(saved.get("counter", 0))
+        early._handler.best_score = saved.get("best_score")
+    return early
+
+
+def _lr_schedule(
+    cfg: ExperimentConfig, scheduler: Any, evaluator: SupervisedEvaluator
+) -> list[Any]:
+    """The LR schedule: stepped by validation PSNR (plateau, attached now) or per epoch."""
+    if scheduler is None:
+        return []
+    if cfg.train.schedule == "plateau":
+        LrScheduleHandler(
+            scheduler, print_lr=False, step_transform=lambda e: e.state.metrics["val_psnr"]
+        ).attach(evaluator)
+        return []
+    return [LrScheduleHandler(scheduler, print_lr=False)]
+
+
+def _resume_info(
+    cfg: ExperimentConfig,
+    model: torch.nn.Module,
+    scheduler: Any,
+    early: EarlyStopHandler | None,
+    recorder: EpochRecorder,
+) -> Callable[[Engine], dict[str, Any]]:
+    """What ``resume.safetensors`` records beside the tensors, read at each save."""
 
     def resume_info(engine: Engine) -> dict[str, Any]:
         es = early._handler if early is not None else None
@@ -247,41 +308,39 @@ def build_engines(
             "config_name": cfg.name,
         }
 
-    saver = None
-    if out_dir is not None:
-        saver = SafetensorsCheckpointer(
-            out_dir,
-            model,
-            optimizer,
-            evaluator,
-            metadata=metadata,
-            resume_info=resume_info,
-            best_psnr=float(info.get("best_psnr") or float("-inf")),
-        )
-        handlers.append(saver)
-        handlers.append(
-            StatsHandler(
-                name="medidenoise.train", iteration_log=False, output_transform=_loss_value
-            )
-        )
-        StatsHandler(
-            name="medidenoise.validation",
-            iteration_log=False,
-            output_transform=lambda _: None,
-            global_epoch_transform=trainer_epoch,
-        ).attach(evaluator)
-        if cfg.train.tensorboard:
-            tb = _tensorboard(out_dir, trainer_epoch)
-            if tb is not None:
-                handlers.append(tb[0])
-                tb[1].attach(evaluator)
-        if progress:
-            from ignite.handlers import ProgressBar
+    return resume_info
 
-            ProgressBar(persist=False, desc=cfg.name).attach(
-                trainer, output_transform=lambda o: {"loss": _loss_value(o)}
-            )
-    handlers.append(_Call(Events.EPOCH_COMPLETED, sync_terminate))
-    for h in handlers:
-        h.attach(trainer)
-    return trainer, evaluator, saver, recorder
+
+def _log_handlers(
+    cfg: ExperimentConfig,
+    out_dir: Path,
+    trainer: SupervisedTrainer,
+    evaluator: SupervisedEvaluator,
+    progress: bool,
+) -> list[Any]:
+    """Rank 0's logs: epoch stats, TensorBoard, progress bar (trainer handlers returned)."""
+
+    def trainer_epoch(_: Any) -> int:
+        return int(trainer.state.epoch)
+
+    handlers: list[Any] = [
+        StatsHandler(name="medidenoise.train", iteration_log=False, output_transform=_loss_value)
+    ]
+    StatsHandler(
+        name="medidenoise.validation",
+        iteration_log=False,
+        output_transform=lambda _: None,
+        global_epoch_transform=trainer_epoch,
+    ).attach(evaluator)
+    if cfg.train.tensorboard:
+        tb = _tensorboard(out_dir, trainer_epoch)
+        if tb is not None:
+            handlers.append(tb[0])
+            tb[1].attach(evaluator)
+    if progress:
+        from ignite.handlers import ProgressBar
+
+        ProgressBar(persist=False, desc=cfg.name).attach(
+            trainer, output_transform=lambda o: {"loss": _loss_value(o)}
+        )
+    return handlers

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medidenoise._validate import check_finite, check_ndim, check_real, check_size
 from medidenoise.engine.data import HOLDOUT_NAMES
 from medidenoise.errors import InvalidImageError, NoImageDataError
 from medidenoise.io import Volume
@@ -163,19 +164,20 @@ def _prepare(arr: np.ndarray, crop: int, source: str) -> np.ndarray:
     arr = np.asarray(arr)
     if arr.ndim == 3:
         arr = arr[arr.shape[0] // 2]
-    if arr.ndim != 2 or arr.dtype.kind not in "fiub" or min(arr.shape) < 16:
-        raise InvalidImageError(
-            f"{source}: expected a 2D image or a 3D volume of at least 16 x 16 pixels, "
-            f"got shape {arr.shape}, dtype {arr.dtype}"
-        )
+    wrong = (
+        "{name}: expected a 2D image or a 3D volume of at least 16 x 16 pixels, "
+        "got shape {shape}, dtype {dtype}"
+    )
+    check_ndim(arr, (2,), wrong, name=source)
+    check_real(arr, wrong, name=source, kinds="fiub")
+    check_size(arr, wrong, name=source, min_side=16)
     if crop:
         h, w = arr.shape
         ch, cw = min(crop, h), min(crop, w)
         top, left = (h - ch) // 2, (w - cw) // 2
         arr = arr[top : top + ch, left : left + cw]
     img = arr.astype(np.float64)
-    if not np.isfinite(img).all():
-        raise InvalidImageError(f"{source}: image contains NaN or infinite values")
+    check_finite(img, "{name}: image contains NaN or infinite values", name=source)
     lo, hi = float(img.min()), float(img.max())
     if hi <= lo:
         raise InvalidImageError(f"{source}: the image (crop) is constant; nothing to evaluate")

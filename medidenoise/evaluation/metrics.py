@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from medidenoise._validate import check_finite
 from medidenoise.errors import InvalidImageError
 
 __all__ = ["SSIM_SETTINGS", "psnr", "ssim"]
@@ -46,8 +47,8 @@ def _pair(clean: ArrayLike, test: ArrayLike, data_range: float | None) -> tuple[
         )
     if a.size == 0:
         raise InvalidImageError(f"images are empty: shape {a.shape}")
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise InvalidImageError("images contain NaN or infinite values; metrics are undefined")
+    for image in (a, b):
+        check_finite(image, "images contain NaN or infinite values; metrics are undefined")
     return a, b
 
 

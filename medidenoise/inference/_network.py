@@ -12,9 +12,7 @@ import torch
 import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
-from medidenoise.models.device import check_device
-
-__all__ = ["optimise_for_inference", "pick_device", "run_network"]
+__all__ = ["optimise_for_inference", "run_network"]
 
 ProgressFn = Callable[[int, int], None]
 
@@ -22,13 +20,6 @@ ProgressFn = Callable[[int, int], None]
 # (measured: BENCHMARKS.md, "CPU batch and tile size")
 _CPU_PIXELS_PER_BATCH = 1 << 18
 _GPU_PIXELS_PER_BATCH = 1 << 23
-
-
-def pick_device(device: str | torch.device | None) -> torch.device:
-    """CUDA when available and not told otherwise, else CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return check_device(device)
 
 
 def optimise_for_inference(network: torch.nn.Module, device: torch.device) -> torch.nn.Module:

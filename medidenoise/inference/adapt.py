@@ -19,10 +19,10 @@ from medidenoise.engine.selfsupervised import (
 )
 from medidenoise.errors import CheckpointError, InvalidImageError
 from medidenoise.inference._adapt_run import Image, Run
-from medidenoise.inference._network import pick_device
 from medidenoise.inference._robust import robust_stats
 from medidenoise.io import Volume
 from medidenoise.models import load_model
+from medidenoise.models.device import pick_device
 from medidenoise.transforms import estimate_noise
 from medidenoise.transforms.noise_covariance import NoiseModel, measure_noise_model
 

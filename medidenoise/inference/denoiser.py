@@ -12,8 +12,9 @@ from typing import Any, overload
 import numpy as np
 import torch
 
+from medidenoise._validate import check_finite, check_ndim, check_real, check_size
 from medidenoise.errors import InvalidImageError
-from medidenoise.inference._network import optimise_for_inference, pick_device, run_network
+from medidenoise.inference._network import optimise_for_inference, run_network
 from medidenoise.inference._prepare import prepare
 from medidenoise.inference._robust import from_network, to_network
 from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_like
@@ -23,6 +24,7 @@ from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import SHIPPED_MODELS, model_label, shipped_weights_path
 from medidenoise.models.classical import CLASSICAL, CLASSICAL_METHODS
+from medidenoise.models.device import pick_device
 
 __all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise"]
 
@@ -66,15 +68,14 @@ def _as_array(image: Volume | np.ndarray | torch.Tensor) -> tuple[np.ndarray, st
     if isinstance(image, Volume):
         return image.array, image.modality
     arr = np.asarray(image)
-    if arr.dtype.kind not in "fiub" or arr.dtype.kind == "c":
-        raise InvalidImageError(f"image must have a real dtype, got {arr.dtype}")
-    if arr.ndim not in (2, 3):
-        raise InvalidImageError(
-            f"image must be 2D (H, W) or 3D (D, H, W), got shape {arr.shape}; "
-            "for colour or 4D data pick one channel or volume first"
-        )
-    if min(arr.shape) < 1:
-        raise InvalidImageError(f"image has an empty axis: shape {arr.shape}")
+    check_real(arr, "image must have a real dtype, got {dtype}")
+    check_ndim(
+        arr,
+        (2, 3),
+        "image must be 2D (H, W) or 3D (D, H, W), got shape {shape}; "
+        "for colour or 4D data pick one channel or volume first",
+    )
+    check_size(arr, "image has an empty axis: shape {shape}")
     return arr, None
 
 
@@ -466,10 +467,9 @@ def _float32_copy(arr: np.ndarray, noise_level: float | None) -> np.ndarray:
                 "of ten) first"
             )
     vol = np.array(arr, dtype=np.float32, copy=True).reshape((-1, *arr.shape[-2:]))
-    if not np.isfinite(vol).all():
-        raise InvalidImageError(
-            "image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first"
-        )
+    check_finite(
+        vol, "image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first"
+    )
     if noise_level is not None and not (noise_level >= 0 and np.isfinite(noise_level)):
         raise ValueError(f"noise_level must be a finite number >= 0, got {noise_level}")
     return vol

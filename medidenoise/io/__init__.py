@@ -10,8 +10,10 @@ from medidenoise.io.dicom_geometry import DicomSeriesWarning
 from medidenoise.io.dicom_reader import read_dicom_series
 from medidenoise.io.dicom_scan import DicomScan, SeriesInfo, find_dicom_series, scan_dicom
 from medidenoise.io.dicom_writer import write_dicom_series
+from medidenoise.io.formats import image_stem, is_dicom_file, is_nifti_path
 from medidenoise.io.nifti import write_volume
 from medidenoise.io.read import read_volume
+from medidenoise.io.templates import load_mni152
 from medidenoise.io.volume import DicomSource, SliceSource, Volume
 
 __all__ = [
@@ -23,6 +25,10 @@ __all__ = [
     "SliceSource",
     "Volume",
     "find_dicom_series",
+    "image_stem",
+    "is_dicom_file",
+    "is_nifti_path",
+    "load_mni152",
     "read_dicom_series",
     "read_volume",
     "scan_dicom",

@@ -189,36 +189,69 @@ def sort_slices(records: Sequence[SliceRecord], *, allow_irregular: bool = False
         notes.append("PixelSpacing missing: 1 mm assumed")
     normal = _orientation(first)[2]
     single_dz = first.slice_spacing or 1.0
-
     if all(r.ipp is not None and r.iop is not None for r in records):
-        items = sorted(
-            ((float(np.dot(r.ipp, normal)), r) for r in records),  # type: ignore[arg-type]
-            key=lambda t: (t[0], t[1].instance_number or 0, str(t[1].path), t[1].frame or 0),
+        return _stack_by_position(
+            records, normal, single_dz, (dy, dx), label, allow_irregular, notes
         )
-        items = _drop_copies(items, notes, label)
-        ordered = [r for _, r in items]
-        pos = np.array([p for p, _ in items])
-        origin = np.asarray(ordered[0].ipp, dtype=np.float64)
-        tilt = 0.0
-        if len(ordered) == 1:
-            dz, slice_vec = single_dz, normal * single_dz
-        else:
-            dz = _check_steps(pos, label, allow_irregular, notes)
-            delta = np.asarray(ordered[-1].ipp) - origin
-            slice_vec = delta / (pos[-1] - pos[0]) * dz
-            cos = abs(float(np.dot(delta / np.linalg.norm(delta), normal)))
-            if cos < 1.0 - _TILT_TOL:
-                tilt = float(np.degrees(np.arccos(min(cos, 1.0))))
-                _warn(
-                    notes,
-                    f"{label}: gantry tilt of {tilt:.2f} degrees (slices are sheared "
-                    "along the normal); the affine keeps the shear, the volume is not "
-                    "resampled",
-                )
-        affine = _affine(first, origin, slice_vec, dy, dx)
-        return StackGeometry(ordered, (dz, dy, dx), affine, pos.tolist(), notes, tilt)
+    return _stack_by_instance_number(records, normal, single_dz, (dy, dx), label, notes)
 
-    # no usable positions: fall back on InstanceNumber (frame order in one file)
+
+def _stack_by_position(
+    records: Sequence[SliceRecord],
+    normal: np.ndarray,
+    single_dz: float,
+    pixel: tuple[float, float],
+    label: str,
+    allow_irregular: bool,
+    notes: list[str],
+) -> StackGeometry:
+    """Slices sorted by their position along the normal; the step checked, a tilt measured."""
+    first, (dy, dx) = records[0], pixel
+    items = sorted(
+        ((float(np.dot(r.ipp, normal)), r) for r in records),  # type: ignore[arg-type]
+        key=lambda t: (t[0], t[1].instance_number or 0, str(t[1].path), t[1].frame or 0),
+    )
+    items = _drop_copies(items, notes, label)
+    ordered = [r for _, r in items]
+    pos = np.array([p for p, _ in items])
+    origin = np.asarray(ordered[0].ipp, dtype=np.float64)
+    tilt = 0.0
+    if len(ordered) == 1:
+        dz, slice_vec = single_dz, normal * single_dz
+    else:
+        dz = _check_steps(pos, label, allow_irregular, notes)
+        delta = np.asarray(ordered[-1].ipp) - origin
+        slice_vec = delta / (pos[-1] - pos[0]) * dz
+        tilt = _gantry_tilt(delta, normal, label, notes)
+    affine = _affine(first, origin, slice_vec, dy, dx)
+    return StackGeometry(ordered, (dz, dy, dx), affine, pos.tolist(), notes, tilt)
+
+
+def _gantry_tilt(delta: np.ndarray, normal: np.ndarray, label: str, notes: list[str]) -> float:
+    """Degrees between the stacking direction and the slice normal (0 below tolerance)."""
+    cos = abs(float(np.dot(delta / np.linalg.norm(delta), normal)))
+    if not cos < 1.0 - _TILT_TOL:  # (a NaN cosine counts as no tilt)
+        return 0.0
+    tilt = float(np.degrees(np.arccos(min(cos, 1.0))))
+    _warn(
+        notes,
+        f"{label}: gantry tilt of {tilt:.2f} degrees (slices are sheared "
+        "along the normal); the affine keeps the shear, the volume is not "
+        "resampled",
+    )
+    return tilt
+
+
+def _stack_by_instance_number(
+    records: Sequence[SliceRecord],
+    normal: np.ndarray,
+    single_dz: float,
+    pixel: tuple[float, float],
+    label: str,
+    notes: list[str],
+) -> StackGeometry:
+    """No usable positions: fall back on InstanceNumber (frame order in one file)."""
+    first, (dy, dx) = records[0], pixel
     ordered = sorted(
         records,
         key=lambda r: (

@@ -265,6 +265,76 @@ def _base_meta(ds: Dataset) -> dict[str, Any]:
     return meta
 
 
+def _image_type(ds: Dataset) -> tuple[str, ...]:
+    """ImageType values upper-cased (a single string counts as one value)."""
+    if isinstance(ds.get("ImageType"), str):
+        return (str(ds.ImageType).upper(),)
+    return tuple(str(v).upper() for v in (ds.get("ImageType") or ()))
+
+
+def _file_fields(path: Path, ds: Dataset) -> dict[str, Any]:
+    """The :class:`SliceRecord` fields that every frame of the file shares."""
+    return {
+        "path": path,
+        "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
+        "sop_class_uid": str(ds.get("SOPClassUID", "")),
+        "series_uid": str(ds.get("SeriesInstanceUID", "")),
+        "study_uid": str(ds.get("StudyInstanceUID", "")),
+        "modality": str(ds.get("Modality", "") or "OT"),
+        "rows": int(ds.get("Rows", 0) or 0),
+        "columns": int(ds.get("Columns", 0) or 0),
+        "photometric": str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip(),
+        "samples_per_pixel": int(ds.get("SamplesPerPixel", 1) or 1),
+        "transfer_syntax": transfer_syntax_of(ds),
+        "image_type": _image_type(ds),
+        "echo": _float(ds.get("EchoNumbers")),
+        "n_frames": _int(ds.get("NumberOfFrames")) or 1,
+        "has_modality_lut": "ModalityLUTSequence" in ds and "RescaleSlope" not in ds,
+        "padding": _padding(ds),
+    }
+
+
+def _file_geometry(path: Path, ds: Dataset) -> dict[str, Any]:
+    """Position, orientation, spacing, rescale and metadata from the file's top level."""
+    return {
+        "ipp": _position(path, ds.get("ImagePositionPatient")),
+        "iop": _orientation(path, ds.get("ImageOrientationPatient")),
+        "pixel_spacing": _positive(_floats(ds.get("PixelSpacing"), 2))
+        or _positive(_floats(ds.get("ImagerPixelSpacing"), 2)),
+        "slice_spacing": _float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness")),
+        **dict(zip(("slope", "intercept"), _rescale(path, ds), strict=True)),
+        "meta": _base_meta(ds),
+    }
+
+
+def _enhanced_frame(path: Path, ds: Dataset, k: int, top: dict[str, Any]) -> dict[str, Any]:
+    """Frame ``k``'s geometry from its functional groups, the top level filling the gaps."""
+    frame = {**top, "ipp": None}
+    pos = _group_item(ds, k, "PlanePositionSequence")
+    ori = _group_item(ds, k, "PlaneOrientationSequence")
+    pm = _group_item(ds, k, "PixelMeasuresSequence")
+    pvt = _group_item(ds, k, "PixelValueTransformationSequence")
+    voi = _group_item(ds, k, "FrameVOILUTSequence")
+    if pos is not None:
+        frame["ipp"] = _position(path, pos.get("ImagePositionPatient"), frame=k)
+    if ori is not None:
+        frame["iop"] = _orientation(path, ori.get("ImageOrientationPatient"), frame=k) or top["iop"]
+    if pm is not None:
+        frame["pixel_spacing"] = (
+            _positive(_floats(pm.get("PixelSpacing"), 2)) or top["pixel_spacing"]
+        )
+        frame["slice_spacing"] = (
+            _float(pm.get("SpacingBetweenSlices"))
+            or _float(pm.get("SliceThickness"))
+            or top["slice_spacing"]
+        )
+    if pvt is not None:
+        frame["slope"], frame["intercept"] = _rescale(path, pvt, frame=k)
+    if voi is not None:
+        frame["meta"] = {**top["meta"], **_window(voi)}
+    return frame
+
+
 def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
     """Build one :class:`SliceRecord` per frame of ``ds`` (read without pixels).
 
@@ -281,96 +351,18 @@ def records_from_dataset(path: Path, ds: Dataset) -> list[SliceRecord]:
         One entry for a single-frame file, ``NumberOfFrames`` entries (``frame``
         0, 1, ...) for a multi-frame file.
     """
-    ts = transfer_syntax_of(ds)
-    n_frames = _int(ds.get("NumberOfFrames")) or 1
-    image_type = tuple(str(v).upper() for v in (ds.get("ImageType") or ()))
-    if isinstance(ds.get("ImageType"), str):
-        image_type = (str(ds.ImageType).upper(),)
-    echo = _float(ds.get("EchoNumbers"))
-    common: dict[str, Any] = {
-        "path": path,
-        "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
-        "sop_class_uid": str(ds.get("SOPClassUID", "")),
-        "series_uid": str(ds.get("SeriesInstanceUID", "")),
-        "study_uid": str(ds.get("StudyInstanceUID", "")),
-        "modality": str(ds.get("Modality", "") or "OT"),
-        "rows": int(ds.get("Rows", 0) or 0),
-        "columns": int(ds.get("Columns", 0) or 0),
-        "photometric": str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip(),
-        "samples_per_pixel": int(ds.get("SamplesPerPixel", 1) or 1),
-        "transfer_syntax": ts,
-        "image_type": image_type,
-        "echo": echo,
-        "n_frames": n_frames,
-        "has_modality_lut": "ModalityLUTSequence" in ds and "RescaleSlope" not in ds,
-        "padding": _padding(ds),
-    }
-    ipp = _position(path, ds.get("ImagePositionPatient"))
-    iop = _orientation(path, ds.get("ImageOrientationPatient"))
-    spacing = _positive(_floats(ds.get("PixelSpacing"), 2)) or _positive(
-        _floats(ds.get("ImagerPixelSpacing"), 2)
-    )
-    slice_spacing = _float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness"))
-    slope, intercept = _rescale(path, ds)
-    instance = _int(ds.get("InstanceNumber"))
-    meta = _base_meta(ds)
-
-    if n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
-        return [
-            SliceRecord(
-                frame=None,
-                ipp=ipp,
-                iop=iop,
-                pixel_spacing=spacing,
-                slice_spacing=slice_spacing,
-                instance_number=instance,
-                slope=slope,
-                intercept=intercept,
-                meta=meta,
-                **common,
-            )
-        ]
+    common = _file_fields(path, ds)
+    top = _file_geometry(path, ds)
+    if common["n_frames"] == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
+        instance = _int(ds.get("InstanceNumber"))
+        return [SliceRecord(frame=None, instance_number=instance, **top, **common)]
 
     enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
     records = []
-    for k in range(n_frames):
-        f_ipp, f_iop, f_spacing, f_slice = None, iop, spacing, slice_spacing
-        f_slope, f_intercept, f_meta = slope, intercept, meta
+    for k in range(common["n_frames"]):
         if enhanced:
-            pos = _group_item(ds, k, "PlanePositionSequence")
-            ori = _group_item(ds, k, "PlaneOrientationSequence")
-            pm = _group_item(ds, k, "PixelMeasuresSequence")
-            pvt = _group_item(ds, k, "PixelValueTransformationSequence")
-            voi = _group_item(ds, k, "FrameVOILUTSequence")
-            if pos is not None:
-                f_ipp = _position(path, pos.get("ImagePositionPatient"), frame=k)
-            if ori is not None:
-                f_iop = _orientation(path, ori.get("ImageOrientationPatient"), frame=k) or iop
-            if pm is not None:
-                f_spacing = _positive(_floats(pm.get("PixelSpacing"), 2)) or spacing
-                f_slice = (
-                    _float(pm.get("SpacingBetweenSlices"))
-                    or _float(pm.get("SliceThickness"))
-                    or slice_spacing
-                )
-            if pvt is not None:
-                f_slope, f_intercept = _rescale(path, pvt, frame=k)
-            if voi is not None:
-                f_meta = {**meta, **_window(voi)}
-        elif k == 0:
-            f_ipp = ipp  # legacy multi-frame: only the first frame's position is known
-        records.append(
-            SliceRecord(
-                frame=k,
-                ipp=f_ipp,
-                iop=f_iop,
-                pixel_spacing=f_spacing,
-                slice_spacing=f_slice,
-                instance_number=k + 1,
-                slope=f_slope,
-                intercept=f_intercept,
-                meta=f_meta,
-                **common,
-            )
-        )
+            frame = _enhanced_frame(path, ds, k, top)
+        else:  # legacy multi-frame: only the first frame's position is known
+            frame = {**top, "ipp": top["ipp"] if k == 0 else None}
+        records.append(SliceRecord(frame=k, instance_number=k + 1, **frame, **common))
     return records

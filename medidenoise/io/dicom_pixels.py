@@ -13,6 +13,7 @@ from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ImplicitVRLittleEndian, RLELossless
 
+from medidenoise._validate import check_finite
 from medidenoise.errors import (
     InvalidImageError,
     MedidenoiseError,
@@ -280,10 +281,12 @@ def _read_frames(path: Path, frames: list[int | None]) -> dict[int | None, np.nd
             f"{path}: decoded pixel data has shape {arr.shape}; expected (rows, columns) or "
             "(frames, rows, columns) grayscale data."
         )
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise InvalidImageError(
-            f"{path}: the float pixel data holds {int((~np.isfinite(arr)).sum())} NaN or "
-            "infinite value(s); expected finite values. Fix the file at its source."
+    if arr.dtype.kind == "f":  # integers are always finite
+        check_finite(
+            arr,
+            "{name}: the float pixel data holds {bad} NaN or infinite value(s); expected "
+            "finite values. Fix the file at its source.",
+            name=str(path),
         )
     out: dict[int | None, np.ndarray] = {}
     for frame in frames:

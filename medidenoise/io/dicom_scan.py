@@ -25,6 +25,7 @@ from medidenoise.io.dicom_header import (
     transfer_syntax_of,
 )
 from medidenoise.io.dicom_series import DicomScan, SeriesInfo
+from medidenoise.io.formats import has_dicom_preamble
 
 __all__ = [
     "DicomScan",
@@ -210,7 +211,7 @@ def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
         if size == 0:
             return None, None, "empty file (0 bytes)"
         with open(path, "rb") as fp:
-            is_dicm = fp.read(132)[128:132] == b"DICM"
+            is_dicm = has_dicom_preamble(fp)
             if not is_dicm and path.suffix.lower() in _OTHER_SUFFIXES:
                 return None, "not a DICOM file", None
             fp.seek(0)

@@ -25,7 +25,7 @@ from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import generate_uid
+from pydicom.uid import UID, generate_uid
 
 from medidenoise.errors import ConversionError, InvalidImageError
 from medidenoise.io.dicom_write_attrs import (
@@ -50,7 +50,7 @@ from medidenoise.io.dicom_write_pixels import (
     set_pixels,
     to_stored,
 )
-from medidenoise.io.volume import SliceSource, Volume
+from medidenoise.io.volume import DicomSource, SliceSource, Volume
 
 __all__ = ["write_dicom_series"]
 
@@ -246,6 +246,46 @@ def write_dicom_series(
     >>> write_dicom_series(vol, vol.array, "out/")  # doctest: +SKIP
     """
     syntax = compression_syntax(compression)
+    values, source = _checked_values(volume, array)
+    slices = source.slices
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sources = {Path(s.path).resolve() for s in slices}
+    groups = _groups(slices)
+
+    first = dcmread(os.fspath(groups[0][0]), stop_before_pixels=True)
+    base_fmt = pixel_format(first, where=str(groups[0][0]))
+    fmt = _series_format(volume, values, base_fmt)
+    series = _derived_series(
+        volume,
+        source,
+        first,
+        description_suffix=description_suffix,
+        derivation_description=derivation_description,
+        series_number=series_number,
+        uid_seed=uid_seed,
+        series_key=series_key,
+    )
+
+    written: list[Path] = []
+    clipped_total = 0
+    for n, (path, indices) in enumerate(groups):
+        ds = first if n == 0 else dcmread(os.fspath(path), stop_before_pixels=True)
+        clipped_total += _derive_file(
+            ds, path, indices, values, volume.array, slices, fmt, series, uid_seed, syntax
+        )
+        target = out / f"{len(written) + 1:05d}.dcm"
+        _save(ds, target, sources)
+        written.append(target)
+        if progress is not None:
+            progress(len(written), len(groups))
+    if clipped_total:
+        _report_clipped(volume.path or source.series_uid, values, clipped_total, out, on_clipped)
+    return written
+
+
+def _checked_values(volume: Volume, array: np.ndarray | Volume) -> tuple[np.ndarray, DicomSource]:
+    """The new image as a (D, H, W) array matching the slices of the volume's DICOM source."""
     if volume.source is None:
         raise InvalidImageError(
             f"{volume.path}: the volume was not read from DICOM, so there is no source series "
@@ -263,22 +303,29 @@ def write_dicom_series(
         raise InvalidImageError(
             f"the volume has {values.shape[0]} slices but {len(slices)} slice sources"
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sources = {Path(s.path).resolve() for s in slices}
-    groups = _groups(slices)
+    return values, volume.source
 
-    first = dcmread(os.fspath(groups[0][0]), stop_before_pixels=True)
-    base_fmt = pixel_format(first, where=str(groups[0][0]))
-    fmt = _series_format(volume, values, base_fmt)
+
+def _derived_series(
+    volume: Volume,
+    source: DicomSource,
+    first: Dataset,
+    *,
+    description_suffix: str,
+    derivation_description: str,
+    series_number: int | None,
+    uid_seed: str | None,
+    series_key: str | None,
+) -> DerivedSeries:
+    """The new series' UID, number and descriptions (see :func:`write_dicom_series`)."""
     stack = _stack_index(series_key or volume.metadata.get("series_key"))
     number = series_number
     if number is None:  # the stacks of one source series get distinct numbers
         number = int(first.get("SeriesNumber") or 0) + 1000 * (stack or 1)
     if stack is not None:
         description_suffix = f" stack {stack}{description_suffix}"
-    key = series_key or _default_series_key(volume.source.series_uid, slices)
-    series = DerivedSeries(
+    key = series_key or _default_series_key(source.series_uid, source.slices)
+    return DerivedSeries(
         series_uid=_uid(uid_seed, "medidenoise-series", key),
         series_number=max(1, int(number)),
         series_description=derived_description(first.get("SeriesDescription"), description_suffix),
@@ -286,67 +333,85 @@ def write_dicom_series(
         now=datetime.now(),
     )
 
-    written: list[Path] = []
-    clipped_total = 0
-    for n, (path, indices) in enumerate(groups):
-        ds = first if n == 0 else dcmread(os.fspath(path), stop_before_pixels=True)
-        big_endian = ds.original_encoding[1] is False
-        file_fmt = pixel_format(ds, where=str(path))
-        if fmt.bits_stored > file_fmt.bits_stored and file_fmt.bits_allocated == fmt.bits_allocated:
-            file_fmt = PixelFormat(file_fmt.bits_allocated, fmt.bits_stored, file_fmt.signed)
-        frames = [slices[k].frame for k in indices]
-        multiframe = any(f is not None for f in frames)
-        if multiframe:
-            raw, clipped = _multiframe(ds, path, indices, values, volume.array, slices, file_fmt)
-        else:
-            if len(indices) != 1:
-                raise InvalidImageError(f"{path}: a single-frame file is listed as several slices")
-            k = indices[0]
-            raw, clipped = _stored_slice(ds, path, values[k], volume.array[k], slices[k], file_fmt)
-        clipped_total += clipped
-        refs = [
-            SourceRef(slices[k].sop_class_uid, slices[k].sop_instance_uid, slices[k].frame)
-            for k in (_frame_order(indices, slices) if multiframe else indices)
-        ]
-        sop_uid = _uid(
-            uid_seed,
-            series.series_uid,
-            *(r.sop_instance_uid for r in refs[:1]),
-            ",".join(str(r.frame) for r in refs),
-        )
-        ratio = _lossy_ratio(path, ds) if needs_lossy_ratio(ds) else None
-        derive_instance(
-            ds,
-            series,
-            sop_uid=sop_uid,
-            refs=refs,
-            instance_number=None if multiframe or _has_number(ds) else indices[0] + 1,
-            lossy_ratio=ratio,
-        )
-        set_pixels(ds, raw, file_fmt, str(ds.get("PhotometricInterpretation", "MONOCHROME2")))
-        if big_endian:
-            make_little_endian(ds)
-        if syntax is not None:
-            compress_instance(ds, raw, syntax, where=str(path))
-        target = out / f"{len(written) + 1:05d}.dcm"
-        _save(ds, target, sources)
-        written.append(target)
-        if progress is not None:
-            progress(len(written), len(groups))
-    if clipped_total:
-        level = logging.WARNING if clipped_total > WIDEN_FRACTION * values.size else logging.INFO
-        source = volume.path or volume.source.series_uid
-        log.log(
-            level,
-            "%s: %d of %d pixel values clipped to the stored range (written to %s)",
-            source,
-            clipped_total,
-            values.size,
-            out,
-        )
-        if on_clipped is not None:
-            on_clipped(clipped_total, int(values.size))
-    return written
+
+def _derive_file(
+    ds: Dataset,
+    path: Path,
+    indices: list[int],
+    values: np.ndarray,
+    original: np.ndarray,
+    slices: tuple[SliceSource, ...],
+    fmt: PixelFormat,
+    series: DerivedSeries,
+    uid_seed: str | None,
+    syntax: UID | None,
+) -> int:
+    """Turn the source header ``ds`` into its derived instance, in place; return the clip count.
+
+    The new pixels (slices ``indices`` of ``values``) are stored in the file's
+    own format (widened to the series' bits stored when needed), the
+    derivation attributes set, the encoding made little endian and, with a
+    ``syntax``, the pixels re-encoded. ``original`` is the source volume's array.
+    """
+    big_endian = ds.original_encoding[1] is False
+    file_fmt = pixel_format(ds, where=str(path))
+    if fmt.bits_stored > file_fmt.bits_stored and file_fmt.bits_allocated == fmt.bits_allocated:
+        file_fmt = PixelFormat(file_fmt.bits_allocated, fmt.bits_stored, file_fmt.signed)
+    frames = [slices[k].frame for k in indices]
+    multiframe = any(f is not None for f in frames)
+    if multiframe:
+        raw, clipped = _multiframe(ds, path, indices, values, original, slices, file_fmt)
+    else:
+        if len(indices) != 1:
+            raise InvalidImageError(f"{path}: a single-frame file is listed as several slices")
+        k = indices[0]
+        raw, clipped = _stored_slice(ds, path, values[k], original[k], slices[k], file_fmt)
+    refs = [
+        SourceRef(slices[k].sop_class_uid, slices[k].sop_instance_uid, slices[k].frame)
+        for k in (_frame_order(indices, slices) if multiframe else indices)
+    ]
+    sop_uid = _uid(
+        uid_seed,
+        series.series_uid,
+        *(r.sop_instance_uid for r in refs[:1]),
+        ",".join(str(r.frame) for r in refs),
+    )
+    ratio = _lossy_ratio(path, ds) if needs_lossy_ratio(ds) else None
+    derive_instance(
+        ds,
+        series,
+        sop_uid=sop_uid,
+        refs=refs,
+        instance_number=None if multiframe or _has_number(ds) else indices[0] + 1,
+        lossy_ratio=ratio,
+    )
+    set_pixels(ds, raw, file_fmt, str(ds.get("PhotometricInterpretation", "MONOCHROME2")))
+    if big_endian:
+        make_little_endian(ds)
+    if syntax is not None:
+        compress_instance(ds, raw, syntax, where=str(path))
+    return clipped
+
+
+def _report_clipped(
+    source: Path | str,
+    values: np.ndarray,
+    clipped_total: int,
+    out: Path,
+    on_clipped: Callable[[int, int], None] | None,
+) -> None:
+    """Log the values clipped to the stored range (a warning beyond WIDEN_FRACTION of them)."""
+    level = logging.WARNING if clipped_total > WIDEN_FRACTION * values.size else logging.INFO
+    log.log(
+        level,
+        "%s: %d of %d pixel values clipped to the stored range (written to %s)",
+        source,
+        clipped_total,
+        values.size,
+        out,
+    )
+    if on_clipped is not None:
+        on_clipped(clipped_total, int(values.size))
 
 
 def _frame_order(indices: list[int], slices: tuple[SliceSource, ...]) -> list[int]:

@@ -12,6 +12,7 @@ from monai.data.image_reader import ImageReader
 from monai.utils import MetaKeys, SpaceKeys
 
 from medidenoise.io.dicom_reader import read_dicom
+from medidenoise.io.formats import DICOM_SUFFIXES, has_dicom_preamble
 from medidenoise.io.volume import Volume
 
 __all__ = ["DicomSeriesReader"]
@@ -22,15 +23,11 @@ PathLike = str | os.PathLike
 def _looks_like_dicom(path: Path) -> bool:
     if path.is_dir():
         return True
-    if path.suffix.lower() in (".dcm", ".dicom", ".ima"):
+    if path.suffix.lower() in DICOM_SUFFIXES:
         return True
-    if path.suffix and path.suffix.lower() not in ("",):
+    if path.suffix:  # another suffix: not looked into
         return False
-    try:
-        with open(path, "rb") as fp:
-            return fp.read(132)[128:132] == b"DICM"
-    except OSError:
-        return False
+    return has_dicom_preamble(path)
 
 
 class DicomSeriesReader(ImageReader):

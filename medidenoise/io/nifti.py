@@ -29,7 +29,9 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from medidenoise._validate import check_finite
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
+from medidenoise.io.formats import is_nifti_path
 from medidenoise.io.volume import Volume
 
 __all__ = ["read_nifti", "write_volume"]
@@ -37,7 +39,6 @@ __all__ = ["read_nifti", "write_volume"]
 logger = logging.getLogger(__name__)
 
 _EXT_TAG = "medidenoise:"
-_NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
 def _ijk_to_dhw(affine: np.ndarray) -> np.ndarray:
@@ -94,6 +95,30 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
         4D data without ``volume_index``, NaN/inf values, or an unreadable file.
     """
     path = Path(path)
+    img = _open(path)
+    data = _voxels(path, img, volume_index)
+    stored = _extension(img) or {}
+    array, affine, flip = _to_dhw(data, img.affine, stored)
+    spacing = tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
+    metadata: dict[str, Any] = {
+        "nifti": {**_header_facts(img), "flipped_d": flip},
+        **stored.get("metadata", {}),
+    }
+    if volume_index is not None:
+        metadata["nifti"]["volume_index"] = volume_index
+    return Volume(
+        array=array,
+        spacing=spacing,  # type: ignore[arg-type]
+        affine=affine,
+        modality=str(stored.get("modality", "OT")),
+        photometric=str(stored.get("photometric", "MONOCHROME2")),
+        path=path,
+        metadata=metadata,
+    )
+
+
+def _open(path: Path) -> Any:
+    """The nibabel image, its size claims checked; an unreadable file names itself."""
     try:
         img: Any = nib.load(str(path))
     except Exception as exc:  # nibabel raises several types on bad input
@@ -101,8 +126,13 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
             f"{path}: cannot read as NIfTI ({type(exc).__name__}: {exc}); expected a valid "
             ".nii/.nii.gz file."
         ) from exc
-    shape = img.shape
     _check_claims(path, img)
+    return img
+
+
+def _voxels(path: Path, img: Any, volume_index: int | None) -> np.ndarray:
+    """The (x, y, z) float32 voxels of the file, or of volume ``volume_index`` of a 4D file."""
+    shape = img.shape
     proxy = img.dataobj
     if len(shape) > 3 and any(s > 1 for s in shape[3:]):
         n = int(np.prod(shape[3:]))
@@ -123,15 +153,26 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
         data = data.reshape(shape[:3]) if data.ndim > 3 else data
     if data.ndim == 2:
         data = data[:, :, np.newaxis]
-    bad = ~np.isfinite(data)
-    if bad.any():
-        raise InvalidImageError(
-            f"{path}: {int(bad.sum())} voxel(s) are NaN or infinite; expected finite values. "
-            "Replace them first (e.g. numpy.nan_to_num(data, nan=background)) and save again."
-        )
+    check_finite(
+        data,
+        "{name}: {bad} voxel(s) are NaN or infinite; expected finite values. "
+        "Replace them first (e.g. numpy.nan_to_num(data, nan=background)) and save again.",
+        name=str(path),
+    )
+    return data
+
+
+def _to_dhw(
+    data: np.ndarray, ijk_affine: np.ndarray, stored: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(D, H, W) array, its affine and whether D was reversed to run along the slice normal.
+
+    A file that ``write_volume`` wrote says which way D runs (``flip_d``) and
+    holds its exact float64 affine; any other file gets D reversed when the
+    (d, h, w) affine has a positive determinant.
+    """
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
-    affine = _ijk_to_dhw(img.affine)
-    stored = _extension(img) or {}
+    affine = _ijk_to_dhw(ijk_affine)
     exact = None
     if "affine" in stored:
         exact = np.asarray(stored["affine"], dtype=np.float64)
@@ -146,22 +187,7 @@ def read_nifti(path: str | os.PathLike, *, volume_index: int | None = None) -> V
         array, affine = _flip_d(array, affine)
     if exact is not None and _close(exact, affine):
         affine = exact  # write_volume's float64 affine (the header holds float32)
-    spacing = tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
-    metadata: dict[str, Any] = {
-        "nifti": {**_header_facts(img), "flipped_d": flip},
-        **stored.get("metadata", {}),
-    }
-    if volume_index is not None:
-        metadata["nifti"]["volume_index"] = volume_index
-    return Volume(
-        array=array,
-        spacing=spacing,  # type: ignore[arg-type]
-        affine=affine,
-        modality=str(stored.get("modality", "OT")),
-        photometric=str(stored.get("photometric", "MONOCHROME2")),
-        path=path,
-        metadata=metadata,
-    )
+    return array, affine, flip
 
 
 #: the most voxel data medidenoise reads from one NIfTI file (larger claims: a corrupt header)
@@ -367,7 +393,7 @@ def write_volume(volume: Volume, path: str | os.PathLike) -> Path:
     >>> out = write_volume(vol, tmp_path / "v.nii.gz")  # doctest: +SKIP
     """
     path = Path(path)
-    if not path.name.lower().endswith(_NIFTI_SUFFIXES):
+    if not is_nifti_path(path):
         raise ValueError(
             f"{path}: write_volume writes NIfTI; expected a name ending in .nii or .nii.gz, "
             f"found {path.suffix or 'no suffix'!r}. Rename the output."

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medidenoise._validate import check_finite, check_ndim, check_size
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
 from medidenoise.io.dicom_geometry import default_affine
 from medidenoise.io.volume import Volume
@@ -108,21 +109,22 @@ def read_raster(path: str | os.PathLike) -> Volume:
     """
     path = Path(path)
     arr = _to_gray(path, _load(path))
-    if arr.ndim not in (2, 3) or arr.size == 0:
-        raise InvalidImageError(
-            f"{path}: image has shape {arr.shape}; expected a 2D grayscale image (or a stack "
-            "of 2D pages)."
-        )
+    wrong = (
+        "{name}: image has shape {shape}; expected a 2D grayscale image (or a stack of 2D pages)."
+    )
+    check_ndim(arr, (2, 3), wrong, name=str(path))
+    check_size(arr, wrong, name=str(path))
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     if not np.issubdtype(arr.dtype, np.number):
         raise InvalidImageError(f"{path}: pixel type {arr.dtype} is not numeric.")
     arr = arr.astype(np.float32)
-    if not np.isfinite(arr).all():
-        raise InvalidImageError(
-            f"{path}: the image holds NaN or infinite values; expected finite values. Replace "
-            "them (numpy.nan_to_num) and save again."
-        )
+    check_finite(
+        arr,
+        "{name}: the image holds NaN or infinite values; expected finite values. Replace "
+        "them (numpy.nan_to_num) and save again.",
+        name=str(path),
+    )
     if arr.ndim == 2:
         arr = arr[np.newaxis]
     return Volume(

@@ -7,16 +7,12 @@ from pathlib import Path
 
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
 from medidenoise.io.dicom_reader import read_dicom
+from medidenoise.io.formats import is_nifti_path
 from medidenoise.io.nifti import read_nifti
 from medidenoise.io.raster import RASTER_SUFFIXES, read_raster
 from medidenoise.io.volume import Volume
 
 __all__ = ["read_volume"]
-
-
-def _is_nifti(path: Path) -> bool:
-    name = path.name.lower()
-    return name.endswith((".nii", ".nii.gz"))
 
 
 def read_volume(
@@ -92,7 +88,7 @@ def read_volume(
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
         return read_dicom(path, series_uid=series_uid, allow_irregular=allow_irregular)
-    if _is_nifti(path):
+    if is_nifti_path(path):
         return read_nifti(path, volume_index=volume_index)
     if path.suffix.lower() in RASTER_SUFFIXES:
         return read_raster(path)

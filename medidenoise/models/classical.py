@@ -21,7 +21,8 @@ from numpy.typing import ArrayLike
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 from skimage.restoration import denoise_wavelet as _sk_denoise_wavelet
 
-from medidenoise.errors import InvalidImageError, MissingDecoderError
+from medidenoise._validate import check_finite, check_ndim, check_real, check_size
+from medidenoise.errors import MissingDecoderError
 
 __all__ = [
     "CLASSICAL",
@@ -50,18 +51,17 @@ WAVELET = "db2"
 
 def _check(image: ArrayLike, sigma: float, name: str) -> np.ndarray:
     arr = np.asarray(image)
-    if arr.ndim != 2:
-        raise InvalidImageError(
-            f"{name} expects a 2D image (H, W), got shape {arr.shape}; denoise volumes slice "
-            f"by slice (medidenoise.denoise does this for model='{name}')"
-        )
-    if arr.dtype.kind not in "fiu":
-        raise InvalidImageError(f"{name} expects a real-valued image, got dtype {arr.dtype}")
-    if min(arr.shape) < 2:
-        raise InvalidImageError(f"{name} expects at least 2 x 2 pixels, got {arr.shape}")
+    check_ndim(
+        arr,
+        (2,),
+        "{name} expects a 2D image (H, W), got shape {shape}; denoise volumes slice "
+        "by slice (medidenoise.denoise does this for model='{name}')",
+        name=name,
+    )
+    check_real(arr, "{name} expects a real-valued image, got dtype {dtype}", name=name, kinds="fiu")
+    check_size(arr, "{name} expects at least 2 x 2 pixels, got {shape}", name=name, min_side=2)
     out = np.array(arr, dtype=np.float32, copy=True)
-    if not np.isfinite(out).all():
-        raise InvalidImageError(f"{name}: image contains NaN or infinite values")
+    check_finite(out, "{name}: image contains NaN or infinite values", name=name)
     if not (np.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"{name}: sigma must be a finite number >= 0, got {sigma!r}")
     return out

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from medidenoise.errors import InvalidImageError
+from medidenoise._validate import check_image
 
 RngLike = np.random.Generator | int | None
 
@@ -28,22 +28,17 @@ def as_float_image(image: Any, *, name: str = "image", finite: bool = True) -> n
 
     Raises :class:`InvalidImageError` for empty, non-real or non-finite input.
     """
-    arr = np.asarray(image)
-    if arr.dtype.kind not in "biuf":
-        raise InvalidImageError(
-            f"{name}: expected a real-valued array, got dtype {arr.dtype}; "
-            "pass the magnitude (np.abs) for complex data"
-        )
-    if arr.size == 0 or arr.ndim == 0:
-        raise InvalidImageError(f"{name}: expected a non-empty array, got shape {arr.shape}")
-    arr = arr.astype(np.float32, copy=False)
-    if finite and not np.isfinite(arr).all():
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        raise InvalidImageError(
-            f"{name}: {bad} of {arr.size} values are NaN or infinite; "
-            "replace them (e.g. np.nan_to_num) before calling"
-        )
-    return arr
+    return check_image(
+        image,
+        name=name,
+        real="{name}: expected a real-valued array, got dtype {dtype}; "
+        "pass the magnitude (np.abs) for complex data",
+        size="{name}: expected a non-empty array, got shape {shape}",
+        finite="{name}: {bad} of {size} values are NaN or infinite; "
+        "replace them (e.g. np.nan_to_num) before calling"
+        if finite
+        else None,
+    )
 
 
 def check_number(

@@ -140,8 +140,9 @@ def test_monai_pipelines_take_the_denoise_transforms(thick_slices: Path) -> None
 def test_docstring_examples_run() -> None:
     import doctest
 
-    from medidenoise.inference import convert, monai_transforms
+    from medidenoise.convert import provenance
+    from medidenoise.inference import monai_transforms
 
-    for module in (monai_transforms, convert):
+    for module in (monai_transforms, provenance):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -17,29 +17,18 @@ log = logging.getLogger(__name__)
 PathOrPaths = str | os.PathLike | Sequence[str | os.PathLike]
 ReaderFunction = Callable[[PathOrPaths], list[LayerTuple] | None]
 
-_NIFTI_SUFFIXES = (".nii", ".nii.gz")
-_DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 # a folder is taken as DICOM when one of its first files is; more is not looked at
 _FOLDER_PROBE_LIMIT = 64
 
 
 def is_nifti(path: Path) -> bool:
     """True for a ``.nii`` / ``.nii.gz`` file."""
-    return path.is_file() and path.name.lower().endswith(_NIFTI_SUFFIXES)
+    return path.is_file() and md.is_nifti_path(path)
 
 
 def is_dicom_file(path: Path) -> bool:
     """True for a file with the DICOM preamble ("DICM" at byte 128) or a DICOM suffix."""
-    if not path.is_file():
-        return False
-    if path.name.lower().endswith(_DICOM_SUFFIXES):
-        return True
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(132)
-    except OSError:
-        return False
-    return head[128:132] == b"DICM"
+    return md.is_dicom_file(path)
 
 
 def _probe_files(folder: Path) -> Iterator[Path]:
@@ -82,8 +71,7 @@ def _read_one(path: Path) -> list[LayerTuple]:
     if path.is_dir():
         return _read_dicom_folder(path)
     volume = md.read_volume(path)
-    name = path.name[: -len(".nii.gz")] if path.name.lower().endswith(".nii.gz") else path.stem
-    return [layer_tuple(volume, name)]
+    return [layer_tuple(volume, md.image_stem(path))]
 
 
 def _report_failure(path: Path, exc: BaseException) -> None:

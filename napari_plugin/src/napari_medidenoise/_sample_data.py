@@ -20,20 +20,14 @@ _XRAY_PHOTONS = 300.0
 
 def _mni_slab() -> md.Volume:
     try:
-        from nilearn.datasets import load_mni152_template
+        volume = md.load_mni152(orientation="axial")  # anterior up on screen
     except ImportError as exc:
         raise ImportError(f"the MRI sample needs nilearn; {_INSTALL_HINT}") from exc
-    image = load_mni152_template(resolution=1)
-    data = np.asarray(image.get_fdata(), dtype=np.float32)  # (x, y, z), RAS
-    first = data.shape[2] // 2 - _MRI_SLICES // 2
-    # (x, y, z) -> (z, y, x), rows flipped so that anterior is up on screen
-    slab = np.ascontiguousarray(data[:, ::-1, first : first + _MRI_SLICES].transpose(2, 1, 0))
-    index_to_voxel = np.array(
-        [[0, 0, 1, 0], [0, -1, 0, data.shape[1] - 1], [1, 0, 0, first], [0, 0, 0, 1]], float
-    )
-    affine = np.asarray(image.affine, dtype=np.float64) @ index_to_voxel
-    dz, dy, dx = (float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
-    return md.Volume(slab, spacing=(dz, dy, dx), affine=affine, modality="MR")
+    first = volume.shape[0] // 2 - _MRI_SLICES // 2
+    slab = np.ascontiguousarray(volume.array[first : first + _MRI_SLICES])
+    shift = np.eye(4)
+    shift[0, 3] = first  # slab slice 0 is the volume's slice `first`
+    return md.Volume(slab, spacing=volume.spacing, affine=volume.affine @ shift, modality="MR")
 
 
 def noisy_mri() -> list[LayerTuple]:

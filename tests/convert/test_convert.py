@@ -11,10 +11,10 @@ import pytest
 from pydicom import dcmread
 
 from medidenoise.cli import main
+from medidenoise.convert import ConversionReport, convert_dicom_folder
+from medidenoise.convert.plan import PARTIAL_DIR
+from medidenoise.convert.unit import MANIFEST
 from medidenoise.errors import ConversionError
-from medidenoise.inference import ConversionReport, convert_dicom_folder
-from medidenoise.inference.convert_plan import PARTIAL_DIR
-from medidenoise.inference.convert_series import MANIFEST
 from medidenoise.io import read_volume, scan_dicom
 
 

@@ -17,7 +17,7 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import ExplicitVRLittleEndian
 
-from medidenoise.inference import convert_dicom_folder
+from medidenoise.convert import convert_dicom_folder
 
 DATA = Path(get_testdata_file("CT_small.dcm")).parent
 

@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from medidenoise._version import __version__
+from medidenoise.convert.lock import claim
+from medidenoise.convert.plan import PARTIAL_DIR, Unit
+from medidenoise.convert.report import SeriesEntry, SeriesStatus
 from medidenoise.errors import ConversionError
-from medidenoise.inference.convert_lock import claim
-from medidenoise.inference.convert_plan import PARTIAL_DIR, Unit
-from medidenoise.inference.convert_report import SeriesEntry
 from medidenoise.io import Volume, read_dicom_series, read_volume, scan_dicom, write_dicom_series
 from medidenoise.io import write_volume as write_nifti
 
@@ -40,10 +40,12 @@ __all__ = [
     "MANIFEST",
     "UnitOptions",
     "convert_unit",
+    "decide",
     "earlier_run",
     "entry_for",
     "incomplete_reason",
-    "is_complete",
+    "planned_entry",
+    "refusal",
 ]
 
 log = logging.getLogger(__name__)
@@ -174,19 +176,59 @@ def _earlier_incomplete(unit: Unit, out_root: Path, opts: UnitOptions) -> bool:
     return bool(manifest and manifest.get("incomplete"))
 
 
-def is_complete(unit: Unit, out_root: Path, opts: UnitOptions) -> bool:
-    """True when an earlier run finished this unit with the settings asked for now."""
+def refusal(unit: Unit, opts: UnitOptions) -> str:
+    """Why ``unit`` is refused before anything is read or claimed; "" if it may go ahead.
+
+    A series with unreadable files is refused unless ``allow_incomplete``.
+    """
+    if _broken(unit) and not opts.allow_incomplete:
+        return incomplete_reason(unit, opts)
+    return ""
+
+
+def decide(unit: Unit, out_root: Path, opts: UnitOptions) -> tuple[SeriesStatus, str] | None:
+    """What a run does with ``unit`` short of converting it: ``(status, reason)``.
+
+    ``None`` when the unit is to be converted. The one decision both a dry run
+    (:func:`planned_entry`) and a real run (:func:`convert_unit`, while it
+    holds the unit's claim) act on: refused (``"failed"``: unreadable files
+    without ``allow_incomplete``, or an earlier result made with other
+    settings), or left alone as an earlier run completed it (``"complete"``,
+    or ``"incomplete"`` when that run wrote it flagged INCOMPLETE). With
+    ``overwrite`` only the refusal for unreadable files remains.
+    """
+    refused = refusal(unit, opts)
+    if refused:
+        return "failed", refused
+    if opts.overwrite:
+        return None
     complete, conflict = earlier_run(unit, out_root, opts)
-    return complete and not conflict
+    if conflict:
+        return "failed", conflict
+    if complete and _earlier_incomplete(unit, out_root, opts):
+        return "incomplete", "left as an earlier run wrote it, " + incomplete_reason(unit, opts)
+    if complete:
+        return "complete", "already converted by an earlier run"
+    return None
 
 
-def entry_for(unit: Unit, out_root: Path, status: str = "planned", reason: str = "") -> SeriesEntry:
+def planned_entry(unit: Unit, out_root: Path, opts: UnitOptions) -> SeriesEntry:
+    """A dry run's entry for ``unit``: :func:`decide`'s outcome, else ``"planned"``."""
+    decided = decide(unit, out_root, opts)
+    if decided is not None:
+        return entry_for(unit, out_root, *decided)
+    return entry_for(unit, out_root, "planned", incomplete_reason(unit, opts))
+
+
+def entry_for(
+    unit: Unit, out_root: Path, status: SeriesStatus = "planned", reason: str = ""
+) -> SeriesEntry:
     """A report entry describing ``unit``."""
     return SeriesEntry(
         source=str(unit.source),
         output=str(out_root / unit.output),
         slices=unit.slices,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         reason=reason,
         series_uid=unit.series_uid,
         description=unit.description,
@@ -271,7 +313,7 @@ def _place(tmp: Path, final: Path, parking: Path) -> None:
 def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -> SeriesEntry:
     """Read, denoise, write, check and publish one unit; never raises for bad data.
 
-    The unit is claimed first (see :mod:`medidenoise.inference.convert_lock`):
+    The unit is claimed first (see :mod:`medidenoise.convert.lock`):
     a unit that another process is writing at this moment is left to it and
     reported failed, never touched.
 
@@ -281,8 +323,9 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
         ``"converted"``, ``"complete"`` (left alone), ``"incomplete"`` (written
         flagged, ``allow_incomplete`` only) or ``"failed"`` with the reason.
     """
-    if _broken(unit) and not opts.allow_incomplete:
-        return entry_for(unit, out_root, "failed", incomplete_reason(unit, opts))
+    refused = refusal(unit, opts)  # needs no claim: nothing is touched
+    if refused:
+        return entry_for(unit, out_root, "failed", refused)
     with claim(out_root / PARTIAL_DIR / f"{unit.key}.claim") as mine:
         if mine:
             return _convert_claimed(unit, out_root, denoiser, opts)
@@ -296,21 +339,12 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
 def _convert_claimed(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -> SeriesEntry:
     start = time.perf_counter()
     final = out_root / unit.output
+    decided = decide(unit, out_root, opts)
+    if decided is not None:
+        return entry_for(unit, out_root, *decided)
     entry = entry_for(unit, out_root)
     kind = _out_kind(unit, opts)
     broken = _broken(unit)
-    if not opts.overwrite:
-        complete, conflict = earlier_run(unit, out_root, opts)
-        if conflict:
-            entry.status, entry.reason = "failed", conflict
-            return entry
-        if complete and _earlier_incomplete(unit, out_root, opts):
-            entry.status = "incomplete"
-            entry.reason = "left as an earlier run wrote it, " + incomplete_reason(unit, opts)
-            return entry
-        if complete:
-            entry.status, entry.reason = "complete", "already converted by an earlier run"
-            return entry
     work = out_root / PARTIAL_DIR / unit.key
     try:
         _remove(work)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 
-from medidenoise.inference import convert_dicom_folder
-from medidenoise.inference.convert_plan import PARTIAL_DIR
-from medidenoise.inference.convert_series import MANIFEST
+from medidenoise.convert import convert_dicom_folder
+from medidenoise.convert.plan import PARTIAL_DIR
+from medidenoise.convert.unit import MANIFEST
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

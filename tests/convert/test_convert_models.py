@@ -13,8 +13,8 @@ from pydicom import dcmread
 from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from medidenoise.cli import main
+from medidenoise.convert import convert_dicom_folder
 from medidenoise.errors import MissingDecoderError
-from medidenoise.inference import convert_dicom_folder
 from medidenoise.models import build_model
 from medidenoise.models.checkpoint import save_checkpoint
 

@@ -42,11 +42,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from medidenoise.convert import parallel
+from medidenoise.convert.parallel import _bar, _init_worker, _work, distributed_rank
+from medidenoise.convert.plan import PARTIAL_DIR, Unit
+from medidenoise.convert.provenance import model_id
+from medidenoise.convert.report import SeriesEntry
+from medidenoise.convert.unit import UnitOptions, entry_for
 from medidenoise.errors import ConversionError
-from medidenoise.inference.convert_parallel import _bar, _init_worker, _work, distributed_rank
-from medidenoise.inference.convert_plan import PARTIAL_DIR, Unit
-from medidenoise.inference.convert_report import SeriesEntry
-from medidenoise.inference.convert_series import UnitOptions, entry_for
 from medidenoise.models.checkpoint import SHIPPED_MODELS
 
 __all__ = ["CONNECT_TIMEOUT_S", "ModelSpec", "check_scheduler", "run_units_dask"]
@@ -71,16 +73,14 @@ class ModelSpec:
     """The model as it travels to the workers: a name or path and the client's identity of it."""
 
     name: str  # a shipped model, a classical method, "identity", or an absolute checkpoint path
-    model_id: str  # convert._model_id on the client: "<label> (sha256 <16 hex>)" for weights
+    model_id: str  # provenance.model_id on the client: "<label> (sha256 <16 hex>)" for weights
 
     def problem_here(self) -> str:
         """Empty when this process has the same model as the client; otherwise why not."""
-        from medidenoise.inference.convert import _model_id
-
         if self.name not in SHIPPED_MODELS and self.name not in _NAMED:
             if not Path(self.name).is_file():
                 return f"this worker cannot see the checkpoint {self.name}; {_SHARED_FS}"
-        here = _model_id(self.name)
+        here = model_id(self.name)
         if here != self.model_id:
             return (
                 f"the model differs on this worker: {here} here, {self.model_id} on the client; "
@@ -259,12 +259,10 @@ def _load_once(spec: ModelSpec, device: str | None, self_ensemble: bool, threads
     with _LOAD_LOCK:
         if _LOADED["key"] == key:
             return
-        from medidenoise.inference import convert_parallel
-
-        convert_parallel._WORKER.clear()
+        parallel._WORKER.clear()
         problem = spec.problem_here()
         if problem:
-            convert_parallel._WORKER["error"] = problem
+            parallel._WORKER["error"] = problem
         else:
             _init_worker(spec.name, device, threads, self_ensemble)
         _LOADED["key"], _LOADED["loads"] = key, _LOADED["loads"] + 1

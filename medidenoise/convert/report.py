@@ -9,7 +9,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["REPORT_JSON", "REPORT_TEXT", "ConversionReport", "FileEntry", "SeriesEntry"]
+__all__ = [
+    "REPORT_JSON",
+    "REPORT_TEXT",
+    "ConversionReport",
+    "FileEntry",
+    "SeriesEntry",
+    "SeriesStatus",
+]
 
 #: report file names written into the output folder
 REPORT_JSON = "medidenoise-report.json"
@@ -74,7 +81,7 @@ class FileEntry:
 
 @dataclass
 class ConversionReport:
-    """The outcome of :func:`~medidenoise.inference.convert_dicom_folder`.
+    """The outcome of :func:`~medidenoise.convert.convert_dicom_folder`.
 
     Attributes
     ----------

@@ -12,11 +12,11 @@ from pydicom import dcmread
 from pydicom.uid import generate_uid
 
 from medidenoise.cli import main
+from medidenoise.convert import convert_dicom_folder
+from medidenoise.convert.plan import PARTIAL_DIR
+from medidenoise.convert.provenance import model_id
+from medidenoise.convert.unit import MANIFEST, _validate
 from medidenoise.errors import ConversionError
-from medidenoise.inference import convert_dicom_folder
-from medidenoise.inference.convert import _model_id
-from medidenoise.inference.convert_plan import PARTIAL_DIR
-from medidenoise.inference.convert_series import MANIFEST, _validate
 from medidenoise.io import read_volume, write_volume
 from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
 
@@ -155,8 +155,8 @@ def test_validate_names_a_file_count_mismatch(tmp_path: Path, ct_series) -> None
 def test_model_id_hashes_every_shipped_model(name: str) -> None:
     if not shipped_weights_path(name).is_file():
         pytest.skip(f"shipped model {name!r} not installed")
-    assert _model_id(name).startswith(f"{name} (sha256 ")
-    assert _model_id("identity") == "identity"
+    assert model_id(name).startswith(f"{name} (sha256 ")
+    assert model_id("identity") == "identity"
 
 
 def test_nifti_volume_written_by_write_volume_converts(tmp_path: Path, ct_series) -> None:

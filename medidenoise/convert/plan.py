@@ -29,23 +29,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from medidenoise.convert.report import FileEntry
 from medidenoise.errors import ConversionError
-from medidenoise.inference.convert_report import FileEntry
 from medidenoise.io import SeriesInfo, scan_dicom
+from medidenoise.io.formats import image_stem, is_nifti_path
 
 __all__ = [
-    "NIFTI_SUFFIXES",
     "PARTIAL_DIR",
     "Plan",
     "Unit",
     "check_paths",
     "is_file_output",
-    "is_nifti",
     "plan",
 ]
 
 PARTIAL_DIR = ".medidenoise-partial"
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
 Format = Literal["dicom", "nifti"]
 
 
@@ -79,14 +77,9 @@ class Plan:
     files: list[FileEntry]
 
 
-def is_nifti(path: Path) -> bool:
-    """True for ``.nii`` and ``.nii.gz`` names."""
-    return path.name.lower().endswith(NIFTI_SUFFIXES)
-
-
 def is_file_output(dst: Path) -> bool:
     """True when OUTPUT names one NIfTI file rather than a folder."""
-    return is_nifti(dst) and not dst.is_dir()
+    return is_nifti_path(dst) and not dst.is_dir()
 
 
 def _inside(child: Path, parent: Path) -> bool:
@@ -176,7 +169,7 @@ def _dedupe(units: list[Unit]) -> list[Unit]:
 
 def _nifti_unit(path: Path, root: Path) -> Unit:
     rel = Path() if root.is_file() else path.parent.relative_to(root)
-    stem = path.name[: -len(".nii.gz")] if path.name.lower().endswith(".gz") else path.stem
+    stem = image_stem(path)
     return Unit("nifti", path, rel / f"{stem}_denoised.nii.gz", description=stem)
 
 
@@ -232,7 +225,7 @@ def plan(src: Path, fmt: Format | None, *, single: str | None = None) -> Plan:
     be shared out by index. With ``single`` (the file name of a NIfTI-file
     OUTPUT) the plan must hold exactly one unit, which is written to that name.
     """
-    if src.is_file() and is_nifti(src):
+    if src.is_file() and is_nifti_path(src):
         if fmt == "dicom":
             raise ConversionError(
                 f"{src}: a NIfTI file cannot become DICOM (there is no source header to "
@@ -244,7 +237,7 @@ def plan(src: Path, fmt: Format | None, *, single: str | None = None) -> Plan:
     units: list[Unit] = []
     files: list[FileEntry] = []
     for path, reason in scan.skipped:
-        if is_nifti(path) and src.is_dir():
+        if is_nifti_path(path) and src.is_dir():
             units.append(_nifti_unit(path, src))
         else:
             files.append(FileEntry(str(path), "skipped", reason))

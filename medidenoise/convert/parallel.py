@@ -17,9 +17,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from medidenoise.inference.convert_plan import Unit
-from medidenoise.inference.convert_report import SeriesEntry
-from medidenoise.inference.convert_series import UnitOptions, convert_unit, entry_for
+from medidenoise.convert.plan import Unit
+from medidenoise.convert.report import SeriesEntry
+from medidenoise.convert.unit import UnitOptions, convert_unit, entry_for
+from medidenoise.models.device import pick_device, torchrun_rank
 
 __all__ = ["distributed_rank", "gather_entries", "run_units"]
 
@@ -30,25 +31,24 @@ _WORKER: dict[str, Any] = {}
 
 def distributed_rank() -> tuple[int, int]:
     """(rank, world size) from the torchrun environment; (0, 1) outside it."""
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        rank = int(os.environ.get("RANK", "0"))
-    except ValueError:
-        return 0, 1
-    if world < 1 or not 0 <= rank < world:
-        return 0, 1
+    rank, world, _ = torchrun_rank()
     return rank, world
 
 
 def _rank_device(device: str | None) -> str | None:
-    """Under torchrun with CUDA, each local rank gets its own GPU by default."""
-    if device is not None or "LOCAL_RANK" not in os.environ:
+    """Under torchrun with CUDA, each local rank gets its own GPU by default.
+
+    More ranks than GPUs share them round-robin (a conversion rank needs no
+    GPU of its own, unlike a DDP training rank).
+    """
+    local_rank = torchrun_rank().local_rank
+    if device is not None or local_rank is None:
         return device
     import torch
 
     if not torch.cuda.is_available():
         return device
-    return f"cuda:{int(os.environ['LOCAL_RANK']) % torch.cuda.device_count()}"
+    return str(pick_device(None, local_rank=local_rank % torch.cuda.device_count()))
 
 
 def _make_denoiser(model: Any, device: str | None, self_ensemble: bool) -> Any:

@@ -25,10 +25,10 @@ import torch
 from series_files import data_file, hash_tree, write_ct_series
 
 from medidenoise.cli import main
-from medidenoise.inference import convert_dicom_folder
-from medidenoise.inference.convert_lock import LOCK_NAME, OutputLockedError, claim, output_lock
-from medidenoise.inference.convert_plan import PARTIAL_DIR
-from medidenoise.inference.convert_series import MANIFEST
+from medidenoise.convert import convert_dicom_folder
+from medidenoise.convert.lock import LOCK_NAME, OutputLockedError, claim, output_lock
+from medidenoise.convert.plan import PARTIAL_DIR
+from medidenoise.convert.unit import MANIFEST
 from medidenoise.io import scan_dicom
 
 
@@ -101,6 +101,30 @@ def test_a_broken_slice_fails_its_series_not_silently(
     assert "INCOMPLETE" not in pydicom.dcmread(next(folder.glob("*.dcm"))).SeriesDescription
 
 
+def test_a_dry_run_reports_what_the_real_run_then_does(tmp_path: Path) -> None:
+    """One decision (convert.unit.decide) for both: left alone, refused, or to be converted."""
+    series = _export(tmp_path / "in")
+    _header_cut_after_series_uid(series["B"][3])
+    src, out = tmp_path / "in", tmp_path / "out"
+    first = convert_dicom_folder(src, out, model="identity", allow_incomplete=True)
+    assert [e.status for e in first.series] == ["converted", "incomplete", "converted"]
+    for kwargs in ({"allow_incomplete": True}, {}, {"noise_level": 1.0}, {"overwrite": True}):
+        dry = convert_dicom_folder(src, out, model="identity", dry_run=True, **kwargs)
+        real = convert_dicom_folder(src, out, model="identity", **kwargs)
+        for planned, done in zip(dry.series, real.series, strict=True):
+            if planned.status == "planned":
+                assert done.status in ("converted", "incomplete"), kwargs
+            else:
+                assert (planned.status, planned.reason) == (done.status, done.reason), kwargs
+        statuses = [e.status for e in dry.series]
+        if kwargs == {"allow_incomplete": True}:  # B as the earlier run flagged it
+            assert statuses == ["complete", "incomplete", "complete"]
+        elif kwargs == {"noise_level": 1.0}:  # other settings: refused, never replaced
+            assert statuses == ["failed", "failed", "failed"]
+        elif kwargs == {"overwrite": True}:
+            assert statuses == ["planned", "failed", "planned"]
+
+
 def test_a_broken_copy_of_a_readable_slice_does_not_fail_its_series(tmp_path: Path) -> None:
     paths = write_ct_series(tmp_path / "in" / "A", 3, size=32)
     copy = tmp_path / "in" / "stray" / "copy_of_first"
@@ -168,7 +192,7 @@ def test_a_series_claimed_by_another_process_is_left_to_it(tmp_path: Path) -> No
     out = tmp_path / "out"
     plan_b = convert_dicom_folder(tmp_path / "in", out, model="identity", dry_run=True)
     b = next(e for e in plan_b.series if e.source.endswith("B"))
-    from medidenoise.inference.convert_plan import plan
+    from medidenoise.convert.plan import plan
 
     unit = next(u for u in plan(tmp_path / "in", None).units if str(u.source).endswith("B"))
     with claim(out / PARTIAL_DIR / f"{unit.key}.claim") as mine:
@@ -203,7 +227,7 @@ def _start(args: list[str]) -> subprocess.Popen:
 
 _RUN_ON_SIGNAL = """
 import pathlib, sys, time
-import medidenoise.inference
+import medidenoise.convert, medidenoise.inference
 from medidenoise.cli import main
 go = pathlib.Path(sys.argv[1])
 while not go.exists():

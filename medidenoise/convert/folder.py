@@ -1,7 +1,7 @@
 """``convert_dicom_folder``: denoise a PACS export into derived series, originals untouched.
 
-See :mod:`medidenoise.inference.convert_plan` for the output layout and
-:mod:`medidenoise.inference.convert_series` for how each series is written all
+See :mod:`medidenoise.convert.plan` for the output layout and
+:mod:`medidenoise.convert.unit` for how each series is written all
 or nothing (so a killed run resumes where it stopped).
 """
 
@@ -13,64 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medidenoise._version import __version__
-from medidenoise.inference.convert_lock import LOCK_NAME, output_lock
-from medidenoise.inference.convert_parallel import distributed_rank, gather_entries, run_units
-from medidenoise.inference.convert_plan import PARTIAL_DIR, check_paths, is_file_output, plan
-from medidenoise.inference.convert_report import ConversionReport
-from medidenoise.inference.convert_series import (
-    UnitOptions,
-    earlier_run,
-    entry_for,
-    incomplete_reason,
-)
+from medidenoise.convert.lock import LOCK_NAME, output_lock
+from medidenoise.convert.parallel import distributed_rank, gather_entries, run_units
+from medidenoise.convert.plan import PARTIAL_DIR, check_paths, is_file_output, plan
+from medidenoise.convert.provenance import derivation, model_id
+from medidenoise.convert.report import ConversionReport
+from medidenoise.convert.unit import UnitOptions, planned_entry
 from medidenoise.io.dicom_write_compress import Compression, compression_syntax
-from medidenoise.models.checkpoint import model_label
 
 __all__ = ["convert_dicom_folder"]
 
 log = logging.getLogger(__name__)
-
-
-def _model_id(model: Any) -> str:
-    """The model's label with its weights' checksum, for provenance and UID seeds."""
-    return model_label(model, checksum=True)
-
-
-def _derivation(model_id: str, noise_level: float | None, self_ensemble: bool = False) -> str:
-    noise = "estimated per series" if noise_level is None else f"{noise_level:g}"
-    ensemble = "; averaged over 8 flips/rotations" if self_ensemble else ""
-    return f"Denoised by medidenoise {__version__}; model {model_id}; noise level {noise}{ensemble}"
-
-
-def derivation_description(
-    model: Any = "default", noise_level: float | None = None, *, self_ensemble: bool = False
-) -> str:
-    """The Derivation Description a denoised DICOM series gets, as ``convert`` writes it.
-
-    Parameters
-    ----------
-    model : str, os.PathLike or torch.nn.Module
-        The model as passed to :func:`denoise`: ``"default"``, a checkpoint
-        path (its SHA-256 is recorded, so a retrained model is told apart), a
-        loaded network or a classical method name.
-    noise_level : float, optional
-        The noise level used, in image units; ``None`` records "estimated per
-        series".
-    self_ensemble : bool
-        Whether the 8 flips/rotations were averaged.
-
-    Returns
-    -------
-    str
-        For example ``"Denoised by medidenoise 0.1.0; model default (sha256 ...);
-        noise level 12.5"``.
-
-    Examples
-    --------
-    >>> derivation_description("nlm", 12.5)[:28]
-    'Denoised by medidenoise 0.1.'
-    """
-    return _derivation(_model_id(model), noise_level, bool(self_ensemble))
 
 
 def _check_args(
@@ -171,7 +124,7 @@ def convert_dicom_folder(
         ``distributed.Client``. Every worker must see ``src`` and ``dst`` at
         the same paths (a shared file system); ``model`` must be a name or a
         checkpoint file. The report says which worker converted each series.
-        See :mod:`medidenoise.inference.convert_dask`.
+        See :mod:`medidenoise.convert.dask`.
 
     Returns
     -------
@@ -211,7 +164,7 @@ def convert_dicom_folder(
     if volume_index is not None and (isinstance(volume_index, bool) or volume_index < 0):
         raise ValueError(f"volume_index must be a whole number >= 0, got {volume_index!r}")
     if scheduler is not None:  # workers elsewhere have another working folder
-        from medidenoise.inference.convert_dask import check_scheduler
+        from medidenoise.convert.dask import check_scheduler
 
         check_scheduler(scheduler, jobs=jobs, model=model)
         src, dst = src.absolute(), dst.absolute()
@@ -261,9 +214,9 @@ def _run(
     scheduler: Any,
 ) -> ConversionReport:
     the_plan = plan(src, output_format, single=dst.name if to_file else None)
-    model_id = _model_id(model)
+    model_label = model_id(model)
     settings = {
-        "model": model_id,
+        "model": model_label,
         "noise_level": noise_level,
         "output_format": output_format or "same as input",
         "compression": compression,
@@ -271,12 +224,11 @@ def _run(
         "volume_index": volume_index,
         "medidenoise": __version__,
     }
-    derivation = _derivation(model_id, noise_level, bool(self_ensemble))
     opts = UnitOptions(
         output_format=output_format or "dicom",
         noise_level=noise_level,
         overwrite=overwrite,
-        derivation=derivation,
+        derivation=derivation(model_label, noise_level, bool(self_ensemble)),
         settings=settings,
         progress=progress,
         compression=compression,
@@ -286,26 +238,15 @@ def _run(
     )
     report = ConversionReport(str(src), str(dst), files=the_plan.files, dry_run=dry_run)
     report.settings = settings
-    if dry_run:
-        for u in the_plan.units:
-            complete, conflict = (False, "") if overwrite else earlier_run(u, out_root, opts)
-            incomplete = incomplete_reason(u, opts)
-            if incomplete and not allow_incomplete:
-                report.series.append(entry_for(u, out_root, "failed", incomplete))
-            elif conflict:
-                report.series.append(entry_for(u, out_root, "failed", conflict))
-            elif complete:
-                reason = "already converted by an earlier run"
-                report.series.append(entry_for(u, out_root, "complete", reason))
-            else:
-                report.series.append(entry_for(u, out_root, "planned", incomplete))
+    if dry_run:  # the decision convert_unit makes, without converting
+        report.series = [planned_entry(u, out_root, opts) for u in the_plan.units]
         return report
 
     rank, world = distributed_rank()
     mine = the_plan.units[rank::world]
     log.info("rank %d/%d: converting %d of %d series", rank, world, len(mine), len(the_plan.units))
     if scheduler is not None:
-        from medidenoise.inference.convert_dask import run_units_dask
+        from medidenoise.convert.dask import run_units_dask
 
         entries = run_units_dask(
             mine, out_root, opts, model=model, device=device, scheduler=scheduler

@@ -19,11 +19,12 @@ import torch
 from pydicom import dcmread
 
 from medidenoise.cli import main
+from medidenoise.convert import ConversionReport, convert_dicom_folder
+from medidenoise.convert import dask as convert_dask
+from medidenoise.convert.plan import PARTIAL_DIR
+from medidenoise.convert.provenance import model_id
+from medidenoise.convert.report import SeriesEntry
 from medidenoise.errors import ConversionError
-from medidenoise.inference import ConversionReport, convert_dask, convert_dicom_folder
-from medidenoise.inference.convert import _model_id
-from medidenoise.inference.convert_plan import PARTIAL_DIR
-from medidenoise.inference.convert_report import SeriesEntry
 from medidenoise.io import read_volume
 from medidenoise.models import build_model, save_checkpoint
 
@@ -88,13 +89,13 @@ def test_cli_refuses_a_bad_scheduler(tmp_path: Path, ct_series, capsys) -> None:
 
 def test_model_spec_checks_the_checksum_in_each_process(tmp_path: Path) -> None:
     ckpt = small_cae(tmp_path / "model.safetensors")
-    spec = convert_dask.ModelSpec(str(ckpt), _model_id(ckpt))
+    spec = convert_dask.ModelSpec(str(ckpt), model_id(ckpt))
     assert spec.problem_here() == ""
     small_cae(ckpt, seed=1)  # another model under the same name: another checksum
     assert "the model differs on this worker" in spec.problem_here()
     ckpt.unlink()
     assert "cannot see the checkpoint" in spec.problem_here()
-    assert convert_dask.ModelSpec("default", _model_id("default")).problem_here() == ""
+    assert convert_dask.ModelSpec("default", model_id("default")).problem_here() == ""
 
 
 def test_the_worker_of_each_series_is_in_the_report() -> None:

@@ -1,0 +1,53 @@
+"""Provenance of a conversion: which model made a derived series, as its header records it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medidenoise._version import __version__
+from medidenoise.models.checkpoint import model_label
+
+__all__ = ["derivation", "derivation_description", "model_id"]
+
+
+def model_id(model: Any) -> str:
+    """The model's label with its weights' checksum, for provenance and UID seeds."""
+    return model_label(model, checksum=True)
+
+
+def derivation(label: str, noise_level: float | None, self_ensemble: bool = False) -> str:
+    """The Derivation Description for a model already described by :func:`model_id`."""
+    noise = "estimated per series" if noise_level is None else f"{noise_level:g}"
+    ensemble = "; averaged over 8 flips/rotations" if self_ensemble else ""
+    return f"Denoised by medidenoise {__version__}; model {label}; noise level {noise}{ensemble}"
+
+
+def derivation_description(
+    model: Any = "default", noise_level: float | None = None, *, self_ensemble: bool = False
+) -> str:
+    """The Derivation Description a denoised DICOM series gets, as ``convert`` writes it.
+
+    Parameters
+    ----------
+    model : str, os.PathLike or torch.nn.Module
+        The model as passed to :func:`denoise`: ``"default"``, a checkpoint
+        path (its SHA-256 is recorded, so a retrained model is told apart), a
+        loaded network or a classical method name.
+    noise_level : float, optional
+        The noise level used, in image units; ``None`` records "estimated per
+        series".
+    self_ensemble : bool
+        Whether the 8 flips/rotations were averaged.
+
+    Returns
+    -------
+    str
+        For example ``"Denoised by medidenoise 0.1.0; model default (sha256 ...);
+        noise level 12.5"``.
+
+    Examples
+    --------
+    >>> derivation_description("nlm", 12.5)[:28]
+    'Denoised by medidenoise 0.1.'
+    """
+    return derivation(model_id(model), noise_level, bool(self_ensemble))
