@@ -124,8 +124,9 @@ def run_case(
 def table(rows: list[dict]) -> str:
     head = (
         "| image | noise | shape | budget | noisy | shipped, auto | shipped, true level | "
-        "BM3D, true level | adapted | gain vs shipped auto | adapted - BM3D | method | steps |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "BM3D, true level | adapted | gain vs shipped auto | adapted - BM3D | method | "
+        "steps (kept) | CPU s | load |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for r in rows:
@@ -136,7 +137,8 @@ def table(rows: list[dict]) -> str:
             f"{r['minutes']:g} min | {r['noisy']:.2f} | {r['shipped_auto']:.2f} | "
             f"{r['shipped_true']:.2f} | {r['bm3d_true']:.2f} | **{r['adapted']:.2f}** | "
             f"{r['adapted'] - r['shipped_auto']:+.2f} | {r['adapted'] - r['bm3d_true']:+.2f} | "
-            f"{r['method']} | {r['steps']} |"
+            f"{r['method']} | {r['steps']} ({r['best_step'] or 'base'}) | "
+            f"{r.get('adapt_cpu_s', '-')} | {r.get('load_avg', '-')} |"
         )
     return "\n".join(lines)
 
