@@ -5,7 +5,7 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
-from dicom_factory import data_file, make_series
+from factories import data_file, make_series
 from PIL import Image
 
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
