@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "SeriesInfo": "medidenoise.io",
     "read_volume": "medidenoise.io",
     "find_dicom_series": "medidenoise.io",
+    "write_nifti": "medidenoise.io",
     "write_volume": "medidenoise.io",
     "write_dicom_series": "medidenoise.io",
     "scan_dicom": "medidenoise.io",
@@ -142,6 +143,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         read_volume,
         scan_dicom,
         write_dicom_series,
+        write_nifti,
         write_volume,
     )
     from medidenoise.models import build_model, load_model, save_checkpoint

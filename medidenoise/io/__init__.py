@@ -11,7 +11,7 @@ from medidenoise.io.dicom_reader import read_dicom_series
 from medidenoise.io.dicom_scan import DicomScan, SeriesInfo, find_dicom_series, scan_dicom
 from medidenoise.io.dicom_writer import write_dicom_series
 from medidenoise.io.formats import image_stem, is_dicom_file, is_nifti_path
-from medidenoise.io.nifti import write_volume
+from medidenoise.io.nifti import write_nifti, write_volume
 from medidenoise.io.read import read_volume
 from medidenoise.io.templates import load_mni152
 from medidenoise.io.volume import DicomSource, SliceSource, Volume
@@ -33,6 +33,7 @@ __all__ = [
     "read_volume",
     "scan_dicom",
     "write_dicom_series",
+    "write_nifti",
     "write_volume",
 ]
 

@@ -68,7 +68,7 @@ def test_the_same_scan_from_dicom_and_nifti_overlays_in_patient_space(
     """A NIfTI copy stored in RAS+ voxel order (x and y flipped, as dcm2niix writes) overlays."""
     import nibabel as nib
 
-    plain = md.write_volume(md.read_volume(dicom_folder), tmp_path / "plain.nii.gz")
+    plain = md.write_nifti(md.read_volume(dicom_folder), tmp_path / "plain.nii.gz")
     canonical = nib.as_closest_canonical(nib.load(plain))
     nib.save(canonical, tmp_path / "ras.nii.gz")
     [(dicom_data, dicom_kw, _)] = _read(dicom_folder)
@@ -234,7 +234,7 @@ def test_padding_outside_the_field_of_view_is_kept_out_of_the_limits(tmp_path: P
     rng = np.random.default_rng(0)
     body = rng.normal(40, 10, (4, 64, 64)).astype(np.float32)
     volume = md.Volume(np.where(inside, body, -3024.0), modality="CT")  # no window in the header
-    path = md.write_volume(volume, tmp_path / "padded.nii.gz")
+    path = md.write_nifti(volume, tmp_path / "padded.nii.gz")
     [(_, kwargs, _)] = _read(path)
     low, high = kwargs["contrast_limits"]
     assert 0 < low < 40 < high < 80  # the tissue's range, not -3024..80
