@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ PKG = ROOT / "medidenoise"
 
 # lower layers first; a module may import its own layer or any layer before it
 LAYERS = [
-    {"errors", "_version", "_noise_kinds", "_validate", "config"},
+    {"errors", "_version", "_exports", "_noise_kinds", "_validate", "config"},
     {"io"},
     {"transforms"},
     {"models"},
@@ -205,3 +206,39 @@ def test_subpackages_declare_all() -> None:
         assert module.__all__, f"medidenoise.{sub}.__all__ is empty"
         for name in module.__all__:
             assert hasattr(module, name), f"medidenoise.{sub}.__all__ names missing {name}"
+
+
+def _type_checking_imports(package: str) -> dict[str, str]:
+    """``{name: module}`` of the imports under ``if TYPE_CHECKING:`` in a package ``__init__``."""
+    init = PKG.joinpath(*package.split(".")[1:], "__init__.py")
+    found: dict[str, str] = {}
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.module, ast.dump(imp)
+                found.update({alias.name: imp.module for alias in imp.names})
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "table"),
+    [("medidenoise", "_EXPORTS"), ("medidenoise.io", "_LAZY"), ("medidenoise.transforms", "_LAZY")],
+)
+def test_lazy_names_are_listed_once_and_typed_the_same(package: str, table: str) -> None:
+    """The name -> module table is the list; the TYPE_CHECKING imports must match it exactly."""
+    module = importlib.import_module(package)
+    names = getattr(module, table)
+    assert _type_checking_imports(package) == names
+    assert set(names) <= set(module.__all__)
+    for name in names:
+        assert getattr(module, name) is getattr(importlib.import_module(names[name]), name)
+    assert sorted(module.__all__) == sorted(set(module.__all__)), "a name is listed twice"
+
+
+def test_all_holds_no_private_names_nor_submodules() -> None:
+    for sub in ("", *(f".{s}" for s in ("io", "transforms", "models", "engine", "inference",
+                                         "evaluation", "convert", "export"))):  # fmt: skip
+        module = importlib.import_module(f"medidenoise{sub}")
+        for name in module.__all__:
+            assert not name.startswith("_") or name == "__version__", f"{module.__name__}: {name}"
+            assert not inspect.ismodule(getattr(module, name)), f"{module.__name__}.{name}"
