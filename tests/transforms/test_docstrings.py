@@ -1,13 +1,14 @@
 """Every public transforms module documents itself with examples.
 
-The examples themselves run with the rest of the package's docstrings: ``--doctest-modules``
-over ``medidenoise/`` in ``[tool.pytest.ini_options]`` (pyproject.toml).
+The examples themselves run with the rest of the package's docstrings: ``medidenoise`` is in
+``testpaths`` (pyproject.toml) and the root ``conftest.py`` collects its modules as doctests.
 """
 
 from __future__ import annotations
 
 import doctest
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -31,4 +32,6 @@ def test_module_has_docstring_examples(name: str) -> None:
 
 def test_the_package_docstrings_run_as_tests(pytestconfig: pytest.Config) -> None:
     assert "medidenoise" in pytestconfig.getini("testpaths")
-    assert pytestconfig.getoption("doctestmodules")
+    collector = Path(__file__).resolve().parents[2] / "conftest.py"
+    loaded = {getattr(p, "__file__", None) for p in pytestconfig.pluginmanager.get_plugins()}
+    assert str(collector) in loaded, "the root conftest.py (doctest collection) is not loaded"
