@@ -1,15 +1,17 @@
 """medidenoise: denoise X-ray, CT and MRI images with deep networks.
 
-The public API is listed in ``__all__``. Names are imported on first use so
-that ``import medidenoise`` stays fast (torch and MONAI load only when a model
-or transform is needed).
+The public API is listed in ``__all__``, which derives from the ``_EXPORTS`` table (name ->
+module), the one list of public names. Names are imported on first use so that
+``import medidenoise`` stays fast (torch and MONAI load only when a model or transform is
+needed); the ``TYPE_CHECKING`` block repeats the table for type checkers, and
+tests/test_architecture.py checks that the two agree.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from medidenoise._exports import lazy_attributes as _lazy_attributes
 from medidenoise._version import __version__
 
 # public name -> module that defines it
@@ -35,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "SeriesInfo": "medidenoise.io",
     "read_volume": "medidenoise.io",
     "find_dicom_series": "medidenoise.io",
+    "write_nifti": "medidenoise.io",
     "write_volume": "medidenoise.io",
     "write_dicom_series": "medidenoise.io",
     "scan_dicom": "medidenoise.io",
@@ -80,19 +83,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'medidenoise' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _lazy_attributes("medidenoise", _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
@@ -142,6 +133,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         read_volume,
         scan_dicom,
         write_dicom_series,
+        write_nifti,
         write_volume,
     )
     from medidenoise.models import build_model, load_model, save_checkpoint

@@ -7,14 +7,10 @@ cluster), ``lock`` (one run per OUTPUT, one writer per series), ``report`` and
 above :mod:`medidenoise.inference`, whose ``Denoiser`` does the denoising.
 """
 
+from medidenoise._exports import public_names as _public_names
 from medidenoise.convert.folder import convert_dicom_folder
 from medidenoise.convert.lock import OutputLockedError
 from medidenoise.convert.provenance import derivation_description
 from medidenoise.convert.report import ConversionReport
 
-__all__ = [
-    "ConversionReport",
-    "OutputLockedError",
-    "convert_dicom_folder",
-    "derivation_description",
-]
+__all__ = _public_names(globals())  # the names imported above

@@ -32,8 +32,14 @@ from medidenoise.convert.lock import claim
 from medidenoise.convert.plan import PARTIAL_DIR, Unit
 from medidenoise.convert.report import SeriesEntry, SeriesStatus
 from medidenoise.errors import ConversionError
-from medidenoise.io import Volume, read_dicom_series, read_volume, scan_dicom, write_dicom_series
-from medidenoise.io import write_volume as write_nifti
+from medidenoise.io import (
+    Volume,
+    read_dicom_series,
+    read_volume,
+    scan_dicom,
+    write_dicom_series,
+    write_nifti,
+)
 
 __all__ = [
     "COMPARED_SETTINGS",

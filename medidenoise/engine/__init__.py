@@ -1,20 +1,10 @@
 """Training through MONAI engines and handlers: ``train`` and its building blocks."""
 
+from medidenoise._exports import public_names as _public_names
 from medidenoise.engine.data import HOLDOUT_NAMES, HOLDOUT_PATTERN, SliceSet, check_not_holdout
 from medidenoise.engine.datasets import PatchDataset, ValidationDataset
 from medidenoise.engine.losses import build_loss
 from medidenoise.engine.result import TrainingResult
 from medidenoise.engine.trainer import resolve_config, train
 
-__all__ = [
-    "HOLDOUT_NAMES",
-    "HOLDOUT_PATTERN",
-    "PatchDataset",
-    "SliceSet",
-    "TrainingResult",
-    "ValidationDataset",
-    "build_loss",
-    "check_not_holdout",
-    "resolve_config",
-    "train",
-]
+__all__ = _public_names(globals())  # the names imported above

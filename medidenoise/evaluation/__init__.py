@@ -6,6 +6,7 @@ denoisers as callables. The classical baselines live in
 :mod:`medidenoise.models.classical` (``denoise(model="nlm")`` runs them too).
 """
 
+from medidenoise._exports import public_names as _public_names
 from medidenoise.evaluation.inputs import (
     DEFAULT_NOISES,
     HOLDOUT_NAMES,
@@ -27,23 +28,4 @@ from medidenoise.models.classical import (
     denoise_wavelet,
 )
 
-__all__ = [
-    "CLASSICAL_METHODS",
-    "DEFAULT_NOISES",
-    "HOLDOUT_NAMES",
-    "DenoiseFn",
-    "EvalImage",
-    "EvaluationResult",
-    "NoiseSpec",
-    "bm3d_available",
-    "denoise_bm3d",
-    "denoise_nlm",
-    "denoise_tv",
-    "denoise_wavelet",
-    "evaluate_denoisers",
-    "holdout_paths",
-    "load_images",
-    "parse_noises",
-    "psnr",
-    "ssim",
-]
+__all__ = _public_names(globals())  # the names imported above

@@ -1,19 +1,9 @@
 """Inference: denoise images and volumes (batch conversion is :mod:`medidenoise.convert`)."""
 
+from medidenoise._exports import public_names as _public_names
 from medidenoise.inference.adapt import adapt
 from medidenoise.inference.denoiser import CLASSICAL, Denoiser, denoise
 from medidenoise.inference.monai_transforms import Denoise, DenoiseD, Denoised, DenoiseDict
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult
 
-__all__ = [
-    "CLASSICAL",
-    "Denoise",
-    "DenoiseD",
-    "DenoiseDict",
-    "DenoiseProgress",
-    "DenoiseResult",
-    "Denoised",
-    "Denoiser",
-    "adapt",
-    "denoise",
-]
+__all__ = _public_names(globals())  # the names imported above

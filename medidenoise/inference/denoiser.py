@@ -2,109 +2,31 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 import torch
 
-from medidenoise._validate import check_finite, check_ndim, check_real, check_size
-from medidenoise.errors import InvalidImageError
-from medidenoise.inference._network import optimise_for_inference, run_network
+from medidenoise.inference._inputs import across_axis, as_array, float32_copy
+from medidenoise.inference._methods import ModelLike, resolve_model, run_classical
+from medidenoise.inference._network import run_network
 from medidenoise.inference._prepare import prepare
 from medidenoise.inference._robust import from_network, to_network
 from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_like
-from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
+from medidenoise.inference.onnx_model import OnnxModel
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult, LegacyProgress, Progress
 from medidenoise.io import Volume
-from medidenoise.models import load_model
-from medidenoise.models.checkpoint import SHIPPED_MODELS, model_label, shipped_weights_path
-from medidenoise.models.classical import CLASSICAL, CLASSICAL_METHODS
+from medidenoise.models.checkpoint import model_label
+from medidenoise.models.classical import CLASSICAL
 from medidenoise.models.device import pick_device
 
 __all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise"]
 
 log = logging.getLogger(__name__)
 
-_F32_MAX = float(np.finfo(np.float32).max)
-
-ModelLike = str | os.PathLike | torch.nn.Module
 Report = Callable[[DenoiseProgress], None]
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_model(key: str, mtime: float, device: str) -> torch.nn.Module:
-    del mtime  # part of the cache key only: a rewritten checkpoint is loaded again
-    model = load_model(key, device=device)
-    fast = optimise_for_inference(model, torch.device(device))
-    fast.metadata = getattr(model, "metadata", {})  # type: ignore[assignment]
-    return fast
-
-
-def _resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | OnnxModel | str:
-    if is_onnx_path(model):
-        if device.type != "cpu":
-            log.info("%s: an .onnx model runs on the CPU through onnxruntime", model)
-        return OnnxModel(model)  # type: ignore[arg-type]
-    if isinstance(model, torch.nn.Module):
-        fast = optimise_for_inference(model, device)
-        for attr in ("metadata", "context_slices", "noise_level_input", "size_multiple"):
-            if hasattr(model, attr):
-                setattr(fast, attr, getattr(model, attr))
-        return fast
-    name = os.fspath(model)
-    if name == "identity" or name in CLASSICAL:
-        return name
-    path = shipped_weights_path(name) if name in SHIPPED_MODELS else Path(name)
-    mtime = path.stat().st_mtime if path.is_file() else 0.0
-    return _cached_model(name, mtime, str(device))
-
-
-def _as_array(image: Volume | np.ndarray | torch.Tensor) -> tuple[np.ndarray, str | None]:
-    if isinstance(image, Volume):
-        return image.array, image.modality
-    arr = np.asarray(image)
-    check_real(arr, "image must have a real dtype, got {dtype}")
-    check_ndim(
-        arr,
-        (2, 3),
-        "image must be 2D (H, W) or 3D (D, H, W), got shape {shape}; "
-        "for colour or 4D data pick one channel or volume first",
-    )
-    check_size(arr, "image has an empty axis: shape {shape}")
-    return arr, None
-
-
-def _across_axis(
-    array: np.ndarray, axis: int | None, run: Callable[[np.ndarray], Any]
-) -> np.ndarray:
-    """``run`` on ``array`` with its slice axis moved first, the result moved back."""
-    if axis is None or array.ndim == 2:
-        return np.asarray(run(array))
-    moved = np.ascontiguousarray(np.moveaxis(array, axis, 0))
-    return np.moveaxis(np.asarray(run(moved)), 0, axis)
-
-
-def _run_classical(
-    method: str,
-    vol: np.ndarray,
-    sigma: float,
-    report: Callable[[int, int], None] | None,
-    should_stop: Callable[[], bool] | None = None,
-) -> np.ndarray:
-    fn = CLASSICAL_METHODS[method]
-    out = np.empty_like(vol)
-    for k in range(vol.shape[0]):
-        if should_stop is not None and should_stop():
-            raise InterruptedError("denoising was cancelled")
-        out[k] = fn(vol[k], sigma)
-        if report is not None:
-            report(k + 1, vol.shape[0])
-    return out
 
 
 class Denoiser:
@@ -160,7 +82,7 @@ class Denoiser:
             tile_size = 1024 if self.device.type == "cuda" else 512
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
-        self.model = _resolve_model(model, self.device)
+        self.model = resolve_model(model, self.device)
         if self_ensemble and isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
             raise ValueError(
                 f"{model}: self_ensemble is not available for 2.5D .onnx models; use the "
@@ -316,7 +238,7 @@ class Denoiser:
         >>> Denoiser("identity").denoise_slice(vol, 1).image[0, :3]
         array([64., 65., 66.], dtype=float32)
         """
-        arr, modality = _as_array(image)
+        arr, modality = as_array(image)
         padding = image.padding if isinstance(image, Volume) else None
         if arr.ndim == 2:
             if index not in (None, 0):
@@ -332,7 +254,7 @@ class Denoiser:
             if index is None or not 0 <= index < n:
                 raise IndexError(f"slice {index} is outside 0..{n - 1} (axis {axis})")
             arr = np.moveaxis(arr, axis, 0)
-        vol = _float32_copy(arr, noise_level)
+        vol = float32_copy(arr, noise_level)
         half = self.context_slices // 2
         slab = (max(0, index - half), min(vol.shape[0], index + half + 1), index)
         out, level = self._denoise(vol, modality, noise_level, None, None, padding, slab=slab)
@@ -359,7 +281,7 @@ class Denoiser:
         if is_meta_tensor(image):
             spatial, axis, channels = spatial_view(image, slice_axis)
             kind = str(getattr(image, "meta", {}).get("modality") or "OT")
-            out = _across_axis(spatial, axis, lambda a: again(Volume(a, modality=kind)).array)
+            out = across_axis(spatial, axis, lambda a: again(Volume(a, modality=kind)).array)
             wrapped = wrap_like(image, out, channels=channels, denoised_by=self.name)
             return DenoiseResult(wrapped, levels[0], self.name)
         if slice_axis is not None and slice_axis != 0:
@@ -374,10 +296,10 @@ class Denoiser:
                     f"slice_axis={slice_axis} needs a 3D array and an axis in -3..2, got shape "
                     f"{arr.shape}"
                 )
-            return DenoiseResult(_across_axis(arr, slice_axis % 3, again), levels[0], self.name)
-        arr, modality = _as_array(image)
+            return DenoiseResult(across_axis(arr, slice_axis % 3, again), levels[0], self.name)
+        arr, modality = as_array(image)
         squeeze = arr.ndim == 2
-        vol = _float32_copy(arr, noise_level)
+        vol = float32_copy(arr, noise_level)
         padding = image.padding if isinstance(image, Volume) else None
         out, level = self._denoise(vol, modality, noise_level, report, should_stop, padding)
         if padding is not None:  # padding is not image: exactly the caller's values
@@ -431,7 +353,7 @@ class Denoiser:
 
         if isinstance(self.model, str):
             part = norm if wanted is None else norm[wanted]
-            result = _run_classical(self.model, part, sigma, batches_done, should_stop)
+            result = run_classical(self.model, part, sigma, batches_done, should_stop)
         elif isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
             result = self.model.denoise_normalized(
                 norm, sigma, batch_size=self.batch_size, progress=batches_done,
@@ -454,25 +376,6 @@ class Denoiser:
             )
         # both runners return a new float32 array: scale it back in place
         return from_network(result, stats, excess), sigma_units
-
-
-def _float32_copy(arr: np.ndarray, noise_level: float | None) -> np.ndarray:
-    """The call's own float32 (D, H, W) copy of ``arr``, checked to be denoisable."""
-    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
-        big = np.abs(arr).max(initial=0.0)
-        if big > _F32_MAX:
-            raise InvalidImageError(
-                f"image holds values up to {big:.3g}, beyond the float32 range (+-3.4e38) "
-                "the denoiser computes in; rescale the image (e.g. divide it by a power "
-                "of ten) first"
-            )
-    vol = np.array(arr, dtype=np.float32, copy=True).reshape((-1, *arr.shape[-2:]))
-    check_finite(
-        vol, "image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first"
-    )
-    if noise_level is not None and not (noise_level >= 0 and np.isfinite(noise_level)):
-        raise ValueError(f"noise_level must be a finite number >= 0, got {noise_level}")
-    return vol
 
 
 def denoise(

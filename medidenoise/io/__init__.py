@@ -4,46 +4,24 @@
 not load MONAI/torch.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from medidenoise._exports import lazy_attributes as _lazy_attributes
+from medidenoise._exports import public_names as _public_names
 from medidenoise.io.dicom_geometry import DicomSeriesWarning
 from medidenoise.io.dicom_reader import read_dicom_series
 from medidenoise.io.dicom_scan import DicomScan, SeriesInfo, find_dicom_series, scan_dicom
 from medidenoise.io.dicom_writer import write_dicom_series
 from medidenoise.io.formats import image_stem, is_dicom_file, is_nifti_path
-from medidenoise.io.nifti import write_volume
+from medidenoise.io.nifti import write_nifti, write_volume
 from medidenoise.io.read import read_volume
 from medidenoise.io.templates import load_mni152
 from medidenoise.io.volume import DicomSource, SliceSource, Volume
 
-__all__ = [
-    "DicomScan",
-    "DicomSeriesReader",
-    "DicomSeriesWarning",
-    "DicomSource",
-    "SeriesInfo",
-    "SliceSource",
-    "Volume",
-    "find_dicom_series",
-    "image_stem",
-    "is_dicom_file",
-    "is_nifti_path",
-    "load_mni152",
-    "read_dicom_series",
-    "read_volume",
-    "scan_dicom",
-    "write_dicom_series",
-    "write_volume",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "DicomSeriesReader":
-        from medidenoise.io.monai_reader import DicomSeriesReader
-
-        return DicomSeriesReader
-    raise AttributeError(f"module 'medidenoise.io' has no attribute {name!r}")
-
+# names loaded on first use (MONAI, torch), beside the ones imported above
+_LAZY = {"DicomSeriesReader": "medidenoise.io.monai_reader"}
+__all__ = sorted([*_public_names(globals()), *_LAZY])
+__getattr__, _ = _lazy_attributes("medidenoise.io", _LAZY, globals())
 
 if TYPE_CHECKING:  # pragma: no cover
     from medidenoise.io.monai_reader import DicomSeriesReader

@@ -289,7 +289,7 @@ def _checked_values(volume: Volume, array: np.ndarray | Volume) -> tuple[np.ndar
     if volume.source is None:
         raise InvalidImageError(
             f"{volume.path}: the volume was not read from DICOM, so there is no source series "
-            "to derive from; write it with write_volume (NIfTI) instead"
+            "to derive from; write it with write_nifti (NIfTI) instead"
         )
     values = np.asarray(array.array if isinstance(array, Volume) else array)
     if values.ndim == 2:

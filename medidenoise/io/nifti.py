@@ -5,12 +5,12 @@ holds (D, H, W), so the array is transposed to (k, j, i) and the affine
 columns permuted to match. When needed the D axis is flipped so that, as for
 DICOM, D runs along ``cross(w direction, h direction)`` (the affine's 3x3 part
 has a negative determinant in (d, h, w) order); files written by
-:func:`write_volume` are read back in their written order. :func:`write_volume` stores the
+:func:`write_nifti` are read back in their written order. :func:`write_nifti` stores the
 exact float64 affine and the modality in a NIfTI comment extension so that
 read -> write -> read gives back the same array, spacing and affine.
 
 A volume read from NIfTI keeps its header essentials in ``metadata["nifti"]``
-and :func:`write_volume` writes them back: the voxel order on disk, the
+and :func:`write_nifti` writes them back: the voxel order on disk, the
 qform/sform codes (and the qform matrix while the geometry is unchanged),
 descrip, xyzt units, intent, dim_info, and the data type with its scaling when
 the values fit it (integers are rounded to the source's own steps, as the
@@ -34,7 +34,7 @@ from medidenoise.errors import InvalidImageError, UnsupportedImageError
 from medidenoise.io.formats import is_nifti_path
 from medidenoise.io.volume import Volume
 
-__all__ = ["read_nifti", "write_volume"]
+__all__ = ["read_nifti", "write_nifti", "write_volume"]
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def _to_dhw(
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """(D, H, W) array, its affine and whether D was reversed to run along the slice normal.
 
-    A file that ``write_volume`` wrote says which way D runs (``flip_d``) and
+    A file that ``write_nifti`` wrote says which way D runs (``flip_d``) and
     holds its exact float64 affine; any other file gets D reversed when the
     (d, h, w) affine has a positive determinant.
     """
@@ -177,16 +177,16 @@ def _to_dhw(
     if "affine" in stored:
         exact = np.asarray(stored["affine"], dtype=np.float64)
         exact = exact if exact.shape == (4, 4) else None
-    if "flip_d" in stored:  # written by write_volume: it says which way D runs
+    if "flip_d" in stored:  # written by write_nifti: it says which way D runs
         flip = bool(stored["flip_d"])
     elif exact is not None and _close(exact, affine):
-        flip = False  # written by an older write_volume, in its own order
+        flip = False  # written by an older write_nifti, in its own order
     else:
         flip = bool(np.linalg.det(affine[:3, :3]) > 0)
     if flip:
         array, affine = _flip_d(array, affine)
     if exact is not None and _close(exact, affine):
-        affine = exact  # write_volume's float64 affine (the header holds float32)
+        affine = exact  # write_nifti's float64 affine (the header holds float32)
     return array, affine, flip
 
 
@@ -357,7 +357,7 @@ def _set_header(img: Any, meta: dict[str, Any], affine_ijk: np.ndarray) -> None:
         header.set_dim_info(*dim_info)
 
 
-def write_volume(volume: Volume, path: str | os.PathLike) -> Path:
+def write_nifti(volume: Volume, path: str | os.PathLike) -> Path:
     """Write ``volume`` as NIfTI, keeping its affine (and a NIfTI source's header).
 
     A volume read from NIfTI (``metadata["nifti"]``) is written in the
@@ -388,14 +388,17 @@ def write_volume(volume: Volume, path: str | os.PathLike) -> Path:
 
     Examples
     --------
+    >>> import tempfile
     >>> import numpy as np
     >>> vol = Volume(np.zeros((2, 3, 4), np.float32), spacing=(2.0, 1.0, 1.0))
-    >>> out = write_volume(vol, tmp_path / "v.nii.gz")  # doctest: +SKIP
+    >>> out = write_nifti(vol, Path(tempfile.mkdtemp()) / "v.nii.gz")
+    >>> out.name
+    'v.nii.gz'
     """
     path = Path(path)
     if not is_nifti_path(path):
         raise ValueError(
-            f"{path}: write_volume writes NIfTI; expected a name ending in .nii or .nii.gz, "
+            f"{path}: write_nifti writes NIfTI; expected a name ending in .nii or .nii.gz, "
             f"found {path.suffix or 'no suffix'!r}. Rename the output."
         )
     if volume.photometric == "MONOCHROME1":
@@ -432,3 +435,12 @@ def write_volume(volume: Volume, path: str | os.PathLike) -> Path:
     nib.save(img, str(path))
     logger.info("wrote %s (%s)", path, "x".join(str(s) for s in data.shape))
     return path
+
+
+def write_volume(volume: Volume, path: str | os.PathLike) -> Path:
+    """Write ``volume`` as NIfTI: the earlier name of :func:`write_nifti`, which is the name to use.
+
+    Kept so that code written for earlier versions keeps working; it does exactly what
+    :func:`write_nifti` does (same arguments, result and errors).
+    """
+    return write_nifti(volume, path)

@@ -1,5 +1,6 @@
 """Denoising networks (CAE baseline, U-Net), their factory and the checkpoint format."""
 
+from medidenoise._exports import public_names as _public_names
 from medidenoise.models.cae import DenoisingCAE
 from medidenoise.models.checkpoint import (
     default_weights_path,
@@ -10,14 +11,4 @@ from medidenoise.models.checkpoint import (
 from medidenoise.models.factory import ARCHITECTURES, build_model, model_config_of
 from medidenoise.models.unet import UNet
 
-__all__ = [
-    "ARCHITECTURES",
-    "DenoisingCAE",
-    "UNet",
-    "build_model",
-    "default_weights_path",
-    "load_model",
-    "model_config_of",
-    "read_metadata",
-    "save_checkpoint",
-]
+__all__ = _public_names(globals())  # the names imported above

@@ -2,15 +2,16 @@
 
 Functional core (numpy in, numpy out) -> MONAI array transforms -> dictionary
 transforms, following MONAI's naming and ``randomize()`` contract. The MONAI
-transforms are imported on first use, so the numpy functions load without
-torch and MONAI.
+transforms are imported on first use (the ``_LAZY`` table), so the numpy functions load
+without torch and MONAI. ``__all__`` derives from the imports and the table.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from medidenoise._exports import lazy_attributes as _lazy_attributes
+from medidenoise._exports import public_names as _public_names
 from medidenoise.transforms.estimate import estimate_noise
 from medidenoise.transforms.intensity import (
     CT_WINDOW,
@@ -76,78 +77,8 @@ _LAZY: dict[str, str] = {
     "RandNoisyPairDict": "medidenoise.transforms.paired",
 }
 
-__all__ = [
-    "CT_WINDOW",
-    "DEFAULT_LEVELS",
-    "NOISE_KINDS",
-    "NORMALIZATION_METHODS",
-    "NoiseKind",
-    "NormalizationParams",
-    "NormalizeIntensityRange",
-    "NormalizeIntensityRangeD",
-    "NormalizeIntensityRangeDict",
-    "NormalizeIntensityRanged",
-    "RandAddCorrelatedNoise",
-    "RandAddCorrelatedNoiseD",
-    "RandAddCorrelatedNoiseDict",
-    "RandAddCorrelatedNoised",
-    "RandAddGaussianNoise",
-    "RandAddGaussianNoiseD",
-    "RandAddGaussianNoiseDict",
-    "RandAddGaussianNoised",
-    "RandAddNoise",
-    "RandAddNoiseD",
-    "RandAddNoiseDict",
-    "RandAddNoised",
-    "RandAddPoissonGaussianNoise",
-    "RandAddPoissonGaussianNoiseD",
-    "RandAddPoissonGaussianNoiseDict",
-    "RandAddPoissonGaussianNoised",
-    "RandAddPoissonNoise",
-    "RandAddPoissonNoiseD",
-    "RandAddPoissonNoiseDict",
-    "RandAddPoissonNoised",
-    "RandAddRicianNoise",
-    "RandAddRicianNoiseD",
-    "RandAddRicianNoiseDict",
-    "RandAddRicianNoised",
-    "RandAddSaltAndPepperNoise",
-    "RandAddSaltAndPepperNoiseD",
-    "RandAddSaltAndPepperNoiseDict",
-    "RandAddSaltAndPepperNoised",
-    "RandAddSpeckleNoise",
-    "RandAddSpeckleNoiseD",
-    "RandAddSpeckleNoiseDict",
-    "RandAddSpeckleNoised",
-    "RandNoisyPairD",
-    "RandNoisyPairDict",
-    "RandNoisyPaird",
-    "add_correlated_noise",
-    "add_gaussian_noise",
-    "add_noise",
-    "add_poisson_gaussian_noise",
-    "add_poisson_noise",
-    "add_rician_noise",
-    "add_salt_and_pepper_noise",
-    "add_speckle_noise",
-    "estimate_noise",
-    "normalization_params",
-    "normalize_intensity",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'medidenoise.transforms' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+__all__ = sorted([*_public_names(globals()), *_LAZY])
+__getattr__, __dir__ = _lazy_attributes("medidenoise.transforms", _LAZY, globals())
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.transforms.intensity_transforms import (

@@ -1,5 +1,7 @@
 """Fixtures (a synthetic DICOM series, a NIfTI file, a tiny checkpoint) and the GUI gate.
 
+The series comes from tests/factories.py, shared with the package tests.
+
 GUI tests carry ``pytest.mark.gui``. Without napari, Qt or a display they are
 skipped locally, but with ``MEDIDENOISE_REQUIRE_GUI=1`` (CI, ``make test``)
 they fail instead: a skipped GUI test must never pass CI unnoticed.
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import write_phantom_series
 
 REQUIRE_GUI = os.environ.get("MEDIDENOISE_REQUIRE_GUI") == "1"
 
@@ -55,54 +58,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.longrepr = f"GUI test skipped although MEDIDENOISE_REQUIRE_GUI=1: {report.longrepr}"
 
 
-def _phantom(depth: int, size: int, seed: int) -> np.ndarray:
-    yy, xx = np.mgrid[:size, :size]
-    disc = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 3) ** 2
-    rng = np.random.default_rng(seed)
-    base = np.where(disc, 1040.0, 0.0)  # stored values; rescale -1024 -> 16 HU inside
-    return np.stack([base + rng.normal(0, 20, base.shape) for _ in range(depth)])
-
-
-def write_series(folder: Path, *, depth: int = 6, size: int = 64, seed: int = 0) -> Path:
-    """Write a synthetic CT series (one file per slice, shuffled names) into ``folder``."""
-    import pydicom
-    from pydicom.data import get_testdata_file
-    from pydicom.uid import generate_uid
-
-    template = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
-    series_uid, frame_uid = generate_uid(), generate_uid()
-    folder.mkdir(parents=True, exist_ok=True)
-    pixels = np.clip(_phantom(depth, size, seed), 0, 4000).astype(np.uint16)
-    for k in range(depth):
-        ds = template.copy()
-        ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series_uid, frame_uid
-        ds.SOPInstanceUID = generate_uid()
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.InstanceNumber, ds.SeriesDescription = k + 1, f"phantom {seed}"
-        ds.ImagePositionPatient = [-32.0, -32.0, 2.5 * k]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.SliceLocation, ds.SliceThickness, ds.PixelSpacing = 2.5 * k, 2.5, [1.0, 1.0]
-        ds.Rows = ds.Columns = size
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-        for tag in ("SmallestImagePixelValue", "LargestImagePixelValue"):
-            if tag in ds:
-                delattr(ds, tag)
-        ds.PixelData = pixels[k].tobytes()
-        ds.save_as(folder / f"IM{(k * 7) % depth:04d}.dcm", enforce_file_format=True)
-    return folder
-
-
 @pytest.fixture
 def series_writer():
     """The synthetic-series factory, for tests that need several series."""
-    return write_series
+    return write_phantom_series
 
 
 @pytest.fixture
 def dicom_folder(tmp_path: Path) -> Path:
     """A folder with one synthetic 6-slice CT series."""
-    return write_series(tmp_path / "series")
+    return write_phantom_series(tmp_path / "series")
 
 
 @pytest.fixture

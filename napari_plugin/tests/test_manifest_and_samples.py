@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import data_file
 from napari_medidenoise._layers import META_KEY
 
 
@@ -63,10 +64,7 @@ def test_noisy_mri_sample():
 
 
 def test_noisy_radiograph_sample():
-    from pydicom.data import get_testdata_file
-
-    if get_testdata_file("RG1_UNCR.dcm", download=False) is None:
-        pytest.skip("pydicom-data (napari-medidenoise[data]) not installed")
+    data_file("RG1_UNCR.dcm")  # skips without pydicom-data (napari-medidenoise[data])
     from napari_medidenoise._sample_data import noisy_radiograph
 
     [(data, kwargs, _)] = noisy_radiograph()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from factories import data_file
 from napari_medidenoise import napari_get_reader
 from napari_medidenoise._layers import META_KEY, ROLE_DENOISED
 from napari_medidenoise._writer import write_dicom, write_nifti
@@ -68,7 +69,7 @@ def test_the_same_scan_from_dicom_and_nifti_overlays_in_patient_space(
     """A NIfTI copy stored in RAS+ voxel order (x and y flipped, as dcm2niix writes) overlays."""
     import nibabel as nib
 
-    plain = md.write_volume(md.read_volume(dicom_folder), tmp_path / "plain.nii.gz")
+    plain = md.write_nifti(md.read_volume(dicom_folder), tmp_path / "plain.nii.gz")
     canonical = nib.as_closest_canonical(nib.load(plain))
     nib.save(canonical, tmp_path / "ras.nii.gz")
     [(dicom_data, dicom_kw, _)] = _read(dicom_folder)
@@ -204,12 +205,10 @@ def test_nifti_writer_refuses_an_rgb_layer(tmp_path: Path, shown):
 
 def test_a_series_split_into_stacks_opens_one_layer_per_stack(monkeypatch):
     """pydicom's MR700: one SeriesInstanceUID, seven single-image stacks of their own geometry."""
-    from pydicom.data import get_testdata_file
-
     shown: list[str] = []
     monkeypatch.setattr("napari.utils.notifications.show_warning", shown.append)
 
-    folder = Path(get_testdata_file("CT_small.dcm")).parent / "dicomdirtests/98892003/MR700"
+    folder = data_file("dicomdirtests/98892003/MR700")
     stacks = md.find_dicom_series(folder)
     assert len(stacks) == 7
     layers = _read(folder)
@@ -221,9 +220,7 @@ def test_a_series_split_into_stacks_opens_one_layer_per_stack(monkeypatch):
 
 def test_ct_opens_with_the_window_of_its_header():
     """pydicom-data's 693 CT: a brain window (40/100 HU) in the header, padding at -3024 HU."""
-    from pydicom.data import get_testdata_file
-
-    [(data, kwargs, _)] = _read(get_testdata_file("693_UNCR.dcm", download=False))
+    [(data, kwargs, _)] = _read(data_file("693_UNCR.dcm"))
     assert data.min() == -3024
     assert kwargs["contrast_limits"] == pytest.approx((-10.0, 90.0))
 
@@ -234,7 +231,7 @@ def test_padding_outside_the_field_of_view_is_kept_out_of_the_limits(tmp_path: P
     rng = np.random.default_rng(0)
     body = rng.normal(40, 10, (4, 64, 64)).astype(np.float32)
     volume = md.Volume(np.where(inside, body, -3024.0), modality="CT")  # no window in the header
-    path = md.write_volume(volume, tmp_path / "padded.nii.gz")
+    path = md.write_nifti(volume, tmp_path / "padded.nii.gz")
     [(_, kwargs, _)] = _read(path)
     low, high = kwargs["contrast_limits"]
     assert 0 < low < 40 < high < 80  # the tissue's range, not -3024..80

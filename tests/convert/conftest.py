@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from series_files import build_export, hash_tree, write_ct_series
+from factories import build_export, hash_tree, write_ct_series
 
 
 @pytest.fixture

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import data_file
 from pydicom import dcmread
-from pydicom.data import get_testdata_file
 from pydicom.uid import ExplicitVRLittleEndian
 
 from medidenoise.convert import convert_dicom_folder
-
-DATA = Path(get_testdata_file("CT_small.dcm")).parent
 
 #: (file, what it covers); 693_*, RG3_* and MR2_* are hold-out images: read here, never trained on
 CASES = [
@@ -49,16 +47,6 @@ CASES = [
     ("emri_small_big_endian.dcm", "enhanced MR, Explicit VR Big Endian"),
     ("eCT_Supplemental.dcm", "enhanced CT, 2 frames"),
 ]
-
-
-def data_file(name: str) -> Path:
-    """A pydicom / pydicom-data test file, never downloaded."""
-    if "/" in name:
-        return DATA / name
-    path = get_testdata_file(name, download=False)
-    if path is None:
-        pytest.skip(f"{name} is not installed (pydicom-data missing?)")
-    return Path(path)
 
 
 @pytest.mark.parametrize(("name", "case"), CASES, ids=[c[0] for c in CASES])

@@ -136,6 +136,7 @@ def test_dicom2nifti_accepts_the_converted_export(export: Path, tmp_path: Path, 
     np.testing.assert_allclose(theirs, np.sort(ours.reshape(-1)))
 
 
+@pytest.mark.slow  # ~12 s idle, ~23 s loaded: three conversions, one with two worker processes
 def test_self_ensemble_from_the_command_line(
     tmp_path: Path, ct_series, tiny_checkpoint: Path
 ) -> None:

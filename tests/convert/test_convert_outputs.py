@@ -17,7 +17,7 @@ from medidenoise.convert.plan import PARTIAL_DIR
 from medidenoise.convert.provenance import model_id
 from medidenoise.convert.unit import MANIFEST, _validate
 from medidenoise.errors import ConversionError
-from medidenoise.io import read_volume, write_volume
+from medidenoise.io import read_volume, write_nifti
 from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
 
 
@@ -159,9 +159,9 @@ def test_model_id_hashes_every_shipped_model(name: str) -> None:
     assert model_id("identity") == "identity"
 
 
-def test_nifti_volume_written_by_write_volume_converts(tmp_path: Path, ct_series) -> None:
+def test_nifti_volume_written_by_write_nifti_converts(tmp_path: Path, ct_series) -> None:
     ct_series(tmp_path / "ct", 3)
-    nii = write_volume(read_volume(tmp_path / "ct"), tmp_path / "ct.nii.gz")
+    nii = write_nifti(read_volume(tmp_path / "ct"), tmp_path / "ct.nii.gz")
     report = convert_dicom_folder(nii, tmp_path / "o", model="identity")
     assert report.ok
     np.testing.assert_array_equal(read_volume(report.series[0].output).array,

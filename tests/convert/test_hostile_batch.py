@@ -22,7 +22,7 @@ from typing import ClassVar
 import pydicom
 import pytest
 import torch
-from series_files import data_file, hash_tree, write_ct_series
+from factories import data_file, hash_tree, write_ct_series
 
 from medidenoise.cli import main
 from medidenoise.convert import convert_dicom_folder

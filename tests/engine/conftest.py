@@ -7,25 +7,14 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-
-
-def _phantom(seed: int, shape=(4, 48, 40)) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    d, h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    vol = np.zeros(shape, dtype=np.float32)
-    for k in range(d):
-        for _ in range(4):
-            cy, cx, r = rng.uniform(8, h - 8), rng.uniform(8, w - 8), rng.uniform(4, 12)
-            vol[k][(yy - cy) ** 2 + (xx - cx) ** 2 < r**2] += rng.uniform(100, 400)
-    return vol
+from factories import random_discs
 
 
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("volumes")
     for i in range(2):
-        arr = np.transpose(_phantom(i), (2, 1, 0))  # NIfTI stores (x, y, z)
+        arr = np.transpose(random_discs(i), (2, 1, 0))  # NIfTI stores (x, y, z)
         nib.save(nib.Nifti1Image(arr, np.eye(4)), folder / f"phantom{i}.nii.gz")
     return folder
 

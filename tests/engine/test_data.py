@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
+from factories import make_series
 
 from medidenoise.config import DataConfig, NoiseConfig
 from medidenoise.engine import PatchDataset, SliceSet, ValidationDataset, check_not_holdout
 from medidenoise.engine.data import load_sources, split_volumes
 from medidenoise.errors import ConfigError
-
-
-def _dicom_factory() -> ModuleType:
-    """tests/io/dicom_factory.py (the io tests import it as a top-level module too)."""
-    if "dicom_factory" not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "io" / "dicom_factory.py"
-        spec = importlib.util.spec_from_file_location("dicom_factory", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["dicom_factory"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["dicom_factory"]
-
 
 NOISE = NoiseConfig.model_validate({"mixture": [{"kind": "gaussian", "level": [0.05, 0.1]}]})
 
@@ -178,7 +163,6 @@ def test_png_file_is_a_source(tmp_path: Path) -> None:
 
 
 def test_dicom_study_folder_gives_one_volume_per_series(tmp_path: Path) -> None:
-    make_series = _dicom_factory().make_series
     study = tmp_path / "study"
     make_series(study, 3, shape=(24, 20), series_number=2, description="axial")
     make_series(
@@ -192,7 +176,6 @@ def test_dicom_study_folder_gives_one_volume_per_series(tmp_path: Path) -> None:
 
 
 def test_folder_mixing_file_types_reads_dicom_too(tmp_path: Path) -> None:
-    make_series = _dicom_factory().make_series
     make_series(tmp_path, 3, shape=(24, 20))
     _write_png(tmp_path / "photo.png")
     (tmp_path / "notes.txt").write_text("not an image", encoding="utf-8")

@@ -166,13 +166,6 @@ def test_self_ensemble_is_ignored_by_identity_and_classical_methods() -> None:
     )
 
 
-def test_deterministic() -> None:
-    img = _smooth((2, 64, 64))
-    a = denoise(img, BoxFilterNet(), noise_level=20.0)
-    b = denoise(img, BoxFilterNet(), noise_level=20.0)
-    np.testing.assert_array_equal(a, b)
-
-
 def test_progress_callback_and_cancel() -> None:
     calls: list[tuple[int, int]] = []
     Denoiser(BoxFilterNet(), batch_size=2)(

@@ -13,6 +13,7 @@ import numpy as np
 import pydicom
 import pytest
 import torch
+from factories import data_file
 from torch import nn
 
 from medidenoise import InvalidImageError, Volume, read_volume
@@ -120,11 +121,7 @@ def test_float64_beyond_float32_is_refused_clearly() -> None:
 
 
 def _ct_with_padding() -> Volume:
-    from pydicom.data import get_testdata_file
-
-    path = get_testdata_file("693_UNCR.dcm", download=False)
-    if path is None:
-        pytest.skip("pydicom-data is not installed")
+    path = data_file("693_UNCR.dcm")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return read_volume(path)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dicom_factory import data_file, make_series
+from factories import data_file, make_series
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from dicom_factory import COLS, ROWS, copy_testdata, make_series, slice_pixels, write_sr
+from factories import COLS, ROWS, copy_testdata, make_series, slice_pixels, write_sr
 from pydicom.uid import ExplicitVRBigEndian, JPEG2000Lossless
 
 from medidenoise.errors import (

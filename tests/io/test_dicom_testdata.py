@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from dicom_factory import copy_testdata, data_file
+from factories import copy_testdata, data_file
 
 from medidenoise.errors import (
     DicomSeriesError,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import DATA, data_file
 from pydicom import dcmread
-from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 from pydicom.multival import MultiValue
@@ -27,7 +27,6 @@ from pydicom.uid import (
 from medidenoise.errors import InvalidImageError, MissingDecoderError
 from medidenoise.io import read_volume, scan_dicom, write_dicom_series
 
-DATA = Path(get_testdata_file("CT_small.dcm")).parent
 CR_FILES = sorted((DATA / "dicomdirtests/77654033/CR1").iterdir()) + sorted(
     (DATA / "dicomdirtests/77654033/CR2").iterdir()
 )
@@ -53,13 +52,6 @@ ROUND_TRIP = [
 ]
 
 
-def _data(name: str) -> Path:
-    path = get_testdata_file(name, download=False)
-    if path is None:
-        pytest.skip(f"{name} is not installed (pydicom-data missing?)")
-    return Path(path)
-
-
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -72,7 +64,7 @@ def same_pixels(src: Path, out: Path) -> None:
 
 def make_ct_series(folder: Path, n: int = 5, *, slopes=None, intercepts=None) -> list[Path]:
     """A synthetic axial CT series from CT_small's header: n slices 2.5 mm apart."""
-    template = dcmread(_data("CT_small.dcm"))
+    template = dcmread(data_file("CT_small.dcm"))
     folder.mkdir(parents=True, exist_ok=True)
     series_uid, paths = generate_uid(), []
     rng = np.random.default_rng(0)
@@ -110,7 +102,7 @@ def read_one(folder: Path):
 
 @pytest.mark.parametrize("name", ROUND_TRIP)
 def test_identity_round_trip_is_bit_exact(name: str, tmp_path: Path) -> None:
-    src = _data(name)
+    src = data_file(name)
     before = sha256(src)
     vol = read_volume(src)
     with warnings.catch_warnings():
@@ -225,7 +217,7 @@ def test_per_slice_rescale_is_inverted_and_clipped(tmp_path: Path) -> None:
 
 def test_pixel_padding_is_kept(tmp_path: Path) -> None:
     src = tmp_path / "pad.dcm"
-    ds = dcmread(_data("CT_small.dcm"))
+    ds = dcmread(data_file("CT_small.dcm"))
     arr = ds.pixel_array.copy()
     arr[:10] = -2000  # PixelPaddingValue of CT_small
     ds.PixelData = arr.tobytes()
@@ -238,7 +230,7 @@ def test_pixel_padding_is_kept(tmp_path: Path) -> None:
 
 
 def test_enhanced_multiframe_keeps_functional_groups(tmp_path: Path) -> None:
-    src = _data("eCT_Supplemental.dcm")
+    src = data_file("eCT_Supplemental.dcm")
     vol = read_volume(src)
     (out,) = write_dicom_series(vol, vol.array, tmp_path)
     ds, orig = dcmread(out), dcmread(src)
@@ -256,14 +248,14 @@ def test_enhanced_multiframe_keeps_functional_groups(tmp_path: Path) -> None:
 
 
 def test_lossy_history_is_kept(tmp_path: Path) -> None:
-    src = _data("693_J2KI.dcm")
+    src = data_file("693_J2KI.dcm")
     vol = read_volume(src)
     (out,) = write_dicom_series(vol, vol.array, tmp_path)
     assert dcmread(out).LossyImageCompression == "01"
 
 
 def test_uid_seed_gives_the_same_uids(tmp_path: Path) -> None:
-    vol = read_volume(_data("CT_small.dcm"))
+    vol = read_volume(data_file("CT_small.dcm"))
     (a,) = write_dicom_series(vol, vol.array, tmp_path / "a", uid_seed="m1")
     (b,) = write_dicom_series(vol, vol.array, tmp_path / "b", uid_seed="m1")
     (c,) = write_dicom_series(vol, vol.array, tmp_path / "c")
@@ -272,7 +264,7 @@ def test_uid_seed_gives_the_same_uids(tmp_path: Path) -> None:
 
 
 def test_bad_input_is_refused(tmp_path: Path) -> None:
-    vol = read_volume(_data("CT_small.dcm"))
+    vol = read_volume(data_file("CT_small.dcm"))
     bad = vol.array.copy()
     bad[0, 5, 5] = np.nan
     with pytest.raises(InvalidImageError, match="NaN"):
@@ -370,7 +362,7 @@ def test_stacks_of_one_source_series_are_told_apart(tmp_path: Path) -> None:
 )
 def test_lossy_source_without_history_is_marked(name: str, method: str, tmp_path: Path) -> None:
     src = tmp_path / "src.dcm"
-    ds = dcmread(_data(name))
+    ds = dcmread(data_file(name))
     for keyword in ("LossyImageCompression", "LossyImageCompressionMethod",
                     "LossyImageCompressionRatio"):  # fmt: skip
         if keyword in ds:
@@ -391,7 +383,7 @@ def test_lossy_source_without_history_is_marked(name: str, method: str, tmp_path
 
 
 def test_lossless_source_gets_no_lossy_history(tmp_path: Path) -> None:
-    vol = read_volume(_data("MR_small_jp2klossless.dcm"))
+    vol = read_volume(data_file("MR_small_jp2klossless.dcm"))
     (out,) = write_dicom_series(vol, vol.array, tmp_path)
     assert dcmread(out).get("LossyImageCompression") != "01"
 
@@ -406,7 +398,7 @@ def test_lossless_reencode_decodes_to_the_uncompressed_output(
     name: str, compression: str, syntax: str, tmp_path: Path
 ) -> None:
     """8-bit, signed Bits Stored 13 and multi-frame sources through each encoder."""
-    vol = read_volume(_data(name))
+    vol = read_volume(data_file(name))
     (plain,) = write_dicom_series(vol, vol.array, tmp_path / "plain", uid_seed="s")
     (packed,) = write_dicom_series(vol, vol.array, tmp_path / "packed", uid_seed="s",
                                    compression=compression)  # fmt: skip
@@ -424,7 +416,7 @@ def test_missing_encoder_package_is_named(tmp_path: Path, monkeypatch) -> None:
     from medidenoise.io import dicom_write_compress
 
     monkeypatch.setattr(dicom_write_compress, "_encoder_available", lambda uid: False)
-    vol = read_volume(_data("CT_small.dcm"))
+    vol = read_volume(data_file("CT_small.dcm"))
     with pytest.raises(MissingDecoderError, match="pyjpegls") as info:
         write_dicom_series(vol, vol.array, tmp_path / "x", compression="jpeg-ls")
     assert isinstance(info.value, ImportError)

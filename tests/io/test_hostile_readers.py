@@ -20,7 +20,7 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
-from dicom_factory import data_file, make_series
+from factories import data_file, make_series
 from pydicom.data import get_testdata_file
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dicom_factory import make_series
+from factories import make_series
 
 from medidenoise.errors import MultipleSeriesError
 from medidenoise.io import DicomSeriesReader, read_volume

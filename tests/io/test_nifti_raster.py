@@ -5,11 +5,11 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
-from dicom_factory import data_file, make_series
+from factories import data_file, make_series
 from PIL import Image
 
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
-from medidenoise.io import Volume, read_volume, write_volume
+from medidenoise.io import Volume, read_volume, write_nifti
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_mni152_layout_and_world_coordinates(mni_path):
 
 def test_nifti_round_trip_is_exact(mni_path, tmp_path):
     vol = read_volume(mni_path)
-    out = write_volume(vol, tmp_path / "out" / "copy.nii.gz")
+    out = write_nifti(vol, tmp_path / "out" / "copy.nii.gz")
     assert out == tmp_path / "out" / "copy.nii.gz" and out.exists()
     assert_same(read_volume(out), vol)
 
@@ -52,7 +52,7 @@ def test_nifti_round_trip_is_exact(mni_path, tmp_path):
 def test_dicom_to_nifti_round_trip_keeps_float64_affine(tmp_path):
     make_series(tmp_path / "s", 4, iop=(0.8, 0.6, 0.0, -0.6, 0.8, 0.0), z0=-3.3, dz=1.7)
     vol = read_volume(tmp_path / "s")
-    back = read_volume(write_volume(vol, tmp_path / "s.nii"))
+    back = read_volume(write_nifti(vol, tmp_path / "s.nii"))
     assert_same(back, vol)
     assert back.modality == "CT"
 
@@ -61,7 +61,7 @@ def test_arbitrary_volume_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     vol = Volume(rng.normal(size=(3, 4, 5)).astype(np.float32), spacing=(2.0, 0.5, 0.25),
                  affine=np.diag([2.0, 0.5, 0.25, 1.0]))  # fmt: skip
-    assert_same(read_volume(write_volume(vol, tmp_path / "v.nii.gz")), vol)
+    assert_same(read_volume(write_nifti(vol, tmp_path / "v.nii.gz")), vol)
 
 
 def test_positive_determinant_nifti_is_flipped_along_d(tmp_path):
@@ -101,10 +101,10 @@ def test_nan_nifti_names_the_file(tmp_path):
         read_volume(path)
 
 
-def test_write_volume_requires_nifti_suffix(tmp_path):
+def test_write_nifti_requires_nifti_suffix(tmp_path):
     vol = Volume(np.zeros((1, 2, 2), np.float32))
     with pytest.raises(ValueError, match=r"\.nii or \.nii\.gz"):
-        write_volume(vol, tmp_path / "x.png")
+        write_nifti(vol, tmp_path / "x.png")
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -169,7 +169,7 @@ def _scanner_nifti(path, *, flip: bool = False):
 def test_nifti_header_is_kept(tmp_path, flip):
     src = _scanner_nifti(tmp_path / "src.nii.gz", flip=flip)
     vol = read_volume(tmp_path / "src.nii.gz")
-    out = nib.load(str(write_volume(vol, tmp_path / "out.nii.gz")))
+    out = nib.load(str(write_nifti(vol, tmp_path / "out.nii.gz")))
     a, b = src.header, out.header
     assert (int(b["qform_code"]), int(b["sform_code"])) == (1, 4)  # before: forced to 1 and 1
     assert b["descrip"].tobytes().rstrip(b"\0") == b"T1 MPRAGE site 3"
@@ -190,7 +190,7 @@ def test_nifti_dtype_falls_back_to_float_when_values_do_not_fit(tmp_path):
     _scanner_nifti(tmp_path / "src.nii.gz")
     vol = read_volume(tmp_path / "src.nii.gz")
     big = vol.with_array(vol.array * 1e4 + 0.25)  # beyond int16 after the source's scaling
-    out = nib.load(str(write_volume(big, tmp_path / "big.nii.gz")))
+    out = nib.load(str(write_nifti(big, tmp_path / "big.nii.gz")))
     assert out.get_data_dtype() == np.float32
     np.testing.assert_array_equal(read_volume(tmp_path / "big.nii.gz").array, big.array)
     assert int(out.header["sform_code"]) == 4
@@ -198,7 +198,7 @@ def test_nifti_dtype_falls_back_to_float_when_values_do_not_fit(tmp_path):
 
 def test_mni_template_keeps_uint8_and_its_codes(mni_path, tmp_path):
     src = nib.load(str(mni_path))
-    out = nib.load(str(write_volume(read_volume(mni_path), tmp_path / "m.nii.gz")))
+    out = nib.load(str(write_nifti(read_volume(mni_path), tmp_path / "m.nii.gz")))
     assert out.get_data_dtype() == src.get_data_dtype() == np.uint8
     assert int(out.header["qform_code"]) == int(src.header["qform_code"])
     assert int(out.header["sform_code"]) == int(src.header["sform_code"])
@@ -209,7 +209,7 @@ def test_monochrome1_volume_to_nifti_warns(tmp_path, caplog):
     assert vol.photometric == "MONOCHROME1"
     path = tmp_path / "cr.nii.gz"
     with caplog.at_level("WARNING", logger="medidenoise.io.nifti"):
-        write_volume(vol, path)
+        write_nifti(vol, path)
     (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
     assert str(path) in record.getMessage() and "MONOCHROME1" in record.getMessage()
     assert "inverted" in record.getMessage()
@@ -218,5 +218,18 @@ def test_monochrome1_volume_to_nifti_warns(tmp_path, caplog):
     assert back.photometric == "MONOCHROME1"
     caplog.clear()
     with caplog.at_level("WARNING", logger="medidenoise.io.nifti"):
-        write_volume(read_volume(data_file("CT_small.dcm")), tmp_path / "ct.nii.gz")
+        write_nifti(read_volume(data_file("CT_small.dcm")), tmp_path / "ct.nii.gz")
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_write_volume_is_the_earlier_name_of_write_nifti(tmp_path):
+    import medidenoise
+    from medidenoise.io import write_volume
+
+    vol = Volume(np.arange(24, dtype=np.float32).reshape(2, 3, 4), spacing=(2.0, 1.0, 0.5))
+    a, b = write_nifti(vol, tmp_path / "a.nii.gz"), write_volume(vol, tmp_path / "b.nii.gz")
+    assert_same(read_volume(a), read_volume(b))
+    with pytest.raises(ValueError, match=r"\.nii or \.nii\.gz"):
+        write_volume(vol, tmp_path / "x.png")
+    assert {"write_nifti", "write_volume"} <= set(medidenoise.__all__)
+    assert "NIfTI" in (write_volume.__doc__ or "") and "write_nifti" in (write_volume.__doc__ or "")

@@ -47,7 +47,7 @@ def _refuse(message: str) -> list[str]:
 
 
 def write_nifti(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
-    """Save one image layer as NIfTI through ``medidenoise.write_volume``.
+    """Save one image layer as NIfTI through ``medidenoise.write_nifti``.
 
     A layer read by this plugin keeps its original affine; any other image
     layer gets one from its scale and translate.
@@ -60,7 +60,7 @@ def write_nifti(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     """
     try:
         volume = volume_from_layer(data, meta)
-        return [str(md.write_volume(volume, path))]
+        return [str(md.write_nifti(volume, path))]
     except (md.MedidenoiseError, ValueError, OSError) as exc:  # writer boundary
         return _refuse(f"{path}: {exc}")
 

@@ -1,0 +1,72 @@
+"""What a :class:`~medidenoise.inference.denoiser.Denoiser` runs: a network, an ONNX model,
+a classical method or ``"identity"``, resolved from what the caller passed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medidenoise.inference._network import optimise_for_inference
+from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
+from medidenoise.models import load_model
+from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
+from medidenoise.models.classical import CLASSICAL, CLASSICAL_METHODS
+
+log = logging.getLogger("medidenoise.inference.denoiser")  # the name users configure
+
+ModelLike = str | os.PathLike | torch.nn.Module
+
+
+@functools.lru_cache(maxsize=4)
+def cached_model(key: str, mtime: float, device: str) -> torch.nn.Module:
+    del mtime  # part of the cache key only: a rewritten checkpoint is loaded again
+    model = load_model(key, device=device)
+    fast = optimise_for_inference(model, torch.device(device))
+    fast.metadata = getattr(model, "metadata", {})  # type: ignore[assignment]
+    return fast
+
+
+def resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | OnnxModel | str:
+    """A ready network, an :class:`OnnxModel`, or the name of a classical method / identity."""
+    if is_onnx_path(model):
+        if device.type != "cpu":
+            log.info("%s: an .onnx model runs on the CPU through onnxruntime", model)
+        return OnnxModel(model)  # type: ignore[arg-type]
+    if isinstance(model, torch.nn.Module):
+        fast = optimise_for_inference(model, device)
+        for attr in ("metadata", "context_slices", "noise_level_input", "size_multiple"):
+            if hasattr(model, attr):
+                setattr(fast, attr, getattr(model, attr))
+        return fast
+    name = os.fspath(model)
+    if name == "identity" or name in CLASSICAL:
+        return name
+    path = shipped_weights_path(name) if name in SHIPPED_MODELS else Path(name)
+    mtime = path.stat().st_mtime if path.is_file() else 0.0
+    return cached_model(name, mtime, str(device))
+
+
+def run_classical(
+    method: str,
+    vol: np.ndarray,
+    sigma: float,
+    report: Callable[[int, int], None] | None,
+    should_stop: Callable[[], bool] | None = None,
+) -> np.ndarray:
+    """``method`` on each slice of ``vol``, reporting after each and stopping when asked."""
+    fn = CLASSICAL_METHODS[method]
+    out = np.empty_like(vol)
+    for k in range(vol.shape[0]):
+        if should_stop is not None and should_stop():
+            raise InterruptedError("denoising was cancelled")
+        out[k] = fn(vol[k], sigma)
+        if report is not None:
+            report(k + 1, vol.shape[0])
+    return out
