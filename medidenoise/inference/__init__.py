@@ -2,7 +2,7 @@
 
 from medidenoise._exports import public_names as _public_names
 from medidenoise.inference.adapt import adapt
-from medidenoise.inference.denoiser import CLASSICAL, Denoiser, denoise
+from medidenoise.inference.denoiser import Denoiser, denoise
 from medidenoise.inference.monai_transforms import Denoise, DenoiseD, Denoised, DenoiseDict
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult
 
