@@ -9,6 +9,7 @@ from torch.utils.data import Dataset
 from medidenoise.config import NoiseConfig
 from medidenoise.engine.data import SliceSet
 from medidenoise.engine.procedural import PROCEDURAL_KINDS, procedural_image
+from medidenoise.transforms._checks import even_slices
 
 __all__ = ["PatchDataset", "ValidationDataset", "make_noise_transform"]
 
@@ -246,8 +247,7 @@ class ValidationDataset(Dataset):
             raise ValueError("slices must hold at least one validation volume")
         transform = make_noise_transform(noise)
         picks = [(s, int(i)) for s in slices for i in s.indices]
-        if len(picks) > max_items:
-            picks = [picks[int(j)] for j in np.linspace(0, len(picks) - 1, max_items).round()]
+        picks = [picks[int(j)] for j in even_slices(len(picks), max_items)]
         self.items: list[dict[str, torch.Tensor]] = []
         for n, (s, index) in enumerate(picks):
             patch = centre_crop(s.stack(index, context_slices), crop, size_multiple)

@@ -27,6 +27,7 @@ from medidenoise.engine.data import SliceSet
 from medidenoise.engine.datasets import PatchDataset, centre_crop
 from medidenoise.engine.selfsupervised import estimated_psnr, make_objective
 from medidenoise.transforms import estimate_noise
+from medidenoise.transforms._checks import even_slices
 from medidenoise.transforms.noise_covariance import measure_noise_model
 
 __all__ = ["EstimatedPSNR", "SelfSupervisedPatchDataset", "SelfSupervisedValidationDataset"]
@@ -106,8 +107,7 @@ class SelfSupervisedValidationDataset(Dataset):
     ) -> None:
         pairing = _objectives(slices, objective)
         picks = [(k, int(i)) for k, s in enumerate(slices) for i in s.indices]
-        if len(picks) > max_items:
-            picks = [picks[int(j)] for j in np.linspace(0, len(picks) - 1, max_items).round()]
+        picks = [picks[int(j)] for j in even_slices(len(picks), max_items)]
         self.items = []
         for n, (k, index) in enumerate(picks):
             stack = slices[k].stack(index, context_slices)

@@ -19,6 +19,7 @@ from medidenoise.engine.selfsupervised import (
     measured_noise,
     stein_excess,
 )
+from medidenoise.transforms._checks import even_slices
 from medidenoise.transforms.noise_covariance import NoiseModel
 
 #: fine-tuning learning rate (Adam) and pull toward the base weights (L2-SP)
@@ -33,6 +34,8 @@ _PATCH = 64
 #: validation strip on the right of every slice: this share of the width (at least 32 px)
 _VAL_SHARE = 0.125
 _VAL_GAP = 8
+#: validation strips come from at most this many evenly spaced slices of each volume
+_VAL_SLICES = 8
 #: validations per budget, and how many without improvement end the run early
 _VALIDATIONS = 16
 _PATIENCE = 6
@@ -120,7 +123,7 @@ class _Sampler:
         for i, im in enumerate(self.images):
             d, h, w = im.norm.shape
             hh = h - h % 8
-            for k in np.unique(np.linspace(0, d - 1, min(d, 8)).round().astype(int)):
+            for k in even_slices(d, _VAL_SLICES):
                 strip = _stack(im.norm, int(k), self.context)[:, :hh, w - self.val_w :]
                 items.append((torch.from_numpy(np.ascontiguousarray(strip[None])), i))
         return items
@@ -167,6 +170,8 @@ class Run:
         self.l2sp = _L2SP_WHITE if white else _L2SP
         self.opt = torch.optim.Adam(self.net.parameters(), lr=_LR)
         self.val = self._validation_set(seed)
+        #: mean noise variance of the held-out strips (network units)
+        self.noise_variance = float(np.mean([float(var.mean()) for *_, var in self.val]))
 
     def _level(self, owners: list[int], jitter: bool, factor: float | None = None) -> torch.Tensor:
         levels = []
@@ -205,7 +210,6 @@ class Run:
             xp = torch.cat(probed).to(self.device)
             z_all = torch.cat(probes).to(self.device)
             items.append((x, xp, centre.to(self.device), z_all, var.to(self.device)))
-        self.noise_variance = float(np.mean([float(v.mean()) for *_, v in items]))
         return items
 
     def validate(self) -> Score:
