@@ -24,7 +24,8 @@ REPORTS = ROOT / "reports" / "benchmarks"
 BLOCKS = ("bench_quality", "bench_speed")
 
 MODEL_HELP = (
-    "'default' (the shipped model), a checkpoint file, 'identity', or 'random-unet' "
+    "'auto' (what users get: 'default' or 'correlated' by the measured noise), 'default' "
+    "(the shipped model), 'correlated', a checkpoint file, 'identity', or 'random-unet' "
     "(configs/unet.yaml's network with random weights: valid for timing, not for quality)"
 )
 

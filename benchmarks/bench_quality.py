@@ -204,7 +204,7 @@ def _ensemble_block(single, ensemble) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="default", help=_common.MODEL_HELP)
+    ap.add_argument("--model", default="auto", help=_common.MODEL_HELP)
     ap.add_argument("--baseline-cae", type=Path, default=None, help="CAE baseline checkpoint")
     ap.add_argument("--device", default=None, help="cpu, cuda (default: cuda if present)")
     ap.add_argument("--no-whole", dest="whole", action="store_false", help="crops only")

@@ -213,7 +213,7 @@ def _block(args, times: dict, peaks: dict, gpu: dict, sizes: Sequence[int], labe
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="default", help=_common.MODEL_HELP)
+    ap.add_argument("--model", default="auto", help=_common.MODEL_HELP)
     ap.add_argument("--repeats", type=int, default=5, help="timed calls per figure (median)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch, OpenMP)")
     ap.add_argument("--bm3d-large", action="store_true", help="time BM3D at 2000x2000 (minutes)")

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the first non-zero exit status, else 0."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="default", help=_common.MODEL_HELP)
+    ap.add_argument("--model", default="auto", help=_common.MODEL_HELP)
     ap.add_argument("--baseline-cae", default=None, help="CAE baseline checkpoint (quality)")
     ap.add_argument("--quick", action="store_true", help="fast sanity run of both")
     ap.add_argument("--write", action="store_true", help="record in BENCHMARKS.md even if --quick")

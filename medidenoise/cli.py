@@ -55,7 +55,11 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="compare a model with classical baselines (PSNR/SSIM)")
-    p.add_argument("--model", default="default", help="'default', a checkpoint file or 'identity'")
+    p.add_argument(
+        "--model",
+        default="auto",
+        help="'auto' (default), 'default', 'correlated', a checkpoint file or 'identity'",
+    )
     p.add_argument(
         "--images",
         nargs="*",
@@ -162,9 +166,10 @@ many machines:
 """
 
 _MODEL_HELP = (
-    "'default' (the shipped model), 'correlated' (the shipped model fine-tuned for spatially "
-    "correlated noise: CT kernels, interpolated MR), 'cae-baseline' (the shipped CAE "
-    "baseline), 'identity' "
+    "'auto' (the default: 'default' for white noise, 'correlated' when the measured noise "
+    "is spatially correlated, per series), 'default' (the shipped model), 'correlated' "
+    "(the shipped model fine-tuned for spatially correlated noise: CT kernels, "
+    "interpolated MR), 'cae-baseline' (the shipped CAE baseline), 'identity' "
     "(writes every source value back exactly: checks the I/O path), a checkpoint file "
     "(.safetensors), an .onnx file from `medidenoise export` (run by onnxruntime; "
     "pip install 'medidenoise[onnx]'), or a classical method: nlm, tv, wavelet, bm3d "
@@ -186,7 +191,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         "or a NIfTI file (.nii/.nii.gz)",
     )
     p.add_argument("output", type=Path, help="output folder, or a .nii/.nii.gz file")
-    p.add_argument("--model", default="default", help=_MODEL_HELP)
+    p.add_argument("--model", default="auto", help=_MODEL_HELP)
     p.add_argument(
         "--noise-level",
         type=float,
@@ -345,7 +350,12 @@ def _add_adapt(sub: argparse._SubParsersAction) -> None:
         "inputs", nargs="+", type=Path, metavar="INPUT", help="DICOM file/folder, NIfTI, PNG/TIFF"
     )
     p.add_argument("--output", required=True, type=Path, help="the adapted model (.safetensors)")
-    p.add_argument("--model", default="default", help="model to start from (default: %(default)s)")
+    p.add_argument(
+        "--model",
+        default="auto",
+        help="model to start from: 'auto' (the one denoise picks for the first input's "
+        "noise), 'default', 'correlated' or a checkpoint (default: %(default)s)",
+    )
     p.add_argument(
         "--minutes", type=float, default=3.0, help="wall-clock budget (default: %(default)s)"
     )

@@ -126,7 +126,7 @@ def _save_grid(path: Path, panels: list[tuple[str, np.ndarray]], rows: list[str]
 def run_demo(
     output_dir: str | os.PathLike = "demo_output",
     *,
-    model: str = "default",
+    model: str = "auto",
     device: str | None = None,
     noise: tuple[NoiseKind, float] = ("gaussian", 0.08),
 ) -> DemoResult:

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 #: seconds to reach a scheduler before the run is refused
 CONNECT_TIMEOUT_S = 10.0
-_NAMED = ("identity", "nlm", "tv", "wavelet", "bm3d")
+_NAMED = ("auto", "identity", "nlm", "tv", "wavelet", "bm3d")
 _SHARED_FS = (
     "every Dask worker must see INPUT and OUTPUT at the same paths as this machine (a shared "
     "file system mounted alike on every node)"

@@ -47,7 +47,7 @@ def convert_dicom_folder(
     src: str | os.PathLike,
     dst: str | os.PathLike,
     *,
-    model: Any = "default",
+    model: Any = "auto",
     noise_level: float | None = None,
     output_format: Literal["dicom", "nifti"] | None = None,
     compression: Compression = "none",
@@ -77,6 +77,8 @@ def convert_dicom_folder(
         series; ``<dst>.medidenoise.json`` beside it records the settings and
         no report files are written.
     model : str, path or torch.nn.Module
+        ``"auto"`` (the default: ``"default"`` or ``"correlated"`` per series by its measured
+        noise; the derived series' Derivation Description names the one that ran),
         ``"default"``, ``"correlated"`` or ``"cae-baseline"`` (shipped models), a checkpoint,
         ``"identity"`` (pixel values are written back exactly) or a classical
         method (``"nlm"``, ``"tv"``, ``"wavelet"``, ``"bm3d"``); see

@@ -23,14 +23,14 @@ def derivation(label: str, noise_level: float | None, self_ensemble: bool = Fals
 
 
 def derivation_description(
-    model: Any = "default", noise_level: float | None = None, *, self_ensemble: bool = False
+    model: Any = "auto", noise_level: float | None = None, *, self_ensemble: bool = False
 ) -> str:
     """The Derivation Description a denoised DICOM series gets, as ``convert`` writes it.
 
     Parameters
     ----------
     model : str, os.PathLike or torch.nn.Module
-        The model as passed to :func:`denoise`: ``"default"``, a checkpoint
+        The model as passed to :func:`denoise`: ``"auto"``, ``"default"``, a checkpoint
         path (its SHA-256 is recorded, so a retrained model is told apart), a
         loaded network or a classical method name.
     noise_level : float, optional

@@ -40,6 +40,7 @@ from medidenoise.io import (
     write_dicom_series,
     write_nifti,
 )
+from medidenoise.models.checkpoint import AUTO_MODEL
 
 __all__ = [
     "COMPARED_SETTINGS",
@@ -368,6 +369,10 @@ def _convert_claimed(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOption
             "completed": datetime.now().isoformat(timespec="seconds"),
         }
         derivation, suffix = opts.derivation, " DENOISED"
+        used = str(out.metadata.get("denoised_by") or "")
+        if used.startswith(f"{AUTO_MODEL}: "):  # which of its networks "auto" ran on this series
+            manifest["model_used"] = used
+            derivation += f"; this series: {used.split(': ', 1)[1]} (by its measured noise)"
         if broken:
             manifest["incomplete"] = [str(p) for p, _ in broken]
             derivation += f"; INCOMPLETE: {len(broken)} source file(s) unreadable"

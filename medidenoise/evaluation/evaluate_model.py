@@ -36,7 +36,7 @@ class _Bound:
 
 
 def evaluate(
-    model: ModelLike = "default",
+    model: ModelLike = "auto",
     images: Sequence[ImageSource] | Mapping[str, ImageSource] | None = None,
     *,
     noises: Sequence[NoiseSpec | str | tuple[str, float]] | None = None,
@@ -63,7 +63,8 @@ def evaluate(
     Parameters
     ----------
     model : str, path or torch.nn.Module
-        ``"default"``, a checkpoint file, a loaded network, ``"identity"`` or
+        ``"auto"`` (what ``denoise`` uses by default), ``"default"``, a checkpoint file, a
+        loaded network, ``"identity"`` or
         a classical method name; reported as method ``"model"``.
     images : sequence or mapping, optional
         Image files/folders, volumes or arrays; default the hold-out set

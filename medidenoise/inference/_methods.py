@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,12 @@ import torch
 from medidenoise.inference._network import optimise_for_inference
 from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
 from medidenoise.models import load_model
-from medidenoise.models.checkpoint import SHIPPED_MODELS, shipped_weights_path
+from medidenoise.models.checkpoint import (
+    AUTO_MODEL,
+    AUTO_ROUTES,
+    SHIPPED_MODELS,
+    shipped_weights_path,
+)
 from medidenoise.models.classical import CLASSICAL, CLASSICAL_METHODS
 
 log = logging.getLogger("medidenoise.inference.denoiser")  # the name users configure
@@ -33,8 +39,26 @@ def cached_model(key: str, mtime: float, device: str) -> torch.nn.Module:
     return fast
 
 
-def resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | OnnxModel | str:
-    """A ready network, an :class:`OnnxModel`, or the name of a classical method / identity."""
+@dataclass(frozen=True)
+class Routed:
+    """``"auto"``: a shipped network per noise kind, one picked per image by its measured noise."""
+
+    networks: dict[bool, torch.nn.Module]  # by "the noise is spatially correlated"
+    names: dict[bool, str]
+
+    @property
+    def context_slices(self) -> int:
+        return max(int(getattr(n, "context_slices", 1)) for n in self.networks.values())
+
+    def pick(self, correlated: bool) -> tuple[torch.nn.Module, str]:
+        """The network for this noise and the label a result records: ``"auto: correlated"``."""
+        return self.networks[correlated], f"{AUTO_MODEL}: {self.names[correlated]}"
+
+
+def resolve_model(
+    model: ModelLike, device: torch.device
+) -> torch.nn.Module | OnnxModel | Routed | str:
+    """A ready network, an :class:`OnnxModel`, the ``"auto"`` pair, or a classical method name."""
     if is_onnx_path(model):
         if device.type != "cpu":
             log.info("%s: an .onnx model runs on the CPU through onnxruntime", model)
@@ -48,6 +72,9 @@ def resolve_model(model: ModelLike, device: torch.device) -> torch.nn.Module | O
     name = os.fspath(model)
     if name == "identity" or name in CLASSICAL:
         return name
+    if name == AUTO_MODEL:
+        nets = {k: resolve_model(v, device) for k, v in AUTO_ROUTES.items()}
+        return Routed(nets, dict(AUTO_ROUTES))  # type: ignore[arg-type]
     path = shipped_weights_path(name) if name in SHIPPED_MODELS else Path(name)
     mtime = path.stat().st_mtime if path.is_file() else 0.0
     return cached_model(name, mtime, str(device))

@@ -25,7 +25,7 @@ from medidenoise.inference._robust import (
     robust_stats,
     split_outliers,
 )
-from medidenoise.transforms import estimate_noise
+from medidenoise.transforms import measure_noise
 
 __all__ = ["Prepared", "prepare"]
 
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: volumes whose whole-volume figures are kept for previews (a few floats each)
 _KEEP = 4
 _lock = threading.Lock()
-_seen: OrderedDict[tuple[object, ...], tuple[RobustStats, float]] = OrderedDict()
+_seen: OrderedDict[tuple[object, ...], tuple[RobustStats, float, bool | None]] = OrderedDict()
 
 
 @dataclass
@@ -45,16 +45,22 @@ class Prepared:
     stats: RobustStats
     excess: Excess
     sigma: float  # the noise std in image units
+    correlated: bool | None = None  # the noise is spatially correlated (None: not measured)
 
 
-def noise_level(vol: np.ndarray, noise_level: float | None, stats: RobustStats) -> float:
-    """The noise std in image units: the caller's (bounded), or estimated on the clipped image."""
+def noise_level(
+    vol: np.ndarray, noise_level: float | None, stats: RobustStats, route: bool = False
+) -> tuple[float, bool | None]:
+    """The noise std in image units: the caller's (bounded), or estimated on the clipped image;
+    and whether the noise is correlated, when it was measured (always with ``route``)."""
     bound = stats.span
     if noise_level is None:
-        estimate = estimate_noise(vol)
+        found = measure_noise(vol)
+        estimate = found.sigma
         if bound > 0 and estimate > bound:
             log.warning("estimated noise %.4g capped at the image range %.4g", estimate, bound)
-        return min(estimate, bound) if bound > 0 else estimate
+        return (min(estimate, bound) if bound > 0 else estimate), found.correlated
+    correlated = measure_noise(vol).correlated if route else None
     if noise_level > max(bound, stats.params.scale):
         raise ValueError(
             f"noise_level={noise_level:g} is larger than the image's whole intensity range "
@@ -62,7 +68,7 @@ def noise_level(vol: np.ndarray, noise_level: float | None, stats: RobustStats) 
             "can be; give the noise standard deviation in the image's units (HU for CT), or "
             "leave noise_level out to estimate it"
         )
-    return float(noise_level)
+    return float(noise_level), correlated
 
 
 def _digest(array: np.ndarray | None) -> str:
@@ -82,41 +88,43 @@ def prepare(
     index: int | None = None,
     *,
     context: tuple[int, int] | None = None,
+    route: bool = False,
 ) -> Prepared:
     """Fill, clip and measure ``vol`` (this call's own float32 copy: changed in place).
 
     With ``index``, only slices ``context[0]:context[1]`` (around ``index``) are
     returned, and the outliers' excess is that of slice ``index`` alone; the
     whole-volume figures then come from the last volumes seen when ``vol`` is
-    one of them.
+    one of them. ``route``: also tell whether the noise is correlated when the level
+    is given (the ``"auto"`` model picks its network by it).
     """
     if index is None:
         if padding is not None:
             fill_padding(vol, padding)
         stats = robust_stats(vol, modality, padding)
         excess = split_outliers(vol, stats.low, stats.high)
-        return Prepared(vol, stats, excess, noise_level(vol, level, stats))
+        return Prepared(vol, stats, excess, *noise_level(vol, level, stats, route))
     lo, hi = context if context is not None else (index, index + 1)
-    key = (_digest(vol), _digest(padding), modality, level)
+    key = (_digest(vol), _digest(padding), modality, level, route)
     with _lock:
         known = _seen.get(key)
         if known is not None:
             _seen.move_to_end(key)
     if known is None:
-        whole = prepare(vol, modality, level, padding)
-        known = (whole.stats, whole.sigma)
+        whole = prepare(vol, modality, level, padding, route=route)
+        known = (whole.stats, whole.sigma, whole.correlated)
         with _lock:
             _seen[key] = known
             while len(_seen) > _KEEP:
                 _seen.popitem(last=False)
         excess = _excess_of(whole.excess, vol, index)
-        return Prepared(vol[lo:hi], whole.stats, excess, whole.sigma)
-    stats, sigma = known
+        return Prepared(vol[lo:hi], whole.stats, excess, whole.sigma, whole.correlated)
+    stats, sigma, correlated = known
     part = vol[lo:hi]
     if padding is not None:
         fill_padding(part, padding[lo:hi])
     excess = _excess_of(split_outliers(part, stats.low, stats.high), part, index - lo)
-    return Prepared(part, stats, excess, sigma)
+    return Prepared(part, stats, excess, sigma, correlated)
 
 
 def _excess_of(excess: Excess, vol: np.ndarray, index: int) -> Excess:

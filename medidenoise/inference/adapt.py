@@ -22,8 +22,9 @@ from medidenoise.inference._adapt_run import Image, Run
 from medidenoise.inference._robust import robust_stats
 from medidenoise.io import Volume
 from medidenoise.models import load_model
+from medidenoise.models.checkpoint import AUTO_MODEL, AUTO_ROUTES
 from medidenoise.models.device import pick_device
-from medidenoise.transforms import estimate_noise
+from medidenoise.transforms import estimate_noise, measure_noise
 from medidenoise.transforms.noise_covariance import NoiseModel, measure_noise_model
 
 __all__ = ["METHODS", "adapt", "choose_method"]
@@ -148,7 +149,7 @@ def _base_name(model: str | os.PathLike | torch.nn.Module) -> str:
 
 def adapt(
     images: ImageLike | Sequence[ImageLike],
-    model: str | os.PathLike | torch.nn.Module = "default",
+    model: str | os.PathLike | torch.nn.Module = AUTO_MODEL,
     *,
     minutes: float = 3.0,
     method: str = "auto",
@@ -178,7 +179,9 @@ def adapt(
         Noisy 2D (H, W) or 3D (D, H, W) images in their own units; slices of at
         least 48x48 pixels. Never modified.
     model : str, path or torch.nn.Module
-        The starting point: ``"default"``, a checkpoint or a loaded network.
+        The starting point: ``"auto"`` (the shipped network ``denoise`` picks for the
+        first image's measured noise: ``"default"`` or ``"correlated"``), one of those
+        two by name, a checkpoint or a loaded network.
     minutes : float
         Wall-clock budget, measuring and validating included.
     method : {"auto", "recorrupt", "blindspot"}
@@ -233,6 +236,7 @@ def adapt(
     started = time.monotonic()
     deadline = started + 60.0 * float(minutes)
     dev = pick_device(device)
+    model = _route(model, images)
     base = _load(model)
     multiple = int(getattr(base, "size_multiple", 1))
     context = int(getattr(base, "context_slices", 1))
@@ -263,6 +267,22 @@ def adapt(
     adapted = run.net.eval()
     adapted.metadata = meta  # type: ignore[assignment]
     return adapted
+
+
+def _route(
+    model: str | os.PathLike | torch.nn.Module, images: ImageLike | Sequence[ImageLike]
+) -> str | os.PathLike | torch.nn.Module:
+    """``"auto"``: the shipped network that ``denoise(model="auto")`` picks for the first image."""
+    if isinstance(model, torch.nn.Module) or os.fspath(model) != AUTO_MODEL:
+        return model
+    first = _as_list(images)[0]
+    try:
+        arr = np.asarray(first.array if isinstance(first, Volume) else first, dtype=np.float32)
+        picked = AUTO_ROUTES[measure_noise(arr.reshape((-1, *arr.shape[-2:]))).correlated]
+    except (TypeError, ValueError, InvalidImageError):  # the checks that follow say what is wrong
+        return AUTO_ROUTES[False]
+    log.info("auto: adapting %r, the model picked for the measured noise", picked)
+    return picked
 
 
 def _load(model: str | os.PathLike | torch.nn.Module) -> torch.nn.Module:

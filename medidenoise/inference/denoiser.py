@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from medidenoise.inference._inputs import across_axis, as_array, float32_copy
-from medidenoise.inference._methods import ModelLike, resolve_model, run_classical
+from medidenoise.inference._methods import ModelLike, Routed, resolve_model, run_classical
 from medidenoise.inference._network import run_network
 from medidenoise.inference._prepare import prepare
 from medidenoise.inference._robust import from_network, to_network
@@ -18,7 +18,7 @@ from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_
 from medidenoise.inference.onnx_model import OnnxModel
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult, LegacyProgress, Progress
 from medidenoise.io import Volume
-from medidenoise.models.checkpoint import model_label
+from medidenoise.models.checkpoint import AUTO_MODEL, model_label
 from medidenoise.models.classical import CLASSICAL
 from medidenoise.models.device import pick_device
 
@@ -35,8 +35,10 @@ class Denoiser:
     Parameters
     ----------
     model : str, path or torch.nn.Module
-        ``"default"`` (the shipped model), ``"correlated"``, ``"cae-baseline"``, a checkpoint
-        file, an ``.onnx``
+        ``"auto"`` (the default: the shipped ``"default"`` model for white noise,
+        ``"correlated"`` when the measured noise is spatially correlated, picked per
+        image; a result's ``.model`` names the one that ran), ``"default"`` (the shipped
+        model), ``"correlated"``, ``"cae-baseline"``, a checkpoint file, an ``.onnx``
         file written by ``medidenoise export`` (run by onnxruntime on the CPU), a loaded
         network, ``"identity"`` (returns the input unchanged, to verify I/O
         paths) or a classical method: ``"nlm"``, ``"tv"``, ``"wavelet"``,
@@ -68,7 +70,7 @@ class Denoiser:
 
     def __init__(
         self,
-        model: ModelLike = "default",
+        model: ModelLike = "auto",
         *,
         device: str | torch.device | None = None,
         batch_size: int | None = None,
@@ -95,6 +97,8 @@ class Denoiser:
     @property
     def name(self) -> str:
         """A short description of the model, for reports and DICOM provenance."""
+        if isinstance(self.model, Routed):
+            return AUTO_MODEL  # a result names the network it picked: DenoiseResult.model
         return model_label(self.model)
 
     @property
@@ -257,11 +261,11 @@ class Denoiser:
         vol = float32_copy(arr, noise_level)
         half = self.context_slices // 2
         slab = (max(0, index - half), min(vol.shape[0], index + half + 1), index)
-        out, level = self._denoise(vol, modality, noise_level, None, None, padding, slab=slab)
+        out, level, used = self._denoise(vol, modality, noise_level, None, None, padding, slab=slab)
         result = out[0]
         if padding is not None:
             result[padding[index]] = arr[index][padding[index]]
-        return DenoiseResult(result, level, self.name)
+        return DenoiseResult(result, level, used)
 
     def _run(
         self,
@@ -272,18 +276,19 @@ class Denoiser:
         slice_axis: int | None,
     ) -> DenoiseResult:
         levels: list[float | None] = [None]
+        used = [self.name]
 
         def again(part: Any) -> Any:
             done = self._run(part, noise_level, report, should_stop, None)
-            levels[0] = done.noise_level
+            levels[0], used[0] = done.noise_level, done.model
             return done.image
 
         if is_meta_tensor(image):
             spatial, axis, channels = spatial_view(image, slice_axis)
             kind = str(getattr(image, "meta", {}).get("modality") or "OT")
             out = across_axis(spatial, axis, lambda a: again(Volume(a, modality=kind)).array)
-            wrapped = wrap_like(image, out, channels=channels, denoised_by=self.name)
-            return DenoiseResult(wrapped, levels[0], self.name)
+            wrapped = wrap_like(image, out, channels=channels, denoised_by=used[0])
+            return DenoiseResult(wrapped, levels[0], used[0])
         if slice_axis is not None and slice_axis != 0:
             if isinstance(image, Volume):
                 raise ValueError(
@@ -296,19 +301,19 @@ class Denoiser:
                     f"slice_axis={slice_axis} needs a 3D array and an axis in -3..2, got shape "
                     f"{arr.shape}"
                 )
-            return DenoiseResult(across_axis(arr, slice_axis % 3, again), levels[0], self.name)
+            return DenoiseResult(across_axis(arr, slice_axis % 3, again), levels[0], used[0])
         arr, modality = as_array(image)
         squeeze = arr.ndim == 2
         vol = float32_copy(arr, noise_level)
         padding = image.padding if isinstance(image, Volume) else None
-        out, level = self._denoise(vol, modality, noise_level, report, should_stop, padding)
+        out, level, label = self._denoise(vol, modality, noise_level, report, should_stop, padding)
         if padding is not None:  # padding is not image: exactly the caller's values
             out[padding] = arr.reshape(out.shape)[padding]
         out = out[0] if squeeze else out
         if isinstance(image, Volume):
-            meta = {**image.metadata, "denoised_by": self.name}
-            return DenoiseResult(image.with_array(out, metadata=meta), level, self.name)
-        return DenoiseResult(out, level, self.name)
+            meta = {**image.metadata, "denoised_by": label}
+            return DenoiseResult(image.with_array(out, metadata=meta), level, label)
+        return DenoiseResult(out, level, label)
 
     def _denoise(
         self,
@@ -320,25 +325,33 @@ class Denoiser:
         padding: np.ndarray | None = None,
         *,
         slab: tuple[int, int, int] | None = None,
-    ) -> tuple[np.ndarray, float | None]:
+    ) -> tuple[np.ndarray, float | None, str]:
         """Denoise ``vol``; with ``slab=(lo, hi, k)`` only slice ``k``, the volume prepared whole
-        and slices ``lo:hi`` around ``k`` given to the network as context."""
+        and slices ``lo:hi`` around ``k`` given to the network as context. Also returns the
+        noise level used and the label of the model that ran (``"auto"`` names its pick)."""
         total = vol.shape[0] if slab is None else 1
         if self.model == "identity":
             if report is not None:
                 report(DenoiseProgress(0, total, noise_level))
                 report(DenoiseProgress(total, total, noise_level))
             out = vol if slab is None else vol[slab[2] : slab[2] + 1]
-            return out, noise_level
+            return out, noise_level, self.name
         # ``vol`` is this call's own float32 copy: filled, clipped and normalised in place, a
         # long series costs three volumes of memory: the caller's, this copy and the result
+        routed = isinstance(self.model, Routed)
         if slab is None:
-            ready = prepare(vol, modality, noise_level, padding)
+            ready = prepare(vol, modality, noise_level, padding, route=routed)
             wanted = None
         else:  # one slice, with the neighbours a 2.5D model looks at
             lo, hi, index = slab
-            ready = prepare(vol, modality, noise_level, padding, index, context=(lo, hi))
+            ready = prepare(
+                vol, modality, noise_level, padding, index, context=(lo, hi), route=routed
+            )
             wanted = slice(index - lo, index - lo + 1)
+        model, label = self.model, self.name
+        if isinstance(model, Routed):
+            model, label = model.pick(bool(ready.correlated))
+            log.debug("auto: %s (noise correlated: %s)", label, ready.correlated)
         vol, stats, excess, sigma_units = ready.vol, ready.stats, ready.excess, ready.sigma
         norm = to_network(vol, stats)
         params = stats.params
@@ -351,17 +364,17 @@ class Denoiser:
             if report is not None:
                 report(DenoiseProgress(done, count, sigma_units))
 
-        if isinstance(self.model, str):
+        if isinstance(model, str):
             part = norm if wanted is None else norm[wanted]
-            result = run_classical(self.model, part, sigma, batches_done, should_stop)
-        elif isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
-            result = self.model.denoise_normalized(
+            result = run_classical(model, part, sigma, batches_done, should_stop)
+        elif isinstance(model, OnnxModel) and model.context_slices > 1:
+            result = model.denoise_normalized(
                 norm, sigma, batch_size=self.batch_size, progress=batches_done,
                 should_stop=should_stop,
             )  # fmt: skip
             result = result if wanted is None else result[wanted]
         else:
-            network = self.model.as_network() if isinstance(self.model, OnnxModel) else self.model
+            network = model.as_network() if isinstance(model, OnnxModel) else model
             result = run_network(
                 network,  # type: ignore[arg-type]
                 norm,
@@ -375,12 +388,12 @@ class Denoiser:
                 outputs=wanted,
             )
         # both runners return a new float32 array: scale it back in place
-        return from_network(result, stats, excess), sigma_units
+        return from_network(result, stats, excess), sigma_units, label
 
 
 def denoise(
     image: Volume | np.ndarray | torch.Tensor,
-    model: ModelLike = "default",
+    model: ModelLike = "auto",
     *,
     noise_level: float | None = None,
     device: str | torch.device | None = None,
@@ -409,14 +422,15 @@ def denoise(
         (D, H, W) of any real dtype, in its own units (HU for CT...), or a
         MONAI ``MetaTensor`` (2D or 3D, at most one channel axis first).
     model : str, path or torch.nn.Module
-        ``"default"`` (the shipped model), ``"correlated"`` (the shipped model
-        fine-tuned for spatially correlated noise, as CT kernels and MR
-        interpolation leave it: far better there, worse on Rician MR noise),
-        ``"cae-baseline"`` (the shipped classic convolutional auto-encoder), a
-        checkpoint path
-        (``.safetensors``), an ``.onnx`` file from ``medidenoise export``
-        (needs ``medidenoise[onnx]``), a loaded model, ``"identity"`` (the input
-        unchanged: checks the I/O path) or a classical method (``"nlm"``,
+        ``"auto"`` (the default: ``"default"`` for white noise, ``"correlated"`` when
+        the measured noise is spatially correlated, picked per image; the result's
+        metadata ``denoised_by`` names the one that ran), ``"default"`` (the shipped
+        model), ``"correlated"`` (the shipped model fine-tuned for spatially correlated
+        noise, as CT kernels and MR interpolation leave it: far better there, worse on
+        Rician MR noise), ``"cae-baseline"`` (the shipped classic convolutional
+        auto-encoder), a checkpoint path (``.safetensors``), an ``.onnx`` file from
+        ``medidenoise export`` (needs ``medidenoise[onnx]``), a loaded model,
+        ``"identity"`` (the input unchanged: checks the I/O path) or a classical method (``"nlm"``,
         ``"tv"``, ``"wavelet"``, ``"bm3d"``): every name the command line's
         ``--model`` takes.
     noise_level : float, optional

@@ -29,8 +29,8 @@ class Denoise(Transform):
     Parameters
     ----------
     model : str, path or torch.nn.Module
-        As for :func:`medidenoise.denoise` (``"default"``, ``"correlated"``, ``"cae-baseline"``,
-        a checkpoint, a network, ``"identity"`` or a classical method).
+        As for :func:`medidenoise.denoise` (``"auto"``, ``"default"``, ``"correlated"``,
+        ``"cae-baseline"``, a checkpoint, a network, ``"identity"`` or a classical method).
     noise_level : float, optional
         Noise std in image units; estimated per image when omitted.
     device : str, optional
@@ -54,7 +54,7 @@ class Denoise(Transform):
 
     def __init__(
         self,
-        model: ModelLike = "default",
+        model: ModelLike = "auto",
         *,
         noise_level: float | None = None,
         device: str | torch.device | None = None,
@@ -100,7 +100,7 @@ class Denoised(MapTransform):
     def __init__(
         self,
         keys: KeysCollection,
-        model: ModelLike = "default",
+        model: ModelLike = "auto",
         *,
         noise_level: float | None = None,
         device: str | torch.device | None = None,

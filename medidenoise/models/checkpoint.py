@@ -25,6 +25,8 @@ from medidenoise.errors import CheckpointError, ConfigError
 from medidenoise.models.factory import build_model, model_config_of
 
 __all__ = [
+    "AUTO_MODEL",
+    "AUTO_ROUTES",
     "FORMAT",
     "SHIPPED_MODELS",
     "default_weights_path",
@@ -49,6 +51,13 @@ SHIPPED_MODELS = {
     # far better on spatially correlated noise, worse on Rician noise; opt-in
     "correlated": ("correlated.safetensors", "configs/default_round2.yaml"),
 }
+
+
+#: the model users get unless they pick one: a shipped model chosen per image by its
+#: measured noise (``transforms.measure_noise``): ``AUTO_ROUTES[False]`` for white noise,
+#: ``AUTO_ROUTES[True]`` for spatially correlated noise
+AUTO_MODEL = "auto"
+AUTO_ROUTES = {False: "default", True: "correlated"}
 
 
 def shipped_weights_path(name: str) -> Path:
@@ -86,6 +95,9 @@ def model_label(model: Any, *, checksum: bool = False) -> str:
     name = os.fspath(model)
     if not checksum:
         return name
+    if name == AUTO_MODEL:  # both networks it may pick, each with its hash
+        routes = ", ".join(model_label(r, checksum=True) for r in AUTO_ROUTES.values())
+        return f"{name}: {routes}, by measured noise"
     shipped = name in SHIPPED_MODELS
     path = shipped_weights_path(name) if shipped else Path(name)
     if path.is_file():  # the weights' hash: a retrained model is another model
@@ -171,6 +183,12 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 def _resolve(name_or_path: str | os.PathLike) -> Path:
     name = os.fspath(name_or_path)
+    if name == AUTO_MODEL:
+        routes = " or ".join(repr(r) for r in AUTO_ROUTES.values())
+        raise CheckpointError(
+            f"{name!r} is not one network: it picks {routes} per image by the measured noise; "
+            f"name one of them (or a checkpoint file) here"
+        )
     if name in SHIPPED_MODELS:
         path = shipped_weights_path(name)
         if not path.is_file():

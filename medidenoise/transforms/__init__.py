@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from medidenoise._exports import lazy_attributes as _lazy_attributes
 from medidenoise._exports import public_names as _public_names
-from medidenoise.transforms.estimate import estimate_noise
+from medidenoise.transforms.estimate import NoiseMeasure, estimate_noise, measure_noise
 from medidenoise.transforms.intensity import (
     CT_WINDOW,
     NORMALIZATION_METHODS,

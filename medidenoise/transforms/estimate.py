@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -9,9 +10,9 @@ from scipy import ndimage
 
 from medidenoise.errors import InvalidImageError
 from medidenoise.transforms._checks import MAD_TO_STD, as_float_image, even_slices
-from medidenoise.transforms._noise_blocks import block_noise_estimate
+from medidenoise.transforms._noise_blocks import BlockEstimate, block_noise_estimate
 
-__all__ = ["estimate_noise"]
+__all__ = ["NoiseMeasure", "estimate_noise", "measure_noise"]
 
 # the 3x3 high-pass kernel outer([1, -2, 1], [1, -2, 1]) has squared norm 36
 _KERNEL_NORM = 6.0
@@ -19,6 +20,22 @@ _KERNEL_NORM = 6.0
 _MAX_SPREAD = 1.5
 # block estimate over high-pass estimate above which the noise counts as correlated
 _CORRELATED = 2.0
+
+
+@dataclass(frozen=True)
+class NoiseMeasure:
+    """What :func:`measure_noise` found: the noise std and whether it is spatially correlated.
+
+    ``sigma`` is what ``estimate_noise(image)`` returns, ``highpass`` the high-pass
+    estimate alone (white noise's std; a fraction of correlated noise's), and
+    ``correlated`` whether ``sigma`` came from the block estimate because the noise is
+    clearly correlated (block estimate over twice the high-pass one, on blocks that
+    hold noise only).
+    """
+
+    sigma: float
+    highpass: float
+    correlated: bool
 
 
 def estimate_noise(
@@ -95,6 +112,52 @@ def estimate_noise(
     """
     if method not in ("auto", "highpass", "blocks"):
         raise ValueError(f"method must be 'auto', 'highpass' or 'blocks', got {method!r}")
+    arr = _slices(image, max_slices)
+    highpass = _highpass(arr)
+    if method == "highpass":
+        return highpass
+    blocks = block_noise_estimate(arr)
+    if method == "blocks":
+        return blocks.sigma if blocks is not None else highpass
+    return _combine(highpass, blocks).sigma
+
+
+def measure_noise(image: np.ndarray, *, max_slices: int | None = 32) -> NoiseMeasure:
+    """The noise std as ``estimate_noise(image)`` gives it, and whether the noise is correlated.
+
+    Parameters
+    ----------
+    image : ndarray
+        2D image (H, W) or 3D volume (D, H, W), in its own units; H, W >= 3.
+    max_slices : int or None, optional
+        Use at most this many evenly spaced slices of a volume (``None``: all).
+
+    Returns
+    -------
+    NoiseMeasure
+        ``sigma`` (image units), ``highpass`` and ``correlated``. The model ``"auto"``
+        denoises with the ``correlated`` model when ``correlated`` is true.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from medidenoise.transforms import add_correlated_noise
+    >>> yy, xx = np.mgrid[0:128, 0:128] / 128.0
+    >>> smooth = (np.sin(3 * xx) * np.cos(2 * yy)).astype(np.float32)
+    >>> white = smooth + np.random.default_rng(0).normal(0, 0.05, smooth.shape)
+    >>> measure_noise(white).correlated
+    False
+    >>> blurred = add_correlated_noise(smooth, 0.05, rng=0, spectrum="lowpass", width=0.15)
+    >>> found = measure_noise(blurred)
+    >>> found.correlated, round(found.sigma, 2)
+    (True, 0.05)
+    """
+    arr = _slices(image, max_slices)
+    return _combine(_highpass(arr), block_noise_estimate(arr))
+
+
+def _slices(image: np.ndarray, max_slices: int | None) -> np.ndarray:
+    """``image`` as a float (D, H, W) stack of at most ``max_slices`` evenly spaced slices."""
     arr = as_float_image(image)
     if arr.ndim == 2:
         arr = arr[None]
@@ -110,16 +173,19 @@ def estimate_noise(
         if isinstance(max_slices, bool) or not isinstance(max_slices, int) or max_slices < 1:
             raise ValueError(f"max_slices must be a positive int or None, got {max_slices!r}")
         arr = arr[even_slices(arr.shape[0], max_slices)]
+    return arr
+
+
+def _highpass(arr: np.ndarray) -> float:
     estimates = [s for s in (_slice_sigma(sl) for sl in arr) if s is not None]
-    highpass = float(np.median(estimates)) if estimates else 0.0
-    if method == "highpass":
-        return highpass
-    blocks = block_noise_estimate(arr)
-    if method == "blocks":
-        return blocks.sigma if blocks is not None else highpass
+    return float(np.median(estimates)) if estimates else 0.0
+
+
+def _combine(highpass: float, blocks: BlockEstimate | None) -> NoiseMeasure:
+    """``auto``: the block estimate when the noise is clearly correlated, else the high-pass one."""
     if blocks is None or blocks.spread > _MAX_SPREAD or blocks.sigma <= _CORRELATED * highpass:
-        return highpass
-    return blocks.sigma
+        return NoiseMeasure(highpass, highpass, False)
+    return NoiseMeasure(float(blocks.sigma), highpass, True)
 
 
 def _slice_sigma(sl: np.ndarray) -> float | None:

@@ -66,6 +66,24 @@ def test_volume_run_adds_denoised_and_removed_noise_layers(
     assert not widget._cancel_button.enabled
 
 
+def test_the_default_choice_is_auto_and_the_layers_name_the_network_it_ran(
+    viewer, ct_layer, wait_idle
+):
+    from napari_medidenoise._denoise_widget import DenoiseWidget
+
+    widget = DenoiseWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    assert widget._model.value == "auto"  # what a user gets without choosing
+    widget.preview_slice()
+    wait_idle(widget)
+    widget.denoise_volume()
+    wait_idle(widget)
+    ran = md.Denoiser(device="cpu").run(np.asarray(ct_layer.data)).model
+    assert ran in ("auto: default", "auto: correlated")
+    for suffix in ("preview", "denoised", "removed noise"):
+        assert viewer.layers[f"{ct_layer.name} {suffix}"].metadata[META_KEY]["model"] == ran
+
+
 def test_cancel_before_the_first_slice_adds_nothing(
     viewer, tiny_checkpoint, denoise_widget, wait_idle
 ):

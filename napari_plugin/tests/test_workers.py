@@ -91,7 +91,7 @@ def test_volume_steps_raise_library_errors(volume, tmp_path):
 
 
 def test_settings_describe_the_job(tmp_path, tiny_checkpoint):
-    assert DenoiseSettings().job() == DenoiseJob(model="default", noise_level=None)
+    assert DenoiseSettings().job() == DenoiseJob(model="auto", noise_level=None)
     manual = DenoiseSettings(model="nlm", auto_noise=False, noise_level=3.5).job()
     assert (manual.model, manual.noise_level) == ("nlm", 3.5)
     assert DenoiseSettings(self_ensemble=True).job().self_ensemble

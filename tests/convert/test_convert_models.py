@@ -160,3 +160,27 @@ def test_self_ensemble_from_the_command_line(
     assert differ > 0.5 * 4 * 48 * 48  # an untrained network is far from flip-symmetric
     # the finished series remember the setting: the plain run's output is not reused
     assert main([*common, str(tmp_path / "one"), "--self-ensemble"]) == 1
+
+
+def test_auto_records_the_network_it_ran_per_series(tmp_path: Path, ct_series) -> None:
+    """The default model ("auto") picks per series; each derived series says which ran."""
+    from medidenoise.transforms import add_correlated_noise
+
+    ct_series(tmp_path / "in" / "white", 3, size=96, number=2)  # white noise
+    streaky = ct_series(tmp_path / "in" / "streaky", 3, size=96, number=3)
+    yy, xx = np.mgrid[0:96, 0:96] / 96.0
+    body = 1000.0 + 800.0 * (((yy - 0.5) ** 2 + (xx - 0.5) ** 2) < 0.12)
+    for k, path in enumerate(streaky):  # smooth anatomy under noise a CT kernel leaves
+        ds = dcmread(path)
+        noisy = add_correlated_noise(body, 60.0, rng=k, spectrum="lowpass", width=0.2)
+        ds.PixelData = np.clip(noisy, 0, 2999).astype(np.int16).tobytes()
+        ds.save_as(path, enforce_file_format=True)
+    report = convert_dicom_folder(tmp_path / "in", tmp_path / "out", device="cpu")
+    assert report.ok, report.summary()
+    assert report.settings["model"].startswith("auto: default (sha256 ")
+    picked = {}
+    for entry in report.series:
+        texts = {dcmread(f).DerivationDescription for f in Path(entry.output).glob("*.dcm")}
+        (text,) = texts
+        picked[Path(entry.source).name] = text.split("this series: ")[1].split(" ")[0]
+    assert picked == {"white": "default", "streaky": "correlated"}

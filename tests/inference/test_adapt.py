@@ -112,6 +112,16 @@ def test_bad_images_get_clear_errors_and_stay_untouched(image, error, match) -> 
     assert np.array_equal(image, before, equal_nan=True)
 
 
+def test_auto_adapts_the_network_denoise_would_pick() -> None:
+    streaky = _noisy()  # noise correlated along rows: "auto" denoises it with "correlated"
+    white = (0.5 + np.random.default_rng(2).normal(0, 0.05, (96, 96))).astype(np.float32)
+    for image, picked in ((streaky, "correlated"), (white, "default")):
+        adapted = md.adapt(image, minutes=0.02, rng=0)  # the base model is "auto" by default
+        assert adapted.metadata["adaptation"]["base_model"] == picked
+    with pytest.raises(InvalidImageError, match="constant"):  # the usual checks still speak
+        md.adapt(np.full((96, 96), 7.0, np.float32), minutes=0.02)
+
+
 @pytest.mark.parametrize("minutes", [0, -1.0, float("nan"), float("inf")])
 def test_budget_must_be_positive(minutes: float) -> None:
     with pytest.raises(ValueError, match="minutes"):
@@ -235,7 +245,7 @@ def test_adapting_the_default_model_removes_streaks_it_was_not_trained_on() -> N
     clean = (0.3 + 0.4 * (((yy - 0.5) ** 2 + (xx - 0.5) ** 2) < 0.1) + 0.1 * xx).astype(np.float32)
     streaks = ndimage.uniform_filter1d(rng.normal(0, 1, clean.shape), 5, axis=-1)
     noisy = (clean + 0.06 * streaks / streaks.std()).astype(np.float32)
-    before = psnr(clean, md.denoise(noisy), data_range=1.0)
-    adapted = md.adapt(noisy, minutes=0.5, rng=0)
+    before = psnr(clean, md.denoise(noisy, "default"), data_range=1.0)
+    adapted = md.adapt(noisy, "default", minutes=0.5, rng=0)
     after = psnr(clean, md.denoise(noisy, adapted), data_range=1.0)
     assert after > before + 1.0

@@ -159,3 +159,15 @@ def test_correlated_model_removes_correlated_noise_the_default_leaves() -> None:
 
     # the same network, fine-tuned with correlated noise in its mixture: what users of CT pick
     assert error("correlated") < 0.9 * error("default") < error("identity")
+
+
+def test_auto_is_a_choice_between_two_shipped_networks_not_a_file(tmp_path: Path) -> None:
+    from medidenoise.errors import ExportError
+    from medidenoise.export import export_model
+
+    label = ckpt.model_label("auto", checksum=True)  # what a derived series' header records
+    assert label.startswith("auto: default (sha256 ") and ", correlated (sha256 " in label
+    for use in (lambda: load_model("auto"), lambda: export_model("auto", tmp_path / "m.onnx")):
+        with pytest.raises((CheckpointError, ExportError), match="'default' or 'correlated'"):
+            use()
+    assert not list(tmp_path.iterdir())

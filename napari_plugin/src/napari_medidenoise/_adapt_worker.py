@@ -26,9 +26,9 @@ __all__ = ["AdaptJob", "AdaptProgress", "AdaptResult", "adapt_steps", "session_f
 
 @dataclass(frozen=True)
 class AdaptJob:
-    """What to adapt: the base model (``"default"`` or a checkpoint path), budget, method."""
+    """What to adapt: the base model (``"auto"``, a shipped name, a checkpoint), budget, method."""
 
-    model: str = "default"
+    model: str = "auto"
     minutes: float = 3.0
     method: str = "auto"
     noise_level: float | None = None

@@ -219,7 +219,7 @@ class DenoiseWidget(Container):
             translate[axis] += index * layer.scale[axis]
         publish_layer(self.viewer, layer, f"{layer.name} preview", data, role=ROLE_DENOISED,
                       translate=tuple(translate), noise_level=outcome.noise_level,
-                      model=job.model, self_ensemble=job.self_ensemble)  # fmt: skip
+                      model=outcome.model, self_ensemble=job.self_ensemble)  # fmt: skip
         self._show_noise_level(outcome.noise_level, job, "volume" if index is not None else "image")
         self._status.value = "preview ready"
 
@@ -268,7 +268,7 @@ class DenoiseWidget(Container):
         layer = request.layer
         facts: dict[str, Any] = {
             "noise_level": outcome.noise_level,
-            "model": request.job.model,
+            "model": outcome.model,
             "self_ensemble": request.job.self_ensemble,
         }
         if request.removed_noise:

@@ -10,10 +10,11 @@ from napari_medidenoise._workers import DenoiseJob
 
 __all__ = ["MODEL_CHOICES", "DenoiseSettings", "NoiseSettings", "available_devices"]
 
-ModelChoice = Literal["default", "correlated", "checkpoint", "nlm"]
+ModelChoice = Literal["auto", "default", "correlated", "checkpoint", "nlm"]
 #: the model choices offered by the Denoise widget, with their labels
 MODEL_CHOICES: dict[str, str] = {
-    "default": "default (shipped model)",
+    "auto": "auto: picks the shipped model by the measured noise",
+    "default": "default (shipped model, white noise)",
     "correlated": "correlated noise: CT, interpolated MR (shipped)",
     "checkpoint": "checkpoint file...",
     "nlm": "non-local means (classical)",
@@ -33,9 +34,10 @@ class DenoiseSettings:
 
     Attributes
     ----------
-    model : {"default", "correlated", "checkpoint", "nlm"}
-        The shipped model, the shipped model tuned for correlated noise, a checkpoint
-        file, or non-local means for comparison.
+    model : {"auto", "default", "correlated", "checkpoint", "nlm"}
+        ``"auto"``: the shipped model for white noise or the one tuned for correlated
+        noise, picked by the volume's measured noise; either of them by name, a
+        checkpoint file, or non-local means for comparison.
     checkpoint : pathlib.Path or None
         The checkpoint file when ``model == "checkpoint"``.
     auto_noise : bool
@@ -52,7 +54,7 @@ class DenoiseSettings:
         self-ensemble of ``medidenoise.Denoiser``; networks only).
     """
 
-    model: ModelChoice = "default"
+    model: ModelChoice = "auto"
     checkpoint: Path | None = None
     auto_noise: bool = True
     noise_level: float = 0.0

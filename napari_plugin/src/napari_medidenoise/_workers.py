@@ -34,7 +34,8 @@ class DenoiseJob:
     Attributes
     ----------
     model : str
-        ``"default"``, a checkpoint path, an ``.onnx`` export, ``"nlm"`` or ``"identity"``.
+        ``"auto"``, ``"default"``, ``"correlated"``, a checkpoint path, an ``.onnx``
+        export, ``"nlm"`` or ``"identity"``.
     noise_level : float or None
         Noise std in image units; ``None`` estimates it.
     device : str
@@ -46,7 +47,7 @@ class DenoiseJob:
         self-ensemble of ``medidenoise.Denoiser``; networks only).
     """
 
-    model: str = "default"
+    model: str = "auto"
     noise_level: float | None = None
     device: str = "cpu"
     batch_size: int | None = None
@@ -59,19 +60,29 @@ Progress = md.DenoiseProgress
 
 @dataclass(frozen=True)
 class SliceResult:
-    """A denoised slice and the noise level the Denoiser used (``None``: the model takes none)."""
+    """A denoised slice, the noise level the Denoiser used (``None``: the model takes none) and
+    the model that ran (``"auto"`` names its pick: ``"auto: correlated"``)."""
 
     denoised: np.ndarray
     noise_level: float | None
+    model: str
 
 
 @dataclass(frozen=True)
 class VolumeResult:
-    """A denoised volume, the removed noise (input - denoised) and the level the Denoiser used."""
+    """A denoised volume, the removed noise (input - denoised), the level the Denoiser used
+    and the model that ran."""
 
     denoised: np.ndarray
     removed_noise: np.ndarray
     noise_level: float | None
+    model: str
+
+
+def _used(job: DenoiseJob, result: md.DenoiseResult) -> str:
+    """What the layer records as its model: the job's choice (a checkpoint's path), or for
+    ``"auto"`` the network it picked (``"auto: correlated"``)."""
+    return result.model if job.model == "auto" else job.model
 
 
 def _denoiser(job: DenoiseJob) -> md.Denoiser:
@@ -110,7 +121,7 @@ def denoise_slice(
     done = _denoiser(job).denoise_slice(
         data, index if data.ndim == 3 else None, axis=axis, noise_level=job.noise_level
     )
-    return SliceResult(np.asarray(done.image, dtype=np.float32), done.noise_level)
+    return SliceResult(np.asarray(done.image, dtype=np.float32), done.noise_level, _used(job, done))
 
 
 def denoise_volume_steps(
@@ -163,7 +174,7 @@ def denoise_volume_steps(
     if result is None:
         return None
     denoised = np.asarray(result.image, dtype=np.float32)
-    return VolumeResult(denoised, array - denoised, result.noise_level)
+    return VolumeResult(denoised, array - denoised, result.noise_level, _used(job, result))
 
 
 def add_noise_to(data: np.ndarray, kind: str, level: float, seed: int) -> np.ndarray:
