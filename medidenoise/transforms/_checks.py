@@ -16,6 +16,23 @@ RngLike = np.random.Generator | int | None
 MAD_TO_STD = 0.6744897501960817
 
 
+def varying_3x3(x: np.ndarray) -> np.ndarray:
+    """Where a 2D image is not constant over a pixel's 3x3 neighbourhood (edges replicated).
+
+    The same mask as ``maximum_filter(x, 3) > minimum_filter(x, 3)`` (scipy's default
+    ``reflect`` border repeats the edge pixel at distance 1), from eight comparisons: a
+    few times faster on a 512x512 slice.
+    """
+    h, w = x.shape
+    padded = np.pad(x, 1, mode="edge")
+    same = np.ones(x.shape, dtype=bool)
+    for dy in range(3):
+        for dx in range(3):
+            if dy != 1 or dx != 1:
+                same &= padded[dy : dy + h, dx : dx + w] == x
+    return ~same
+
+
 def even_slices(depth: int, count: int) -> np.ndarray:
     """Indices of at most ``count`` evenly spaced slices of ``depth`` (all when fewer)."""
     if depth <= count:

@@ -6,10 +6,12 @@ spatially correlated noise, as long as the image has flat regions.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+
+from medidenoise.transforms._checks import varying_3x3
 
 __all__ = ["BlockEstimate", "block_noise_estimate"]
 
@@ -42,11 +44,14 @@ def _block_size(height: int, width: int) -> int:
     return 32 if side >= 192 else 16 if side >= 64 else 8
 
 
+@functools.lru_cache(maxsize=4)
 def _surface_basis(size: int) -> np.ndarray:
-    """Orthonormal basis (size*size, 6) of quadratic surfaces over a block."""
+    """Orthonormal basis (size*size, 6) of quadratic surfaces over a block (read-only, cached)."""
     y, x = (a.ravel() for a in np.mgrid[0:size, 0:size].astype(np.float64) / size)
     design = np.stack([np.ones_like(y), y, x, y * y, x * x, x * y], axis=1)
-    return np.linalg.qr(design)[0]
+    basis = np.linalg.qr(design)[0]
+    basis.flags.writeable = False
+    return basis
 
 
 def _blocks(sl: np.ndarray, size: int) -> np.ndarray:
@@ -55,7 +60,7 @@ def _blocks(sl: np.ndarray, size: int) -> np.ndarray:
     ny, nx = h // size, w // size
     top, left = (h - ny * size) // 2, (w - nx * size) // 2
     crop = sl[top : top + ny * size, left : left + nx * size]
-    varying = ndimage.maximum_filter(crop, size=3) > ndimage.minimum_filter(crop, size=3)
+    varying = varying_3x3(crop)
 
     def tile(a: np.ndarray) -> np.ndarray:
         return a.reshape(ny, size, nx, size).transpose(0, 2, 1, 3).reshape(-1, size * size)
@@ -65,7 +70,10 @@ def _blocks(sl: np.ndarray, size: int) -> np.ndarray:
 
 
 def _residual_variance(blocks: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    residual = blocks - (blocks @ basis) @ basis.T
+    # einsum, not ``@``: a BLAS call leaves OpenBLAS's threads spinning for a while, and on a
+    # small machine they then slow the network that runs next by a third (BENCHMARKS.md)
+    coefficients = np.einsum("nk,kj->nj", blocks, basis)
+    residual = blocks - np.einsum("nj,kj->nk", coefficients, basis)
     return residual, (residual**2).sum(axis=1) / (blocks.shape[1] - basis.shape[1])
 
 
@@ -83,12 +91,13 @@ def _simulate(power: np.ndarray, size: int, basis: np.ndarray) -> np.ndarray:
     if mean_power <= 0:
         return np.ones(1)
     amplitude = np.sqrt(field_power / mean_power)
-    rng = np.random.default_rng(0)
-    sims = []
-    for _ in range(_SIM_FIELDS):
-        noise = np.fft.ifft2(np.fft.fft2(rng.standard_normal((big, big))) * amplitude).real
-        sims.append(noise.reshape(4, size, 4, size).transpose(0, 2, 1, 3).reshape(-1, size * size))
-    return _residual_variance(np.concatenate(sims), basis)[1]
+    # the amplitude is symmetric (the spectrum of a real field): real FFTs give the same
+    # fields as complex ones at half the work; one draw of all fields, the same numbers
+    white = np.random.default_rng(0).standard_normal((_SIM_FIELDS, big, big))
+    half = amplitude[:, : big // 2 + 1]
+    noise = np.fft.irfft2(np.fft.rfft2(white) * half, s=(big, big))
+    blocks = noise.reshape(_SIM_FIELDS, 4, size, 4, size).transpose(0, 1, 3, 2, 4)
+    return _residual_variance(blocks.reshape(-1, size * size), basis)[1]
 
 
 def block_noise_estimate(volume: np.ndarray) -> BlockEstimate | None:

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import ndimage
 
 from medidenoise.errors import InvalidImageError
-from medidenoise.transforms._checks import MAD_TO_STD, as_float_image, even_slices
+from medidenoise.transforms._checks import MAD_TO_STD, as_float_image, even_slices, varying_3x3
 from medidenoise.transforms._noise_blocks import BlockEstimate, block_noise_estimate
 
 __all__ = ["NoiseMeasure", "estimate_noise", "measure_noise"]
@@ -192,7 +191,7 @@ def _slice_sigma(sl: np.ndarray) -> float | None:
     x = sl  # float32: the input precision; the high-pass adds no meaningful rounding
     d2 = x[:-2] - 2 * x[1:-1] + x[2:]
     hp = d2[:, :-2] - 2 * d2[:, 1:-1] + d2[:, 2:]
-    varying = (ndimage.maximum_filter(x, size=3) > ndimage.minimum_filter(x, size=3))[1:-1, 1:-1]
+    varying = varying_3x3(x)[1:-1, 1:-1]
     values = np.abs(hp[varying])
     if values.size == 0:
         return None

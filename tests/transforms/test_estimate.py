@@ -112,3 +112,17 @@ def test_white_noise_keeps_the_highpass_estimate_without_flat_regions(ct_small) 
 def test_method_argument_is_checked() -> None:
     with pytest.raises(ValueError, match="method"):
         estimate_noise(np.zeros((8, 8)), method="psd")  # type: ignore[arg-type]
+
+
+def test_the_fast_flatness_mask_equals_scipys_min_max_filters() -> None:
+    """The padding test of both noise estimates: constant 3x3 neighbourhoods, borders too."""
+    from scipy import ndimage
+
+    from medidenoise.transforms._checks import varying_3x3
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 3, (40, 37)).astype(np.float32)  # many flat neighbourhoods
+    image[:10, :12] = 5.0  # a flat corner, as DICOM padding
+    image[-1, :] = 2.0  # a flat edge row
+    expected = ndimage.maximum_filter(image, size=3) > ndimage.minimum_filter(image, size=3)
+    np.testing.assert_array_equal(varying_3x3(image), expected)
