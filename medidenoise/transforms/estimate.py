@@ -124,12 +124,8 @@ def estimate_noise(
 def measure_noise(image: np.ndarray, *, max_slices: int | None = 32) -> NoiseMeasure:
     """The noise std as ``estimate_noise(image)`` gives it, and whether the noise is correlated.
 
-    Parameters
-    ----------
-    image : ndarray
-        2D image (H, W) or 3D volume (D, H, W), in its own units; H, W >= 3.
-    max_slices : int or None, optional
-        Use at most this many evenly spaced slices of a volume (``None``: all).
+    ``image`` and ``max_slices`` are those of :func:`estimate_noise`; both estimates are
+    made once and returned together.
 
     Returns
     -------
