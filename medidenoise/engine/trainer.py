@@ -162,10 +162,10 @@ def _output_dir(cfg: ExperimentConfig, output_dir: Any, resume_path: str | None)
 
 def _init_from(model: torch.nn.Module, source: str, base_dir: str | None) -> None:
     """Load a checkpoint's weights into ``model`` (fine-tuning), checking the architecture."""
-    from medidenoise.models.checkpoint import SHIPPED_MODELS, load_model
+    from medidenoise.models.checkpoint import AUTO_MODEL, SHIPPED_MODELS, load_model
 
     where: str | Path = source
-    if source not in SHIPPED_MODELS:
+    if source not in SHIPPED_MODELS and source != AUTO_MODEL:  # load_model explains "auto"
         path = Path(source).expanduser()
         if not path.is_absolute() and base_dir and not path.is_file():
             path = Path(base_dir) / path

@@ -233,6 +233,9 @@ def test_init_weights_must_match_the_model(run, tiny_config: dict, tmp_path: Pat
     cfg["train"]["init_weights"] = str(tmp_path / "missing.safetensors")
     with pytest.raises(ConfigError, match=r"init_weights=.*missing\.safetensors.*not found"):
         train(cfg, output_dir=tmp_path / "other", progress=False)
+    cfg["train"]["init_weights"] = "auto"  # two networks, not one to start from
+    with pytest.raises(ConfigError, match=r"init_weights='auto'.*'default' or 'correlated'"):
+        train(cfg, output_dir=tmp_path / "other", progress=False)
 
 
 def test_cpu_bf16_and_procedural_data_train_through_the_engines(
