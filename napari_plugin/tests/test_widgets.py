@@ -82,6 +82,7 @@ def test_the_default_choice_is_auto_and_the_layers_name_the_network_it_ran(
     assert ran in ("auto: default", "auto: correlated")
     for suffix in ("preview", "denoised", "removed noise"):
         assert viewer.layers[f"{ct_layer.name} {suffix}"].metadata[META_KEY]["model"] == ran
+    assert widget._status.value.endswith(f"; {ran})")  # the user sees which network ran
 
 
 def test_cancel_before_the_first_slice_adds_nothing(

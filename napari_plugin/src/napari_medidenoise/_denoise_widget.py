@@ -282,7 +282,10 @@ class DenoiseWidget(Container):
                                  outcome.denoised, role=ROLE_DENOISED, **facts)  # fmt: skip
         bring_to_top(self.viewer, denoised)
         level = outcome.noise_level
-        self._status.value = "denoised" if level is None else f"denoised ({level:.4g} noise level)"
+        details = [] if level is None else [f"{level:.4g} noise level"]
+        if outcome.model.startswith("auto:"):  # which network auto picked for this volume
+            details.append(outcome.model)
+        self._status.value = f"denoised ({'; '.join(details)})" if details else "denoised"
 
     # -- both --------------------------------------------------------------------------------
     def _on_error(self, exc: BaseException) -> None:
