@@ -243,6 +243,13 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         "images (0.1-0.5 dB), 8 times the time",
     )
     p.add_argument(
+        "--rician",
+        action="store_true",
+        help="magnitude images with Rician noise (MR): estimate its level where there is "
+        "signal and remove the bias it leaves in dark regions; a series with negative "
+        "values fails with the reason",
+    )
+    p.add_argument(
         "--allow-incomplete",
         action="store_true",
         help="write a series some of whose files cannot be read from its readable slices, "
@@ -273,6 +280,7 @@ def _run_denoise(args: argparse.Namespace) -> int:
             device=args.device,
             progress=True,
             self_ensemble=args.self_ensemble,
+            rician=args.rician,
             volume_index=args.volume_index,
             allow_incomplete=args.allow_incomplete,
             scheduler=args.scheduler,

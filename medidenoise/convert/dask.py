@@ -253,9 +253,11 @@ def _check_workers(
         raise ConversionError("; ".join(found))
 
 
-def _load_once(spec: ModelSpec, device: str | None, self_ensemble: bool, threads: int) -> None:
+def _load_once(
+    spec: ModelSpec, device: str | None, self_ensemble: bool, threads: int, rician: bool = False
+) -> None:
     """Load the run's model in this worker process unless it already holds it."""
-    key = (spec, device, self_ensemble, threads)
+    key = (spec, device, self_ensemble, threads, rician)
     with _LOAD_LOCK:
         if _LOADED["key"] == key:
             return
@@ -264,7 +266,7 @@ def _load_once(spec: ModelSpec, device: str | None, self_ensemble: bool, threads
         if problem:
             parallel._WORKER["error"] = problem
         else:
-            _init_worker(spec.name, device, threads, self_ensemble)
+            _init_worker(spec.name, device, threads, self_ensemble, rician)
         _LOADED["key"], _LOADED["loads"] = key, _LOADED["loads"] + 1
 
 
@@ -289,7 +291,7 @@ def _convert_task(
         if problem:
             entry = entry_for(unit, out_root, "failed", f"Dask worker {label}: {problem}")
         else:
-            _load_once(spec, device, opts.self_ensemble, worker.state.nthreads)
+            _load_once(spec, device, opts.self_ensemble, worker.state.nthreads, opts.rician)
             entry = _work(unit, out_root, opts)
     return replace(entry, worker=label)
 

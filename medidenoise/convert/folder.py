@@ -57,6 +57,7 @@ def convert_dicom_folder(
     device: str | None = None,
     progress: bool = False,
     self_ensemble: bool = False,
+    rician: bool = False,
     volume_index: int | None = None,
     allow_incomplete: bool = False,
     scheduler: Any = None,
@@ -108,6 +109,10 @@ def convert_dicom_folder(
     self_ensemble : bool
         Average the network over the eight flips and rotations of each slice
         (the self-ensemble: see :class:`~medidenoise.Denoiser`).
+    rician : bool
+        Magnitude images with Rician noise (MR): remove the bias it leaves in dark
+        regions (see :class:`~medidenoise.Denoiser`); a series with negative values
+        fails with the reason.
     volume_index : int, optional
         For 4D NIfTI input, which volume (0-based, along the 4th axis) to
         denoise; required when a NIfTI input holds several.
@@ -183,6 +188,7 @@ def convert_dicom_folder(
         "device": device,
         "progress": progress,
         "self_ensemble": self_ensemble,
+        "rician": rician,
         "volume_index": volume_index,
         "allow_incomplete": allow_incomplete,
         "scheduler": scheduler,
@@ -211,6 +217,7 @@ def _run(
     device: str | None,
     progress: bool,
     self_ensemble: bool,
+    rician: bool,
     volume_index: int | None,
     allow_incomplete: bool,
     scheduler: Any,
@@ -223,6 +230,7 @@ def _run(
         "output_format": output_format or "same as input",
         "compression": compression,
         "self_ensemble": bool(self_ensemble),
+        "rician": bool(rician),
         "volume_index": volume_index,
         "medidenoise": __version__,
     }
@@ -230,11 +238,12 @@ def _run(
         output_format=output_format or "dicom",
         noise_level=noise_level,
         overwrite=overwrite,
-        derivation=derivation(model_label, noise_level, bool(self_ensemble)),
+        derivation=derivation(model_label, noise_level, bool(self_ensemble), bool(rician)),
         settings=settings,
         progress=progress,
         compression=compression,
         self_ensemble=bool(self_ensemble),
+        rician=bool(rician),
         volume_index=volume_index,
         allow_incomplete=bool(allow_incomplete),
     )

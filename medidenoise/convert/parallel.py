@@ -51,18 +51,22 @@ def _rank_device(device: str | None) -> str | None:
     return str(pick_device(None, local_rank=local_rank % torch.cuda.device_count()))
 
 
-def _make_denoiser(model: Any, device: str | None, self_ensemble: bool) -> Any:
+def _make_denoiser(
+    model: Any, device: str | None, self_ensemble: bool, rician: bool = False
+) -> Any:
     from medidenoise.inference.denoiser import Denoiser
 
-    return Denoiser(model, device=_rank_device(device), self_ensemble=self_ensemble)
+    return Denoiser(model, device=_rank_device(device), self_ensemble=self_ensemble, rician=rician)
 
 
-def _init_worker(model: Any, device: str | None, threads: int, self_ensemble: bool) -> None:
+def _init_worker(
+    model: Any, device: str | None, threads: int, self_ensemble: bool, rician: bool = False
+) -> None:
     import torch
 
     torch.set_num_threads(threads)
     try:
-        _WORKER["denoiser"] = _make_denoiser(model, device, self_ensemble)
+        _WORKER["denoiser"] = _make_denoiser(model, device, self_ensemble, rician)
     except Exception as exc:  # reported per unit, so the pool itself survives
         _WORKER["error"] = f"{type(exc).__name__}: {exc}"
 
@@ -97,7 +101,7 @@ def run_units(
     bar = _bar(len(units), opts.progress)
     try:
         if jobs <= 1 or len(units) == 1:
-            denoiser = _make_denoiser(model, device, opts.self_ensemble)
+            denoiser = _make_denoiser(model, device, opts.self_ensemble, opts.rician)
             entries = []
             for unit in units:
                 entries.append(convert_unit(unit, out_root, denoiser, opts))
@@ -127,7 +131,7 @@ def _run_pool(
         max_workers=workers,
         mp_context=mp.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(model, device, threads, opts.self_ensemble),
+        initargs=(model, device, threads, opts.self_ensemble, opts.rician),
     ) as pool:
         futures = {pool.submit(_work, u, out_root, quiet): i for i, u in enumerate(units)}
         for future in as_completed(futures):

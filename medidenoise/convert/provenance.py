@@ -15,15 +15,24 @@ def model_id(model: Any) -> str:
     return model_label(model, checksum=True)
 
 
-def derivation(label: str, noise_level: float | None, self_ensemble: bool = False) -> str:
+def derivation(
+    label: str, noise_level: float | None, self_ensemble: bool = False, rician: bool = False
+) -> str:
     """The Derivation Description for a model already described by :func:`model_id`."""
     noise = "estimated per series" if noise_level is None else f"{noise_level:g}"
     ensemble = "; averaged over 8 flips/rotations" if self_ensemble else ""
-    return f"Denoised by medidenoise {__version__}; model {label}; noise level {noise}{ensemble}"
+    bias = "; Rician bias removed" if rician else ""
+    return (
+        f"Denoised by medidenoise {__version__}; model {label}; noise level {noise}{ensemble}{bias}"
+    )
 
 
 def derivation_description(
-    model: Any = "auto", noise_level: float | None = None, *, self_ensemble: bool = False
+    model: Any = "auto",
+    noise_level: float | None = None,
+    *,
+    self_ensemble: bool = False,
+    rician: bool = False,
 ) -> str:
     """The Derivation Description a denoised DICOM series gets, as ``convert`` writes it.
 
@@ -38,6 +47,8 @@ def derivation_description(
         series".
     self_ensemble : bool
         Whether the 8 flips/rotations were averaged.
+    rician : bool
+        Whether the Rician bias of magnitude images was removed.
 
     Returns
     -------
@@ -50,4 +61,4 @@ def derivation_description(
     >>> derivation_description("nlm", 12.5)[:28]
     'Denoised by medidenoise 0.1.'
     """
-    return derivation(model_id(model), noise_level, bool(self_ensemble))
+    return derivation(model_id(model), noise_level, bool(self_ensemble), bool(rician))

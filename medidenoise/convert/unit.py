@@ -63,11 +63,19 @@ MANIFEST = ".medidenoise-series.json"
 NIFTI_MANIFEST_SUFFIX = ".medidenoise.json"
 #: settings that change the output: a complete unit made with others is not "done".
 #: (The output format is part of the output's name, so it needs no check here.)
-COMPARED_SETTINGS = ("model", "noise_level", "compression", "self_ensemble", "volume_index")
+COMPARED_SETTINGS = (
+    "model",
+    "noise_level",
+    "compression",
+    "self_ensemble",
+    "rician",
+    "volume_index",
+)
 #: what manifests written before a setting existed mean by its absence
 _SETTING_DEFAULTS: dict[str, Any] = {
     "compression": "none",
     "self_ensemble": False,
+    "rician": False,
     "volume_index": None,
 }
 
@@ -85,6 +93,8 @@ class UnitOptions:
     compression: str = "none"
     #: average the network over the eight flips/rotations of each slice
     self_ensemble: bool = False
+    #: magnitude images with Rician noise: its bias removed (Denoiser(rician=True))
+    rician: bool = False
     #: which volume of a 4D NIfTI input to denoise
     volume_index: int | None = None
     #: write a series some of whose files cannot be read, flagged INCOMPLETE

@@ -9,6 +9,7 @@ from typing import Any, overload
 import numpy as np
 import torch
 
+from medidenoise.errors import InvalidImageError
 from medidenoise.inference._inputs import across_axis, as_array, float32_copy
 from medidenoise.inference._methods import ModelLike, Routed, resolve_model, run_classical
 from medidenoise.inference._network import run_network
@@ -21,6 +22,7 @@ from medidenoise.io import Volume
 from medidenoise.models.checkpoint import AUTO_MODEL, model_label
 from medidenoise.models.classical import CLASSICAL
 from medidenoise.models.device import pick_device
+from medidenoise.transforms import rician_sigma, rician_unbias
 
 __all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise"]
 
@@ -59,6 +61,15 @@ class Denoiser:
         little better (BENCHMARKS.md: 0.1-0.5 dB PSNR on the hold-out set), for
         eight times the time. Networks only; ignored by ``"identity"`` and the
         classical methods, refused for 2.5D ``.onnx`` models.
+    rician : bool
+        The image is a magnitude image with Rician noise (MR, mostly): the noise level is
+        the Gaussian std of each channel, estimated where there is signal
+        (:func:`~medidenoise.transforms.rician_sigma`) unless given, and the denoised
+        image is mapped through the inverse of the Rician mean
+        (:func:`~medidenoise.transforms.rician_unbias`), which removes the bias that
+        lifts dark regions (``sigma * sqrt(pi / 2)`` where there is no signal). An image
+        with negative values is refused. On MNI152 slices it gained 2-6 dB over the
+        plain run (BENCHMARKS.md, "Known noise family").
 
     Examples
     --------
@@ -76,6 +87,7 @@ class Denoiser:
         batch_size: int | None = None,
         tile_size: int | None = None,
         self_ensemble: bool = False,
+        rician: bool = False,
     ) -> None:
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -93,6 +105,7 @@ class Denoiser:
         self.batch_size = batch_size
         self.tile_size = tile_size
         self.self_ensemble = bool(self_ensemble)
+        self.rician = bool(rician)
 
     @property
     def name(self) -> str:
@@ -336,6 +349,14 @@ class Denoiser:
                 report(DenoiseProgress(total, total, noise_level))
             out = vol if slab is None else vol[slab[2] : slab[2] + 1]
             return out, noise_level, self.name
+        if self.rician:  # before prepare() clips and fills: the image's own values
+            if noise_level is None:
+                noise_level = rician_sigma(vol)  # refuses negative values
+            elif float(vol.min()) < 0:
+                raise InvalidImageError(
+                    f"rician=True: the image has negative values (min {float(vol.min()):.4g}), "
+                    "so it is not a magnitude image; denoise it without rician"
+                )
         # ``vol`` is this call's own float32 copy: filled, clipped and normalised in place, a
         # long series costs three volumes of memory: the caller's, this copy and the result
         routed = isinstance(self.model, Routed)
@@ -388,7 +409,10 @@ class Denoiser:
                 outputs=wanted,
             )
         # both runners return a new float32 array: scale it back in place
-        return from_network(result, stats, excess), sigma_units, label
+        out = from_network(result, stats, excess)
+        if self.rician and sigma_units > 0:
+            out = rician_unbias(out, sigma_units)
+        return out, sigma_units, label
 
 
 def denoise(
@@ -401,6 +425,7 @@ def denoise(
     progress: Progress = False,
     self_ensemble: bool = False,
     slice_axis: int | None = None,
+    rician: bool = False,
 ) -> Volume | np.ndarray | torch.Tensor:
     """Denoise a 2D image or a 3D volume, slice by slice.
 
@@ -444,6 +469,9 @@ def denoise(
     self_ensemble : bool
         Average the network's output over the eight flips and rotations of
         each slice (the self-ensemble: see :class:`Denoiser`).
+    rician : bool
+        A magnitude image with Rician noise: remove the bias it leaves in dark regions
+        (see :class:`Denoiser`).
     slice_axis : int, optional
         The axis of ``image`` across which its slices are taken (see above);
         counts a MetaTensor's channel axis.
@@ -468,5 +496,7 @@ def denoise(
     >>> denoise(noisy, "identity").shape
     (64, 64)
     """
-    runner = Denoiser(model, device=device, batch_size=batch_size, self_ensemble=self_ensemble)
+    runner = Denoiser(
+        model, device=device, batch_size=batch_size, self_ensemble=self_ensemble, rician=rician
+    )
     return runner(image, noise_level=noise_level, progress=progress, slice_axis=slice_axis)

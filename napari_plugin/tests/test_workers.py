@@ -90,11 +90,24 @@ def test_volume_steps_raise_library_errors(volume, tmp_path):
         _run(denoise_volume_steps(volume, DenoiseJob(model=str(broken), noise_level=1.0)))
 
 
+def test_a_rician_job_removes_the_background_bias_of_a_magnitude_volume():
+    rng = np.random.default_rng(0)
+    clean = np.zeros((4, 64, 64), np.float32)
+    clean[:, 16:48, 16:48] = 1.0
+    noisy = md.add_noise(clean, "rician", 0.05, rng=rng)
+    _, plain = _run(denoise_volume_steps(noisy, DenoiseJob(model="nlm", noise_level=0.05)))
+    job = DenoiseJob(model="nlm", noise_level=0.05, rician=True)
+    _, unbiased = _run(denoise_volume_steps(noisy, job))
+    air = clean == 0
+    assert plain.denoised[air].mean() > 0.05 > 4 * unbiased.denoised[air].mean()
+
+
 def test_settings_describe_the_job(tmp_path, tiny_checkpoint):
     assert DenoiseSettings().job() == DenoiseJob(model="auto", noise_level=None)
     manual = DenoiseSettings(model="nlm", auto_noise=False, noise_level=3.5).job()
     assert (manual.model, manual.noise_level) == ("nlm", 3.5)
     assert DenoiseSettings(self_ensemble=True).job().self_ensemble
+    assert DenoiseSettings(rician=True).job().rician
     chosen = DenoiseSettings(model="checkpoint", checkpoint=tiny_checkpoint).job()
     assert chosen.model == str(tiny_checkpoint)
     with pytest.raises(ValueError, match="checkpoint file"):

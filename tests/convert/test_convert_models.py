@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -184,3 +185,29 @@ def test_auto_records_the_network_it_ran_per_series(tmp_path: Path, ct_series) -
         (text,) = texts
         picked[Path(entry.source).name] = text.split("this series: ")[1].split(" ")[0]
     assert picked == {"white": "default", "streaky": "correlated"}
+
+
+def test_rician_from_the_command_line(tmp_path: Path, ct_series) -> None:
+    """--rician is recorded in the header and the settings; a series with negative values
+    (CT in HU) fails with the reason while the others are converted."""
+    from medidenoise.convert.unit import MANIFEST
+
+    ct_series(tmp_path / "in" / "hu", 2, size=48, number=2)  # rescaled to HU: negative
+    magnitude = ct_series(tmp_path / "in" / "mag", 2, size=48, number=3)
+    for path in magnitude:  # stored values as they are: a magnitude image
+        ds = dcmread(path)
+        ds.RescaleIntercept, ds.RescaleSlope = 0, 1
+        ds.save_as(path, enforce_file_format=True)
+    out = tmp_path / "out"
+    common = ["denoise", str(tmp_path / "in"), str(out), "--model", "nlm", "--device", "cpu"]
+    assert main([*common, "--rician"]) == 1  # one series failed
+    report = json.loads((out / "medidenoise-report.json").read_text())
+    assert report["settings"]["rician"] is True
+    status = {Path(e["source"]).name: e for e in report["series"]}
+    assert status["hu"]["status"] == "failed" and "not a magnitude image" in status["hu"]["reason"]
+    assert status["mag"]["status"] == "converted"
+    for f in Path(status["mag"]["output"]).glob("*.dcm"):
+        assert dcmread(f).DerivationDescription.endswith("; Rician bias removed")
+    assert (Path(status["mag"]["output"]) / MANIFEST).is_file()
+    # the same command without the option would make another output: not reused
+    assert main([*common]) == 1

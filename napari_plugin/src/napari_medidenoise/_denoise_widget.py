@@ -116,6 +116,7 @@ class DenoiseWidget(Container):
         self._device = ComboBox(label="device", choices=devices, value=devices[-1])
         self._removed = CheckBox(text="add removed-noise layer", value=True)
         self._ensemble = CheckBox(text="8 flips/rotations (better, 8x slower)", value=False)
+        self._rician = CheckBox(text="magnitude MR: remove Rician bias", value=False)
         self._preview_button = PushButton(text="Preview slice")
         self._run_button = PushButton(text="Denoise volume")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
@@ -123,13 +124,14 @@ class DenoiseWidget(Container):
         self._status = StatusLabel(label="status", value="")
         self.extend(
             [self._layer, self._model, self._checkpoint, self._auto, self._level, self._estimate,
-             self._device, self._removed, self._ensemble, self._preview_button, self._run_button,
+             self._device, self._removed, self._ensemble, self._rician, self._preview_button,
+             self._run_button,
              self._cancel_button, self._progress, self._status]
         )  # fmt: skip
         self.adapt_panel = AdaptPanel(self)
         self.append(self.adapt_panel)
         for widget in (self._model, self._checkpoint, self._auto, self._level, self._device,
-                       self._removed, self._ensemble):  # fmt: skip
+                       self._removed, self._ensemble, self._rician):  # fmt: skip
             widget.changed.connect(self._sync_settings)
         self._preview_button.changed.connect(self.preview_slice)
         self._run_button.changed.connect(self.denoise_volume)
@@ -153,6 +155,7 @@ class DenoiseWidget(Container):
         s.auto_noise, s.noise_level = self._auto.value, float(self._level.value)
         s.device, s.removed_noise = self._device.value, self._removed.value
         s.self_ensemble = self._ensemble.value
+        s.rician = self._rician.value
         self._checkpoint.visible = s.model == "checkpoint"
         self._level.enabled = not s.auto_noise
 
@@ -219,7 +222,8 @@ class DenoiseWidget(Container):
             translate[axis] += index * layer.scale[axis]
         publish_layer(self.viewer, layer, f"{layer.name} preview", data, role=ROLE_DENOISED,
                       translate=tuple(translate), noise_level=outcome.noise_level,
-                      model=outcome.model, self_ensemble=job.self_ensemble)  # fmt: skip
+                      model=outcome.model, self_ensemble=job.self_ensemble,
+                      rician=job.rician)  # fmt: skip
         self._show_noise_level(outcome.noise_level, job, "volume" if index is not None else "image")
         self._status.value = "preview ready"
 
@@ -270,6 +274,7 @@ class DenoiseWidget(Container):
             "noise_level": outcome.noise_level,
             "model": outcome.model,
             "self_ensemble": request.job.self_ensemble,
+            "rician": request.job.rician,
         }
         if request.removed_noise:
             low, high = display_limits(outcome.removed_noise)

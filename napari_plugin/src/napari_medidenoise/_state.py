@@ -52,6 +52,8 @@ class DenoiseSettings:
     self_ensemble : bool
         Average the network over the 8 flips/rotations of each slice (the
         self-ensemble of ``medidenoise.Denoiser``; networks only).
+    rician : bool
+        Magnitude MR: remove the Rician bias of dark regions (``Denoiser(rician=True)``).
     """
 
     model: ModelChoice = "auto"
@@ -61,6 +63,7 @@ class DenoiseSettings:
     device: str = "cpu"
     removed_noise: bool = True
     self_ensemble: bool = False
+    rician: bool = False
 
     def job(self) -> DenoiseJob:
         """The denoising request these settings describe.
@@ -84,7 +87,11 @@ class DenoiseSettings:
             raise ValueError(f"noise level must be >= 0, got {self.noise_level}")
         level = None if self.auto_noise else float(self.noise_level)
         return DenoiseJob(
-            model=model, noise_level=level, device=self.device, self_ensemble=self.self_ensemble
+            model=model,
+            noise_level=level,
+            device=self.device,
+            self_ensemble=self.self_ensemble,
+            rician=self.rician,
         )
 
 

@@ -45,6 +45,8 @@ class DenoiseJob:
     self_ensemble : bool
         Average the network over the 8 flips/rotations of each slice (the
         self-ensemble of ``medidenoise.Denoiser``; networks only).
+    rician : bool
+        Magnitude images with Rician noise: its bias removed (``Denoiser(rician=True)``).
     """
 
     model: str = "auto"
@@ -52,6 +54,7 @@ class DenoiseJob:
     device: str = "cpu"
     batch_size: int | None = None
     self_ensemble: bool = False
+    rician: bool = False
 
 
 #: an update of a volume run: ``done`` of ``total`` slices and the noise level in use
@@ -88,7 +91,11 @@ def _used(job: DenoiseJob, result: md.DenoiseResult) -> str:
 def _denoiser(job: DenoiseJob) -> md.Denoiser:
     # the library keeps loaded models in its own cache: building a Denoiser per run is cheap
     return md.Denoiser(
-        job.model, device=job.device, batch_size=job.batch_size, self_ensemble=job.self_ensemble
+        job.model,
+        device=job.device,
+        batch_size=job.batch_size,
+        self_ensemble=job.self_ensemble,
+        rician=job.rician,
     )
 
 

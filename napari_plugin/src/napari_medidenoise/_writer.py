@@ -129,6 +129,7 @@ def _derivation(meta: dict[str, Any]) -> str:
         entry.get("model", "unknown model"),
         None if level is None else float(level),
         self_ensemble=bool(entry.get("self_ensemble", False)),
+        rician=bool(entry.get("rician", False)),
     )
 
 
