@@ -42,6 +42,8 @@ class Denoise(Transform):
         see :class:`~medidenoise.Denoiser`).
     slice_axis : int, optional
         The axis the slices lie across (see :func:`medidenoise.denoise`).
+    rician : bool
+        Magnitude images with Rician noise: remove its bias (see :class:`~medidenoise.Denoiser`).
 
     Examples
     --------
@@ -61,11 +63,12 @@ class Denoise(Transform):
         batch_size: int | None = None,
         self_ensemble: bool = False,
         slice_axis: int | None = None,
+        rician: bool = False,
     ) -> None:
         if noise_level is not None and not noise_level >= 0:
             raise ValueError(f"noise_level must be a non-negative number, got {noise_level}")
         self.denoiser = Denoiser(
-            model, device=device, batch_size=batch_size, self_ensemble=self_ensemble
+            model, device=device, batch_size=batch_size, self_ensemble=self_ensemble, rician=rician
         )
         self.noise_level = noise_level
         self.slice_axis = slice_axis
@@ -82,7 +85,7 @@ class Denoised(MapTransform):
     ----------
     keys : str or sequence of str
         The keys to denoise.
-    model, noise_level, device, batch_size, self_ensemble, slice_axis
+    model, noise_level, device, batch_size, self_ensemble, slice_axis, rician
         As for :class:`Denoise`.
     allow_missing_keys : bool
         Skip keys that are absent instead of raising ``KeyError``.
@@ -107,6 +110,7 @@ class Denoised(MapTransform):
         batch_size: int | None = None,
         self_ensemble: bool = False,
         slice_axis: int | None = None,
+        rician: bool = False,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
@@ -117,6 +121,7 @@ class Denoised(MapTransform):
             batch_size=batch_size,
             self_ensemble=self_ensemble,
             slice_axis=slice_axis,
+            rician=rician,
         )
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:

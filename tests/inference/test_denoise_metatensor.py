@@ -135,6 +135,12 @@ def test_monai_pipelines_take_the_denoise_transforms(thick_slices: Path) -> None
     np.testing.assert_array_equal(array, np.asarray(loaded)[0])
     with pytest.raises(ValueError, match="noise_level"):
         md.Denoise("identity", noise_level=-1.0)
+    # the Rician option travels through the transforms: a magnitude stays >= 0, air goes dark
+    clean = np.zeros((2, 64, 64), np.float32)
+    clean[:, 16:48, 16:48] = 1.0
+    noisy = md.add_noise(clean, "rician", 0.05, rng=np.random.default_rng(0))
+    out = md.Denoised(keys="image", model="nlm", noise_level=0.05, rician=True)({"image": noisy})
+    assert float(out["image"].min()) >= 0 and float(out["image"][clean == 0].mean()) < 0.01
 
 
 def test_docstring_examples_run() -> None:
