@@ -111,7 +111,7 @@ def estimate_noise(
     """
     if method not in ("auto", "highpass", "blocks"):
         raise ValueError(f"method must be 'auto', 'highpass' or 'blocks', got {method!r}")
-    arr = _slices(image, max_slices)
+    arr = noise_slices(image, max_slices)
     highpass = _highpass(arr)
     if method == "highpass":
         return highpass
@@ -147,11 +147,11 @@ def measure_noise(image: np.ndarray, *, max_slices: int | None = 32) -> NoiseMea
     >>> found.correlated, round(found.sigma, 2)
     (True, 0.05)
     """
-    arr = _slices(image, max_slices)
+    arr = noise_slices(image, max_slices)
     return _combine(_highpass(arr), block_noise_estimate(arr))
 
 
-def _slices(image: np.ndarray, max_slices: int | None) -> np.ndarray:
+def noise_slices(image: np.ndarray, max_slices: int | None) -> np.ndarray:
     """``image`` as a float (D, H, W) stack of at most ``max_slices`` evenly spaced slices."""
     arr = as_float_image(image)
     if arr.ndim == 2:
@@ -183,12 +183,22 @@ def _combine(highpass: float, blocks: BlockEstimate | None) -> NoiseMeasure:
     return NoiseMeasure(float(blocks.sigma), highpass, True)
 
 
-def _slice_sigma(sl: np.ndarray) -> float | None:
+def highpass_abs(sl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """|high-pass| of a slice and where its 3x3 neighbourhood varies (both (H-2, W-2))."""
     x = sl  # float32: the input precision; the high-pass adds no meaningful rounding
     d2 = x[:-2] - 2 * x[1:-1] + x[2:]
     hp = d2[:, :-2] - 2 * d2[:, 1:-1] + d2[:, 2:]
-    varying = varying_3x3(x)[1:-1, 1:-1]
-    values = np.abs(hp[varying])
+    return np.abs(hp), varying_3x3(x)[1:-1, 1:-1]
+
+
+def highpass_std(values: np.ndarray) -> float:
+    """The noise std from |high-pass| outputs of white noise: their MAD over the kernel norm."""
+    return float(np.median(values)) / MAD_TO_STD / _KERNEL_NORM
+
+
+def _slice_sigma(sl: np.ndarray) -> float | None:
+    hp, varying = highpass_abs(sl)
+    values = hp[varying]
     if values.size == 0:
         return None
-    return float(np.median(values)) / MAD_TO_STD / _KERNEL_NORM
+    return highpass_std(values)

@@ -16,15 +16,14 @@ from scipy import ndimage
 from scipy.special import i0e, i1e
 
 from medidenoise.errors import InvalidImageError
-from medidenoise.transforms._checks import MAD_TO_STD, as_float_image, even_slices, varying_3x3
+from medidenoise.transforms._checks import as_float_image
+from medidenoise.transforms.estimate import highpass_abs, highpass_std, noise_slices
 
 __all__ = ["rician_mean", "rician_sigma", "rician_unbias"]
 
 # signal / sigma on which the mean function is tabulated; beyond it E[M] = sqrt(A^2 + sigma^2)
 # to within 1e-5 sigma, which inverts in closed form
 _GRID = np.linspace(0.0, 60.0, 120001)
-# the high-pass MAD of estimate.py: kernel outer([1, -2, 1], [1, -2, 1]), norm 6
-_KERNEL_NORM = 6.0
 # pixels whose smoothed value is this many (first-guess) sigmas up count as signal, where
 # Rician noise is Gaussian-like with std sigma; in the dark background its spread is 0.66 sigma
 _SIGNAL_SIGMAS = 5.0
@@ -96,34 +95,23 @@ def rician_sigma(image: np.ndarray, *, max_slices: int | None = 32) -> float:
         A negative value: not a magnitude image.
     """
     arr = as_float_image(image)
-    arr = arr[None] if arr.ndim == 2 else arr
-    if arr.ndim != 3 or arr.shape[1] < 3 or arr.shape[2] < 3:
-        raise InvalidImageError(f"image: expected (H, W) or (D, H, W) slices, got {arr.shape}")
-    if float(arr.min()) < 0:
+    stack = noise_slices(arr, max_slices)  # checks the shape and max_slices
+    if float(arr.min()) < 0:  # any slice, not only the measured ones
         raise InvalidImageError(
             f"image: has negative values (min {float(arr.min()):.4g}), so it is not a magnitude "
             "image and its noise is not Rician; denoise it without the Rician option"
         )
-    if max_slices is not None:
-        arr = arr[even_slices(arr.shape[0], max_slices)]
-    first: list[np.ndarray] = []
-    bright: list[np.ndarray] = []
-    for sl in arr:
-        d2 = sl[:-2] - 2 * sl[1:-1] + sl[2:]
-        hp = np.abs(d2[:, :-2] - 2 * d2[:, 1:-1] + d2[:, 2:])
-        varying = varying_3x3(sl)[1:-1, 1:-1]
-        first.append(hp[varying])
-        bright.append(hp)
-    values = np.concatenate(first)
+    slices = [highpass_abs(sl) for sl in stack]
+    values = np.concatenate([hp[varying] for hp, varying in slices])
     if values.size == 0:
         return 0.0
-    guess = float(np.median(values)) / MAD_TO_STD / _KERNEL_NORM
-    picked = []
-    for sl, hp in zip(arr, bright, strict=True):
-        smooth = ndimage.gaussian_filter(sl, 2.0)[1:-1, 1:-1]
-        mask = (smooth > _SIGNAL_SIGMAS * guess) & varying_3x3(sl)[1:-1, 1:-1]
-        picked.append(hp[mask])
-    signal = np.concatenate(picked)
+    guess = highpass_std(values)
+    signal = np.concatenate(
+        [
+            hp[varying & (ndimage.gaussian_filter(sl, 2.0)[1:-1, 1:-1] > _SIGNAL_SIGMAS * guess)]
+            for sl, (hp, varying) in zip(stack, slices, strict=True)
+        ]
+    )
     if signal.size < max(1000, values.size // 10):
         return guess
-    return float(np.median(signal)) / MAD_TO_STD / _KERNEL_NORM
+    return highpass_std(signal)
