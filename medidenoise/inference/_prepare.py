@@ -25,7 +25,7 @@ from medidenoise.inference._robust import (
     robust_stats,
     split_outliers,
 )
-from medidenoise.transforms import measure_noise
+from medidenoise.transforms import measure_noise, rician_sigma
 
 __all__ = ["Prepared", "prepare"]
 
@@ -49,18 +49,26 @@ class Prepared:
 
 
 def noise_level(
-    vol: np.ndarray, noise_level: float | None, stats: RobustStats, route: bool = False
+    vol: np.ndarray,
+    noise_level: float | None,
+    stats: RobustStats,
+    route: bool = False,
+    rician: bool = False,
 ) -> tuple[float, bool | None]:
-    """The noise std in image units: the caller's (bounded), or estimated on the clipped image;
-    and whether the noise is correlated, when it was measured (always with ``route``)."""
+    """The noise std in image units: the caller's (bounded), or estimated on the clipped image
+    (the Rician sigma with ``rician``); and whether the noise is correlated, when it was
+    measured (always with ``route``)."""
     bound = stats.span
     if noise_level is None:
-        found = measure_noise(vol)
-        estimate = found.sigma
+        if rician:
+            estimate = rician_sigma(vol)
+            correlated = measure_noise(vol).correlated if route else None
+        else:
+            found = measure_noise(vol)
+            estimate, correlated = found.sigma, found.correlated
         if bound > 0 and estimate > bound:
             log.warning("estimated noise %.4g capped at the image range %.4g", estimate, bound)
-        return (min(estimate, bound) if bound > 0 else estimate), found.correlated
-    correlated = measure_noise(vol).correlated if route else None
+        return (min(estimate, bound) if bound > 0 else estimate), correlated
     if noise_level > max(bound, stats.params.scale):
         raise ValueError(
             f"noise_level={noise_level:g} is larger than the image's whole intensity range "
@@ -68,7 +76,7 @@ def noise_level(
             "can be; give the noise standard deviation in the image's units (HU for CT), or "
             "leave noise_level out to estimate it"
         )
-    return float(noise_level), correlated
+    return float(noise_level), measure_noise(vol).correlated if route else None
 
 
 def _digest(array: np.ndarray | None) -> str:
@@ -89,6 +97,7 @@ def prepare(
     *,
     context: tuple[int, int] | None = None,
     route: bool = False,
+    rician: bool = False,
 ) -> Prepared:
     """Fill, clip and measure ``vol`` (this call's own float32 copy: changed in place).
 
@@ -96,22 +105,23 @@ def prepare(
     returned, and the outliers' excess is that of slice ``index`` alone; the
     whole-volume figures then come from the last volumes seen when ``vol`` is
     one of them. ``route``: also tell whether the noise is correlated when the level
-    is given (the ``"auto"`` model picks its network by it).
+    is given (the ``"auto"`` model picks its network by it); ``rician``: estimate the
+    Rician sigma of a magnitude image (``transforms.rician_sigma``) instead.
     """
     if index is None:
         if padding is not None:
             fill_padding(vol, padding)
         stats = robust_stats(vol, modality, padding)
         excess = split_outliers(vol, stats.low, stats.high)
-        return Prepared(vol, stats, excess, *noise_level(vol, level, stats, route))
+        return Prepared(vol, stats, excess, *noise_level(vol, level, stats, route, rician))
     lo, hi = context if context is not None else (index, index + 1)
-    key = (_digest(vol), _digest(padding), modality, level, route)
+    key = (_digest(vol), _digest(padding), modality, level, route, rician)
     with _lock:
         known = _seen.get(key)
         if known is not None:
             _seen.move_to_end(key)
     if known is None:
-        whole = prepare(vol, modality, level, padding, route=route)
+        whole = prepare(vol, modality, level, padding, route=route, rician=rician)
         known = (whole.stats, whole.sigma, whole.correlated)
         with _lock:
             _seen[key] = known

@@ -22,7 +22,7 @@ from medidenoise.io import Volume
 from medidenoise.models.checkpoint import AUTO_MODEL, model_label
 from medidenoise.models.classical import CLASSICAL
 from medidenoise.models.device import pick_device
-from medidenoise.transforms import rician_sigma, rician_unbias
+from medidenoise.transforms import rician_unbias
 
 __all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise"]
 
@@ -349,25 +349,23 @@ class Denoiser:
                 report(DenoiseProgress(total, total, noise_level))
             out = vol if slab is None else vol[slab[2] : slab[2] + 1]
             return out, noise_level, self.name
-        if self.rician:  # before prepare() clips and fills: the image's own values
-            if noise_level is None:
-                noise_level = rician_sigma(vol)  # refuses negative values
-            elif float(vol.min()) < 0:
-                raise InvalidImageError(
-                    f"rician=True: the image has negative values (min {float(vol.min()):.4g}), "
-                    "so it is not a magnitude image; denoise it without rician"
-                )
+        if self.rician and float(vol.min()) < 0:  # before prepare() clips: its own values
+            raise InvalidImageError(
+                f"rician=True: the image has negative values (min {float(vol.min()):.4g}), "
+                "so it is not a magnitude image; denoise it without rician"
+            )
         # ``vol`` is this call's own float32 copy: filled, clipped and normalised in place, a
         # long series costs three volumes of memory: the caller's, this copy and the result
         routed = isinstance(self.model, Routed)
         if slab is None:
-            ready = prepare(vol, modality, noise_level, padding, route=routed)
+            ready = prepare(vol, modality, noise_level, padding, route=routed, rician=self.rician)
             wanted = None
         else:  # one slice, with the neighbours a 2.5D model looks at
             lo, hi, index = slab
             ready = prepare(
-                vol, modality, noise_level, padding, index, context=(lo, hi), route=routed
-            )
+                vol, modality, noise_level, padding, index, context=(lo, hi), route=routed,
+                rician=self.rician,
+            )  # fmt: skip
             wanted = slice(index - lo, index - lo + 1)
         model, label = self.model, self.name
         if isinstance(model, Routed):
