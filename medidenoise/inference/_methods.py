@@ -44,7 +44,6 @@ class Routed:
     """``"auto"``: a shipped network per noise kind, one picked per image by its measured noise."""
 
     networks: dict[bool, torch.nn.Module]  # by "the noise is spatially correlated"
-    names: dict[bool, str]
 
     @property
     def context_slices(self) -> int:
@@ -52,7 +51,7 @@ class Routed:
 
     def pick(self, correlated: bool) -> tuple[torch.nn.Module, str]:
         """The network for this noise and the label a result records: ``"auto: correlated"``."""
-        return self.networks[correlated], f"{AUTO_MODEL}: {self.names[correlated]}"
+        return self.networks[correlated], f"{AUTO_MODEL}: {AUTO_ROUTES[correlated]}"
 
 
 def resolve_model(
@@ -74,7 +73,7 @@ def resolve_model(
         return name
     if name == AUTO_MODEL:
         nets = {k: resolve_model(v, device) for k, v in AUTO_ROUTES.items()}
-        return Routed(nets, dict(AUTO_ROUTES))  # type: ignore[arg-type]
+        return Routed(nets)  # type: ignore[arg-type]
     path = shipped_weights_path(name) if name in SHIPPED_MODELS else Path(name)
     mtime = path.stat().st_mtime if path.is_file() else 0.0
     return cached_model(name, mtime, str(device))

@@ -19,12 +19,14 @@ from medidenoise.engine.selfsupervised import (
 )
 from medidenoise.errors import CheckpointError, InvalidImageError
 from medidenoise.inference._adapt_run import Image, Run
+from medidenoise.inference._inputs import as_array, float32_copy
+from medidenoise.inference._prepare import prepare
 from medidenoise.inference._robust import robust_stats
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import AUTO_MODEL, AUTO_ROUTES
 from medidenoise.models.device import pick_device
-from medidenoise.transforms import estimate_noise, measure_noise
+from medidenoise.transforms import estimate_noise
 from medidenoise.transforms.noise_covariance import NoiseModel, measure_noise_model
 
 __all__ = ["METHODS", "adapt", "choose_method"]
@@ -276,11 +278,13 @@ def _route(
     if isinstance(model, torch.nn.Module) or os.fspath(model) != AUTO_MODEL:
         return model
     first = _as_list(images)[0]
-    try:
-        arr = np.asarray(first.array if isinstance(first, Volume) else first, dtype=np.float32)
-        picked = AUTO_ROUTES[measure_noise(arr.reshape((-1, *arr.shape[-2:]))).correlated]
+    try:  # the very decision a Denoiser("auto") makes: prepare() on its own working copy
+        arr, modality = as_array(first)
+        padding = first.padding if isinstance(first, Volume) else None
+        ready = prepare(float32_copy(arr, None), modality, None, padding, route=True)
     except (TypeError, ValueError, InvalidImageError):  # the checks that follow say what is wrong
         return AUTO_ROUTES[False]
+    picked = AUTO_ROUTES[bool(ready.correlated)]
     log.info("auto: adapting %r, the model picked for the measured noise", picked)
     return picked
 
