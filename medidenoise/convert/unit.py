@@ -40,7 +40,7 @@ from medidenoise.io import (
     write_dicom_series,
     write_nifti,
 )
-from medidenoise.models.checkpoint import AUTO_MODEL
+from medidenoise.models.checkpoint import auto_pick
 
 __all__ = [
     "COMPARED_SETTINGS",
@@ -380,9 +380,10 @@ def _convert_claimed(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOption
         }
         derivation, suffix = opts.derivation, " DENOISED"
         used = str(out.metadata.get("denoised_by") or "")
-        if used.startswith(f"{AUTO_MODEL}: "):  # which of its networks "auto" ran on this series
+        picked = auto_pick(used)  # which of its networks "auto" ran on this series
+        if picked is not None:
             manifest["model_used"] = used
-            derivation += f"; this series: {used.split(': ', 1)[1]} (by its measured noise)"
+            derivation += f"; this series: {picked} (by its measured noise)"
         if broken:
             manifest["incomplete"] = [str(p) for p, _ in broken]
             derivation += f"; INCOMPLETE: {len(broken)} source file(s) unreadable"

@@ -19,6 +19,7 @@ from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import (
     AUTO_MODEL,
+    AUTO_RICIAN,
     AUTO_ROUTES,
     SHIPPED_MODELS,
     shipped_weights_path,
@@ -49,9 +50,12 @@ class Routed:
     def context_slices(self) -> int:
         return max(int(getattr(n, "context_slices", 1)) for n in self.networks.values())
 
-    def pick(self, correlated: bool) -> tuple[torch.nn.Module, str]:
-        """The network for this noise and the label a result records: ``"auto: correlated"``."""
-        return self.networks[correlated], f"{AUTO_MODEL}: {AUTO_ROUTES[correlated]}"
+    def pick(self, correlated: bool, rician: bool = False) -> tuple[torch.nn.Module, str]:
+        """The network for this noise and the label a result records: ``"auto: correlated"``,
+        or ``"auto: default, Rician bias removed"`` when it took the image for a magnitude
+        image (:data:`~medidenoise.models.checkpoint.AUTO_RICIAN`)."""
+        label = f"{AUTO_MODEL}: {AUTO_ROUTES[correlated]}{AUTO_RICIAN if rician else ''}"
+        return self.networks[correlated], label
 
 
 def resolve_model(

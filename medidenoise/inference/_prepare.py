@@ -25,7 +25,7 @@ from medidenoise.inference._robust import (
     robust_stats,
     split_outliers,
 )
-from medidenoise.transforms import measure_noise, rician_sigma
+from medidenoise.transforms import detect_rician, measure_noise, rician_sigma
 
 __all__ = ["Prepared", "prepare"]
 
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: volumes whose whole-volume figures are kept for previews (a few floats each)
 _KEEP = 4
 _lock = threading.Lock()
-_seen: OrderedDict[tuple[object, ...], tuple[RobustStats, float, bool | None]] = OrderedDict()
+_seen: OrderedDict[tuple[object, ...], tuple[RobustStats, float, bool | None, bool]] = OrderedDict()
 
 
 @dataclass
@@ -46,6 +46,7 @@ class Prepared:
     excess: Excess
     sigma: float  # the noise std in image units
     correlated: bool | None = None  # the noise is spatially correlated (None: not measured)
+    rician: bool = False  # a magnitude image: sigma is the Rician one, its bias to be removed
 
 
 def noise_level(
@@ -53,22 +54,23 @@ def noise_level(
     noise_level: float | None,
     stats: RobustStats,
     route: bool = False,
-    rician: bool = False,
-) -> tuple[float, bool | None]:
+    rician: bool | None = False,
+) -> tuple[float, bool | None, bool]:
     """The noise std in image units: the caller's (bounded), or estimated on the clipped image
-    (the Rician sigma with ``rician``); and whether the noise is correlated, when it was
-    measured (always with ``route``)."""
+    (the Rician sigma of a magnitude image); whether the noise is correlated, when it was
+    measured (always with ``route``); and whether the image is taken for a magnitude image
+    with Rician noise: ``rician`` itself, or with ``rician=None`` as ``detect_rician`` finds
+    (white noise only: the ``"auto"`` model)."""
     bound = stats.span
+    found = measure_noise(vol) if (noise_level is None and not rician) or route else None
+    correlated = found.correlated if found is not None else None
+    if rician is None:
+        rician = not correlated and detect_rician(vol)
     if noise_level is None:
-        if rician:
-            estimate = rician_sigma(vol)
-            correlated = measure_noise(vol).correlated if route else None
-        else:
-            found = measure_noise(vol)
-            estimate, correlated = found.sigma, found.correlated
+        estimate = rician_sigma(vol) if rician or found is None else found.sigma
         if bound > 0 and estimate > bound:
             log.warning("estimated noise %.4g capped at the image range %.4g", estimate, bound)
-        return (min(estimate, bound) if bound > 0 else estimate), correlated
+        return (min(estimate, bound) if bound > 0 else estimate), correlated, rician
     if noise_level > max(bound, stats.params.scale):
         raise ValueError(
             f"noise_level={noise_level:g} is larger than the image's whole intensity range "
@@ -76,7 +78,7 @@ def noise_level(
             "can be; give the noise standard deviation in the image's units (HU for CT), or "
             "leave noise_level out to estimate it"
         )
-    return float(noise_level), measure_noise(vol).correlated if route else None
+    return float(noise_level), correlated, rician
 
 
 def _digest(array: np.ndarray | None) -> str:
@@ -97,7 +99,7 @@ def prepare(
     *,
     context: tuple[int, int] | None = None,
     route: bool = False,
-    rician: bool = False,
+    rician: bool | None = False,
 ) -> Prepared:
     """Fill, clip and measure ``vol`` (this call's own float32 copy: changed in place).
 
@@ -106,7 +108,8 @@ def prepare(
     whole-volume figures then come from the last volumes seen when ``vol`` is
     one of them. ``route``: also tell whether the noise is correlated when the level
     is given (the ``"auto"`` model picks its network by it); ``rician``: estimate the
-    Rician sigma of a magnitude image (``transforms.rician_sigma``) instead.
+    Rician sigma of a magnitude image (``transforms.rician_sigma``) instead; ``None``: when
+    ``transforms.detect_rician`` takes the image for one (``Prepared.rician`` says).
     """
     if index is None:
         if padding is not None:
@@ -122,19 +125,21 @@ def prepare(
             _seen.move_to_end(key)
     if known is None:
         whole = prepare(vol, modality, level, padding, route=route, rician=rician)
-        known = (whole.stats, whole.sigma, whole.correlated)
+        known = (whole.stats, whole.sigma, whole.correlated, whole.rician)
         with _lock:
             _seen[key] = known
             while len(_seen) > _KEEP:
                 _seen.popitem(last=False)
         excess = _excess_of(whole.excess, vol, index)
-        return Prepared(vol[lo:hi], whole.stats, excess, whole.sigma, whole.correlated)
-    stats, sigma, correlated = known
+        return Prepared(
+            vol[lo:hi], whole.stats, excess, whole.sigma, whole.correlated, whole.rician
+        )
+    stats, sigma, correlated, magnitude = known
     part = vol[lo:hi]
     if padding is not None:
         fill_padding(part, padding[lo:hi])
     excess = _excess_of(split_outliers(part, stats.low, stats.high), part, index - lo)
-    return Prepared(part, stats, excess, sigma, correlated)
+    return Prepared(part, stats, excess, sigma, correlated, magnitude)
 
 
 def _excess_of(excess: Excess, vol: np.ndarray, index: int) -> Excess:

@@ -349,27 +349,32 @@ class Denoiser:
                 report(DenoiseProgress(total, total, noise_level))
             out = vol if slab is None else vol[slab[2] : slab[2] + 1]
             return out, noise_level, self.name
-        if self.rician and float(vol.min()) < 0:  # before prepare() clips: its own values
-            raise InvalidImageError(
-                f"rician=True: the image has negative values (min {float(vol.min()):.4g}), "
-                "so it is not a magnitude image; denoise it without rician"
-            )
+        routed = isinstance(self.model, Routed)
+        # a magnitude image: the caller says so, or "auto" looks (detect_rician); both before
+        # prepare() clips, on the caller's own values
+        rician: bool | None = self.rician or (None if routed else False)
+        if rician is not False and float(vol.min()) < 0:
+            if self.rician:
+                raise InvalidImageError(
+                    f"rician=True: the image has negative values (min {float(vol.min()):.4g}), "
+                    "so it is not a magnitude image; denoise it without rician"
+                )
+            rician = False
         # ``vol`` is this call's own float32 copy: filled, clipped and normalised in place, a
         # long series costs three volumes of memory: the caller's, this copy and the result
-        routed = isinstance(self.model, Routed)
         if slab is None:
-            ready = prepare(vol, modality, noise_level, padding, route=routed, rician=self.rician)
+            ready = prepare(vol, modality, noise_level, padding, route=routed, rician=rician)
             wanted = None
         else:  # one slice, with the neighbours a 2.5D model looks at
             lo, hi, index = slab
             ready = prepare(
                 vol, modality, noise_level, padding, index, context=(lo, hi), route=routed,
-                rician=self.rician,
+                rician=rician,
             )  # fmt: skip
             wanted = slice(index - lo, index - lo + 1)
         model, label = self.model, self.name
         if isinstance(model, Routed):
-            model, label = model.pick(bool(ready.correlated))
+            model, label = model.pick(bool(ready.correlated), ready.rician and not self.rician)
             log.debug("auto: %s (noise correlated: %s)", label, ready.correlated)
         vol, stats, excess, sigma_units = ready.vol, ready.stats, ready.excess, ready.sigma
         norm = to_network(vol, stats)
@@ -408,7 +413,7 @@ class Denoiser:
             )
         # both runners return a new float32 array: scale it back in place
         out = from_network(result, stats, excess)
-        if self.rician and sigma_units > 0:
+        if ready.rician and sigma_units > 0:
             out = rician_unbias(out, sigma_units)
         return out, sigma_units, label
 

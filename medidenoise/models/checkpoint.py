@@ -26,9 +26,11 @@ from medidenoise.models.factory import build_model, model_config_of
 
 __all__ = [
     "AUTO_MODEL",
+    "AUTO_RICIAN",
     "AUTO_ROUTES",
     "FORMAT",
     "SHIPPED_MODELS",
+    "auto_pick",
     "default_weights_path",
     "load_model",
     "model_label",
@@ -55,9 +57,19 @@ SHIPPED_MODELS = {
 
 #: the model users get unless they pick one: a shipped model chosen per image by its
 #: measured noise (``transforms.measure_noise``): ``AUTO_ROUTES[False]`` for white noise,
-#: ``AUTO_ROUTES[True]`` for spatially correlated noise
+#: ``AUTO_ROUTES[True]`` for spatially correlated noise; on white noise it also removes
+#: the Rician bias of what ``transforms.detect_rician`` takes for a magnitude image
 AUTO_MODEL = "auto"
 AUTO_ROUTES = {False: "default", True: "correlated"}
+#: what a label of ``"auto"`` adds when it removed the Rician bias: ``"auto: default, ..."``
+AUTO_RICIAN = ", Rician bias removed"
+
+
+def auto_pick(label: str) -> str | None:
+    """What ``"auto"`` ran, from the label a result records (``"auto: correlated"`` ->
+    ``"correlated"``); ``None`` for the label of any other model."""
+    prefix = f"{AUTO_MODEL}: "
+    return label[len(prefix) :] if label.startswith(prefix) else None
 
 
 def shipped_weights_path(name: str) -> Path:
@@ -97,7 +109,7 @@ def model_label(model: Any, *, checksum: bool = False) -> str:
         return name
     if name == AUTO_MODEL:  # both networks it may pick, each with its hash
         routes = ", ".join(model_label(r, checksum=True) for r in AUTO_ROUTES.values())
-        return f"{name}: {routes}, by measured noise"
+        return f"{name}: {routes}, by measured noise; Rician bias removed from magnitude images"
     shipped = name in SHIPPED_MODELS
     path = shipped_weights_path(name) if shipped else Path(name)
     if path.is_file():  # the weights' hash: a retrained model is another model

@@ -33,7 +33,12 @@ from medidenoise.transforms.noise import (
     add_salt_and_pepper_noise,
     add_speckle_noise,
 )
-from medidenoise.transforms.rician import rician_mean, rician_sigma, rician_unbias
+from medidenoise.transforms.rician import (
+    detect_rician,
+    rician_mean,
+    rician_sigma,
+    rician_unbias,
+)
 
 # MONAI-based names -> module, imported on first access
 _LAZY: dict[str, str] = {

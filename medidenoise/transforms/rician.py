@@ -19,7 +19,7 @@ from medidenoise.errors import InvalidImageError
 from medidenoise.transforms._checks import as_float_image
 from medidenoise.transforms.estimate import highpass_abs, highpass_std, noise_slices
 
-__all__ = ["rician_mean", "rician_sigma", "rician_unbias"]
+__all__ = ["detect_rician", "rician_mean", "rician_sigma", "rician_unbias"]
 
 # signal / sigma on which the mean function is tabulated; beyond it E[M] = sqrt(A^2 + sigma^2)
 # to within 1e-5 sigma, which inverts in closed form
@@ -27,6 +27,11 @@ _GRID = np.linspace(0.0, 60.0, 120001)
 # pixels whose smoothed value is this many (first-guess) sigmas up count as signal, where
 # Rician noise is Gaussian-like with std sigma; in the dark background its spread is 0.66 sigma
 _SIGNAL_SIGMAS = 5.0
+# detect_rician: the background is where the 7x7 local mean is below this many sigmas (the
+# Rayleigh mean is 1.25 sigma), eroded so that no edge of the signal is left in it
+_BACKGROUND_SIGMAS = 2.0
+_RAYLEIGH_MEAN = float(np.sqrt(np.pi / 2))  # the mean of pure magnitude noise, in sigmas
+_RAYLEIGH_CV = float(np.sqrt(4 / np.pi - 1))  # its std / mean: 0.523 whatever sigma is
 
 
 def rician_mean(signal: np.ndarray | float, sigma: float) -> np.ndarray:
@@ -115,3 +120,53 @@ def rician_sigma(image: np.ndarray, *, max_slices: int | None = 32) -> float:
     if signal.size < max(1000, values.size // 10):
         return guess
     return highpass_std(signal)
+
+
+def detect_rician(image: np.ndarray, *, max_slices: int | None = 32) -> bool:
+    """Whether ``image`` looks like a magnitude image with Rician noise.
+
+    The test is the dark background, where a magnitude image holds pure noise and Rician
+    noise becomes Rayleigh: never zero (bar rounding of integer data), std / mean 0.52 and a
+    mean of ``1.25 sigma``, the ``sigma`` measured where there is signal
+    (:func:`rician_sigma`). Gaussian, Poisson or speckle noise on a dark background leaves
+    negative values or many exact zeros (clipped, or no signal to scale) or a spread that
+    does not match; an image whose background was masked to zero, or that has too little
+    background (at least 1000 pixels and 1 % of the measured slices), is not taken for one.
+    ``"auto"`` removes the Rician bias (:func:`rician_unbias`) where this holds.
+
+    Examples
+    --------
+    >>> from medidenoise.transforms import add_noise
+    >>> yy, xx = np.mgrid[:128, :128]
+    >>> head = ((yy - 64) ** 2 + (xx - 64) ** 2 < 40**2) * 0.6
+    >>> detect_rician(add_noise(head, "rician", 0.05, rng=0))
+    True
+    >>> detect_rician(np.clip(add_noise(head, "gaussian", 0.05, rng=0), 0, None))
+    False
+    """
+    arr = as_float_image(image)
+    stack = noise_slices(arr, max_slices)
+    if float(arr.min()) < 0:
+        return False
+    sigma = rician_sigma(stack, max_slices=None)
+    if not sigma > 0:
+        return False
+    picked = []
+    for sl in stack:
+        local = ndimage.uniform_filter(sl.astype(np.float64), 7)
+        inside = ndimage.binary_erosion(local < _BACKGROUND_SIGMAS * sigma, iterations=3)
+        picked.append(sl[inside])
+    values = np.concatenate(picked).astype(np.float64)
+    if values.size < max(1000, stack.size // 100):
+        return False
+    mean, spread = float(values.mean()), float(values.std())
+    # integer data rounds the lowest Rayleigh values to 0: allow twice the share expected
+    step = 1.0 if np.array_equal(values, np.round(values)) else 0.0
+    rounded = 1.0 - np.exp(-((step / 2) ** 2) / (2 * (mean / _RAYLEIGH_MEAN) ** 2)) if mean else 1
+    zeros = float(np.mean(values <= 0))
+    return bool(
+        mean > 0
+        and zeros <= max(0.005, 2 * rounded)
+        and 0.85 * _RAYLEIGH_CV <= spread / mean <= 1.15 * _RAYLEIGH_CV
+        and 0.7 <= mean / (_RAYLEIGH_MEAN * sigma) <= 1.4
+    )

@@ -164,8 +164,9 @@ def test_self_ensemble_from_the_command_line(
 
 
 def test_auto_records_the_network_it_ran_per_series(tmp_path: Path, ct_series) -> None:
-    """The default model ("auto") picks per series; each derived series says which ran."""
-    from medidenoise.transforms import add_correlated_noise
+    """The default model ("auto") picks per series; each derived series says which ran,
+    and whether it took the series for a magnitude image and removed the Rician bias."""
+    from medidenoise.transforms import add_correlated_noise, add_noise
 
     ct_series(tmp_path / "in" / "white", 3, size=96, number=2)  # white noise
     streaky = ct_series(tmp_path / "in" / "streaky", 3, size=96, number=3)
@@ -176,6 +177,14 @@ def test_auto_records_the_network_it_ran_per_series(tmp_path: Path, ct_series) -
         noisy = add_correlated_noise(body, 60.0, rng=k, spectrum="lowpass", width=0.2)
         ds.PixelData = np.clip(noisy, 0, 2999).astype(np.int16).tobytes()
         ds.save_as(path, enforce_file_format=True)
+    magnitude = ct_series(tmp_path / "in" / "magnitude", 3, size=96, number=4)
+    head = np.where(body > 1000, 800.0, 0.0)  # a magnitude image: air around the head
+    for k, path in enumerate(magnitude):  # stored values as they are, Rician noise
+        ds = dcmread(path)
+        ds.RescaleIntercept, ds.RescaleSlope = 0, 1
+        noisy = add_noise(head, "rician", 40.0, rng=k)
+        ds.PixelData = np.clip(np.round(noisy), 0, 2999).astype(np.int16).tobytes()
+        ds.save_as(path, enforce_file_format=True)
     report = convert_dicom_folder(tmp_path / "in", tmp_path / "out", device="cpu")
     assert report.ok, report.summary()
     assert report.settings["model"].startswith("auto: default (sha256 ")
@@ -183,8 +192,12 @@ def test_auto_records_the_network_it_ran_per_series(tmp_path: Path, ct_series) -
     for entry in report.series:
         texts = {dcmread(f).DerivationDescription for f in Path(entry.output).glob("*.dcm")}
         (text,) = texts
-        picked[Path(entry.source).name] = text.split("this series: ")[1].split(" ")[0]
-    assert picked == {"white": "default", "streaky": "correlated"}
+        picked[Path(entry.source).name] = text.split("this series: ")[1].split(" (by")[0]
+    assert picked == {
+        "white": "default",
+        "streaky": "correlated",
+        "magnitude": "default, Rician bias removed",
+    }
 
 
 def test_rician_from_the_command_line(tmp_path: Path, ct_series) -> None:

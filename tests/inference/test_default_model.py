@@ -97,7 +97,7 @@ def test_auto_preview_and_volume_name_the_same_pick(brain_slice: np.ndarray) -> 
 def test_rician_option_removes_the_bias_of_the_dark_background(brain_slice: np.ndarray) -> None:
     """Magnitude MR: the plain run leaves the Rician mean in the air around the head."""
     noisy = md.add_noise(brain_slice, "rician", 0.05, rng=np.random.default_rng(4))
-    plain = md.denoise(noisy)
+    plain = md.denoise(noisy, "default")  # a network named: nothing decided for the user
     unbiased = md.Denoiser(rician=True).run(noisy)
     assert unbiased.noise_level == pytest.approx(0.05, rel=0.1)  # measured where there is signal
     gain = _psnr(brain_slice, unbiased.image) - _psnr(brain_slice, plain)
@@ -110,3 +110,25 @@ def test_rician_option_removes_the_bias_of_the_dark_background(brain_slice: np.n
         md.denoise(noisy - 0.5, rician=True, noise_level=0.05)
     with pytest.raises(md.InvalidImageError, match="not a magnitude image"):
         md.denoise(noisy - 0.5, rician=True)
+
+
+def test_auto_removes_the_rician_bias_of_what_it_takes_for_a_magnitude_image(
+    brain_slice: np.ndarray,
+) -> None:
+    """``auto`` on a magnitude image gives what ``rician=True`` gives, and says so; on the
+    same slice with Gaussian noise (clipped at 0, as stored images are) it does not."""
+    noisy = md.add_noise(brain_slice, "rician", 0.05, rng=np.random.default_rng(4))
+    auto = md.Denoiser().run(noisy)
+    told = md.Denoiser(rician=True).run(noisy)
+    assert auto.model == "auto: default, Rician bias removed"
+    assert told.model == "auto: default"  # the user's own setting is not auto's decision
+    np.testing.assert_array_equal(auto.image, told.image)
+    assert auto.noise_level == told.noise_level
+    gaussian = np.clip(md.add_noise(brain_slice, "gaussian", 0.05, rng=4), 0, None)
+    white = md.Denoiser().run(gaussian)
+    assert white.model == "auto: default"
+    np.testing.assert_array_equal(white.image, md.Denoiser("default").run(gaussian).image)
+    # a named network is run as it is: no bias removed unless asked
+    named = md.Denoiser("default")
+    plain = named.run(noisy)
+    assert plain.model == named.name and not np.array_equal(plain.image, auto.image)

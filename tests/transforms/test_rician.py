@@ -7,7 +7,9 @@ import pytest
 
 from medidenoise.errors import InvalidImageError
 from medidenoise.transforms import (
+    add_correlated_noise,
     add_noise,
+    detect_rician,
     estimate_noise,
     rician_mean,
     rician_sigma,
@@ -57,3 +59,33 @@ def test_sigma_is_measured_where_there_is_signal(sigma: float) -> None:
 def test_negative_values_are_not_a_magnitude_image() -> None:
     with pytest.raises(InvalidImageError, match=r"negative values.*not a magnitude image"):
         rician_sigma(_head() - 0.1)
+
+
+@pytest.mark.parametrize("sigma", [0.01, 0.03, 0.1])
+def test_a_magnitude_image_is_told_by_its_rayleigh_background(sigma: float) -> None:
+    noisy = add_noise(_head(), "rician", sigma, rng=np.random.default_rng(2))
+    assert detect_rician(noisy)
+    assert detect_rician(np.stack([noisy, noisy[::-1]]))  # a volume
+    # stored as integers (sigma of 5 to 50 counts): the few background values rounded to 0
+    # are the ones the Rayleigh law expects
+    assert detect_rician(np.round(noisy * 500).astype(np.uint16))
+
+
+@pytest.mark.parametrize(
+    "kind, level", [("gaussian", 0.03), ("gaussian", 0.1), ("poisson", 200.0), ("speckle", 0.1),
+                    ("poisson_gaussian", 0.05), ("salt_and_pepper", 0.05)]
+)  # fmt: skip
+def test_other_noise_on_a_dark_background_is_not_taken_for_rician(kind: str, level: float) -> None:
+    noisy = add_noise(_head(), kind, level, rng=np.random.default_rng(3))  # type: ignore[arg-type]
+    assert not detect_rician(noisy)  # negative values, or zeros where there is no signal
+    assert not detect_rician(np.clip(noisy, 0, None))  # as unsigned storage clips it
+    assert not detect_rician(np.clip(noisy, 0, None) + 0.2)  # lifted off zero: no Rayleigh shape
+
+
+def test_no_background_or_a_masked_one_is_not_a_magnitude_image() -> None:
+    noisy = add_noise(_head(), "rician", 0.05, rng=np.random.default_rng(4))
+    assert not detect_rician(np.where(_head() > 0, noisy, 0))  # the scanner zeroed the air
+    assert not detect_rician(noisy[64:128, 64:128])  # a crop inside the head: no air
+    assert not detect_rician(_head())  # no noise
+    correlated = add_correlated_noise(_head(), 0.05, rng=np.random.default_rng(5))
+    assert not detect_rician(np.clip(correlated, 0, None))

@@ -286,9 +286,11 @@ class DenoiseWidget(Container):
         denoised = publish_layer(self.viewer, layer, f"{layer.name} denoised",
                                  outcome.denoised, role=ROLE_DENOISED, **facts)  # fmt: skip
         bring_to_top(self.viewer, denoised)
+        from medidenoise.models.checkpoint import auto_pick  # loaded with the model already
+
         level = outcome.noise_level
         details = [] if level is None else [f"{level:.4g} noise level"]
-        if outcome.model.startswith("auto:"):  # which network auto picked for this volume
+        if auto_pick(outcome.model) is not None:  # which network auto picked for this volume
             details.append(outcome.model)
         self._status.value = f"denoised ({'; '.join(details)})" if details else "denoised"
 
