@@ -62,10 +62,25 @@ def command_line() -> str:
 
 
 def load_bench_model(spec: str, *, device: str | None = None) -> Any:
-    """Resolve ``--model``: a name/path for ``denoise``, or a random-weight U-Net.
+    """Resolve ``--model``: a name/path for ``denoise``, a random-weight U-Net, or
+    ``auto:NETWORK`` (a Denoiser running ``"auto"`` with NETWORK, a shipped name or a
+    checkpoint, on its white-noise route: a candidate for ``AUTO_ROUTES[False]``).
 
     Exits with a clear message when the default model is asked for but not shipped yet.
     """
+    if spec.startswith("auto:"):  # "auto" with another network on its white-noise route
+        from medidenoise import Denoiser
+        from medidenoise.inference._methods import Routed, resolve_model
+
+        den = Denoiser("auto", device=device)
+        white = spec.split(":", 1)[1]
+        routed = den.model
+        assert isinstance(routed, Routed)
+        den.model = Routed(
+            {**routed.networks, False: resolve_model(white, den.device)},
+            {**routed.names, False: Path(white).stem},
+        )
+        return den
     if spec == "random-unet":
         import torch
 

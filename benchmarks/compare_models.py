@@ -9,6 +9,10 @@ auto, as users run it), with the same noise draws for both, and prints per-cell 
 the difference.
 
     python benchmarks/compare_models.py CANDIDATE [--reference default] [--no-whole]
+
+CANDIDATE and the reference: a model name or checkpoint, or ``auto:NETWORK`` for ``"auto"``
+with NETWORK on its white-noise route (``auto:training_state/white_round5/best.safetensors``
+against ``--reference auto``: what users would get with that network shipped there).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import sys
 import _common
 import numpy as np
 
-from medidenoise import denoise
+from medidenoise import Denoiser, denoise
 from medidenoise.evaluation.inputs import holdout_paths, load_images
 from medidenoise.evaluation.metrics import psnr
 from medidenoise.transforms import add_correlated_noise, add_noise
@@ -46,6 +50,12 @@ def _cells(images):
             yield f"{image.name} correlated {spectrum} {level:g} (auto)", image.array, noisy, None
 
 
+def _run(model, noisy, level):
+    if isinstance(model, Denoiser):  # "auto:NETWORK"
+        return model.run(noisy, noise_level=level).image
+    return denoise(noisy, model, noise_level=level)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("candidate")
@@ -59,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         images = load_images(holdout_paths(), crop=crop)
         where = f"{crop}px crop" if crop else "whole"
         for label, clean, noisy, oracle in _cells(images):
-            a = psnr(clean, denoise(noisy, ref, noise_level=oracle), data_range=1.0)
-            b = psnr(clean, denoise(noisy, cand, noise_level=oracle), data_range=1.0)
+            a = psnr(clean, _run(ref, noisy, oracle), data_range=1.0)
+            b = psnr(clean, _run(cand, noisy, oracle), data_range=1.0)
             worst = min(worst, b - a)
             flag = " **worse**" if b - a < -MARGIN else ""
             rows.append(f"| {where} | {label} | {a:.2f} | {b:.2f} | {b - a:+.2f}{flag} |")

@@ -8,7 +8,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ class Routed:
     """``"auto"``: a shipped network per noise kind, one picked per image by its measured noise."""
 
     networks: dict[bool, torch.nn.Module]  # by "the noise is spatially correlated"
+    names: dict[bool, str] = field(default_factory=lambda: dict(AUTO_ROUTES))  # for labels
 
     @property
     def context_slices(self) -> int:
@@ -54,7 +55,7 @@ class Routed:
         """The network for this noise and the label a result records: ``"auto: correlated"``,
         or ``"auto: default, Rician bias removed"`` when it took the image for a magnitude
         image (:data:`~medidenoise.models.checkpoint.AUTO_RICIAN`)."""
-        label = f"{AUTO_MODEL}: {AUTO_ROUTES[correlated]}{AUTO_RICIAN if rician else ''}"
+        label = f"{AUTO_MODEL}: {self.names[correlated]}{AUTO_RICIAN if rician else ''}"
         return self.networks[correlated], label
 
 

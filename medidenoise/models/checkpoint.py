@@ -52,6 +52,9 @@ SHIPPED_MODELS = {
     # the default fine-tuned on correlated and signal-dependent noise (issue 11, round 2):
     # far better on spatially correlated noise, worse on Rician noise; opt-in
     "correlated": ("correlated.safetensors", "configs/default_round2.yaml"),
+    # the default fine-tuned under zero-mean noise only (issue 11, round 5): better on white
+    # Gaussian and Poisson noise; leaves the Rician bias to rician_unbias. auto's white route
+    "white": ("white.safetensors", "configs/white_round5.yaml"),
 }
 
 
@@ -60,7 +63,7 @@ SHIPPED_MODELS = {
 #: ``AUTO_ROUTES[True]`` for spatially correlated noise; on white noise it also removes
 #: the Rician bias of what ``transforms.detect_rician`` takes for a magnitude image
 AUTO_MODEL = "auto"
-AUTO_ROUTES = {False: "default", True: "correlated"}
+AUTO_ROUTES = {False: "white", True: "correlated"}
 #: what a label of ``"auto"`` adds when it removed the Rician bias: ``"auto: default, ..."``
 AUTO_RICIAN = ", Rician bias removed"
 

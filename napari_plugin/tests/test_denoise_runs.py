@@ -140,7 +140,7 @@ def test_self_ensemble_box_runs_the_eight_way_average(viewer, denoise_widget, wa
         assert denoised.metadata[META_KEY]["self_ensemble"] is ticked
         results[ticked] = np.array(denoised.data)
     level = viewer.layers["phantom denoised"].metadata[META_KEY]["noise_level"]
-    expected = md.denoise(noisy, noise_level=level, self_ensemble=True)
+    expected = md.denoise(noisy, "default", noise_level=level, self_ensemble=True)
     np.testing.assert_allclose(results[True], expected, rtol=1e-5, atol=1e-4)
     assert not np.allclose(results[True], results[False], atol=1e-3)
     assert _rmse(results[True], clean) < 0.8 * _rmse(noisy, clean)

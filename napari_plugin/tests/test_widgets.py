@@ -79,7 +79,7 @@ def test_the_default_choice_is_auto_and_the_layers_name_the_network_it_ran(
     widget.denoise_volume()
     wait_idle(widget)
     ran = md.Denoiser(device="cpu").run(np.asarray(ct_layer.data)).model
-    assert ran in ("auto: default", "auto: correlated")
+    assert ran in ("auto: white", "auto: correlated")
     for suffix in ("preview", "denoised", "removed noise"):
         assert viewer.layers[f"{ct_layer.name} {suffix}"].metadata[META_KEY]["model"] == ran
     assert widget._status.value.endswith(f"; {ran})")  # the user sees which network ran

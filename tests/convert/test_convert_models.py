@@ -187,16 +187,16 @@ def test_auto_records_the_network_it_ran_per_series(tmp_path: Path, ct_series) -
         ds.save_as(path, enforce_file_format=True)
     report = convert_dicom_folder(tmp_path / "in", tmp_path / "out", device="cpu")
     assert report.ok, report.summary()
-    assert report.settings["model"].startswith("auto: default (sha256 ")
+    assert report.settings["model"].startswith("auto: white (sha256 ")
     picked = {}
     for entry in report.series:
         texts = {dcmread(f).DerivationDescription for f in Path(entry.output).glob("*.dcm")}
         (text,) = texts
         picked[Path(entry.source).name] = text.split("this series: ")[1].split(" (by")[0]
     assert picked == {
-        "white": "default",
+        "white": "white",
         "streaky": "correlated",
-        "magnitude": "default, Rician bias removed",
+        "magnitude": "white, Rician bias removed",
     }
 
 

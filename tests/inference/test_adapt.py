@@ -115,7 +115,7 @@ def test_bad_images_get_clear_errors_and_stay_untouched(image, error, match) -> 
 def test_auto_adapts_the_network_denoise_would_pick() -> None:
     streaky = _noisy()  # noise correlated along rows: "auto" denoises it with "correlated"
     white = (0.5 + np.random.default_rng(2).normal(0, 0.05, (96, 96))).astype(np.float32)
-    for image, picked in ((streaky, "correlated"), (white, "default")):
+    for image, picked in ((streaky, "correlated"), (white, "white")):
         adapted = md.adapt(image, minutes=0.02, rng=0)  # the base model is "auto" by default
         assert adapted.metadata["adaptation"]["base_model"] == picked
     with pytest.raises(InvalidImageError, match="constant"):  # the usual checks still speak

@@ -62,12 +62,12 @@ def _correlated(clean: np.ndarray, level: float, seed: int) -> np.ndarray:
     return add_correlated_noise(clean, level, rng=seed, spectrum="lowpass", width=0.25)
 
 
-def test_auto_keeps_the_default_model_on_white_noise(brain_slice: np.ndarray) -> None:
+def test_auto_runs_the_white_noise_model_on_white_noise(brain_slice: np.ndarray) -> None:
     rng = np.random.default_rng(5)
     noisy = (brain_slice + rng.normal(0, 0.05, brain_slice.shape)).astype(np.float32)
     auto = md.Denoiser().run(noisy)  # "auto" is what users get without naming a model
-    assert auto.model == "auto: default"
-    np.testing.assert_array_equal(auto.image, md.denoise(noisy, "default"))
+    assert auto.model == "auto: white"
+    np.testing.assert_array_equal(auto.image, md.denoise(noisy, "white"))
 
 
 def test_auto_picks_the_correlated_model_where_the_default_removes_little(
@@ -120,15 +120,15 @@ def test_auto_removes_the_rician_bias_of_what_it_takes_for_a_magnitude_image(
     noisy = md.add_noise(brain_slice, "rician", 0.05, rng=np.random.default_rng(4))
     auto = md.Denoiser().run(noisy)
     told = md.Denoiser(rician=True).run(noisy)
-    assert auto.model == "auto: default, Rician bias removed"
-    assert told.model == "auto: default"  # the user's own setting is not auto's decision
+    assert auto.model == "auto: white, Rician bias removed"
+    assert told.model == "auto: white"  # the user's own setting is not auto's decision
     np.testing.assert_array_equal(auto.image, told.image)
     assert auto.noise_level == told.noise_level
     gaussian = np.clip(md.add_noise(brain_slice, "gaussian", 0.05, rng=4), 0, None)
     white = md.Denoiser().run(gaussian)
-    assert white.model == "auto: default"
-    np.testing.assert_array_equal(white.image, md.Denoiser("default").run(gaussian).image)
+    assert white.model == "auto: white"
+    np.testing.assert_array_equal(white.image, md.Denoiser("white").run(gaussian).image)
     # a named network is run as it is: no bias removed unless asked
-    named = md.Denoiser("default")
+    named = md.Denoiser("white")
     plain = named.run(noisy)
     assert plain.model == named.name and not np.array_equal(plain.image, auto.image)

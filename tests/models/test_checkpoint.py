@@ -125,7 +125,8 @@ def test_default_model_loads_when_present(monkeypatch: pytest.MonkeyPatch, train
 
 
 @pytest.mark.parametrize(
-    ("name", "arch"), [("default", "unet"), ("correlated", "unet"), ("cae-baseline", "cae")]
+    ("name", "arch"),
+    [("default", "unet"), ("correlated", "unet"), ("white", "unet"), ("cae-baseline", "cae")],
 )
 def test_shipped_models_are_in_the_package(name: str, arch: str) -> None:
     path = ckpt.shipped_weights_path(name)
@@ -166,8 +167,8 @@ def test_auto_is_a_choice_between_two_shipped_networks_not_a_file(tmp_path: Path
     from medidenoise.export import export_model
 
     label = ckpt.model_label("auto", checksum=True)  # what a derived series' header records
-    assert label.startswith("auto: default (sha256 ") and ", correlated (sha256 " in label
+    assert label.startswith("auto: white (sha256 ") and ", correlated (sha256 " in label
     for use in (lambda: load_model("auto"), lambda: export_model("auto", tmp_path / "m.onnx")):
-        with pytest.raises((CheckpointError, ExportError), match="'default' or 'correlated'"):
+        with pytest.raises((CheckpointError, ExportError), match="'white' or 'correlated'"):
             use()
     assert not list(tmp_path.iterdir())

@@ -116,7 +116,10 @@ class DenoiseWidget(Container):
         self._device = ComboBox(label="device", choices=devices, value=devices[-1])
         self._removed = CheckBox(text="add removed-noise layer", value=True)
         self._ensemble = CheckBox(text="8 flips/rotations (better, 8x slower)", value=False)
-        self._rician = CheckBox(text="magnitude MR: remove Rician bias", value=False)
+        self._rician = CheckBox(
+            text="magnitude MR: remove Rician bias", value=False,
+            tooltip="always; 'auto' does it unasked where the dark background is Rayleigh noise",
+        )  # fmt: skip
         self._preview_button = PushButton(text="Preview slice")
         self._run_button = PushButton(text="Denoise volume")
         self._cancel_button = PushButton(text="Cancel", enabled=False)

@@ -10,12 +10,13 @@ from napari_medidenoise._workers import DenoiseJob
 
 __all__ = ["MODEL_CHOICES", "DenoiseSettings", "NoiseSettings", "available_devices"]
 
-ModelChoice = Literal["auto", "default", "correlated", "checkpoint", "nlm"]
+ModelChoice = Literal["auto", "white", "correlated", "default", "checkpoint", "nlm"]
 #: the model choices offered by the Denoise widget, with their labels
 MODEL_CHOICES: dict[str, str] = {
     "auto": "auto: picks the shipped model by the measured noise",
-    "default": "default (shipped model, white noise)",
+    "white": "white noise (shipped; auto's pick for it)",
     "correlated": "correlated noise: CT, interpolated MR (shipped)",
+    "default": "default (the first shipped model)",
     "checkpoint": "checkpoint file...",
     "nlm": "non-local means (classical)",
 }
@@ -34,10 +35,11 @@ class DenoiseSettings:
 
     Attributes
     ----------
-    model : {"auto", "default", "correlated", "checkpoint", "nlm"}
-        ``"auto"``: the shipped model for white noise or the one tuned for correlated
-        noise, picked by the volume's measured noise; either of them by name, a
-        checkpoint file, or non-local means for comparison.
+    model : {"auto", "white", "correlated", "default", "checkpoint", "nlm"}
+        ``"auto"``: the shipped model for white noise (``"white"``) or the one tuned for
+        correlated noise, picked by the volume's measured noise, with the Rician bias
+        removed from what it takes for a magnitude image; either network by name, the
+        first shipped model (``"default"``), a checkpoint file, or non-local means.
     checkpoint : pathlib.Path or None
         The checkpoint file when ``model == "checkpoint"``.
     auto_noise : bool
