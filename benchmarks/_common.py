@@ -24,8 +24,9 @@ REPORTS = ROOT / "reports" / "benchmarks"
 BLOCKS = ("bench_quality", "bench_speed")
 
 MODEL_HELP = (
-    "'auto' (what users get: 'default' or 'correlated' by the measured noise), 'default' "
-    "(the shipped model), 'correlated', a checkpoint file, 'identity', or 'random-unet' "
+    "'auto' (what users get: 'white' or 'correlated' by the measured noise), 'auto:NETWORK' "
+    "(auto with NETWORK on its white route), 'white', 'default' (the first shipped model), "
+    "'correlated', a checkpoint file, 'identity', or 'random-unet' "
     "(configs/unet.yaml's network with random weights: valid for timing, not for quality)"
 )
 

@@ -166,10 +166,12 @@ many machines:
 """
 
 _MODEL_HELP = (
-    "'auto' (the default: 'default' for white noise, 'correlated' when the measured noise "
-    "is spatially correlated, per series), 'default' (the shipped model), 'correlated' "
-    "(the shipped model fine-tuned for spatially correlated noise: CT kernels, "
-    "interpolated MR), 'cae-baseline' (the shipped CAE baseline), 'identity' "
+    "'auto' (the default: 'white' for white noise, 'correlated' when the measured noise "
+    "is spatially correlated, per series, and the Rician bias removed where the dark "
+    "background holds magnitude-image noise), 'white' (the shipped model for white noise), "
+    "'correlated' (the shipped model fine-tuned for spatially correlated noise: CT kernels, "
+    "interpolated MR), 'default' (the first shipped model), 'cae-baseline' (the shipped CAE "
+    "baseline), 'identity' "
     "(writes every source value back exactly: checks the I/O path), a checkpoint file "
     "(.safetensors), an .onnx file from `medidenoise export` (run by onnxruntime; "
     "pip install 'medidenoise[onnx]'), or a classical method: nlm, tv, wavelet, bm3d "
@@ -246,7 +248,8 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         "--rician",
         action="store_true",
         help="magnitude images with Rician noise (MR): estimate its level where there is "
-        "signal and remove the bias it leaves in dark regions; a series with negative "
+        "signal and remove the bias it leaves in dark regions, with any model and even where "
+        "'auto' does not see it (a background masked to zero); a series with negative "
         "values fails with the reason",
     )
     p.add_argument(

@@ -78,9 +78,10 @@ def convert_dicom_folder(
         series; ``<dst>.medidenoise.json`` beside it records the settings and
         no report files are written.
     model : str, path or torch.nn.Module
-        ``"auto"`` (the default: ``"default"`` or ``"correlated"`` per series by its measured
-        noise; the derived series' Derivation Description names the one that ran),
-        ``"default"``, ``"correlated"`` or ``"cae-baseline"`` (shipped models), a checkpoint,
+        ``"auto"`` (the default: ``"white"`` or ``"correlated"`` per series by its measured
+        noise, the Rician bias removed from what it takes for a magnitude series; the derived
+        series' Derivation Description says what ran), ``"white"``, ``"correlated"``,
+        ``"default"`` or ``"cae-baseline"`` (shipped models), a checkpoint,
         ``"identity"`` (pixel values are written back exactly) or a classical
         method (``"nlm"``, ``"tv"``, ``"wavelet"``, ``"bm3d"``); see
         :func:`denoise`.

@@ -182,8 +182,9 @@ def adapt(
         least 48x48 pixels. Never modified.
     model : str, path or torch.nn.Module
         The starting point: ``"auto"`` (the shipped network ``denoise`` picks for the
-        first image's measured noise: ``"default"`` or ``"correlated"``), one of those
-        two by name, a checkpoint or a loaded network.
+        first image's measured noise: ``"white"`` or ``"correlated"``), a shipped network
+        by name, a checkpoint or a loaded network. The adapted network is run as a named
+        model: on a magnitude image, denoise with ``rician=True``.
     minutes : float
         Wall-clock budget, measuring and validating included.
     method : {"auto", "recorrupt", "blindspot"}

@@ -37,10 +37,13 @@ class Denoiser:
     Parameters
     ----------
     model : str, path or torch.nn.Module
-        ``"auto"`` (the default: the shipped ``"default"`` model for white noise,
+        ``"auto"`` (the default: the shipped ``"white"`` model for white noise,
         ``"correlated"`` when the measured noise is spatially correlated, picked per
-        image; a result's ``.model`` names the one that ran), ``"default"`` (the shipped
-        model), ``"correlated"``, ``"cae-baseline"``, a checkpoint file, an ``.onnx``
+        image, and on white noise the Rician bias removed
+        where the dark background holds the Rayleigh noise of a magnitude image
+        (:func:`~medidenoise.transforms.detect_rician`); a result's ``.model`` says what
+        ran: ``"auto: white, Rician bias removed"``), ``"white"``, ``"correlated"``,
+        ``"default"`` (the first shipped model), ``"cae-baseline"``, a checkpoint file, an ``.onnx``
         file written by ``medidenoise export`` (run by onnxruntime on the CPU), a loaded
         network, ``"identity"`` (returns the input unchanged, to verify I/O
         paths) or a classical method: ``"nlm"``, ``"tv"``, ``"wavelet"``,
@@ -69,7 +72,9 @@ class Denoiser:
         (:func:`~medidenoise.transforms.rician_unbias`), which removes the bias that
         lifts dark regions (``sigma * sqrt(pi / 2)`` where there is no signal). An image
         with negative values is refused. On MNI152 slices it gained 2-6 dB over the
-        plain run (BENCHMARKS.md, "Known noise family").
+        plain run (BENCHMARKS.md, "Known noise family"). ``"auto"`` does this unasked
+        where :func:`~medidenoise.transforms.detect_rician` sees a magnitude image; the
+        option forces it, for any model and any background (one masked to zero).
 
     Examples
     --------
@@ -450,14 +455,17 @@ def denoise(
         (D, H, W) of any real dtype, in its own units (HU for CT...), or a
         MONAI ``MetaTensor`` (2D or 3D, at most one channel axis first).
     model : str, path or torch.nn.Module
-        ``"auto"`` (the default: ``"default"`` for white noise, ``"correlated"`` when
-        the measured noise is spatially correlated, picked per image; the result's
-        metadata ``denoised_by`` names the one that ran), ``"default"`` (the shipped
-        model), ``"correlated"`` (the shipped model fine-tuned for spatially correlated
+        ``"auto"`` (the default: ``"white"`` for white noise, ``"correlated"`` when
+        the measured noise is spatially correlated, picked per image, and on white noise
+        the Rician bias removed where the background holds magnitude-image noise
+        (:func:`~medidenoise.transforms.detect_rician`); the result's metadata
+        ``denoised_by`` says what ran), ``"white"`` (the shipped model for white noise),
+        ``"correlated"`` (the shipped model fine-tuned for spatially correlated
         noise, as CT kernels and MR interpolation leave it: far better there, worse on
-        Rician MR noise), ``"cae-baseline"`` (the shipped classic convolutional
-        auto-encoder), a checkpoint path (``.safetensors``), an ``.onnx`` file from
-        ``medidenoise export`` (needs ``medidenoise[onnx]``), a loaded model,
+        Rician MR noise), ``"default"`` (the first shipped model), ``"cae-baseline"``
+        (the shipped classic convolutional auto-encoder), a checkpoint path
+        (``.safetensors``), an ``.onnx`` file from ``medidenoise export`` (needs
+        ``medidenoise[onnx]``), a loaded model,
         ``"identity"`` (the input unchanged: checks the I/O path) or a classical method (``"nlm"``,
         ``"tv"``, ``"wavelet"``, ``"bm3d"``): every name the command line's
         ``--model`` takes.
