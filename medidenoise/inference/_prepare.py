@@ -25,7 +25,8 @@ from medidenoise.inference._robust import (
     robust_stats,
     split_outliers,
 )
-from medidenoise.transforms import detect_rician, measure_noise, rician_sigma
+from medidenoise.transforms import measure_noise, rician_sigma
+from medidenoise.transforms.rician import magnitude_sigma
 
 __all__ = ["Prepared", "prepare"]
 
@@ -64,10 +65,16 @@ def noise_level(
     bound = stats.span
     found = measure_noise(vol) if (noise_level is None and not rician) or route else None
     correlated = found.correlated if found is not None else None
+    magnitude = None  # the Rician sigma, when detection found a magnitude image
     if rician is None:
-        rician = not correlated and detect_rician(vol)
+        magnitude = None if correlated else magnitude_sigma(vol)
+        rician = magnitude is not None
     if noise_level is None:
-        estimate = rician_sigma(vol) if rician or found is None else found.sigma
+        if rician:
+            estimate = magnitude if magnitude is not None else rician_sigma(vol)
+        else:
+            assert found is not None  # measured above: no level, no rician
+            estimate = found.sigma
         if bound > 0 and estimate > bound:
             log.warning("estimated noise %.4g capped at the image range %.4g", estimate, bound)
         return (min(estimate, bound) if bound > 0 else estimate), correlated, rician

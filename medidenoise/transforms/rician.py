@@ -144,13 +144,19 @@ def detect_rician(image: np.ndarray, *, max_slices: int | None = 32) -> bool:
     >>> detect_rician(np.clip(add_noise(head, "gaussian", 0.05, rng=0), 0, None))
     False
     """
+    return magnitude_sigma(image, max_slices=max_slices) is not None
+
+
+def magnitude_sigma(image: np.ndarray, *, max_slices: int | None = 32) -> float | None:
+    """:func:`rician_sigma` when :func:`detect_rician` takes ``image`` for a magnitude image,
+    else ``None``: both from one measurement (what ``"auto"`` needs)."""
     arr = as_float_image(image)
     stack = noise_slices(arr, max_slices)
     if float(arr.min()) < 0:
-        return False
+        return None
     sigma = rician_sigma(stack, max_slices=None)
     if not sigma > 0:
-        return False
+        return None
     picked = []
     for sl in stack:
         local = ndimage.uniform_filter(sl.astype(np.float64), 7)
@@ -158,15 +164,16 @@ def detect_rician(image: np.ndarray, *, max_slices: int | None = 32) -> bool:
         picked.append(sl[inside])
     values = np.concatenate(picked).astype(np.float64)
     if values.size < max(1000, stack.size // 100):
-        return False
+        return None
     mean, spread = float(values.mean()), float(values.std())
     # integer data rounds the lowest Rayleigh values to 0: allow twice the share expected
     step = 1.0 if np.array_equal(values, np.round(values)) else 0.0
     rounded = 1.0 - np.exp(-((step / 2) ** 2) / (2 * (mean / _RAYLEIGH_MEAN) ** 2)) if mean else 1
     zeros = float(np.mean(values <= 0))
-    return bool(
+    rayleigh = (
         mean > 0
         and zeros <= max(0.005, 2 * rounded)
         and 0.85 * _RAYLEIGH_CV <= spread / mean <= 1.15 * _RAYLEIGH_CV
         and 0.7 <= mean / (_RAYLEIGH_MEAN * sigma) <= 1.4
     )
+    return sigma if rayleigh else None
