@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "build_model": "medidenoise.models",
     "load_model": "medidenoise.models",
     "save_checkpoint": "medidenoise.models",
+    "auto_pick": "medidenoise.models",
     "train": "medidenoise.engine",
     # inference
     "denoise": "medidenoise.inference",
@@ -136,7 +137,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         write_nifti,
         write_volume,
     )
-    from medidenoise.models import build_model, load_model, save_checkpoint
+    from medidenoise.models import auto_pick, build_model, load_model, save_checkpoint
     from medidenoise.transforms import (
         NOISE_KINDS,
         NormalizationParams,

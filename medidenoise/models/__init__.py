@@ -3,6 +3,7 @@
 from medidenoise._exports import public_names as _public_names
 from medidenoise.models.cae import DenoisingCAE
 from medidenoise.models.checkpoint import (
+    auto_pick,
     default_weights_path,
     load_model,
     read_metadata,

@@ -234,7 +234,7 @@ def test_init_weights_must_match_the_model(run, tiny_config: dict, tmp_path: Pat
     with pytest.raises(ConfigError, match=r"init_weights=.*missing\.safetensors.*not found"):
         train(cfg, output_dir=tmp_path / "other", progress=False)
     cfg["train"]["init_weights"] = "auto"  # two networks, not one to start from
-    with pytest.raises(ConfigError, match=r"init_weights='auto'.*'default' or 'correlated'"):
+    with pytest.raises(ConfigError, match=r"init_weights='auto'.*'white' or 'correlated'"):
         train(cfg, output_dir=tmp_path / "other", progress=False)
 
 

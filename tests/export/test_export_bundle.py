@@ -124,7 +124,8 @@ def test_bundle_run_matches_medidenoise_denoise(bundle: Path, tmp_path: Path, ca
         cwd=tmp_path,
     )
     given = [] if level is None else ["--noise-level", str(level)]
-    args = ["denoise", str(tmp_path / "IN.nii.gz"), str(tmp_path / "REF.nii.gz"), *given]
+    ref = ["denoise", str(tmp_path / "IN.nii.gz"), str(tmp_path / "REF.nii.gz")]
+    args = [*ref, "--model", "default", *given]  # the network the bundle holds
     assert main(args) == 0
     got, ref = nib.load(tmp_path / "OUT" / "IN_denoised.nii.gz"), nib.load(tmp_path / "REF.nii.gz")
     assert got.shape == vol.shape  # a 2D file stays 2D (medidenoise writes it as H x W x 1)

@@ -289,7 +289,7 @@ class DenoiseWidget(Container):
         denoised = publish_layer(self.viewer, layer, f"{layer.name} denoised",
                                  outcome.denoised, role=ROLE_DENOISED, **facts)  # fmt: skip
         bring_to_top(self.viewer, denoised)
-        from medidenoise.models.checkpoint import auto_pick  # loaded with the model already
+        from medidenoise import auto_pick  # loaded with the model already
 
         level = outcome.noise_level
         details = [] if level is None else [f"{level:.4g} noise level"]
