@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medidenoise.inference._network import optimise_for_inference
+from medidenoise.inference._network import mixed_precision, optimise_for_inference
 from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import (
@@ -35,7 +35,7 @@ ModelLike = str | os.PathLike | torch.nn.Module
 def cached_model(key: str, mtime: float, device: str) -> torch.nn.Module:
     del mtime  # part of the cache key only: a rewritten checkpoint is loaded again
     model = load_model(key, device=device)
-    fast = optimise_for_inference(model, torch.device(device))
+    fast = mixed_precision(optimise_for_inference(model, torch.device(device)))
     fast.metadata = getattr(model, "metadata", {})  # type: ignore[assignment]
     return fast
 
@@ -68,7 +68,7 @@ def resolve_model(
             log.info("%s: an .onnx model runs on the CPU through onnxruntime", model)
         return OnnxModel(model)  # type: ignore[arg-type]
     if isinstance(model, torch.nn.Module):
-        fast = optimise_for_inference(model, device)
+        fast = mixed_precision(optimise_for_inference(model, device))
         for attr in ("metadata", "context_slices", "noise_level_input", "size_multiple"):
             if hasattr(model, attr):
                 setattr(fast, attr, getattr(model, attr))

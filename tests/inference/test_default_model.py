@@ -132,3 +132,33 @@ def test_auto_removes_the_rician_bias_of_what_it_takes_for_a_magnitude_image(
     named = md.Denoiser("white")
     plain = named.run(noisy)
     assert plain.model == named.name and not np.array_equal(plain.image, auto.image)
+
+
+def test_mixed_precision_is_as_good_as_float32_and_can_be_turned_off(
+    brain_slice: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On CPUs with bfloat16 the U-Net's inner levels run in bfloat16: the result moves by
+    rounding only; ``precision="float32"`` (or MEDIDENOISE_PRECISION) gives float32."""
+    import torch
+
+    from medidenoise.inference._network import use_bf16
+
+    noisy = md.add_noise(brain_slice, "gaussian", 0.05, rng=6)
+    mixed, plain = md.Denoiser("white"), md.Denoiser("white", precision="float32")
+    a, b = mixed(noisy, noise_level=0.05), plain(noisy, noise_level=0.05)
+    assert abs(_psnr(brain_slice, a) - _psnr(brain_slice, b)) < 0.05
+    np.testing.assert_allclose(a, b, atol=0.02)
+    has_bf16 = torch.cpu._is_avx512_bf16_supported()
+    assert use_bf16(mixed.model, mixed.device, mixed.precision) == has_bf16  # type: ignore[arg-type]
+    assert not use_bf16(plain.model, plain.device, plain.precision)  # type: ignore[arg-type]
+    cae = md.Denoiser("cae-baseline")  # not a U-Net: float32 as before
+    assert not use_bf16(cae.model, cae.device, cae.precision)  # type: ignore[arg-type]
+    if has_bf16:
+        assert not np.array_equal(a, b)
+    monkeypatch.setenv("MEDIDENOISE_PRECISION", "float32")
+    np.testing.assert_array_equal(md.denoise(noisy, "white", noise_level=0.05), b)
+    monkeypatch.setenv("MEDIDENOISE_PRECISION", "half")
+    with pytest.raises(ValueError, match=r"precision must be one of auto, float32.*MEDIDENOISE"):
+        md.Denoiser("white")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        md.Denoiser("white", precision="bf16")
