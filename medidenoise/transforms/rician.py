@@ -52,6 +52,12 @@ def rician_mean(signal: np.ndarray | float, sigma: float) -> np.ndarray:
 
 
 _MEANS = rician_mean(_GRID, 1.0)
+# the inverse on a uniform grid of u = sqrt(E[M] / sigma - sqrt(pi / 2)): near the noise
+# floor the signal grows as the square root of the excess mean, so in u it is smooth and
+# one multiply finds the cell (np.interp's search over the table took 3-4x longer)
+_U_STEP = 1e-4
+_U = np.arange(0.0, np.sqrt(_MEANS[-1] - _MEANS[0]) + 2 * _U_STEP, _U_STEP)
+_SIGNAL_OF_U = np.interp(_MEANS[0] + _U**2, _MEANS, _GRID)
 
 
 def rician_unbias(estimate: np.ndarray, sigma: float) -> np.ndarray:
@@ -80,7 +86,10 @@ def rician_unbias(estimate: np.ndarray, sigma: float) -> np.ndarray:
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
     ratio = np.asarray(estimate, dtype=np.float64) / sigma
-    inside = np.interp(np.clip(ratio, _MEANS[0], _MEANS[-1]), _MEANS, _GRID)
+    pos = np.sqrt(np.clip(ratio - _MEANS[0], 0.0, _MEANS[-1] - _MEANS[0])) / _U_STEP
+    cell = np.minimum(pos.astype(np.intp), len(_U) - 2)
+    frac = pos - cell
+    inside = _SIGNAL_OF_U[cell] * (1.0 - frac) + _SIGNAL_OF_U[cell + 1] * frac
     far = np.sqrt(np.maximum(ratio, _MEANS[-1]) ** 2 - 1.0)  # high signal: E[M]^2 = A^2 + s^2
     return (np.where(ratio > _MEANS[-1], far, inside) * sigma).astype(np.float32)
 
