@@ -53,7 +53,7 @@ class Routed:
 
     def pick(self, correlated: bool, rician: bool = False) -> tuple[torch.nn.Module, str]:
         """The network for this noise and the label a result records: ``"auto: correlated"``,
-        or ``"auto: default, Rician bias removed"`` when it took the image for a magnitude
+        or ``"auto: white, Rician bias removed"`` when it took the image for a magnitude
         image (:data:`~medidenoise.models.checkpoint.AUTO_RICIAN`)."""
         label = f"{AUTO_MODEL}: {self.names[correlated]}{AUTO_RICIAN if rician else ''}"
         return self.networks[correlated], label

@@ -77,8 +77,8 @@ def mixed_precision(network: torch.nn.Module) -> torch.nn.Module:
     head, stay float32; the rest runs under bfloat16 autocast when :func:`run_network` is
     asked for it. The image and the noise the network takes from it keep their precision
     where it matters: on the hold-out images bfloat16 everywhere cost up to 0.16 dB, this
-    split at most 0.01 dB, for 0.68x the time of float32 (BENCHMARKS.md, "Mixed precision
-    on the CPU"). Other networks are returned as they are (float32)."""
+    split at most 0.012 dB, for 0.65-0.69x the network's float32 time (BENCHMARKS.md,
+    "Mixed precision on the CPU"). Other networks are returned as they are (float32)."""
     from medidenoise.models.unet import UNet
 
     if type(network) is UNet and not getattr(network, "bf16_inner", False):

@@ -79,8 +79,9 @@ class Denoiser:
     precision : {"auto", "float32"}, optional
         ``"auto"`` (the default): on CPUs with bfloat16 instructions (avx512_bf16, AMX) a
         U-Net runs its inner, lower-resolution levels in bfloat16 and its full-resolution
-        ends in float32: 0.68x the time of float32, within 0.01 dB on the hold-out set
-        (BENCHMARKS.md, "Mixed precision on the CPU"); float16 autocast on CUDA.
+        ends in float32: 0.65-0.69x the network's float32 time, within 0.012 dB on the
+        hold-out set (BENCHMARKS.md, "Mixed precision on the CPU"); float16 autocast on
+        CUDA.
         ``"float32"``: float32 throughout on the CPU, digit for digit what an exported
         model computes. Unset, the ``MEDIDENOISE_PRECISION`` environment variable decides
         (for the command line, conversions and napari), else ``"auto"``.

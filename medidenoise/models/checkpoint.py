@@ -64,7 +64,7 @@ SHIPPED_MODELS = {
 #: the Rician bias of what ``transforms.detect_rician`` takes for a magnitude image
 AUTO_MODEL = "auto"
 AUTO_ROUTES = {False: "white", True: "correlated"}
-#: what a label of ``"auto"`` adds when it removed the Rician bias: ``"auto: default, ..."``
+#: what a label of ``"auto"`` adds when it removed the Rician bias: ``"auto: white, ..."``
 AUTO_RICIAN = ", Rician bias removed"
 
 
