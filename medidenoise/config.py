@@ -154,6 +154,9 @@ class DataConfig(_Strict):
     #: side of the fixed centre crop used for validation (0: whole slices)
     val_crop: int = Field(default=128, ge=0, le=4096)
     val_max_slices: int = Field(default=32, ge=1, le=100000)
+    #: also validate on the middle ``val_band`` of every training slice's rows (those rows
+    #: are never trained on: patches come from the rows above and below); 0: off
+    val_band: float = Field(default=0.0, ge=0, le=0.5)
     #: fraction of training patches drawn from procedural generators instead of the
     #: sources (dead leaves, smooth phantoms; medidenoise.engine.procedural)
     procedural: float = Field(default=0.0, ge=0, le=1)

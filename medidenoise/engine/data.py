@@ -32,6 +32,7 @@ __all__ = [
     "HOLDOUT_NAMES",
     "HOLDOUT_PATTERN",
     "SliceSet",
+    "band_split",
     "check_not_holdout",
     "load_sources",
     "split_volumes",
@@ -303,3 +304,29 @@ def split_volumes(
     )
     log.warning("only one training volume: splitting it %s", what)
     return [only.with_rows((0, cut))], [only.with_rows((cut, height))], what
+
+
+def band_split(
+    volumes: list[SliceSet], fraction: float, *, min_rows: int
+) -> tuple[list[SliceSet], list[SliceSet]]:
+    """Hold out the middle ``fraction`` of every volume's rows for validation.
+
+    Returns ``(train, val)``: each volume's rows above and below the band train (as two
+    parts), the band validates. A volume too short for a band and two parts of at least
+    ``min_rows`` rows each trains whole.
+    The band sits in the middle because image borders are mostly background, and a
+    validation set of background says little.
+    """
+    train: list[SliceSet] = []
+    val: list[SliceSet] = []
+    for vol in volumes:
+        start, stop = vol.rows
+        height = stop - start
+        band = max(min_rows, round(height * fraction))
+        if height < band + 2 * min_rows:
+            train.append(vol)
+            continue
+        top = start + (height - band) // 2
+        val.append(vol.with_rows((top, top + band)))
+        train += [vol.with_rows((start, top)), vol.with_rows((top + band, stop))]
+    return train, val

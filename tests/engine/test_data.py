@@ -11,7 +11,7 @@ from factories import make_series
 
 from medidenoise.config import DataConfig, NoiseConfig
 from medidenoise.engine import PatchDataset, SliceSet, ValidationDataset, check_not_holdout
-from medidenoise.engine.data import load_sources, split_volumes
+from medidenoise.engine.data import band_split, load_sources, split_volumes
 from medidenoise.errors import ConfigError
 
 NOISE = NoiseConfig.model_validate({"mixture": [{"kind": "gaussian", "level": [0.05, 0.1]}]})
@@ -79,6 +79,28 @@ def test_single_volume_is_split_spatially(caplog: pytest.LogCaptureFixture) -> N
     train, val, what = split_volumes([vol], _cfg(val_fraction=0.25), seed=0, min_rows=8)
     assert train[0].rows == (0, 30) and val[0].rows == (30, 40)
     assert "spatial" in what and "spatial" in caplog.text
+
+
+def test_val_band_rows_are_never_trained_on() -> None:
+    vols = _slices(3, shape=(2, 64, 48))
+    for v in vols:
+        v.volume[:, 24:40] = 0.777  # the middle quarter of 64 rows: the validation band
+    short = SliceSet("short", np.zeros((1, 20, 48), np.float32), np.arange(1), (0, 20))
+    train, val = band_split([*vols, short], 0.25, min_rows=16)
+    assert [v.rows for v in val] == [(24, 40)] * 3
+    # each banded volume trains on the rows above and below; one too short trains whole
+    assert sorted({v.rows for v in train}) == [(0, 20), (0, 24), (40, 64)]
+    patches = PatchDataset(train, NOISE, length=64, patch_size=16, seed=3)
+    for i in range(len(patches)):
+        assert not np.isclose(patches[i]["label"].numpy(), 0.777).any()
+    checks = ValidationDataset(val, NOISE, crop=16, size_multiple=8, max_items=6, seed=0)
+    for item in checks.items:
+        np.testing.assert_allclose(item["label"].numpy(), 0.777)
+
+
+def test_val_band_must_leave_rows_to_train_on() -> None:
+    with pytest.raises(ValueError, match="val_band"):
+        _cfg(val_band=0.6)
 
 
 def test_patch_dataset_shapes_and_determinism() -> None:

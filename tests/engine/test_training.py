@@ -245,7 +245,7 @@ def test_cpu_bf16_and_procedural_data_train_through_the_engines(
 
     cfg = {
         **tiny_config,
-        "data": {**tiny_config["data"], "procedural": 0.5},
+        "data": {**tiny_config["data"], "procedural": 0.5, "val_band": 0.25, "val_max_slices": 8},
         "noise": {
             "mixture": [
                 {"kind": "correlated", "level": [0.03, 0.08]},
@@ -257,7 +257,12 @@ def test_cpu_bf16_and_procedural_data_train_through_the_engines(
     result = train(cfg, output_dir=tmp_path / "bf16", progress=False)
     row = result.metrics[0]
     assert np.isfinite(row["train_loss"]) and row["val_psnr"] > 0
-    assert load_model(result.best_checkpoint).metadata["train"]["cpu_bf16"] is True
+    meta = load_model(result.best_checkpoint).metadata
+    assert meta["train"]["cpu_bf16"] is True
+    # validation covers the given volume and the middle band of the training volume's rows
+    assert "middle 25% of the rows of 1 training volume" in meta["data"]["split"]
+    given, trained = cfg["data"]["val"], cfg["data"]["train"]
+    assert meta["data"]["val_volumes"] == [str(p) for p in (*given, *trained)]
     # the inferer really runs the network in bfloat16 and hands float32 to the loss
     seen = []
     net = torch.nn.Conv2d(1, 1, 3, padding=1)
