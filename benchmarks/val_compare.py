@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from medidenoise.engine.data import load_sources
+from medidenoise.engine.data import training_and_validation
 from medidenoise.engine.datasets import ValidationDataset
 from medidenoise.engine.trainer import resolve_config
 from medidenoise.models.checkpoint import load_model
@@ -55,16 +55,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+", help="checkpoint files or shipped model names")
-    ap.add_argument("--config", required=True, help="recipe whose data.val images are used")
+    ap.add_argument(
+        "--config",
+        required=True,
+        help="recipe whose validation images are used",
+    )
     ap.add_argument("--draws", type=int, default=20, help="noise draws per slice (default 20)")
     ap.add_argument("--seed", type=int, default=20000)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = resolve_config(args.config)
-    if not cfg.data.val:
-        ap.error(f"{args.config} has no data.val images to score on")
-    volumes = load_sources(cfg.data.val, cfg.data, base_dir=cfg.base_dir)
+    if not (cfg.data.val or cfg.data.val_band):
+        ap.error(f"{args.config} has no data.val images or data.val_band to score on")
+    # the recipe's own validation set, bands of the training images included; the split
+    # does not depend on the network beyond its size multiple (8 for every U-Net here)
+    _, volumes, _ = training_and_validation(
+        cfg.data, seed=cfg.seed, size_multiple=8, base_dir=cfg.base_dir
+    )
     first: np.ndarray | None = None
     for ckpt in args.checkpoints:
         psnr = scores(ckpt, cfg, volumes, args.draws, args.seed)

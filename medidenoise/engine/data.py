@@ -36,6 +36,7 @@ __all__ = [
     "check_not_holdout",
     "load_sources",
     "split_volumes",
+    "training_and_validation",
 ]
 
 log = logging.getLogger(__name__)
@@ -330,3 +331,28 @@ def band_split(
         val.append(vol.with_rows((top, top + band)))
         train += [vol.with_rows((start, top)), vol.with_rows((top + band, stop))]
     return train, val
+
+
+def training_and_validation(
+    cfg: DataConfig, *, seed: int, size_multiple: int, base_dir: str | None = None
+) -> tuple[list[SliceSet], list[SliceSet], str]:
+    """The training and validation volumes of a recipe, and how they were split.
+
+    ``data.val`` when given, else a ``val_fraction`` of the training volumes
+    (:func:`split_volumes`); with ``data.val_band`` also the middle rows of the training
+    volumes (:func:`band_split`, parts at least a patch high). Returns
+    ``(train, val, description)``.
+    """
+    volumes = load_sources(cfg.train, cfg, base_dir=base_dir)
+    if cfg.val:
+        train, val = volumes, load_sources(cfg.val, cfg, base_dir=base_dir)
+        split = f"given: {len(train)} train, {len(val)} validation volume(s)"
+    else:
+        train, val, split = split_volumes(volumes, cfg, seed=seed, min_rows=max(16, size_multiple))
+    if cfg.val_band:
+        train, banded = band_split(train, cfg.val_band, min_rows=max(cfg.patch_size, size_multiple))
+        val = [*val, *banded]
+        split += (
+            f"; plus the middle {cfg.val_band:.0%} of the rows of {len(banded)} training volume(s)"
+        )
+    return train, val, split

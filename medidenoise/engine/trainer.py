@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from medidenoise._version import __version__
 from medidenoise.config import ExperimentConfig, apply_overrides, load_config, validate_config
 from medidenoise.engine import distributed
-from medidenoise.engine.data import band_split, load_sources, split_volumes
+from medidenoise.engine.data import training_and_validation
 from medidenoise.engine.datasets import PatchDataset, ValidationDataset
 from medidenoise.engine.engines import build_engines
 from medidenoise.engine.result import TrainingResult
@@ -106,22 +106,9 @@ def _datasets(
 
 def _loaders(cfg: ExperimentConfig, model: Any, dist_info: distributed.DistInfo) -> tuple[Any, ...]:
     data = cfg.data
-    volumes = load_sources(data.train, data, base_dir=cfg.base_dir)
-    if data.val:
-        train_sets, val_sets = volumes, load_sources(data.val, data, base_dir=cfg.base_dir)
-        split = f"given: {len(train_sets)} train, {len(val_sets)} validation volume(s)"
-    else:
-        train_sets, val_sets, split = split_volumes(
-            volumes, data, seed=cfg.seed, min_rows=max(16, model.size_multiple)
-        )
-    if data.val_band:
-        train_sets, banded = band_split(
-            train_sets, data.val_band, min_rows=max(data.patch_size, model.size_multiple)
-        )
-        val_sets = [*val_sets, *banded]
-        split += (
-            f"; plus the middle {data.val_band:.0%} of the rows of {len(banded)} training volume(s)"
-        )
+    train_sets, val_sets, split = training_and_validation(
+        data, seed=cfg.seed, size_multiple=model.size_multiple, base_dir=cfg.base_dir
+    )
     common = {"context_slices": model.context_slices, "noise_level_input": model.noise_level_input}
     train_ds, val_ds = _datasets(cfg, model, train_sets, val_sets, common)
     cuda = dist_info.device.type == "cuda"
