@@ -211,6 +211,10 @@ class TrainConfig(_Strict):
     #: bfloat16 autocast of the forward pass on CPU (losses stay float32); about twice
     #: as fast on CPUs with avx512_bf16 (BENCHMARKS.md); ignored on CUDA, where ``amp`` acts
     cpu_bf16: bool = False
+    #: keep the network's weights (hence its activations) in channels_last memory layout:
+    #: 0.79x the time of a bfloat16 CPU training step of the shipped U-Net
+    #: (benchmarks/bench_cpu_options.py); the numbers are the same but for rounding
+    channels_last: bool = True
     tensorboard: bool = True
 
     @model_validator(mode="after")

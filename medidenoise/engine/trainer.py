@@ -246,6 +246,8 @@ def _train(
     elif cfg.train.init_weights is not None:
         _init_from(model, cfg.train.init_weights, cfg.base_dir)
     model = model.to(dist_info.device)
+    if cfg.train.channels_last:  # the layout the convolution kernels are fastest in
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     out = _output_dir(cfg, output_dir, state["path"] if state else None)
     if dist_info.is_main:
         out.mkdir(parents=True, exist_ok=True)

@@ -252,13 +252,14 @@ def test_cpu_bf16_and_procedural_data_train_through_the_engines(
                 {"kind": "poisson_gaussian", "level": [0.03, 0.08]},
             ]
         },
-        "train": {**tiny_config["train"], "cpu_bf16": True, "loss": "l1"},
+        # the NCHW layout of before (channels_last, the default, is what the other tests run)
+        "train": {**tiny_config["train"], "cpu_bf16": True, "loss": "l1", "channels_last": False},
     }
     result = train(cfg, output_dir=tmp_path / "bf16", progress=False)
     row = result.metrics[0]
     assert np.isfinite(row["train_loss"]) and row["val_psnr"] > 0
     meta = load_model(result.best_checkpoint).metadata
-    assert meta["train"]["cpu_bf16"] is True
+    assert meta["train"]["cpu_bf16"] is True and meta["train"]["channels_last"] is False
     # validation covers the given volume and the middle band of the training volume's rows
     assert "middle 25% of the rows of 1 training volume" in meta["data"]["split"]
     given, trained = cfg["data"]["val"], cfg["data"]["train"]
