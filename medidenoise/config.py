@@ -197,6 +197,10 @@ class TrainConfig(_Strict):
     early_stopping_patience: int = Field(default=10, ge=0, le=100000)
     #: smallest PSNR gain (dB) that counts as an improvement for early stopping
     early_stopping_min_delta: float = Field(default=0.0, ge=0, le=100)
+    #: end the run after this epoch although the learning-rate schedule spans ``epochs``
+    #: (a shipped model taken from part of a longer run; a job that must fit a time slot);
+    #: resuming with a later one, or none, goes on where it stopped
+    stop_epoch: int | None = Field(default=None, ge=1, le=100000)
     val_interval: int = Field(default=1, ge=1, le=100000)
     #: fine-tune: start from this checkpoint's weights (a ``.safetensors`` file, relative
     #: to the config's folder, or a shipped model name such as ``default``); the run
@@ -227,7 +231,17 @@ class TrainConfig(_Strict):
                 f"for which its noisy targets are unbiased), not loss={self.loss!r}; "
                 "remove train.loss or set it to mse"
             )
+        if self.stop_epoch is not None and self.stop_epoch > self.epochs:
+            raise ValueError(
+                f"stop_epoch {self.stop_epoch} is after the last epoch ({self.epochs}); "
+                "raise train.epochs or lower train.stop_epoch"
+            )
         return self
+
+    @property
+    def last_epoch(self) -> int:
+        """The epoch this run ends after: ``stop_epoch`` if set, else ``epochs``."""
+        return self.stop_epoch or self.epochs
 
 
 class ExperimentConfig(_Strict):

@@ -236,7 +236,7 @@ def _trainer_and_evaluator(
     )
     trainer = SupervisedTrainer(
         device=device,
-        max_epochs=cfg.train.epochs,
+        max_epochs=cfg.train.last_epoch,
         train_data_loader=train_loader,
         network=net,
         optimizer=optimizer,

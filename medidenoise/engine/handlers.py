@@ -193,7 +193,8 @@ class StartFromEpoch:
     def __call__(self, engine: Engine) -> None:
         if self.epoch >= int(engine.state.max_epochs or 0):
             log.warning(
-                "resume: the run already has %d of %d epochs; raise train.epochs to go on",
+                "resume: the run already has %d of %d epochs; raise train.epochs (or "
+                "train.stop_epoch) to go on",
                 self.epoch,
                 engine.state.max_epochs,
             )

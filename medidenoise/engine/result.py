@@ -26,7 +26,8 @@ class TrainingResult:
     config : ExperimentConfig
         The resolved config the run used.
     stopped_early : bool
-        Whether early stopping ended the run before ``train.epochs``.
+        Whether early stopping ended the run before its last epoch (``train.stop_epoch``,
+        else ``train.epochs``).
     seconds : float
         Wall time of this call.
     """

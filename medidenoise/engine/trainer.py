@@ -283,13 +283,14 @@ def _train(
         progress=progress,
     )
     log.info(
-        "training %s '%s' on %s: %s; %d iterations/epoch, up to %d epochs",
+        "training %s '%s' on %s: %s; %d iterations/epoch, up to %d epochs%s",
         cfg.model.arch,
         cfg.name,
         dist_info.device,
         data_desc["split"],
         len(train_loader),
-        cfg.train.epochs,
+        cfg.train.last_epoch,
+        f" of a schedule over {cfg.train.epochs}" if cfg.train.stop_epoch else "",
     )
     trainer.run()
     distributed.barrier()
@@ -299,6 +300,6 @@ def _train(
         last_checkpoint=saver.last_path if saver and saver.last_path.is_file() else None,
         metrics=recorder.history,
         config=cfg,
-        stopped_early=bool(trainer.state.epoch < cfg.train.epochs),
+        stopped_early=bool(trainer.state.epoch < cfg.train.last_epoch),
         seconds=time.perf_counter() - started,
     )

@@ -109,6 +109,29 @@ def test_resume_draws_the_patches_an_uninterrupted_run_would(
         torch.testing.assert_close(end.state_dict()[key], value)
 
 
+def test_stop_epoch_ends_a_run_partway_along_its_schedule(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    cfg = copy.deepcopy(tiny_config)
+    cfg["train"].update({"epochs": 3, "schedule": "cosine", "lr": 1e-3, "lr_min": 0.0})
+    whole = train(cfg, output_dir=tmp_path / "whole", progress=False)
+    cfg["train"]["stop_epoch"] = 1
+    part = train(cfg, output_dir=tmp_path / "part", progress=False)
+    # one epoch, with the learning rate of the three-epoch schedule, not of a one-epoch one
+    assert [r["epoch"] for r in part.metrics] == [1] and not part.stopped_early
+    assert part.metrics[0]["lr"] == pytest.approx(whole.metrics[0]["lr"])
+    assert load_model(part.last_checkpoint).metadata["epochs"] == 1
+    # going on without the stop finishes the schedule as the uninterrupted run did
+    done = train(cfg, resume=tmp_path / "part", overrides=["train.stop_epoch=null"], progress=False)
+    assert [r["epoch"] for r in done.metrics] == [1, 2, 3]
+    assert [r["lr"] for r in done.metrics] == pytest.approx([r["lr"] for r in whole.metrics])
+    end, ref = load_model(done.last_checkpoint), load_model(whole.last_checkpoint)
+    for key, value in ref.state_dict().items():
+        torch.testing.assert_close(end.state_dict()[key], value)
+    with pytest.raises(ConfigError, match="stop_epoch 4 is after the last epoch"):
+        train(cfg, output_dir=tmp_path / "bad", overrides=["train.stop_epoch=4"], progress=False)
+
+
 def test_resume_refuses_another_model(run, tiny_config: dict) -> None:
     _, out = run
     other = copy.deepcopy(tiny_config)
