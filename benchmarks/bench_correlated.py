@@ -82,12 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     images = load_images(holdout_paths(), crop=args.crop)
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     t0 = time.perf_counter()
+    named = []  # (label, model): each model loaded once, its label the one every table uses
+    for spec in models:
+        model = _ffdnet.FFDNetAnchor() if spec == "ffdnet" else _common.load_bench_model(spec)
+        named.append(("FFDNet" if spec == "ffdnet" else _common.model_label(model), model))
     for case, image, noisy, true in _cases(images):
         clean = image.array
         scores["noisy"][case].append(psnr(clean, noisy, data_range=1.0))
-        for spec in models:
-            model = _ffdnet.FFDNetAnchor() if spec == "ffdnet" else _common.load_bench_model(spec)
-            name = "FFDNet" if spec == "ffdnet" else _common.model_label(model)
+        for name, model in named:
             auto = denoise(noisy, model)
             given = denoise(noisy, model, noise_level=true)
             scores[f"{name}, auto"][case].append(psnr(clean, auto, data_range=1.0))
@@ -105,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {method} | " + " | ".join(f"{m:.2f}" for m in means) + f" | {np.mean(means):.2f} |"
         )
     size = f"{args.crop} x {args.crop} centre crops" if args.crop else "whole images"
-    per_image = _per_image(
-        images, cases, scores, _common.model_label(models[0]) if models[0] != "ffdnet" else "FFDNet"
-    )
+    per_image = _per_image(images, cases, scores, named[0][0])
     text = "\n".join(
         [
             "### Correlated noise, level on auto and given (bench_correlated)",

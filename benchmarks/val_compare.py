@@ -69,9 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (cfg.data.val or cfg.data.val_band):
         ap.error(f"{args.config} has no data.val images or data.val_band to score on")
     # the recipe's own validation set, bands of the training images included; the split
-    # does not depend on the network beyond its size multiple (8 for every U-Net here)
+    # depends on the network only through its size multiple: the first checkpoint's, so
+    # every checkpoint is scored on the same slices
+    multiple = int(getattr(load_model(args.checkpoints[0]), "size_multiple", 1))
     _, volumes, _ = training_and_validation(
-        cfg.data, seed=cfg.seed, size_multiple=8, base_dir=cfg.base_dir
+        cfg.data, seed=cfg.seed, size_multiple=multiple, base_dir=cfg.base_dir
     )
     first: np.ndarray | None = None
     for ckpt in args.checkpoints:
