@@ -37,7 +37,7 @@ __all__ = [
     "validate_config",
 ]
 
-LossName = Literal["mse", "l1", "bce", "ssim"]
+LossName = Literal["mse", "l1", "bce", "ssim", "edge_l1"]
 ProceduralKind = Literal["dead_leaves", "phantom"]
 _DEFAULT_FEATURES = {
     "cae": [32, 64, 128],

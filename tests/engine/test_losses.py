@@ -8,7 +8,7 @@ import torch
 from medidenoise.engine import build_loss
 
 
-@pytest.mark.parametrize("name", ["mse", "l1", "bce", "ssim"])
+@pytest.mark.parametrize("name", ["mse", "l1", "bce", "ssim", "edge_l1"])
 def test_each_loss_is_zero_ish_for_a_perfect_prediction(name: str) -> None:
     torch.manual_seed(0)
     target = torch.rand(2, 1, 32, 32)
@@ -29,12 +29,49 @@ def test_weighted_mix_is_the_weighted_sum() -> None:
     torch.testing.assert_close(mix(pred, target), expected)
 
 
+def _step_image() -> torch.Tensor:
+    """A flat dark half and a flat bright half: one vertical edge down the middle."""
+    target = torch.full((1, 1, 32, 32), 0.2)
+    target[..., 16:] = 0.8
+    return target
+
+
+def test_edge_l1_counts_errors_on_edges_not_in_flat_regions() -> None:
+    target = _step_image()
+    loss = build_loss("edge_l1")
+    on_edge, in_flat = target.clone(), target.clone()
+    on_edge[..., 15:17] += 0.1  # the two columns either side of the step
+    in_flat[..., 4:6] += 0.1  # as many pixels, far from it
+    assert float(loss(in_flat, target)) == 0.0
+    assert float(loss(on_edge, target)) == pytest.approx(0.1, rel=1e-5)
+    # plain L1 cannot tell the two apart
+    l1 = build_loss("l1")
+    assert float(l1(on_edge, target)) == pytest.approx(float(l1(in_flat, target)))
+
+
+def test_edge_l1_of_a_flat_target_is_zero_not_nan() -> None:
+    target = torch.full((2, 1, 16, 16), 0.5)
+    value = build_loss("edge_l1")(target + 0.1, target)
+    assert float(value) == 0.0
+
+
+def test_edge_l1_mix_trains_in_a_config() -> None:
+    from medidenoise.config import TrainConfig
+
+    cfg = TrainConfig(loss={"l1": 0.7, "edge_l1": 0.3})
+    mix = build_loss(cfg.loss)
+    target = _step_image()
+    pred = target.clone().requires_grad_(True)
+    mix(pred + 0.05 * torch.randn_like(target), target).backward()
+    assert pred.grad is not None and torch.isfinite(pred.grad).all()
+
+
 def test_unknown_loss() -> None:
     with pytest.raises(ValueError, match="mse, l1, bce, ssim"):
         build_loss("perceptual")
 
 
-@pytest.mark.parametrize("spec", ["mse", "l1", "bce", "ssim", {"bce": 0.5, "ssim": 0.5}])
+@pytest.mark.parametrize("spec", ["mse", "l1", "bce", "ssim", "edge_l1", {"bce": 0.5, "ssim": 0.5}])
 def test_losses_run_in_float32_under_autocast(spec) -> None:
     # MONAI's engines compute the loss inside torch.autocast when amp is on
     torch.manual_seed(0)
