@@ -104,6 +104,16 @@ def load_bench_model(spec: str, *, device: str | None = None) -> Any:
     return spec
 
 
+def run_model(model: Any, noisy: Any, noise_level: float | None = None) -> Any:
+    """Denoise ``noisy`` with what :func:`load_bench_model` returned: a Denoiser
+    (``auto:NETWORK``) runs itself; names, checkpoints and networks go through ``denoise``."""
+    from medidenoise import Denoiser, denoise
+
+    if isinstance(model, Denoiser):
+        return model.run(noisy, noise_level=noise_level).image
+    return denoise(noisy, model, noise_level=noise_level)
+
+
 def model_label(model: Any) -> str:
     """A short name for a model spec or network."""
     if isinstance(model, str):

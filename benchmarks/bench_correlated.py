@@ -24,7 +24,6 @@ import _common
 import _ffdnet
 import numpy as np
 
-from medidenoise import denoise
 from medidenoise.evaluation.inputs import holdout_paths, load_images
 from medidenoise.evaluation.metrics import psnr
 from medidenoise.models.classical import bm3d_available, denoise_bm3d, denoise_nlm
@@ -71,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model",
         action="append",
-        help="repeatable: a model name or checkpoint, or 'ffdnet' (the optional GPL package, "
+        help="repeatable: a model name or checkpoint, 'auto:NETWORK' ('auto' with NETWORK on its "
+        "white-noise route), or 'ffdnet' (the optional GPL package, "
         "benchmark only); default: 'default', plus 'ffdnet' when installed",
     )
     parser.add_argument("--crop", type=int, default=256, help="centre crop side (0: whole)")
@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         clean = image.array
         scores["noisy"][case].append(psnr(clean, noisy, data_range=1.0))
         for name, model in named:
-            auto = denoise(noisy, model)
-            given = denoise(noisy, model, noise_level=true)
+            auto = _common.run_model(model, noisy)
+            given = _common.run_model(model, noisy, true)
             scores[f"{name}, auto"][case].append(psnr(clean, auto, data_range=1.0))
             scores[f"{name}, given"][case].append(psnr(clean, given, data_range=1.0))
         scores["NLM, given"][case].append(psnr(clean, denoise_nlm(noisy, true), data_range=1.0))

@@ -23,7 +23,6 @@ import sys
 import _common
 import numpy as np
 
-from medidenoise import Denoiser, denoise
 from medidenoise.evaluation.inputs import holdout_paths, load_images
 from medidenoise.evaluation.metrics import psnr
 from medidenoise.transforms import add_correlated_noise, add_noise
@@ -50,12 +49,6 @@ def _cells(images):
             yield f"{image.name} correlated {spectrum} {level:g} (auto)", image.array, noisy, None
 
 
-def _run(model, noisy, level):
-    if isinstance(model, Denoiser):  # "auto:NETWORK"
-        return model.run(noisy, noise_level=level).image
-    return denoise(noisy, model, noise_level=level)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("candidate")
@@ -69,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         images = load_images(holdout_paths(), crop=crop)
         where = f"{crop}px crop" if crop else "whole"
         for label, clean, noisy, oracle in _cells(images):
-            a = psnr(clean, _run(ref, noisy, oracle), data_range=1.0)
-            b = psnr(clean, _run(cand, noisy, oracle), data_range=1.0)
+            a = psnr(clean, _common.run_model(ref, noisy, oracle), data_range=1.0)
+            b = psnr(clean, _common.run_model(cand, noisy, oracle), data_range=1.0)
             worst = min(worst, b - a)
             flag = " **worse**" if b - a < -MARGIN else ""
             rows.append(f"| {where} | {label} | {a:.2f} | {b:.2f} | {b - a:+.2f}{flag} |")

@@ -50,3 +50,22 @@ def test_blocks_are_added_in_order_and_replaced(common) -> None:
 
 def test_the_real_file_has_the_section(common) -> None:
     assert common.SECTION in (ROOT / "BENCHMARKS.md").read_text()
+
+
+def test_run_model_takes_every_kind_load_bench_model_returns(common) -> None:
+    # "auto:NETWORK" is a Denoiser that denoise() does not take; bench_correlated and
+    # compare_models run every model through run_model, names and Denoisers alike
+    import numpy as np
+
+    from medidenoise import Denoiser, denoise
+
+    rng = np.random.default_rng(0)
+    clean = np.tile(np.linspace(0.2, 0.8, 64, dtype=np.float32), (64, 1))
+    noisy = clean + rng.normal(0, 0.05, clean.shape).astype(np.float32)
+    routed = common.load_bench_model("auto:white")
+    assert isinstance(routed, Denoiser)
+    # "auto" with its own white network on the white route is plain "auto"
+    expected = denoise(noisy, "auto", noise_level=0.05)
+    np.testing.assert_allclose(common.run_model(routed, noisy, 0.05), expected, atol=1e-6)
+    np.testing.assert_allclose(common.run_model("auto", noisy, 0.05), expected, atol=1e-6)
+    assert common.run_model("identity", noisy).tolist() == noisy.tolist()
