@@ -219,6 +219,12 @@ class TrainConfig(_Strict):
     #: 0.79x the time of a bfloat16 CPU training step of the shipped U-Net
     #: (benchmarks/bench_cpu_options.py); the numbers are the same but for rounding
     channels_last: bool = True
+    #: exponential moving average of the weights, its decay per training step (0: off; e.g.
+    #: 0.999, about the last 1000 steps): validation, early stopping and the best and last
+    #: checkpoints use the averaged weights, the optimizer goes on with the raw ones. It
+    #: smooths the step-to-step wander of a fine-tune, which moves the hold-out by tenths
+    #: of a dB between neighbouring epochs (BENCHMARKS.md, round 9)
+    ema: float = Field(default=0.0, ge=0, lt=1)
     tensorboard: bool = True
 
     @model_validator(mode="after")

@@ -32,6 +32,7 @@ from medidenoise.engine.handlers import (
     EpochRecorder,
     SafetensorsCheckpointer,
     StartFromEpoch,
+    WeightAverage,
     sync_terminate,
 )
 from medidenoise.engine.losses import build_loss
@@ -171,11 +172,22 @@ def build_engines(
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and info.get("scheduler"):
             scheduler.load_state_dict(info["scheduler"])
+    average = None
+    if cfg.train.ema:  # validation and checkpoints see the averaged weights
+        average = WeightAverage(
+            model,
+            cfg.train.ema,
+            saved=state.get("average") if state is not None else None,
+            updates=int(info.get("average_updates") or 0),
+        )
+    validated = average.module if average is not None else model
     trainer, evaluator = _trainer_and_evaluator(
-        cfg, model, net, device, train_loader, val_loader, optimizer, loss_fn, self_supervised
+        cfg, validated, net, device, train_loader, val_loader, optimizer, loss_fn, self_supervised
     )
 
     handlers: list[Any] = []
+    if average is not None:
+        handlers.append(average)
     if state is not None:
         handlers.append(StartFromEpoch(int(info.get("epoch", 0))))
     handlers.append(_SetEpoch(sampler, train_loader.dataset))
@@ -200,6 +212,7 @@ def build_engines(
             metadata=metadata,
             resume_info=_resume_info(cfg, model, scheduler, early, recorder),
             best_psnr=float(info.get("best_psnr") or float("-inf")),
+            average=average,
         )
         handlers.append(saver)
         handlers.extend(_log_handlers(cfg, out_dir, trainer, evaluator, progress))

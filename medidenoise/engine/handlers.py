@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -17,7 +18,13 @@ from medidenoise.engine.report import plot_curves, write_metrics
 from medidenoise.engine.state import RESUME_FILE, save_state
 from medidenoise.models import save_checkpoint
 
-__all__ = ["EpochRecorder", "SafetensorsCheckpointer", "StartFromEpoch", "sync_terminate"]
+__all__ = [
+    "EpochRecorder",
+    "SafetensorsCheckpointer",
+    "StartFromEpoch",
+    "WeightAverage",
+    "sync_terminate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +110,54 @@ def _num(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights, updated after every step.
+
+    ``module`` is a copy of the model whose floating-point parameters and buffers
+    (batch-norm statistics included) follow the trained ones as
+    ``avg += (1 - decay) * (raw - avg)``, an average over about the last
+    ``1 / (1 - decay)`` steps; integer buffers are copied. The copy starts from the
+    model's weights (a fine-tune's initial weights: no warm-up, they are good
+    weights; a network trained from scratch leaves its random start behind within
+    a few times ``1 / (1 - decay)`` steps) or, on resume, from the saved average.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        decay: float,
+        *,
+        saved: dict[str, torch.Tensor] | None = None,
+        updates: int = 0,
+    ) -> None:
+        if not 0 < decay < 1:
+            raise ValueError(f"decay must be in (0, 1), got {decay}")
+        self.source = model
+        self.decay = float(decay)
+        self.updates = int(updates)
+        self.module = copy.deepcopy(model)
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        if saved is not None:
+            self.module.load_state_dict(saved)
+
+    def attach(self, trainer: Engine) -> None:
+        """Update after every training iteration."""
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, self.update)
+
+    @torch.no_grad()
+    def update(self, _engine: Engine | None = None) -> None:
+        """Move the average one step toward the model's current weights."""
+        self.updates += 1
+        raw = self.source.state_dict()
+        for name, avg in self.module.state_dict().items():
+            value = raw[name].detach()
+            if avg.is_floating_point():
+                avg.lerp_(value.to(avg.dtype), 1.0 - self.decay)
+            else:
+                avg.copy_(value)
+
+
 class SafetensorsCheckpointer:
     """Saves ``best.safetensors`` (highest validation PSNR), ``last.safetensors`` and
     the resume state after every epoch, in the project's pickle-free format.
@@ -116,6 +171,8 @@ class SafetensorsCheckpointer:
     safe to open and rebuilds its model alone.
 
     ``metadata()`` is called at save time and returns the checkpoint metadata.
+    With ``average`` (the weights' moving average, ``train.ema``) the best and last
+    checkpoints hold the averaged weights and the resume state holds both.
     """
 
     def __init__(
@@ -128,9 +185,13 @@ class SafetensorsCheckpointer:
         metadata: Callable[[], dict[str, Any]],
         resume_info: Callable[[Engine], dict[str, Any]],
         best_psnr: float = -math.inf,
+        average: WeightAverage | None = None,
     ) -> None:
         self.out_dir = out_dir
         self.model = model
+        self.average = average
+        #: the weights the best and last checkpoints hold
+        self.saved_model = average.module if average is not None else model
         self.optimizer = optimizer
         self.evaluator = evaluator
         self.metadata = metadata
@@ -167,16 +228,24 @@ class SafetensorsCheckpointer:
             return
         self.best_psnr = psnr
         self.best_epoch = int(self.trainer.state.epoch)
-        save_checkpoint(self.best_path, self.model, metadata=self._meta(self.best_epoch))
+        save_checkpoint(self.best_path, self.saved_model, metadata=self._meta(self.best_epoch))
         log.info("epoch %d: new best validation PSNR %.2f dB", self.best_epoch, psnr)
 
     def _epoch_completed(self, trainer: Engine) -> None:
         epoch = int(trainer.state.epoch)
-        save_checkpoint(self.last_path, self.model, metadata=self._meta(epoch))
+        save_checkpoint(self.last_path, self.saved_model, metadata=self._meta(epoch))
         info = self.resume_info(trainer)
         info["best_psnr"] = self.best_psnr if math.isfinite(self.best_psnr) else None
+        average = None
+        if self.average is not None:
+            info["average_updates"] = self.average.updates
+            average = self.average.module
         save_state(
-            self.out_dir / RESUME_FILE, model=self.model, optimizer=self.optimizer, info=info
+            self.out_dir / RESUME_FILE,
+            model=self.model,
+            optimizer=self.optimizer,
+            info=info,
+            average=average,
         )
 
 

@@ -1,7 +1,8 @@
 """Resumable training state without pickle: safetensors tensors + JSON scalars.
 
 ``resume.safetensors`` in a run folder holds the model weights (``model.*``),
-the optimizer's tensors (``optim.<param>.<name>``) and, as JSON metadata, the
+the optimizer's tensors (``optim.<param>.<name>``), the moving average of the
+weights when the run keeps one (``average.*``, ``train.ema``) and, as JSON metadata, the
 epoch, iteration, optimizer hyper-parameters, scheduler and early-stopping
 state. Loading it never unpickles anything.
 """
@@ -43,11 +44,17 @@ def save_state(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     info: dict[str, Any],
+    average: torch.nn.Module | None = None,
 ) -> Path:
-    """Write model, optimizer and ``info`` (JSON-serialisable) to ``path`` atomically."""
+    """Write model, optimizer, the weights' moving average (if any) and ``info``
+    (JSON-serialisable) to ``path`` atomically."""
     path = Path(path)
     net = getattr(model, "module", model)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    if average is not None:
+        tensors.update(
+            {f"average.{k}": v.detach().cpu().contiguous() for k, v in average.state_dict().items()}
+        )
     optim_tensors, optim_meta = _split_optimizer(optimizer.state_dict())
     tensors.update(optim_tensors)
     meta = {"format": _FORMAT, "info": json.dumps(info), "optimizer": json.dumps(optim_meta)}
@@ -73,7 +80,8 @@ def find_resume_file(path: str | os.PathLike) -> Path:
 
 
 def load_state(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a resume file: ``{"model": state_dict, "optimizer": state_dict, "info": dict}``."""
+    """Read a resume file: ``{"model": state_dict, "optimizer": state_dict, "info": dict,
+    "average": state_dict or None}`` (``average``: the weights' moving average, ``train.ema``)."""
     path = find_resume_file(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
@@ -86,6 +94,7 @@ def load_state(path: str | os.PathLike) -> dict[str, Any]:
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: corrupt resume file ({exc})") from None
     model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    average = {k[8:]: v for k, v in tensors.items() if k.startswith("average.")} or None
     opt_state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):
@@ -94,4 +103,10 @@ def load_state(path: str | os.PathLike) -> dict[str, Any]:
     for pid, extra in optim_meta["scalars"].items():
         opt_state.setdefault(int(pid), {}).update(extra)
     optimizer = {"state": opt_state, "param_groups": optim_meta["param_groups"]}
-    return {"model": model, "optimizer": optimizer, "info": info, "path": str(path)}
+    return {
+        "model": model,
+        "optimizer": optimizer,
+        "info": info,
+        "average": average,
+        "path": str(path),
+    }

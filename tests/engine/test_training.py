@@ -132,6 +132,63 @@ def test_stop_epoch_ends_a_run_partway_along_its_schedule(
         train(cfg, output_dir=tmp_path / "bad", overrides=["train.stop_epoch=4"], progress=False)
 
 
+def test_weight_average_follows_the_weights() -> None:
+    from medidenoise.engine.handlers import WeightAverage
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    average = WeightAverage(net, 0.9)
+    start = copy.deepcopy(net.state_dict())
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    net[1].num_batches_tracked.fill_(7)
+    average.update()
+    d = 0.9
+    got = average.module.state_dict()
+    for name, value in net.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(got[name], d * start[name] + (1 - d) * value)
+        else:  # integer buffers follow the model
+            assert int(got[name]) == 7
+    assert not any(p.requires_grad for p in average.module.parameters())
+    # the saved average and its update count carry on after a resume
+    again = WeightAverage(net, 0.9, saved=average.module.state_dict(), updates=average.updates)
+    for name, value in got.items():
+        torch.testing.assert_close(again.module.state_dict()[name], value)
+    assert again.updates == 1
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(net, 1.0)
+
+
+def test_ema_run_saves_the_average_and_resumes_it_exactly(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    cfg = copy.deepcopy(tiny_config)
+    cfg["train"].update({"epochs": 2, "ema": 0.9})
+    whole = train(cfg, output_dir=tmp_path / "whole", progress=False)
+    state = load_state(tmp_path / "whole")
+    assert state["average"] is not None and state["info"]["average_updates"] == 4
+    last = load_model(whole.last_checkpoint).state_dict()
+    # the checkpoints hold the averaged weights, the resume state both
+    for key, value in state["average"].items():
+        torch.testing.assert_close(last[key], value)
+    assert any(not torch.equal(state["model"][k], v) for k, v in state["average"].items()), (
+        "the average should differ from the raw weights after 4 steps"
+    )
+    assert load_model(whole.last_checkpoint).metadata["train"]["ema"] == 0.9
+    # one epoch, then a resume: the same average as the uninterrupted run
+    cfg["train"]["stop_epoch"] = 1
+    train(cfg, output_dir=tmp_path / "split", progress=False)
+    done = train(
+        cfg, resume=tmp_path / "split", overrides=["train.stop_epoch=null"], progress=False
+    )
+    resumed = load_model(done.last_checkpoint).state_dict()
+    for key, value in last.items():
+        torch.testing.assert_close(resumed[key], value)
+    # and it validated as the uninterrupted run did
+    assert done.metrics[-1]["val_psnr"] == pytest.approx(whole.metrics[-1]["val_psnr"])
+
+
 def test_resume_refuses_another_model(run, tiny_config: dict) -> None:
     _, out = run
     other = copy.deepcopy(tiny_config)
