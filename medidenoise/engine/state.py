@@ -38,6 +38,11 @@ def _split_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], di
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
+def _prefixed(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's state dict on the CPU, each name behind ``prefix``, ready for safetensors."""
+    return {f"{prefix}{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
 def save_state(
     path: str | os.PathLike,
     *,
@@ -49,12 +54,9 @@ def save_state(
     """Write model, optimizer, the weights' moving average (if any) and ``info``
     (JSON-serialisable) to ``path`` atomically."""
     path = Path(path)
-    net = getattr(model, "module", model)
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    tensors = _prefixed("model.", getattr(model, "module", model))
     if average is not None:
-        tensors.update(
-            {f"average.{k}": v.detach().cpu().contiguous() for k, v in average.state_dict().items()}
-        )
+        tensors.update(_prefixed("average.", average))
     optim_tensors, optim_meta = _split_optimizer(optimizer.state_dict())
     tensors.update(optim_tensors)
     meta = {"format": _FORMAT, "info": json.dumps(info), "optimizer": json.dumps(optim_meta)}
