@@ -38,6 +38,7 @@ from medidenoise.transforms.rician import (
     rician_mean,
     rician_sigma,
     rician_unbias,
+    rician_unbias_denoised,
 )
 
 # MONAI-based names -> module, imported on first access
