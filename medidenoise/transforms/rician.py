@@ -106,9 +106,9 @@ def rician_unbias(estimate: np.ndarray, sigma: float) -> np.ndarray:
 # "The Rician step near the noise floor"): smoothed in-plane (Gaussian std in pixels) where the
 # smoothed estimate is within _FLOOR_BAND sigmas of the floor, then the excess over the floor
 # shrunk by a non-negative garrote with threshold _FLOOR_SHRINK sigmas
-_FLOOR_SMOOTHING_PX = 2.0
+_FLOOR_SMOOTHING_PX = 4.0
 _FLOOR_BAND = 0.25
-_FLOOR_SHRINK = 0.04
+_FLOOR_SHRINK = 0.06
 
 
 def rician_unbias_denoised(estimate: np.ndarray, sigma: float) -> np.ndarray:
@@ -117,15 +117,15 @@ def rician_unbias_denoised(estimate: np.ndarray, sigma: float) -> np.ndarray:
     A denoised magnitude image estimates ``E[M]`` with an error of a few percent of
     ``sigma``. Near the noise floor ``sigma * sqrt(pi / 2)`` the inverse grows as the
     square root of the excess over the floor, so every upward error there becomes signal:
-    on the dark background of an MR slice a third of the pixels of a good estimate sit
-    above the floor, and the background comes out grey. Two steps before the inverse:
+    on a dark background a third to a half of the pixels of a good estimate sit above the
+    floor, and the background comes out grey. Two steps before the inverse:
 
-    1. where the in-plane smoothed estimate (Gaussian, std 2 pixels; each 2D slice on its
+    1. where the in-plane smoothed estimate (Gaussian, std 4 pixels; each 2D slice on its
        own, the last two axes) is within 0.25 sigma of the floor, the smoothed value
        replaces the estimate, fading linearly to the estimate itself at 0.25 sigma: a flat
        dark region keeps its level with less spread, edges of the signal are untouched;
     2. the excess ``e`` over the floor, in sigmas, becomes ``e - t**2 / e`` above
-       ``t = 0.04`` and 0 below (a non-negative garrote): the last few hundredths of a
+       ``t = 0.06`` and 0 below (a non-negative garrote): the last few hundredths of a
        sigma above the floor count as noise, while a clear signal (``e >> t``) keeps its
        value.
 
