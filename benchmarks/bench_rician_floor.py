@@ -49,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="auto", help="auto, or auto:NETWORK (a checkpoint)")
     args = parser.parse_args(argv)
-    model: Any = (
-        _common.load_bench_model(args.model) if args.model != "auto" else Denoiser("auto")
-    )
+    model: Any = _common.load_bench_model(args.model) if args.model != "auto" else Denoiser("auto")
     model.rician = True
     seen: dict[str, Any] = {}
 
