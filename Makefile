@@ -58,10 +58,10 @@ train-correlated: setup
 	scripts/train-resumable.sh configs/default_round2.yaml
 	cp runs/default_round2/last.safetensors medidenoise/weights/correlated.safetensors
 
-## The shipped 'white' model, the white-noise route of "auto": round 7 (configs/white.yaml),
-## a fine-tune of round 5 (configs/white_round5.yaml, from the default; its weights are kept in
-## training_state/white_round5/) under zero-mean noise only, ended after epoch 79 of its
-## schedule (~30 min on two CPU cores). Resumable at any moment (DEVICE=cuda on a GPU).
+## The shipped 'white' model, the white-noise route of "auto": round 10 (configs/white.yaml),
+## a fine-tune of round 7's epoch 79 (kept in training_state/white_round7/epoch79.safetensors)
+## with an edge-weighted loss term and a moving average of the weights, 200 epochs
+## (~80 min on two CPU cores). Resumable at any moment (DEVICE=cuda on a GPU).
 train-white: setup
 	scripts/train-resumable.sh configs/white.yaml
 	cp runs/white/last.safetensors medidenoise/weights/white.safetensors

@@ -52,8 +52,8 @@ SHIPPED_MODELS = {
     # the default fine-tuned on correlated and signal-dependent noise (issue 11, round 2):
     # far better on spatially correlated noise, worse on Rician noise; opt-in
     "correlated": ("correlated.safetensors", "configs/default_round2.yaml"),
-    # the default fine-tuned under zero-mean noise only (issue 11, rounds 5 and 7): better on
-    # white Gaussian and Poisson noise; leaves the Rician bias to rician_unbias. auto's white route
+    # the default fine-tuned under zero-mean noise only (issue 11, rounds 5, 7 and 10): better on
+    # white Gaussian and Poisson noise; leaves the Rician bias to rician_unbias_denoised. auto's white route
     "white": ("white.safetensors", "configs/white.yaml"),
 }
 
