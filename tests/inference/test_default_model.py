@@ -103,7 +103,7 @@ def test_rician_option_removes_the_bias_of_the_dark_background(brain_slice: np.n
     gain = _psnr(brain_slice, unbiased.image) - _psnr(brain_slice, plain)
     assert gain > 3.0, f"the Rician option gained only {gain:.2f} dB"
     air = brain_slice == 0
-    assert float(plain[air].mean()) > 0.02 > float(np.abs(unbiased.image[air]).mean()) * 4
+    assert float(plain[air].mean()) > 0.02 > float(np.abs(unbiased.image[air]).mean()) * 10
     # a given level is used as the Rician sigma; an image that is not a magnitude is refused
     assert md.Denoiser(rician=True).run(noisy, noise_level=0.05).noise_level == 0.05
     with pytest.raises(md.InvalidImageError, match="not a magnitude image"):
