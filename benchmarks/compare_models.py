@@ -12,7 +12,8 @@ the difference.
 
 CANDIDATE and the reference: a model name or checkpoint, or ``auto:NETWORK`` for ``"auto"``
 with NETWORK on its white-noise route (``auto:training_state/white_round5/best.safetensors``
-against ``--reference auto``: what users would get with that network shipped there).
+against ``--reference auto``: what users would get with that network shipped there);
+``auto-correlated:NETWORK`` puts NETWORK on the correlated-noise route instead.
 """
 
 from __future__ import annotations

@@ -68,4 +68,9 @@ def test_run_model_takes_every_kind_load_bench_model_returns(common) -> None:
     expected = denoise(noisy, "auto", noise_level=0.05)
     np.testing.assert_allclose(common.run_model(routed, noisy, 0.05), expected, atol=1e-6)
     np.testing.assert_allclose(common.run_model("auto", noisy, 0.05), expected, atol=1e-6)
+    # a network on the correlated route: white noise still goes to white, and the label
+    # names the network that stood in
+    swapped = common.load_bench_model("auto-correlated:default")
+    np.testing.assert_allclose(common.run_model(swapped, noisy, 0.05), expected, atol=1e-6)
+    assert swapped.model.names[True] == "default" and swapped.model.names[False] == "white"
     assert common.run_model("identity", noisy).tolist() == noisy.tolist()
