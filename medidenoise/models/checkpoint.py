@@ -49,11 +49,12 @@ FORMAT = "medidenoise-checkpoint-v1"
 SHIPPED_MODELS = {
     "default": ("default.safetensors", "configs/default.yaml"),
     "cae-baseline": ("cae_baseline.safetensors", "configs/cae_seed.yaml"),
-    # the default fine-tuned on correlated and signal-dependent noise (issue 11, round 2):
-    # far better on spatially correlated noise, worse on Rician noise; opt-in
-    "correlated": ("correlated.safetensors", "configs/default_round2.yaml"),
-    # the default fine-tuned under zero-mean noise only (issue 11, rounds 5, 7 and 10): better on
-    # white Gaussian and Poisson noise; leaves the Rician bias to rician_unbias_denoised. auto's white route
+    # the default fine-tuned on correlated and signal-dependent noise (issue 11, rounds 2 and
+    # 3): far better on spatially correlated noise; auto's correlated route
+    "correlated": ("correlated.safetensors", "configs/correlated.yaml"),
+    # the default fine-tuned under zero-mean noise only (issue 11, rounds 5, 7 and 10): better
+    # on white Gaussian and Poisson noise; leaves the Rician bias to rician_unbias_denoised.
+    # auto's white route
     "white": ("white.safetensors", "configs/white.yaml"),
 }
 
