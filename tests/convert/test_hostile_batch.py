@@ -253,9 +253,15 @@ def test_a_second_process_is_refused_while_the_first_runs(tmp_path: Path) -> Non
     deadline = time.monotonic() + 120
     while not any((out / PARTIAL_DIR).glob("*.claim")) and time.monotonic() < deadline:
         time.sleep(0.01)  # the first run holds the lock and is converting a series
-    go.touch()
-    code, err = second.wait(timeout=120), second.stderr.read()  # type: ignore[union-attr]
-    assert first.poll() is None, "the first run ended before the second started: no overlap"
+    # paused while it holds the lock, so that the second runs inside the first however fast
+    # this machine converts the three small series
+    first.send_signal(signal.SIGSTOP)
+    try:
+        go.touch()
+        code, err = second.wait(timeout=120), second.stderr.read()  # type: ignore[union-attr]
+        assert first.poll() is None, "the first run ended before the second started: no overlap"
+    finally:
+        first.send_signal(signal.SIGCONT)
     assert code == 3, err[-3000:]
     assert f"pid {first.pid}" in err
     assert first.wait(timeout=300) == 0, first.stderr.read()  # type: ignore[union-attr]
