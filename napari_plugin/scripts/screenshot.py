@@ -89,6 +89,7 @@ def take(output: Path) -> Path:
         time.sleep(0.01)
     viewer.layers.remove("MNI152 T1 noisy preview")
     viewer.layers.selection.active = viewer.layers["MNI152 T1 noisy denoised"]
+    viewer.layers["MNI152 T1 noisy removed noise"].visible = True  # added hidden; shown in the grid
     viewer.grid.enabled = True
     viewer.reset_view()
     _close_toasts(viewer)

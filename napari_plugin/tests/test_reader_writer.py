@@ -9,7 +9,7 @@ import pydicom
 import pytest
 from factories import data_file
 from napari_medidenoise import napari_get_reader
-from napari_medidenoise._layers import META_KEY, ROLE_DENOISED
+from napari_medidenoise._layers import META_KEY, ROLE_DENOISED, difference_limits
 from napari_medidenoise._writer import write_dicom, write_nifti
 
 import medidenoise as md
@@ -235,3 +235,15 @@ def test_padding_outside_the_field_of_view_is_kept_out_of_the_limits(tmp_path: P
     [(_, kwargs, _)] = _read(path)
     low, high = kwargs["contrast_limits"]
     assert 0 < low < 40 < high < 80  # the tissue's range, not -3024..80
+
+
+def test_a_difference_image_gets_limits_symmetric_around_zero():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 2, (4, 64, 64)).astype(np.float32)
+    noise[0, 0, :8] = 500.0  # a few outliers do not set the range
+    low, high = difference_limits(noise)
+    assert low == -high and 4 < high < 7
+    # a residual that is not centred keeps 0 in the middle
+    low, high = difference_limits(noise + 3.0)
+    assert low == -high and high > 7
+    assert difference_limits(np.zeros((2, 8, 8), np.float32)) == (-1.0, 1.0)

@@ -82,8 +82,10 @@ def test_the_result_is_on_top_and_the_removed_noise_is_never_saved_as_dicom(
     shown: list[str] = []
     monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
     removed = viewer.layers[f"{ct_layer.name} removed noise"]
-    # the user sees the result, not the noise, after "Denoise volume"
-    assert viewer.layers[-1] is nlm_denoised
+    # the user sees the result, not the noise, after "Denoise volume": the removed noise
+    # is hidden above it
+    assert [layer for layer in viewer.layers if layer.visible][-1] is nlm_denoised
+    assert viewer.layers[-1] is removed and not removed.visible
     with pytest.warns(UserWarning, match="did not return any written paths"):
         assert removed.save(str(tmp_path / "noise.dcm")) == []
     assert "not an image of the patient" in shown[-1]

@@ -22,7 +22,13 @@ from magicgui.widgets import (
 )
 
 from napari_medidenoise._adapt_panel import AdaptPanel
-from napari_medidenoise._layers import ROLE_DENOISED, ROLE_REMOVED_NOISE, display_limits
+from napari_medidenoise._layers import (
+    DIFFERENCE,
+    DIFFERENCE_COLORMAP,
+    ROLE_DENOISED,
+    ROLE_REMOVED_NOISE,
+    difference_limits,
+)
 from napari_medidenoise._state import MODEL_CHOICES, DenoiseSettings, available_devices
 from napari_medidenoise._status import StatusLabel
 from napari_medidenoise._viewer_tools import (
@@ -262,8 +268,9 @@ class DenoiseWidget(Container):
     def _on_volume_done(self, outcome: VolumeResult | _Failure | None) -> None:
         """Publish the result of the run as it was started (later widget changes do not apply).
 
-        A cancelled run adds no layer. The removed-noise layer is a difference
-        image: its contrast limits are symmetric around 0 (mid-gray = unchanged).
+        A cancelled run adds no layer. The denoised layer goes above the other
+        layers (only its hidden removed noise is higher) and is selected, so the
+        user sees the result; :meth:`_publish_removed_noise` adds the removed noise.
         """
         request, self._request = self._request, None
         if isinstance(outcome, _Failure):
@@ -279,16 +286,12 @@ class DenoiseWidget(Container):
             "self_ensemble": request.job.self_ensemble,
             "rician": request.job.rician,
         }
-        if request.removed_noise:
-            low, high = display_limits(outcome.removed_noise)
-            bound = max(abs(low), abs(high), 1e-6)
-            publish_layer(self.viewer, layer, f"{layer.name} removed noise",
-                          outcome.removed_noise, role=ROLE_REMOVED_NOISE,
-                          contrast_limits=(-bound, bound), colormap="gray", **facts)  # fmt: skip
-        # the result goes on top, so the user sees it rather than the removed noise
         denoised = publish_layer(self.viewer, layer, f"{layer.name} denoised",
                                  outcome.denoised, role=ROLE_DENOISED, **facts)  # fmt: skip
         bring_to_top(self.viewer, denoised)
+        if request.removed_noise:
+            self._publish_removed_noise(layer, outcome.removed_noise, facts)
+        self.viewer.layers.selection.active = denoised
         from medidenoise import auto_pick  # loaded with the model already
 
         level = outcome.noise_level
@@ -296,6 +299,27 @@ class DenoiseWidget(Container):
         if auto_pick(outcome.model) is not None:  # which network auto picked for this volume
             details.append(outcome.model)
         self._status.value = f"denoised ({'; '.join(details)})" if details else "denoised"
+
+    def _publish_removed_noise(
+        self, layer: Image, residual: np.ndarray, facts: dict[str, Any]
+    ) -> None:
+        """Add (or update) ``"<name> removed noise"``, the difference input - denoised.
+
+        It must never pass for the scan: a diverging colormap (near-white = 0,
+        unchanged; green = the denoiser lowered the voxel, magenta = raised it)
+        with contrast limits symmetric around 0, and the metadata say it is a
+        difference image (``role``, ``difference``). It is added *hidden*, on top
+        of the layer list, never between the source and its denoised layer:
+        hiding the denoised layer shows the scan, and ticking the eye of the
+        removed noise shows it at once (below the opaque scan it would never be
+        seen). Each run hides it again, so the new result is what is seen.
+        """
+        removed = publish_layer(self.viewer, layer, f"{layer.name} removed noise", residual,
+                                role=ROLE_REMOVED_NOISE, difference=DIFFERENCE,
+                                contrast_limits=difference_limits(residual),
+                                colormap=DIFFERENCE_COLORMAP, visible=False,
+                                **facts)  # fmt: skip
+        bring_to_top(self.viewer, removed)
 
     # -- both --------------------------------------------------------------------------------
     def _on_error(self, exc: BaseException) -> None:

@@ -20,12 +20,15 @@ import numpy as np
 import medidenoise as md
 
 __all__ = [
+    "DIFFERENCE",
+    "DIFFERENCE_COLORMAP",
     "META_KEY",
     "ROLE_DENOISED",
     "ROLE_NOISY",
     "ROLE_REMOVED_NOISE",
     "ROLE_SOURCE",
     "colormap_for",
+    "difference_limits",
     "display_limits",
     "header_window",
     "layer_entry",
@@ -47,6 +50,12 @@ ROLE_SOURCE = "source"  # the image as read from its file
 ROLE_DENOISED = "denoised"  # a denoising result (volume or preview)
 ROLE_REMOVED_NOISE = "removed noise"  # input - denoised: noise, not anatomy
 ROLE_NOISY = "noisy"  # the input with noise added on purpose
+
+#: what a removed-noise layer is the difference of (``metadata["medidenoise"]["difference"]``)
+DIFFERENCE = "input - denoised"
+#: diverging colormap of a difference image: near-white at 0, magenta below, green above,
+#: so it cannot pass for a grey-scale scan (one of napari's own colormaps)
+DIFFERENCE_COLORMAP = "PiYG"
 
 
 def layer_entry(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -154,6 +163,33 @@ def display_limits(array: np.ndarray, *, skip_padding: bool = False) -> tuple[fl
     if high <= low:
         high = low + 1.0
     return (low, high)
+
+
+#: percentile of |difference| that sets the contrast limits of a difference image
+_DIFFERENCE_PERCENTILE = 99.5
+
+
+def difference_limits(array: np.ndarray) -> tuple[float, float]:
+    """Contrast limits ``(-m, m)`` of a difference image, symmetric around 0.
+
+    ``m`` is the 99.5th percentile of ``|array|`` on a subsample, so that a few
+    outliers do not wash the rest out and 0 (unchanged) sits at the middle of
+    the colormap. It falls back to the largest ``|value|``, and to 1 for an
+    all-zero (or non-finite) array.
+
+    Examples
+    --------
+    >>> low, high = difference_limits(np.random.default_rng(0).normal(0, 2, (8, 64, 64)))
+    >>> low == -high and 4 < high < 7
+    True
+    """
+    flat = np.asarray(array).reshape(-1)
+    sample = np.abs(flat[:: max(1, flat.size // 200_000)])
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return (-1.0, 1.0)
+    bound = float(np.percentile(sample, _DIFFERENCE_PERCENTILE)) or float(sample.max()) or 1.0
+    return (-bound, bound)
 
 
 def _first_number(value: Any) -> float | None:

@@ -50,7 +50,8 @@ class DenoiseSettings:
     device : str
         ``"cpu"`` or ``"cuda"``.
     removed_noise : bool
-        Also add a layer with the removed noise (input - denoised).
+        Also add a layer with the removed noise (input - denoised): hidden, on top,
+        in a diverging colormap centred on 0.
     self_ensemble : bool
         Average the network over the 8 flips/rotations of each slice (the
         self-ensemble of ``medidenoise.Denoiser``; networks only).

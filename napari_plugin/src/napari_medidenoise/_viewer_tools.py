@@ -60,6 +60,7 @@ def publish_layer(
     translate: tuple[float, ...] | None = None,
     contrast_limits: tuple[float, float] | None = None,
     colormap: str | None = None,
+    visible: bool = True,
     **facts: Any,
 ) -> Image:
     """Add ``data`` as layer ``name`` with the source's geometry, or update that layer.
@@ -67,7 +68,8 @@ def publish_layer(
     The new layer keeps the source volume in its metadata, so it can be saved
     as a NIfTI file with the original geometry, and ``role`` (one of the
     ``ROLE_*`` values of ``_layers``): only a ``"denoised"`` layer may be saved
-    as a derived DICOM series of its source.
+    as a derived DICOM series of its source. ``visible=False`` adds the layer
+    hidden (and hides the layer it updates); ``facts`` go into the metadata.
     """
     state: dict[str, Any] = {
         "scale": tuple(source.scale),
@@ -78,11 +80,12 @@ def publish_layer(
         else contrast_limits,
         "colormap": source.colormap.name if colormap is None else colormap,
         "metadata": _derived_metadata(source, role, **facts),
+        "visible": visible,
     }
     if name in viewer.layers:
         layer = viewer.layers[name]
         layer.data = data
-        for key in ("scale", "translate", "affine", "contrast_limits", "metadata"):
+        for key in ("scale", "translate", "affine", "contrast_limits", "metadata", "visible"):
             setattr(layer, key, state[key])
         layer.colormap = state["colormap"]
         return layer
