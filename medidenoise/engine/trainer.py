@@ -157,6 +157,7 @@ def _output_dir(cfg: ExperimentConfig, output_dir: Any, resume_path: str | None)
 
 def _init_from(model: torch.nn.Module, source: str, base_dir: str | None) -> None:
     """Load a checkpoint's weights into ``model`` (fine-tuning), checking the architecture."""
+    from medidenoise.models._blocks import equalise_transposed
     from medidenoise.models.checkpoint import AUTO_MODEL, SHIPPED_MODELS, load_model
 
     where: str | Path = source
@@ -169,12 +170,20 @@ def _init_from(model: torch.nn.Module, source: str, base_dir: str | None) -> Non
         start = load_model(where)
     except Exception as exc:  # CheckpointError, with the file and the reason
         raise ConfigError(f"train.init_weights={source!r}: {exc}") from None
-    if model_config_of(start) != model_config_of(model):
+    old, new = model_config_of(start), model_config_of(model)
+    state = start.state_dict()
+    if old.get("upsample") == "transpose" and new.get("upsample") == "resize":
+        # a network of before 0.9: its transposed upsampling becomes the resize form
+        # (the mean of the four sub-pixel kernels), the rest is loaded as it is
+        old = {**old, "upsample": "resize"}
+        state = equalise_transposed(state)
+        log.info("%s: transposed upsampling turned into bilinear + 1x1 (kernels averaged)", where)
+    if old != new:
         raise ConfigError(
             f"train.init_weights={source!r}: its model {model_config_of(start)} differs from "
             f"the config's model {model_config_of(model)}; fine-tune with the same model section"
         )
-    model.load_state_dict(start.state_dict())
+    model.load_state_dict(state)
     log.info("starting from the weights of %s", where)
 
 

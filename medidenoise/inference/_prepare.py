@@ -22,6 +22,8 @@ from medidenoise.inference._robust import (
     Excess,
     RobustStats,
     fill_padding,
+    merge_excess,
+    noise_window,
     robust_stats,
     split_outliers,
 )
@@ -123,7 +125,12 @@ def prepare(
             fill_padding(vol, padding)
         stats = robust_stats(vol, modality, padding)
         excess = split_outliers(vol, stats.low, stats.high)
-        return Prepared(vol, stats, excess, *noise_level(vol, level, stats, route, rician))
+        sigma, correlated, magnitude = noise_level(vol, level, stats, route, rician)
+        narrow = noise_window(vol, stats, sigma)
+        if narrow is not None:  # low noise for the range: the window narrowed around tissue
+            excess = merge_excess(excess, split_outliers(vol, narrow.low, narrow.high))
+            stats = narrow
+        return Prepared(vol, stats, excess, sigma, correlated, magnitude)
     lo, hi = context if context is not None else (index, index + 1)
     key = (_digest(vol), _digest(padding), modality, level, route, rician)
     with _lock:

@@ -5,11 +5,79 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Norm", "conv_block", "make_norm"]
+__all__ = [
+    "Norm",
+    "ResizeConv",
+    "Upsample",
+    "conv_block",
+    "equalise_transposed",
+    "make_norm",
+    "up_layer",
+]
 
 Norm = Literal["batch", "instance", "none"]
+#: how a decoder doubles the resolution: ``"resize"`` (bilinear, then a 1x1 convolution)
+#: or ``"transpose"`` (a 2x2 stride-2 transposed convolution: the networks shipped
+#: before 0.9, which add a 2-pixel pattern when the input is unlike their training)
+Upsample = Literal["resize", "transpose"]
+
+
+class ResizeConv(nn.Conv2d):
+    """Bilinear 2x upsampling followed by a 1x1 convolution.
+
+    A 2x2 stride-2 transposed convolution gives each of the four output pixels of a
+    2x2 block its own weights, and nothing makes the four agree: a trained network
+    carries a small 2-pixel alternation that grows into a visible grid when the input is
+    unlike its training (a real CT's noise at 0.1 % of the range). Interpolating first
+    gives every output pixel the same weights, so a flat or smoothly varying feature map
+    stays flat or smooth. Same parameters as a 1x1 ``Conv2d`` (its state-dict keys too).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, H, W) -> (B, C_out, 2H, 2W)."""
+        up = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return F.conv2d(up, self.weight, self.bias)
+
+
+def up_layer(in_ch: int, out_ch: int, mode: Upsample) -> nn.Module:
+    """The decoder's 2x upsampling layer by name (:data:`Upsample`)."""
+    if mode == "resize":
+        return ResizeConv(in_ch, out_ch)
+    if mode == "transpose":
+        return nn.ConvTranspose2d(in_ch, out_ch, 2, stride=2)
+    raise ValueError(f"upsample must be 'resize' or 'transpose', got {mode!r}")
+
+
+def equalise_transposed(
+    state: dict[str, torch.Tensor], prefix: str = "up."
+) -> dict[str, torch.Tensor]:
+    """A transposed-upsampling state dict turned into the ``"resize"`` form.
+
+    Each 2x2 stride-2 transposed convolution's weight ``(C_in, C_out, 2, 2)`` becomes the
+    1x1 weight ``(C_out, C_in, 1, 1)`` of the mean of its four sub-pixel kernels (the
+    bias is kept): the network it loads into computes, for a smooth feature map, what the
+    old one computed on average over each 2x2 block, without the block-to-block pattern.
+    A starting point for fine-tuning; keys other than ``prefix``'s are copied unchanged.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if (
+            key.startswith(prefix)
+            and key.endswith(".weight")
+            and value.ndim == 4
+            and value.shape[-2:] == (2, 2)
+        ):
+            out[key] = value.mean(dim=(2, 3)).t().contiguous()[:, :, None, None]
+        else:
+            out[key] = value
+    return out
 
 
 def make_norm(norm: Norm, channels: int) -> nn.Module:

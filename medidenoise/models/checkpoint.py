@@ -197,6 +197,16 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
+def model_section(meta: dict[str, Any]) -> dict[str, Any]:
+    """The ``model`` section of a checkpoint's metadata, completed for files of older
+    versions: a U-Net saved before the ``upsample`` option existed used transposed
+    convolutions."""
+    section = dict(meta["model"])
+    if section.get("arch", "unet") != "cae":
+        section.setdefault("upsample", "transpose")
+    return section
+
+
 def _resolve(name_or_path: str | os.PathLike) -> Path:
     name = os.fspath(name_or_path)
     if name == AUTO_MODEL:
@@ -248,7 +258,7 @@ def load_model(
     path = _resolve(name_or_path)
     meta = read_metadata(path)
     try:
-        model = build_model(meta["model"])
+        model = build_model(model_section(meta))
     except ConfigError as exc:
         raise CheckpointError(f"{path}: incompatible model config in checkpoint: {exc}") from None
     dev = torch.device(device) if device is not None else torch.device("cpu")

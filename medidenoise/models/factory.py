@@ -73,6 +73,8 @@ def build_model(cfg: ModelConfig | dict[str, Any]) -> nn.Module:
     }
     if mc.arch == "unet":
         kwargs["residual"] = mc.residual
+    if mc.arch != "cae":
+        kwargs["upsample"] = mc.upsample
     return ARCHITECTURES[mc.arch](**kwargs)
 
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from medidenoise.models._blocks import Norm, check_common, conv_block
+from medidenoise.models._blocks import Norm, Upsample, check_common, conv_block, up_layer
 
 __all__ = ["UNet"]
 
@@ -17,7 +17,8 @@ class UNet(nn.Module):
     """U-Net with skip connections, sized for CPU inference.
 
     Each level has two 3x3 conv -> norm -> ReLU blocks; downsampling is a 2x2
-    max-pool, upsampling a 2x2 stride-2 transposed conv followed by
+    max-pool, upsampling bilinear interpolation and a 1x1 conv (or, in networks
+    trained before 0.9, a 2x2 stride-2 transposed conv) followed by
     concatenation with the skip. Nothing else: no attention, no dropout, so
     the cost is set by ``features`` alone.
 
@@ -35,6 +36,10 @@ class UNet(nn.Module):
         Normalisation after each convolution.
     residual : bool
         Predict the noise: output = centre slice - network(x).
+    upsample : {"resize", "transpose"}
+        The decoder's upsampling (:class:`~medidenoise.models._blocks.ResizeConv`;
+        ``"transpose"`` only to load networks trained before 0.9: it adds a 2-pixel
+        pattern on inputs unlike its training).
 
     Examples
     --------
@@ -54,6 +59,7 @@ class UNet(nn.Module):
         noise_level_input: bool = False,
         norm: Norm = "batch",
         residual: bool = False,
+        upsample: Upsample = "resize",
     ) -> None:
         super().__init__()
         check_common(context_slices, features)
@@ -69,6 +75,7 @@ class UNet(nn.Module):
             "noise_level_input": self.noise_level_input,
             "norm": norm,
             "residual": self.residual,
+            "upsample": upsample,
         }
         in_ch = self.context_slices + int(self.noise_level_input)
         self.down = nn.ModuleList()
@@ -79,7 +86,7 @@ class UNet(nn.Module):
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
         for f in reversed(features[:-1]):
-            self.up.append(nn.ConvTranspose2d(in_ch, f, 2, stride=2))
+            self.up.append(up_layer(in_ch, f, upsample))
             self.merge.append(conv_block(2 * f, f, norm))
             in_ch = f
         self.head = nn.Conv2d(in_ch, 1, 1)

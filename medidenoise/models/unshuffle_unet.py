@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from medidenoise.models._blocks import Norm, check_common, conv_block
+from medidenoise.models._blocks import Norm, Upsample, check_common, conv_block, up_layer
 
 __all__ = ["UnshuffleUNet"]
 
@@ -34,6 +34,12 @@ class UnshuffleUNet(nn.Module):
         Whether a constant noise-level channel is appended (last) to the input.
     norm : {"batch", "instance", "none"}
         Normalisation after each convolution.
+    upsample : {"resize", "transpose"}
+        The decoder's upsampling between levels (as :class:`~medidenoise.models.unet.UNet`'s).
+        The last step back to full resolution is a pixel shuffle of four predicted
+        channels, which like a transposed convolution gives each pixel of a 2x2 block its
+        own weights: check a trained network for a 2-pixel pattern before shipping it
+        (``medidenoise.evaluation.pattern_metrics``).
 
     Examples
     --------
@@ -52,6 +58,7 @@ class UnshuffleUNet(nn.Module):
         context_slices: int = 1,
         noise_level_input: bool = True,
         norm: Norm = "batch",
+        upsample: Upsample = "resize",
     ) -> None:
         super().__init__()
         check_common(context_slices, features)
@@ -65,6 +72,7 @@ class UnshuffleUNet(nn.Module):
             "context_slices": self.context_slices,
             "noise_level_input": self.noise_level_input,
             "norm": norm,
+            "upsample": upsample,
         }
         in_ch = 4 * self.context_slices + int(self.noise_level_input)
         self.down = nn.ModuleList()
@@ -75,7 +83,7 @@ class UnshuffleUNet(nn.Module):
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
         for f in list(features[:-1])[::-1]:
-            self.up.append(nn.ConvTranspose2d(in_ch, f, 2, stride=2))
+            self.up.append(up_layer(in_ch, f, upsample))
             self.merge.append(conv_block(2 * f, f, norm))
             in_ch = f
         self.head = nn.Conv2d(in_ch, 4, 3, padding=1)
