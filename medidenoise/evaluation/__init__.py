@@ -1,4 +1,5 @@
-"""Evaluation: PSNR/SSIM metrics, classical baselines and evaluation reports.
+"""Evaluation: PSNR/SSIM metrics, classical baselines, evaluation reports, and the fidelity
+measures of real scans (flat regions, their noise, patterns, NPS, windowed PSNR/SSIM).
 
 The public ``medidenoise.evaluate(model, ...)`` (:mod:`.evaluate_model`) runs the
 model through ``medidenoise.Denoiser``; :func:`evaluate_denoisers` takes the
@@ -7,6 +8,24 @@ denoisers as callables. The classical baselines live in
 """
 
 from medidenoise._exports import public_names as _public_names
+from medidenoise.evaluation.fidelity import (
+    FlatNoise,
+    flat_region_mask,
+    flat_region_noise,
+    flat_region_std,
+)
+from medidenoise.evaluation.fidelity_nps import (
+    NoisePowerSpectrum,
+    noise_power_spectrum,
+    nps_mean_frequency_shift,
+)
+from medidenoise.evaluation.fidelity_patterns import PatternMetrics, pattern_metrics
+from medidenoise.evaluation.fidelity_windows import (
+    apply_window,
+    clinical_windows,
+    windowed_psnr,
+    windowed_ssim,
+)
 from medidenoise.evaluation.inputs import (
     DEFAULT_NOISES,
     HOLDOUT_NAMES,
