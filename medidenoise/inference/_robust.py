@@ -52,6 +52,8 @@ _F32_MAX = float(np.finfo(np.float32).max)
 #: narrowed. The shipped networks were trained around it on images stretched the same
 #: way (scripts/gpu/train_gpu.py), and down to 0.0003 unstretched.
 NOISE_FLOOR = 0.004
+#: a narrowed window clips this far (in its own widths) beyond [0, 1]
+_NARROW_MARGIN = 0.25
 #: pixels in the lowest part of the window (air, background) do not set the tissue centre
 _TISSUE_ABOVE = 0.05
 
@@ -149,7 +151,8 @@ def noise_window(vol: np.ndarray, stats: RobustStats, sigma: float) -> RobustSta
     scale = sigma / NOISE_FLOOR
     low = centre - at * scale
     params = NormalizationParams(low=low, high=low + scale, method=f"{p.method}+noise")
-    return RobustStats(params, low - scale, low + 2 * scale, stats.span)
+    margin = _NARROW_MARGIN * scale
+    return RobustStats(params, low - margin, low + scale + margin, stats.span)
 
 
 def merge_excess(first: Excess, second: Excess) -> Excess:

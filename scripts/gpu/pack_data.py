@@ -65,9 +65,27 @@ def _shrink(img: np.ndarray) -> np.ndarray:
     return img[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
 
 
+#: crops kept at full resolution from each slice larger than MAX_SIDE (the smooth anatomy a
+#: large radiograph or CT shows at its own pixel scale, which shrinking loses)
+NATIVE_CROPS = 6
+NATIVE_SIZE = 320
+
+
+def _native(img: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    if max(img.shape) <= MAX_SIDE or min(img.shape) < NATIVE_SIZE:
+        return []
+    out = []
+    for _ in range(NATIVE_CROPS):
+        y = int(rng.integers(0, img.shape[0] - NATIVE_SIZE + 1))
+        x = int(rng.integers(0, img.shape[1] - NATIVE_SIZE + 1))
+        out.append(img[y : y + NATIVE_SIZE, x : x + NATIVE_SIZE].copy())
+    return out
+
+
 def _slices(sources: list[str], max_slices: int) -> list[tuple[str, np.ndarray]]:
     cfg = DataConfig(train=sources, max_slices_per_volume=max_slices, patch_size=64)
     out = []
+    rng = np.random.default_rng(11)
     for source in sources:
         check_not_holdout(source)
         try:
@@ -77,7 +95,9 @@ def _slices(sources: list[str], max_slices: int) -> list[tuple[str, np.ndarray]]
             continue
         for s in sets:
             for k in s.indices:
-                img = _shrink(np.asarray(s.volume[k], np.float32))
+                full = np.asarray(s.volume[k], np.float32)
+                out += [(f"{s.name} (full resolution)", c) for c in _native(full, rng)]
+                img = _shrink(full)
                 if min(img.shape) < 48 or float(np.ptp(img)) < 0.05:
                     continue
                 out.append((s.name, img))

@@ -402,8 +402,10 @@ def main() -> None:
         meta = json.loads(f.metadata()["medidenoise"])
         state = {k: f.get_tensor(k) for k in f.keys()}
     hp = dict(meta["model"])
+    how = "its resize upsampling"
     if hp.get("upsample", "transpose") == "transpose":
         state = equalise_transposed(state)
+        how = "transposed upsampling averaged"
     hp["upsample"] = "resize"
     net = UNet(
         hp["features"],
