@@ -41,7 +41,7 @@ _MAX_SPREAD_ONE = 2.0
 #: background: quieter than the rest by these factors (block and finest scale), its
 #: finest-scale part measurable, and its intensity this near the end of the range
 _QUIETER = 0.8
-_QUIETER_FINE = 0.85
+_QUIETER_FINE = 0.87
 _FINE_PART = 0.2
 _NEAR_END = 0.2
 #: blocks per stratum (at most) whose high-pass is measured
