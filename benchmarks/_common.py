@@ -67,7 +67,9 @@ def load_bench_model(spec: str, *, device: str | None = None) -> Any:
     """Resolve ``--model``: a name/path for ``denoise``, a random-weight U-Net, or
     ``auto:NETWORK`` (a Denoiser running ``"auto"`` with NETWORK, a shipped name or a
     checkpoint, on its white-noise route: a candidate for ``AUTO_ROUTES[False]``), or
-    ``auto-correlated:NETWORK`` (the same on its correlated-noise route, ``AUTO_ROUTES[True]``).
+    ``auto-correlated:NETWORK`` (the same on its correlated-noise route, ``AUTO_ROUTES[True]``),
+    or ``auto:WHITE,CORRELATED`` (both routes replaced: a pair of candidates, or an earlier
+    pair as the reference).
 
     Exits with a clear message when the default model is asked for but not shipped yet.
     """
@@ -77,12 +79,16 @@ def load_bench_model(spec: str, *, device: str | None = None) -> Any:
 
         den = Denoiser("auto", device=device)
         route, network = spec.split(":", 1)
-        correlated = route == "auto-correlated"
         routed = den.model
         assert isinstance(routed, Routed)
+        if route == "auto" and "," in network:
+            white, corr = network.split(",", 1)
+            pairs = {False: white, True: corr}
+        else:
+            pairs = {route == "auto-correlated": network}
         den.model = Routed(
-            {**routed.networks, correlated: resolve_model(network, den.device)},
-            {**routed.names, correlated: Path(network).stem},
+            {**routed.networks, **{k: resolve_model(v, den.device) for k, v in pairs.items()}},
+            {**routed.names, **{k: Path(v).stem for k, v in pairs.items()}},
         )
         return den
     if spec == "random-unet":

@@ -27,7 +27,7 @@ Upsample = Literal["resize", "transpose"]
 
 
 class ResizeConv(nn.Conv2d):
-    """Bilinear 2x upsampling followed by a 1x1 convolution.
+    """Bilinear 2x upsampling and a 1x1 convolution.
 
     A 2x2 stride-2 transposed convolution gives each of the four output pixels of a
     2x2 block its own weights, and nothing makes the four agree: a trained network
@@ -41,9 +41,14 @@ class ResizeConv(nn.Conv2d):
         super().__init__(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C_in, H, W) -> (B, C_out, 2H, 2W)."""
-        up = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-        return F.conv2d(up, self.weight, self.bias)
+        """(B, C_in, H, W) -> (B, C_out, 2H, 2W).
+
+        The 1x1 convolution runs first, at the lower resolution: bilinear weights sum to
+        one, so convolving then interpolating equals interpolating then convolving, at a
+        quarter of the multiplications and with half the channels to interpolate.
+        """
+        mixed = F.conv2d(x, self.weight, self.bias)
+        return F.interpolate(mixed, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
 def up_layer(in_ch: int, out_ch: int, mode: Upsample) -> nn.Module:

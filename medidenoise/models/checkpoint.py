@@ -50,11 +50,13 @@ SHIPPED_MODELS = {
     "default": ("default.safetensors", "configs/default.yaml"),
     "cae-baseline": ("cae_baseline.safetensors", "configs/cae_seed.yaml"),
     # the default fine-tuned on correlated and signal-dependent noise (issue 11, rounds 2 and
-    # 3): far better on spatially correlated noise; auto's correlated route
+    # 3): far better on spatially correlated noise; auto's correlated route. Since issue 26 its
+    # upsampling is bilinear + 1x1 and it is fine-tuned for real scans' low noise on a GPU
+    # (scripts/gpu/train_gpu.py, scripts/gpu/README.md)
     "correlated": ("correlated.safetensors", "configs/correlated.yaml"),
     # the default fine-tuned under zero-mean noise only (issue 11, rounds 5, 7 and 10): better
     # on white Gaussian and Poisson noise; leaves the Rician bias to rician_unbias_denoised.
-    # auto's white route
+    # auto's white route. Since issue 26 as `correlated` above (bilinear upsampling, GPU rounds)
     "white": ("white.safetensors", "configs/white.yaml"),
 }
 

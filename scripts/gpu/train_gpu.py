@@ -12,8 +12,9 @@ interpolation and a 1x1 convolution (the shipped files' transposed convolutions,
 averaged into that form, are the starting point); noise levels reach down to 0.03 %
 of the range as well as the benchmark levels, and near the inference noise floor
 (``NOISE_FLOOR``, inference/_robust.py) on contrast-stretched images clipped to
-[-1, 2], which is how the Denoiser shows a real CT's low noise to the network; the
-loss adds the error of 8x8 block means, so flat regions keep their mean.
+[-1, 2] (the Denoiser clips at [-0.25, 1.25] of its narrowed window: how it shows a
+real CT's low noise to the network); the loss adds the error of 8x8 block means, so
+flat regions keep their mean.
 
 Usage (one process per model; they share the GPU)::
 
@@ -424,7 +425,7 @@ def main() -> None:
     g = torch.Generator(device=dev).manual_seed(args.seed)
     budget = args.minutes * 60 - (time.time() - start)
     log(
-        f"start from {init.name} (transposed upsampling averaged); budget {budget:.0f}s; "
+        f"start from {init} ({how}); budget {budget:.0f}s; "
         f"before: {json.dumps(validate(net, data, args.recipe))}"
     )
     t0, step, last_save, seen = time.time(), 0, time.time(), 0

@@ -91,6 +91,6 @@ def test_the_resize_network_scripts_and_matches_itself() -> None:
         torch.testing.assert_close(scripted(x), net(x))
 
 
-@pytest.mark.parametrize("name", ["white", "correlated", "default"])
-def test_the_shipped_networks_upsample_by_resizing(name: str) -> None:
+@pytest.mark.parametrize("name", ["white", "correlated"])
+def test_the_networks_auto_picks_from_upsample_by_resizing(name: str) -> None:
     assert md.load_model(name).hparams["upsample"] == "resize"
