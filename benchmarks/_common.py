@@ -213,3 +213,17 @@ def update_block(name: str, text: str) -> Path:
             section = section.rstrip("\n") + "\n\n" + block + "\n\n"
     BENCHMARKS_MD.write_text(doc[:head] + section + doc[tail:], encoding="utf-8")
     return BENCHMARKS_MD
+
+
+def write_section_block(section: str, start: str, end: str, text: str) -> Path:
+    """Replace the block between ``start`` and ``end`` in BENCHMARKS.md with ``text``; the
+    first time, append ``section`` (its heading) and the block at the end of the file."""
+    doc = BENCHMARKS_MD.read_text(encoding="utf-8")
+    block = f"{start}\n{text.strip()}\n{end}"
+    if start in doc and end in doc:
+        pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+        doc = pattern.sub(lambda _: block, doc, count=1)
+    else:
+        doc = doc.rstrip("\n") + f"\n\n{section}\n\n{block}\n"
+    BENCHMARKS_MD.write_text(doc, encoding="utf-8")
+    return BENCHMARKS_MD

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import tempfile
 import time
@@ -126,16 +125,7 @@ def _table(
 
 
 def _write(text: str) -> Path:
-    path = _common.BENCHMARKS_MD
-    doc = path.read_text(encoding="utf-8")
-    block = f"{START}\n{text.strip()}\n{END}"
-    if START in doc and END in doc:
-        pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-        doc = pattern.sub(lambda _: block, doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    path.write_text(doc, encoding="utf-8")
-    return path
+    return _common.write_section_block(SECTION, START, END, text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,9 +30,9 @@ from typing import Literal
 import _common
 import numpy as np
 from pydicom.data import get_testdata_file
-from scipy import ndimage
 
 from medidenoise import read_volume
+from medidenoise.evaluation import tissue_noise_std
 from medidenoise.evaluation.inputs import holdout_paths, load_images
 from medidenoise.transforms import (
     add_correlated_noise,
@@ -40,7 +40,6 @@ from medidenoise.transforms import (
     estimate_noise,
     measure_noise,
 )
-from medidenoise.transforms._checks import varying_3x3
 
 SPECTRA: list[tuple[str, Literal["lowpass", "bandpass"] | None, float | None]] = [
     ("white", None, None),
@@ -74,41 +73,10 @@ def _path(name: str) -> str:
     return path
 
 
-def _patches(x: np.ndarray, size: int) -> np.ndarray:
-    ny, nx = x.shape[0] // size, x.shape[1] // size
-    x = x[: ny * size, : nx * size].reshape(ny, size, nx, size)
-    return x.transpose(0, 2, 1, 3).reshape(ny * nx, size * size)
-
-
-def flat_tissue_std(
-    volume: np.ndarray, low: float | None = None, high: float | None = None, patch: int = 9
-) -> float:
-    """Median std (plane removed, patch**2 - 3 dof) of the flattest quarter of tissue patches."""
-    y, x = np.mgrid[0:patch, 0:patch]
-    plane = np.linalg.qr(np.stack([np.ones(patch * patch), y.ravel(), x.ravel()], axis=1))[0]
-    erode = max(1, min(volume.shape[1:]) // 64)
-    stds, gradients = [], []
-    for sl in volume.astype(np.float64):
-        mask = varying_3x3(sl) & (sl > volume.min()) & (sl < volume.max())
-        mask &= (sl >= (low if low is not None else -np.inf)) & (
-            sl <= (high if high is not None else np.inf)
-        )
-        mask = ndimage.binary_erosion(ndimage.binary_opening(mask), iterations=erode)
-        smooth = ndimage.gaussian_filter(sl, 2.0)
-        gradient = np.hypot(ndimage.sobel(smooth, 0), ndimage.sobel(smooth, 1))
-        inside = _patches(mask, patch).all(axis=1)
-        values = _patches(sl, patch)[inside]
-        residual = values - (values @ plane) @ plane.T
-        stds.append(np.sqrt((residual**2).sum(axis=1) / (patch * patch - 3)))
-        gradients.append(_patches(gradient, patch)[inside].max(axis=1))
-    std, gradient = np.concatenate(stds), np.concatenate(gradients)
-    return float(np.median(std[gradient <= np.quantile(gradient, 0.25)]))
-
-
 def _added_noise() -> tuple[list[str], float, float]:
     images = load_images(holdout_paths(), crop=0)
     own = {
-        im.name: flat_tissue_std(im.array[None], *_scaled(REAL[im.name + ".dcm"], im))
+        im.name: tissue_noise_std(im.array[None], *_scaled(REAL[im.name + ".dcm"], im))
         for im in images
     }
     rows, worst, worst_hp = [], 0.0, 0.0
@@ -157,7 +125,7 @@ def _real_scans() -> list[str]:
             volume = read_volume(_path(name)).array
         except FileNotFoundError:
             continue
-        reference = flat_tissue_std(volume, *window)
+        reference = tissue_noise_std(volume, *window)
         found = measure_noise(volume)
         rows.append(
             f"| {name.removesuffix('.dcm')} | {'x'.join(map(str, volume.shape))} "

@@ -20,6 +20,7 @@ from medidenoise.evaluation.fidelity_nps import (
     nps_mean_frequency_shift,
 )
 from medidenoise.evaluation.fidelity_patterns import PatternMetrics, pattern_metrics
+from medidenoise.evaluation.fidelity_tissue import tissue_noise_std
 from medidenoise.evaluation.fidelity_windows import (
     apply_window,
     clinical_windows,

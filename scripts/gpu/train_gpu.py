@@ -408,14 +408,18 @@ def main() -> None:
         state = equalise_transposed(state)
         how = "transposed upsampling averaged"
     hp["upsample"] = "resize"
-    net = UNet(
-        hp["features"],
-        context_slices=hp["context_slices"],
-        noise_level_input=hp["noise_level_input"],
-        norm=hp["norm"],
-        residual=hp["residual"],
-        upsample="resize",
-    )
+
+    def build() -> torch.nn.Module:
+        return UNet(
+            hp["features"],
+            context_slices=hp["context_slices"],
+            noise_level_input=hp["noise_level_input"],
+            norm=hp["norm"],
+            residual=hp["residual"],
+            upsample="resize",
+        )
+
+    net = build()
     net.load_state_dict(state)
     FLAT_SHARE[0] = args.flat_share
     data = Data(args.pack, dev, args.procedural, log)  # forks its workers before CUDA starts
@@ -502,14 +506,7 @@ def main() -> None:
         if time.time() - last_save > 60:
             checkpoint(False)
             last_save = time.time()
-    ema_net = UNet(
-        hp["features"],
-        context_slices=hp["context_slices"],
-        noise_level_input=hp["noise_level_input"],
-        norm=hp["norm"],
-        residual=hp["residual"],
-        upsample="resize",
-    ).to(dev)
+    ema_net = build().to(dev)
     ema_net.load_state_dict(avg.state)
     scores = validate(ema_net, data, args.recipe)
     meta.setdefault("metrics", {})

@@ -11,6 +11,7 @@ from scipy import ndimage
 
 from medidenoise import read_volume
 from medidenoise.errors import InvalidImageError
+from medidenoise.evaluation import tissue_noise_std
 from medidenoise.transforms import (
     add_correlated_noise,
     add_gaussian_noise,
@@ -23,45 +24,6 @@ from medidenoise.transforms._checks import varying_3x3
 def _smooth(shape: tuple[int, int] = (128, 128)) -> np.ndarray:
     yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]] / max(shape)
     return (100 * np.sin(4 * xx) * np.cos(3 * yy) + 50 * xx**2).astype(np.float32)
-
-
-def _patches(x: np.ndarray, size: int) -> np.ndarray:
-    ny, nx = x.shape[0] // size, x.shape[1] // size
-    x = x[: ny * size, : nx * size].reshape(ny, size, nx, size)
-    return x.transpose(0, 2, 1, 3).reshape(ny * nx, size * size)
-
-
-def _flat_tissue_std(
-    volume: np.ndarray, low: float | None = None, high: float | None = None, patch: int = 9
-) -> float:
-    """The reference noise of a real scan, measured without the estimator.
-
-    The median, over the flattest quarter of the scan's ``patch`` x ``patch`` tissue
-    patches, of each patch's std after removing its best-fit plane (patch**2 - 3 degrees of
-    freedom). Tissue: values in [low, high] (which leaves out air, direct exposure or bone),
-    not the volume's minimum or maximum (clipped values), every 3x3 neighbourhood varying
-    (no padding, tagged or not), away from the mask's border. Flattest: the largest
-    gradient over the patch of the image smoothed by a 2 px Gaussian (edges excluded).
-    """
-    y, x = np.mgrid[0:patch, 0:patch]
-    plane = np.linalg.qr(np.stack([np.ones(patch * patch), y.ravel(), x.ravel()], axis=1))[0]
-    erode = max(1, min(volume.shape[1:]) // 64)
-    stds, gradients = [], []
-    for sl in volume.astype(np.float64):
-        mask = varying_3x3(sl) & (sl > volume.min()) & (sl < volume.max())
-        mask &= (sl >= (low if low is not None else -np.inf)) & (
-            sl <= (high if high is not None else np.inf)
-        )
-        mask = ndimage.binary_erosion(ndimage.binary_opening(mask), iterations=erode)
-        smooth = ndimage.gaussian_filter(sl, 2.0)
-        gradient = np.hypot(ndimage.sobel(smooth, 0), ndimage.sobel(smooth, 1))
-        inside = _patches(mask, patch).all(axis=1)
-        values = _patches(sl, patch)[inside]
-        residual = values - (values @ plane) @ plane.T
-        stds.append(np.sqrt((residual**2).sum(axis=1) / (patch * patch - 3)))
-        gradients.append(_patches(gradient, patch)[inside].max(axis=1))
-    std, gradient = np.concatenate(stds), np.concatenate(gradients)
-    return float(np.median(std[gradient <= np.quantile(gradient, 0.25)]))
 
 
 #: the scans of pydicom-data and pydicom and the intensities that hold their tissue
@@ -105,14 +67,14 @@ def test_volume_is_estimated_per_slice() -> None:
 @pytest.mark.parametrize("name", sorted(REAL_SCANS))
 def test_real_scan_level_is_the_noise_of_its_flat_tissue(name: str) -> None:
     volume = read_volume(data_file(name)).array
-    reference = _flat_tissue_std(volume, *REAL_SCANS[name])
+    reference = tissue_noise_std(volume, *REAL_SCANS[name])
     found = measure_noise(volume)
     assert 1 / 1.5 < found.sigma / reference < 1.5, (found, reference)
 
 
 def test_head_ct_noise_is_correlated_and_read_in_the_brain_not_the_air() -> None:
     volume = read_volume(data_file("693_UNCR.dcm")).array
-    reference = _flat_tissue_std(volume, *REAL_SCANS["693_UNCR.dcm"])  # about 2.4 HU
+    reference = tissue_noise_std(volume, *REAL_SCANS["693_UNCR.dcm"])  # about 2.4 HU
     found = measure_noise(volume)
     # the reconstruction kernel correlates the noise: the high-pass sees a third of it ...
     assert found.highpass < 0.4 * reference
@@ -151,7 +113,7 @@ def test_quiet_background_does_not_pull_the_level_down(spectrum: str | None) -> 
 
 @pytest.mark.parametrize("sigma", [20.0, 40.0])
 def test_added_white_noise_adds_to_the_scans_own(ct_small: np.ndarray, sigma: float) -> None:
-    own = _flat_tissue_std(ct_small[None], *REAL_SCANS["CT_small.dcm"])  # ~26 HU, streaky
+    own = tissue_noise_std(ct_small[None], *REAL_SCANS["CT_small.dcm"])  # ~26 HU, streaky
     noisy = add_gaussian_noise(ct_small, sigma, rng=2)
     assert estimate_noise(noisy) == pytest.approx(np.hypot(sigma, own), rel=0.15)
 
