@@ -136,8 +136,9 @@ def noise_window(vol: np.ndarray, stats: RobustStats, sigma: float) -> RobustSta
     window shrinks by ``sigma_net / NOISE_FLOOR`` about the median of the tissue (the
     clipped ``vol``'s pixels above the lowest 5 % of the old window: not air, not
     background), which keeps its value in network units; the outlier bounds become
-    [-1, 2] of the new window, so air and bone far from the tissue pass around the
-    network with their own values. A CT's brain at 2.7 HU of noise gets a window of about
+    [-0.25, 1.25] of the new window (``_NARROW_MARGIN``), so air and bone far from the
+    tissue pass around the network with their own values instead of reaching it as
+    intensities it never saw. A CT's brain at 2.7 HU of noise gets a window of about
     700 HU instead of 2000.
     """
     p = stats.params

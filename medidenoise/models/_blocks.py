@@ -32,9 +32,9 @@ class ResizeConv(nn.Conv2d):
     A 2x2 stride-2 transposed convolution gives each of the four output pixels of a
     2x2 block its own weights, and nothing makes the four agree: a trained network
     carries a small 2-pixel alternation that grows into a visible grid when the input is
-    unlike its training (a real CT's noise at 0.1 % of the range). Interpolating first
-    gives every output pixel the same weights, so a flat or smoothly varying feature map
-    stays flat or smooth. Same parameters as a 1x1 ``Conv2d`` (its state-dict keys too).
+    unlike its training (a real CT's noise at 0.1 % of the range). With bilinear
+    interpolation every output pixel has the same weights, so a flat or smoothly varying
+    feature map stays flat or smooth. Same parameters as a 1x1 ``Conv2d`` (its state-dict keys too).
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:

@@ -80,11 +80,11 @@ def _procedural(args: tuple[int, int]) -> np.ndarray:
     return np.stack([procedural_image(kinds[i % 2], TILE, rng) for i in range(count)])
 
 
-#: share of nearly flat tiles (background, collimation) kept, relative to the others
-FLAT_SHARE = [0.1]
-
-
-def _tiles(img: np.ndarray, rng: np.random.Generator, cap: int) -> list[np.ndarray]:
+def _tiles(
+    img: np.ndarray, rng: np.random.Generator, cap: int, flat_share: float
+) -> list[np.ndarray]:
+    """At most ``cap`` half-overlapping TILE x TILE tiles of ``img``; of the nearly flat
+    ones (background, collimation) at most ``flat_share`` times as many as the others."""
     if min(img.shape) < TILE:
         ph, pw = max(0, TILE - img.shape[0]), max(0, TILE - img.shape[1])
         img = np.pad(img, ((0, ph), (0, pw)), mode="reflect" if min(img.shape) > 1 else "edge")
@@ -95,13 +95,15 @@ def _tiles(img: np.ndarray, rng: np.random.Generator, cap: int) -> list[np.ndarr
     ]
     flat = [t for t in out if np.ptp(t) < 0.02]
     busy = [t for t in out if np.ptp(t) >= 0.02]
-    keep = busy + flat[: max(1, int(len(busy) * FLAT_SHARE[0]))]
+    keep = busy + flat[: max(1, int(len(busy) * flat_share))]
     if len(keep) > cap:
         keep = [keep[i] for i in rng.choice(len(keep), cap, replace=False)]
     return keep
 
 
-def _skimage_tiles(rng: np.random.Generator, log) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _skimage_tiles(
+    rng: np.random.Generator, flat_share: float, log
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Tiles of scikit-image's photographs (luminance), as they are and halved (cleaner)."""
     import skimage
     from skimage.color import rgb2gray
@@ -120,10 +122,10 @@ def _skimage_tiles(rng: np.random.Generator, log) -> tuple[list[np.ndarray], lis
         img = img.astype(np.float32)
         lo, hi = np.percentile(img, (0.5, 99.5))
         img = np.clip((img - lo) / max(hi - lo, 1e-6), 0, 1)
-        full += _tiles(img, rng, 48)
+        full += _tiles(img, rng, 48, flat_share)
         h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
         half = img[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-        halved += _tiles(half, rng, 16)
+        halved += _tiles(half, rng, 16, flat_share)
     return full, halved
 
 
@@ -131,19 +133,21 @@ class Data:
     """Tiles on the device: ``all`` (every source) and ``clean`` (sources without noise of
     their own: procedural images, the averaged templates, halved photographs)."""
 
-    def __init__(self, pack: Path, device: torch.device, n_procedural: int, log) -> None:
+    def __init__(
+        self, pack: Path, device: torch.device, n_procedural: int, flat_share: float, log
+    ) -> None:
         rng = np.random.default_rng(7)
         z = np.load(pack)
         names = [str(n) for n in z["train_names"]]
         real, clean, counts = [], [], {}
         for i, name in enumerate(names):
             img = z[f"train_{i}"].astype(np.float32) / 65535.0
-            tiles = _tiles(img, rng, 64)
+            tiles = _tiles(img, rng, 64, flat_share)
             real += tiles
             counts[name] = counts.get(name, 0) + len(tiles)
             if int(z[f"clean_{i}"]):
                 clean += tiles
-        photos, halved = _skimage_tiles(rng, log)
+        photos, halved = _skimage_tiles(rng, flat_share, log)
         counts["skimage"] = len(photos) + len(halved)
         workers = 5 if device.type == "cuda" else 2
         chunk = max(1, n_procedural // workers)
@@ -421,8 +425,9 @@ def main() -> None:
 
     net = build()
     net.load_state_dict(state)
-    FLAT_SHARE[0] = args.flat_share
-    data = Data(args.pack, dev, args.procedural, log)  # forks its workers before CUDA starts
+    data = Data(
+        args.pack, dev, args.procedural, args.flat_share, log
+    )  # forks its workers before CUDA starts
     net = net.to(dev).to(memory_format=torch.channels_last).train()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     avg = Average(net, args.ema)
