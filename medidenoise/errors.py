@@ -20,6 +20,7 @@ __all__ = [
     "MultipleSeriesError",
     "NoImageDataError",
     "OutputExistsError",
+    "OutputWriteError",
     "UnsupportedImageError",
 ]
 
@@ -74,3 +75,14 @@ class MissingPackageError(MedidenoiseError, ImportError):
 
 class OutputExistsError(MedidenoiseError, FileExistsError):
     """An output path exists and the caller did not allow overwriting it."""
+
+
+class OutputWriteError(MedidenoiseError, OSError):
+    """An output could not be written (no space left, read-only, not a folder...).
+
+    Nothing is left at the target: writers write to a temporary name beside it and
+    rename only a complete file. ``errno`` is that of the operating system's error.
+    """
+
+    def __str__(self) -> str:  # the message alone, not OSError's "[Errno n] strerror: file"
+        return str(self.args[0]) if self.args else ""

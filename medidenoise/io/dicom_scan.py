@@ -25,7 +25,7 @@ from medidenoise.io.dicom_header import (
     transfer_syntax_of,
 )
 from medidenoise.io.dicom_series import DicomScan, SeriesInfo
-from medidenoise.io.formats import has_dicom_preamble
+from medidenoise.io.formats import has_dicom_preamble, special_file_kind
 
 __all__ = [
     "DicomScan",
@@ -65,9 +65,16 @@ _OTHER_SUFFIXES = {
 }
 
 
-def _iter_files(folder: Path) -> list[Path]:
+def _iter_files(folder: Path, errors: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """The files under ``folder``, sorted; folders that cannot be listed go to ``errors``."""
     found: list[Path] = []
-    for root, dirs, files in os.walk(folder):
+
+    def unlistable(exc: OSError) -> None:
+        if errors is not None:
+            where = Path(exc.filename) if exc.filename else folder
+            errors.append((where, f"folder cannot be listed ({exc.strerror or exc})"))
+
+    for root, dirs, files in os.walk(folder, onerror=unlistable):
         dirs.sort()
         found.extend(Path(root) / name for name in sorted(files))
     return found
@@ -208,9 +215,14 @@ def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
     is_dicm = False
     try:
         size = path.stat().st_size
-        if size == 0:
-            return None, None, "empty file (0 bytes)"
-        with open(path, "rb") as fp:
+        fp_opened = open(path, "rb")  # closed by the with below
+    except OSError as exc:  # permission denied, vanished, I/O error: unreadable, not "not DICOM"
+        return None, None, f"cannot be opened ({exc.strerror or exc}); check its permissions"
+    if size == 0:
+        fp_opened.close()
+        return None, None, "empty file (0 bytes)"
+    try:
+        with fp_opened as fp:
             is_dicm = has_dicom_preamble(fp)
             if not is_dicm and path.suffix.lower() in _OTHER_SUFFIXES:
                 return None, "not a DICOM file", None
@@ -410,6 +422,12 @@ def scan_files(paths: list[Path], folder: Path, *, keep_localizers: bool = False
     broken_uids: dict[Path, str] = {}
     headless: dict[Path, str] = {}
     for path in paths:
+        special = special_file_kind(path)
+        if special is not None:  # a FIFO or device would block or never end: never opened
+            reason = f"not a regular file ({special}); skipped without reading it"
+            logger.warning("%s: %s", path, reason)
+            scan.skipped.append((path, reason))
+            continue
         try:
             recs, skip, error, uid = _scan_one(path, keep_localizers)
         except MedidenoiseError as exc:  # a value the reader refuses, with its own reason
@@ -466,8 +484,13 @@ def scan_dicom(folder: str | os.PathLike) -> DicomScan:
     folder = Path(folder)
     if not folder.exists():
         raise FileNotFoundError(f"{folder}: no such file or folder")
-    paths = [folder] if folder.is_file() else _iter_files(folder)
-    return scan_files(paths, folder)
+    unlistable: list[tuple[Path, str]] = []
+    paths = _iter_files(folder, unlistable) if folder.is_dir() else [folder]
+    scan = scan_files(paths, folder)
+    for path, why in unlistable:
+        logger.warning("%s: %s", path, why)
+    scan.errors[:0] = unlistable
+    return scan
 
 
 def find_dicom_series(folder: str | os.PathLike) -> list[SeriesInfo]:

@@ -13,12 +13,14 @@ groups kept. Source files are only ever read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom import dcmread, dcmwrite
@@ -28,6 +30,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, generate_uid
 
 from medidenoise.errors import ConversionError, InvalidImageError
+from medidenoise.io._atomic import atomic_target, remove_quietly, write_error
 from medidenoise.io.dicom_write_attrs import (
     DerivedSeries,
     SourceRef,
@@ -163,7 +166,8 @@ def _save(ds: Dataset, target: Path, sources: set[Path]) -> None:
         raise ConversionError(
             f"{target}: refusing to overwrite a source file; pick another out_dir"
         )
-    dcmwrite(target, ds, enforce_file_format=True)
+    with atomic_target(target) as tmp:  # a full disk leaves no truncated instance
+        dcmwrite(tmp, ds, enforce_file_format=True)
 
 
 def write_dicom_series(
@@ -247,9 +251,54 @@ def write_dicom_series(
     """
     syntax = compression_syntax(compression)
     values, source = _checked_values(volume, array)
-    slices = source.slices
+    options: dict[str, Any] = {
+        "description_suffix": description_suffix,
+        "derivation_description": derivation_description,
+        "series_number": series_number,
+        "uid_seed": uid_seed,
+        "series_key": series_key,
+        "syntax": syntax,
+        "progress": progress,
+        "on_clipped": on_clipped,
+    }
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, out) from exc
+    written: list[Path] = []
+    try:
+        _write_files(volume, values, source, out, written, **options)
+    except BaseException:
+        # nothing half-done stays: the instances of this call go (and the folder it made)
+        for path in written:
+            remove_quietly(path)
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    return written
+
+
+def _write_files(
+    volume: Volume,
+    values: np.ndarray,
+    source: DicomSource,
+    out: Path,
+    written: list[Path],
+    *,
+    description_suffix: str,
+    derivation_description: str,
+    series_number: int | None,
+    uid_seed: str | None,
+    series_key: str | None,
+    syntax: UID | None,
+    progress: Callable[[int, int], None] | None,
+    on_clipped: Callable[[int, int], None] | None,
+) -> None:
+    """Write the derived instances into ``out``, appending each finished file to ``written``."""
+    slices = source.slices
     sources = {Path(s.path).resolve() for s in slices}
     groups = _groups(slices)
 
@@ -267,7 +316,6 @@ def write_dicom_series(
         series_key=series_key,
     )
 
-    written: list[Path] = []
     clipped_total = 0
     for n, (path, indices) in enumerate(groups):
         ds = first if n == 0 else dcmread(os.fspath(path), stop_before_pixels=True)
@@ -281,7 +329,6 @@ def write_dicom_series(
             progress(len(written), len(groups))
     if clipped_total:
         _report_clipped(volume.path or source.series_uid, values, clipped_total, out, on_clipped)
-    return written
 
 
 def _checked_values(volume: Volume, array: np.ndarray | Volume) -> tuple[np.ndarray, DicomSource]:

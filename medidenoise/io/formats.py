@@ -8,6 +8,7 @@ cannot drift apart.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,6 +19,7 @@ __all__ = [
     "image_stem",
     "is_dicom_file",
     "is_nifti_path",
+    "special_file_kind",
 ]
 
 #: file names ending so (any case) are NIfTI
@@ -78,3 +80,34 @@ def is_dicom_file(path: str | os.PathLike) -> bool:
     if not p.is_file():
         return False
     return p.name.lower().endswith(DICOM_SUFFIXES) or has_dicom_preamble(p)
+
+
+def special_file_kind(path: str | os.PathLike) -> str | None:
+    """What ``path`` is when it is neither a regular file nor a folder, else ``None``.
+
+    A named pipe (FIFO), a device (``/dev/zero``) or a socket blocks or never ends when
+    read, so readers skip or refuse it instead of opening it; ``os.stat`` itself never
+    blocks on one. A link is followed; a broken link is reported as such.
+
+    Examples
+    --------
+    >>> special_file_kind("/dev/zero")
+    'a character device'
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken link" if os.path.islink(path) else None
+    except OSError:
+        return None  # the reader that opens it reports why
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"

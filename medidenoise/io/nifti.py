@@ -31,6 +31,7 @@ import numpy as np
 
 from medidenoise._validate import check_finite
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
+from medidenoise.io._atomic import atomic_target, write_error
 from medidenoise.io.formats import is_nifti_path
 from medidenoise.io.volume import Volume
 
@@ -384,7 +385,10 @@ def write_nifti(volume: Volume, path: str | os.PathLike) -> Path:
     Raises
     ------
     ValueError
-        ``path`` does not end in ``.nii`` or ``.nii.gz``.
+        ``path`` does not end in ``.nii`` or ``.nii.gz``, or the volume is complex.
+    OutputWriteError
+        The file cannot be written (no space left, read-only...); nothing is left at
+        ``path`` (the file is written under a temporary name and renamed when complete).
 
     Examples
     --------
@@ -431,8 +435,12 @@ def write_nifti(volume: Volume, path: str | os.PathLike) -> Path:
     img.header.extensions.append(
         nib.nifti1.Nifti1Extension("comment", (_EXT_TAG + json.dumps(payload)).encode("utf-8"))
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(img, str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+    with atomic_target(path) as tmp:  # a full disk leaves nothing at path
+        nib.save(img, str(tmp))
     logger.info("wrote %s (%s)", path, "x".join(str(s) for s in data.shape))
     return path
 

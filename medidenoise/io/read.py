@@ -7,7 +7,7 @@ from pathlib import Path
 
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
 from medidenoise.io.dicom_reader import read_dicom
-from medidenoise.io.formats import is_nifti_path
+from medidenoise.io.formats import is_nifti_path, special_file_kind
 from medidenoise.io.nifti import read_nifti
 from medidenoise.io.raster import RASTER_SUFFIXES, read_raster
 from medidenoise.io.volume import Volume
@@ -54,6 +54,10 @@ def read_volume(
     ------
     FileNotFoundError
         ``path`` does not exist.
+    InvalidImageError
+        ``path`` is empty (``""``; pass ``"."`` for the current folder).
+    UnsupportedImageError
+        ``path`` is a named pipe, device or socket (never opened: it could block).
     MultipleSeriesError
         A folder with several series and no ``series_uid``; lists them.
     DicomSeriesError
@@ -83,9 +87,20 @@ def read_volume(
     >>> vol.shape, vol.modality
     ((1, 128, 128), 'CT')
     """
+    if not os.fspath(path).strip():  # Path("") is the current folder: never meant
+        raise InvalidImageError(
+            "read_volume: the path is empty; pass the DICOM file or folder, NIfTI, PNG or TIFF "
+            "file to read (use '.' for the current folder)"
+        )
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
+    special = special_file_kind(path)
+    if special is not None:
+        raise UnsupportedImageError(
+            f"{path}: {special}, not an image file; reading it would block or never end. "
+            "Pass a DICOM file or folder, NIfTI, PNG or TIFF file."
+        )
     if path.is_dir():
         return read_dicom(path, series_uid=series_uid, allow_irregular=allow_irregular)
     if is_nifti_path(path):

@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from medidenoise._validate import REAL_KINDS
+from medidenoise.errors import InvalidImageError
+
 __all__ = ["DicomSource", "SliceSource", "Volume"]
 
 
@@ -108,6 +111,11 @@ class Volume:
             arr = arr[np.newaxis]
         if arr.ndim != 3:
             raise ValueError(f"Volume.array must be 2D or 3D, got shape {arr.shape}")
+        if arr.dtype.kind not in REAL_KINDS:  # float32 of complex would drop its imaginary part
+            raise InvalidImageError(
+                f"Volume.array must be real-valued, got dtype {arr.dtype}; pass np.abs(array) "
+                "for a magnitude image (or array.real) first"
+            )
         if arr.dtype != np.float32:
             arr = arr.astype(np.float32)
         object.__setattr__(self, "array", arr)
