@@ -444,7 +444,11 @@ def _add_series(sub: argparse._SubParsersAction) -> None:
 def _run_series(args: argparse.Namespace) -> int:
     from medidenoise.io import scan_dicom
 
-    scan = scan_dicom(args.folder)
+    try:
+        scan = scan_dicom(args.folder)
+    except FileNotFoundError as exc:
+        print(f"medidenoise series: error: {exc}; check the path", file=sys.stderr)
+        return 2
     for info in scan.series:
         print(info)
         for path, why in info.broken_files:
@@ -453,6 +457,9 @@ def _run_series(args: argparse.Namespace) -> int:
     for path, why in scan.errors:
         if path not in listed:
             print(f"unreadable: {path}: {why}")
+    for path, why in scan.skipped:
+        if why.startswith("not a regular file"):
+            print(f"skipped: {path}: {why}")
     if not scan.series:
         print(f"{args.folder}: no DICOM image series found")
         return 1
