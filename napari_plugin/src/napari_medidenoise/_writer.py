@@ -58,6 +58,13 @@ def write_nifti(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
         The written file, or ``[]`` (with an error notification) when the
         layer cannot be saved as NIfTI.
     """
+    dtype = np.dtype(data.dtype) if hasattr(data, "dtype") else np.asarray(data).dtype
+    if dtype.kind not in "biuf":  # float32 of complex data would drop its imaginary part
+        return _refuse(
+            f"{path}: layer {meta.get('name', 'layer')!r} holds {dtype} "
+            "values; NIfTI is written from real values only, so take the magnitude "
+            "(np.abs) or the real part of the layer first"
+        )
     try:
         volume = volume_from_layer(data, meta)
         return [str(md.write_nifti(volume, path))]
