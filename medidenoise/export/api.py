@@ -11,10 +11,11 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from medidenoise.errors import ExportError, OutputExistsError
+from medidenoise.errors import ExportError, OutputExistsError, OutputWriteError
 from medidenoise.export._jit import script_pipeline
 from medidenoise.export.pipeline import DenoisePipeline
 from medidenoise.inference._network import optimise_for_inference
+from medidenoise.io._atomic import write_error
 from medidenoise.models import load_model, model_config_of
 
 __all__ = ["EXPORT_FORMATS", "ExportFormat", "build_pipeline", "export_model", "script_pipeline"]
@@ -97,19 +98,101 @@ def _resolve_format(output: Path, fmt: str | None) -> str:
     return fmt
 
 
-def _check_output(output: Path, overwrite: bool) -> None:
+#: the files a bundle export writes: an existing bundle folder may be replaced only when it
+#: holds nothing else (``--overwrite`` never deletes what export did not write)
+BUNDLE_FILES = frozenset(
+    {
+        "configs/metadata.json",
+        "configs/inference.json",
+        "models/model.pt",
+        "models/model.ts",
+        "docs/README.md",
+        "docs/license.txt",
+        "docs/metadata_schema.json",
+    }
+)
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """What ``folder`` holds besides a bundle export's own files (relative names; a foreign
+    folder is named once, not file by file)."""
+    own_dirs = {name.split("/")[0] for name in BUNDLE_FILES}
+    foreign: list[str] = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if any(rel.startswith(seen) for seen in foreign if seen.endswith("/")):
+            continue  # inside a folder already named
+        if path.is_dir() and not path.is_symlink():
+            if rel not in own_dirs:
+                foreign.append(rel + "/")
+        elif rel not in BUNDLE_FILES:
+            foreign.append(rel)
+    return foreign
+
+
+def _check_output(output: Path, fmt: str, overwrite: bool) -> None:
+    bundle = fmt == "monai-bundle"
+    if output.is_dir() and not bundle:
+        raise ExportError(
+            f"{output} is a folder; a {fmt} export is one file: name it, e.g. "
+            f"--output {output / ('model.onnx' if fmt == 'onnx' else 'model.ts')}"
+        )
+    if bundle and output.exists() and not output.is_dir():
+        raise ExportError(
+            f"{output} is a file; a MONAI bundle is a folder: choose a new folder name, e.g. "
+            f"--output {output.with_suffix('')}_bundle"
+        )
     if output.exists() or output.is_symlink():
         if not overwrite:
             raise OutputExistsError(
                 f"{output} exists; pass overwrite=True (--overwrite) to replace it, or choose "
                 "another output path"
             )
-    if not output.parent.is_dir():
-        raise ExportError(f"{output}: the folder {output.parent} does not exist; create it first")
+        if bundle:
+            foreign = _foreign_entries(output)
+            if foreign:
+                shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+                raise OutputExistsError(
+                    f"{output} holds files that a bundle export did not write ({shown}); "
+                    "--overwrite only replaces an earlier export, never other files: choose "
+                    "a new folder, or move those files out first"
+                )
+    parent = output.parent
+    if parent.exists() and not parent.is_dir():
+        raise ExportError(f"{output}: {parent} is a file, not a folder; choose another output path")
+    if not parent.is_dir():
+        raise ExportError(f"{output}: the folder {parent} does not exist; create it first")
+
+
+def _probe_writable(tmp: Path, output: Path) -> None:
+    """Fail before the slow part when nothing can be written beside ``output``."""
+    try:
+        tmp.mkdir()
+        tmp.rmdir()
+    except OSError as exc:
+        raise write_error(exc, output) from exc
+
+
+def _write_failure(exc: BaseException, output: Path) -> OutputWriteError | None:
+    """The clear error of a failed write of the export (None: not a write failure)."""
+    if isinstance(exc, OSError):
+        return write_error(exc, output)
+    text = str(exc)
+    if isinstance(exc, RuntimeError) and ("writ" in text.lower() or "No space" in text):
+        # torch's file writer reports a full disk as a RuntimeError
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        return OutputWriteError(
+            f"{output}: cannot write: {first}; is the disk full (no space left) or the folder "
+            "read-only? Nothing was written there"
+        )
+    return None
 
 
 def _replace(tmp: Path, output: Path) -> None:
-    """Move a finished export into place; the old one goes only once the new one is whole."""
+    """Move a finished export into place; the old one goes only once the new one is whole.
+
+    An old bundle folder holds only a bundle's own files (``_check_output`` refused any other).
+    """
     if output.is_dir() and not output.is_symlink():
         old = output.with_name(f".{output.name}.old")
         shutil.rmtree(old, ignore_errors=True)
@@ -138,7 +221,8 @@ def export_model(
     format : {"onnx", "torchscript", "monai-bundle"}, optional
         Default from the suffix of ``output`` (``.onnx``, ``.ts``).
     overwrite : bool
-        Replace an existing output (only once the new one is complete).
+        Replace an existing output (only once the new one is complete). A bundle folder is
+        replaced only when it holds nothing but a bundle export's own files.
 
     Returns
     -------
@@ -150,7 +234,10 @@ def export_model(
     ExportError
         Unknown format, a model that is not a network, a network that cannot be scripted.
     OutputExistsError
-        ``output`` exists and ``overwrite`` is false.
+        ``output`` exists and ``overwrite`` is false, or (a bundle) the folder holds files
+        that a bundle export did not write: those are never deleted.
+    OutputWriteError
+        ``output`` cannot be written (read-only, no space left...); nothing is left there.
     MissingPackageError
         ONNX export without the ``onnx`` package (``pip install 'medidenoise[onnx]'``).
 
@@ -170,8 +257,10 @@ def export_model(
     PosixPath('denoise.ts')
     """
     output = Path(output)
+    if output.name in ("", ".", ".."):  # "." or "..": the folder's own name, made absolute
+        output = Path(os.path.abspath(output))
     fmt = _resolve_format(output, format)
-    _check_output(output, overwrite)
+    _check_output(output, fmt, overwrite)
     if fmt == "onnx":  # fail on a missing package before the slow part
         from medidenoise.export.onnx import import_onnx
 
@@ -181,6 +270,7 @@ def export_model(
     tmp = output.with_name(f".{output.name}.partial")
     if tmp.is_dir():
         shutil.rmtree(tmp)
+    _probe_writable(tmp, output)
     try:
         if fmt == "torchscript":
             from medidenoise.export.torchscript import write_torchscript
@@ -195,6 +285,11 @@ def export_model(
 
             write_monai_bundle(pipeline, tmp, name=output.name, weights=net.state_dict())
         _replace(tmp, output)
+    except (OSError, RuntimeError) as exc:
+        failure = _write_failure(exc, output)
+        if failure is None:
+            raise
+        raise failure from exc
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
