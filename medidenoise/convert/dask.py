@@ -30,6 +30,7 @@ holds little state, and the progress bar follows completions on the cluster.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -48,7 +49,8 @@ from medidenoise.convert.plan import PARTIAL_DIR, Unit
 from medidenoise.convert.provenance import model_id
 from medidenoise.convert.report import SeriesEntry
 from medidenoise.convert.unit import UnitOptions, entry_for
-from medidenoise.errors import ConversionError
+from medidenoise.errors import ConfigError, ConversionError
+from medidenoise.io.formats import special_file_kind
 from medidenoise.models.checkpoint import SHIPPED_MODELS
 
 __all__ = ["CONNECT_TIMEOUT_S", "ModelSpec", "check_scheduler", "run_units_dask"]
@@ -112,6 +114,58 @@ def _local_workers(scheduler: str) -> int | None:
     return int(count)
 
 
+#: a scheduler file is a few hundred bytes; anything much larger is not one
+_SCHEDULER_FILE_MAX_BYTES = 1 << 20
+
+
+def _is_scheduler_file(scheduler: str) -> bool:
+    return scheduler.endswith(".json") or (
+        "://" not in scheduler and os.path.lexists(scheduler) and not Path(scheduler).is_dir()
+    )
+
+
+def scheduler_file_address(path: str | os.PathLike) -> str:
+    """The scheduler address in a file that ``dask scheduler --scheduler-file`` wrote.
+
+    Read here, at once, rather than by ``distributed.Client(scheduler_file=...)``, which waits
+    for a usable file and ends a malformed one in a bare ``AssertionError``.
+
+    Raises
+    ------
+    ConfigError
+        The file is not a regular file, not JSON, or holds no ``"address"``.
+    """
+    name = os.fspath(path)
+    fix = (
+        "point --scheduler at the file that `dask scheduler --scheduler-file FILE` writes "
+        '(JSON with the scheduler\'s "address"), or pass the address itself, e.g. '
+        "tcp://10.0.0.5:8786"
+    )
+    special = special_file_kind(name)
+    if special is not None:
+        raise ConfigError(f"{name}: {special}, not a Dask scheduler file; {fix}")
+    try:
+        with open(name, "rb") as fp:
+            raw = fp.read(_SCHEDULER_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(
+            f"{name}: cannot read the scheduler file ({exc.strerror}); {fix}"
+        ) from exc
+    if len(raw) > _SCHEDULER_FILE_MAX_BYTES:
+        raise ConfigError(f"{name}: over 1 MiB, not a Dask scheduler file; {fix}")
+    try:
+        info = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"{name}: not a Dask scheduler file (not valid JSON: {exc}); {fix}"
+        ) from None
+    address = info.get("address") if isinstance(info, dict) else None
+    if not isinstance(address, str) or not address.strip():
+        found = sorted(info) if isinstance(info, dict) else type(info).__name__
+        raise ConfigError(f'{name}: the scheduler file holds no "address" (found {found}); {fix}')
+    return address.strip()
+
+
 def check_scheduler(scheduler: Any, *, jobs: int, model: Any) -> None:
     """Refuse ``scheduler=`` combinations that cannot work, before anything is scanned."""
     if isinstance(scheduler, str):
@@ -119,9 +173,11 @@ def check_scheduler(scheduler: Any, *, jobs: int, model: Any) -> None:
             raise ValueError("scheduler must be an address, a scheduler file, 'local' or 'local:N'")
         if scheduler == "local" or scheduler.startswith("local:"):
             _local_workers(scheduler)
-        if scheduler.endswith(".json") and not Path(scheduler).is_file():
+        if scheduler.endswith(".json") and not os.path.lexists(scheduler):
             raise FileNotFoundError(f"{scheduler}: no such scheduler file (dask scheduler "
                                     "--scheduler-file writes it)")  # fmt: skip
+        if _is_scheduler_file(scheduler):
+            scheduler_file_address(scheduler)
     elif not hasattr(scheduler, "submit"):
         raise ValueError(f"scheduler must be a string or a distributed.Client, got {scheduler!r}")
     if jobs != 1:
@@ -188,13 +244,15 @@ def _connect(scheduler: Any) -> Iterator[Any]:
             finally:
                 _close_quietly(cluster)
         return
-    is_file = scheduler.endswith(".json")
-    where = {"scheduler_file": scheduler} if is_file else {"address": scheduler}
+    address = scheduler
+    if _is_scheduler_file(scheduler):
+        address = scheduler_file_address(scheduler)
     try:
-        client = distributed.Client(**where, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
+        where = scheduler if address == scheduler else f"{address} (from {scheduler})"
         raise ConversionError(
-            f"could not reach the Dask scheduler {scheduler} within {CONNECT_TIMEOUT_S:g} s "
+            f"could not reach the Dask scheduler {where} within {CONNECT_TIMEOUT_S:g} s "
             f"({type(exc).__name__}: {exc}); start one with `dask scheduler` and workers with "
             "`dask worker ADDRESS`, check the address, or use --scheduler local:N"
         ) from exc
