@@ -17,6 +17,7 @@ __all__ = [
     "MedidenoiseError",
     "MissingDecoderError",
     "MissingPackageError",
+    "ModelError",
     "MultipleSeriesError",
     "NoImageDataError",
     "OutputExistsError",
@@ -59,6 +60,11 @@ class ConfigError(MedidenoiseError, ValueError):
 
 class CheckpointError(MedidenoiseError, ValueError):
     """A model checkpoint is missing, corrupt or incompatible."""
+
+
+class ModelError(MedidenoiseError, ValueError):
+    """What was given as a model cannot be used: not a model at all, or a network whose output
+    is not a denoised image (another shape, a tuple, NaN)."""
 
 
 class ConversionError(MedidenoiseError, RuntimeError):

@@ -6,6 +6,7 @@ What a call accepts (``as_array``), the float32 working copy it denoises
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -13,17 +14,42 @@ import numpy as np
 import torch
 
 from medidenoise._validate import check_finite, check_ndim, check_real, check_size
-from medidenoise.errors import InvalidImageError
+from medidenoise.errors import InvalidImageError, ModelError
 from medidenoise.io import Volume
 
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
+def _tensor_array(image: torch.Tensor) -> np.ndarray:
+    """A tensor as numpy: detached from autograd, on the CPU, half precisions widened."""
+    tensor = image.detach().cpu()
+    if tensor.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
 def as_array(image: Volume | np.ndarray | torch.Tensor) -> tuple[np.ndarray, str | None]:
-    """``(array, modality)`` of what a call was given; a bare array must be a real 2D/3D image."""
+    """``(array, modality)`` of what a call was given; a bare array must be a real 2D/3D image.
+
+    A tensor may require grad or hold bfloat16/float16 values (it is read as float32; the
+    result is a new array, never part of the caller's graph)."""
     if isinstance(image, Volume):
         return image.array, image.modality
-    arr = np.asarray(image)
+    if isinstance(image, torch.Tensor):
+        arr = _tensor_array(image)
+    else:
+        try:
+            arr = np.asarray(image)
+        except ValueError as exc:  # numpy's "inhomogeneous shape" of a ragged nested list
+            raise InvalidImageError(
+                f"image is a ragged nested sequence (rows of different lengths: {exc}); pass a "
+                "numpy array of shape (H, W) or (D, H, W)"
+            ) from None
+    if arr.dtype == object:
+        raise InvalidImageError(
+            f"image of type {type(image).__name__} is not an array of numbers (numpy made an "
+            "object array of it); pass a numpy array or torch tensor of shape (H, W) or (D, H, W)"
+        )
     check_real(arr, "image must have a real dtype, got {dtype}")
     check_ndim(
         arr,
@@ -59,6 +85,40 @@ def float32_copy(arr: np.ndarray, noise_level: float | None) -> np.ndarray:
     check_finite(
         vol, "image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first"
     )
-    if noise_level is not None and not (noise_level >= 0 and np.isfinite(noise_level)):
-        raise ValueError(f"noise_level must be a finite number >= 0, got {noise_level}")
+    check_noise_level_arg(noise_level)
     return vol
+
+
+def check_noise_level_arg(noise_level: object) -> None:
+    """Refuse a ``noise_level`` that is not ``None`` or one finite number ``>= 0``."""
+    if noise_level is None:
+        return
+    number = isinstance(noise_level, (int, float, np.integer, np.floating)) and not isinstance(
+        noise_level, (bool, np.bool_)
+    )
+    if not number:
+        raise ValueError(
+            f"noise_level must be one number, the noise standard deviation in the image's "
+            f"units, or None to estimate it; got {type(noise_level).__name__} "
+            f"{noise_level!r}; pass e.g. noise_level=0.05"
+            + (" (a float, not a string)" if isinstance(noise_level, str) else "")
+        )
+    level = float(noise_level)  # type: ignore[arg-type]  # a real number, checked above
+    if not (level >= 0 and np.isfinite(level)):
+        raise ValueError(f"noise_level must be a finite number >= 0, got {noise_level}")
+
+
+def check_model_arg(model: object) -> None:
+    """Refuse a ``model`` that is none of a name, a path or a ``torch.nn.Module``."""
+    if isinstance(model, (str, os.PathLike, torch.nn.Module)):
+        if isinstance(model, str) and not model.strip():
+            raise ModelError(
+                "model is an empty string; pass 'auto' (the default), another shipped model "
+                "name, a classical method, a checkpoint file or a torch.nn.Module"
+            )
+        return
+    raise ModelError(
+        f"model must be a model name, a checkpoint path or a torch.nn.Module, got "
+        f"{type(model).__name__} {model!r}; pass e.g. model='auto' (the default), 'nlm', "
+        "'model.safetensors' or your network"
+    )

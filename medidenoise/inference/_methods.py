@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medidenoise.inference._inputs import check_model_arg
 from medidenoise.inference._network import mixed_precision, optimise_for_inference
 from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
 from medidenoise.models import load_model
@@ -63,6 +64,7 @@ def resolve_model(
     model: ModelLike, device: torch.device
 ) -> torch.nn.Module | OnnxModel | Routed | str:
     """A ready network, an :class:`OnnxModel`, the ``"auto"`` pair, or a classical method name."""
+    check_model_arg(model)
     if is_onnx_path(model):
         if device.type != "cpu":
             log.info("%s: an .onnx model runs on the CPU through onnxruntime", model)

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
+from medidenoise.errors import ModelError
+
 __all__ = ["PRECISIONS", "mixed_precision", "optimise_for_inference", "run_network", "use_bf16"]
 
 ProgressFn = Callable[[int, int], None]
@@ -97,6 +99,23 @@ def use_bf16(network: torch.nn.Module, device: torch.device, precision: str) -> 
         and bool(getattr(network, "bf16_inner", False))
         and torch.cpu._is_avx512_bf16_supported()
     )
+
+
+def check_output(y: object, x: torch.Tensor) -> None:
+    """Refuse a network output that is not one (N, C, H, W) tensor matching input ``x``."""
+    if not isinstance(y, torch.Tensor):
+        raise ModelError(
+            f"the model returned a {type(y).__name__}, not a tensor; a denoising network's "
+            f"forward() must return one (N, 1, H, W) tensor (for input {tuple(x.shape)}); "
+            "wrap it so that it returns only the denoised image"
+        )
+    if y.dim() != 4 or y.shape[0] != x.shape[0] or y.shape[-2:] != x.shape[-2:] or y.shape[1] < 1:
+        raise ModelError(
+            f"the model returned shape {tuple(y.shape)} for input {tuple(x.shape)}; a denoising "
+            f"network must return (N, 1, H, W) = ({x.shape[0]}, 1, {x.shape[2]}, {x.shape[3]}): "
+            "the same slices and size (pad inside the network, or give it a size_multiple "
+            "attribute so that medidenoise pads its input)"
+        )
 
 
 def _default_batch_size(device: torch.device, height: int, width: int) -> int:
@@ -225,6 +244,7 @@ def run_network(
         x, (h, w) = _pad_to_multiple(x, multiple)
         with _autocast(device, bf16):
             y = network(x.contiguous(memory_format=torch.channels_last))
+        check_output(y, x)
         return y[..., :h, :w].float()
 
     if self_ensemble:
@@ -252,6 +272,13 @@ def run_network(
                 )
             else:
                 y = predict(x)
+            if not bool(torch.isfinite(torch.as_tensor(y)).all()):
+                raise ModelError(
+                    f"the model returned NaN or infinite values for slices {part.start}.."
+                    f"{part.stop - 1} (input in [0, 1] network units, finite); medidenoise "
+                    "never hands such a result back: check the network's weights and its "
+                    "forward() (a division by zero, a log of 0...)"
+                )
             out[part] = torch.as_tensor(y)[:, 0].cpu().numpy()
             done = part.stop
             if progress is not None:

@@ -182,8 +182,25 @@ def add_poisson_noise(image: np.ndarray, photons: float, *, rng: RngLike = None)
         return arr.copy()
     gen = make_rng(rng)
     lam = (arr.astype(np.float64) - origin) * (photons / span)
-    counts = gen.poisson(lam).astype(np.float64)
+    counts = _poisson_counts(gen, lam)
     return (counts * (span / photons) + origin).astype(np.float32)
+
+
+#: above this mean, Poisson counts are drawn from their normal limit N(lam, lam): numpy's
+#: generator refuses means beyond ~9.2e18 ("lam value too large"), and past 1e15 the two
+#: distributions differ by far less than float32 can show
+_POISSON_EXACT_MAX = 1e15
+
+
+def _poisson_counts(gen: np.random.Generator, lam: np.ndarray) -> np.ndarray:
+    """Poisson draws of mean ``lam`` (float64), any mean (the normal limit for huge ones)."""
+    big = lam > _POISSON_EXACT_MAX
+    if not big.any():
+        return gen.poisson(lam).astype(np.float64)
+    counts = np.empty_like(lam)
+    counts[~big] = gen.poisson(lam[~big])
+    counts[big] = lam[big] + np.sqrt(lam[big]) * gen.standard_normal(int(big.sum()))
+    return counts
 
 
 def add_rician_noise(image: np.ndarray, sigma: float, *, rng: RngLike = None) -> np.ndarray:
