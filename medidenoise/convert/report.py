@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from medidenoise.inference.provenance import INTENDED_USE, Provenance
+
 __all__ = [
     "REPORT_JSON",
     "REPORT_TEXT",
@@ -55,6 +57,16 @@ class SeriesEntry:
     worker : str
         With ``scheduler=``: the Dask worker that converted it (address and
         host name); empty for a local run.
+    provenance : dict
+        What was done to it (:class:`~medidenoise.inference.provenance.Provenance`):
+        the model that ran, the noise level in image units and whether it was estimated,
+        the Rician step where applied, self-ensemble, tiling, version.
+    quality : dict
+        Its quality figures (:class:`~medidenoise.evaluation.quality_report.QualityReport`).
+    warnings : list of str
+        Where the series is unlike anything the model learned, and what that means.
+    figure : str
+        Its quality figure (PNG), under ``OUTPUT/medidenoise-quality/``.
     """
 
     source: str
@@ -68,6 +80,36 @@ class SeriesEntry:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     worker: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    figure: str = ""
+
+
+def quality_lines(entry: SeriesEntry) -> list[str]:
+    """The text report's lines for one series: what was done, how well, and its warnings."""
+    lines = []
+    if entry.provenance:
+        parts = Provenance.from_dict(entry.provenance).parts()[1:]  # the version is said once
+        lines.append("done: " + "; ".join(parts))
+    q = entry.quality or {}
+    if q.get("flat_std_before") is not None:
+        u = q.get("units", "")
+        nps = ""
+        if q.get("mean_frequency_shift") is not None:
+            nps = f"; NPS mean frequency shift {q['mean_frequency_shift']:+.3f} cycles/pixel"
+        lines.append(
+            f"quality: flat-region noise {q['flat_std_before']:.3g} -> {q['flat_std_after']:.3g}"
+            f" {u} (ratio {q['std_ratio']:.2f}), mean shift {q['mean_shift']:+.3g} {u}{nps}; "
+            f"removed-noise structure {q['structure']:+.2f}; 2-pixel pattern "
+            f"{q['pattern_amplitude']:.3f} x the input noise"
+        )
+    elif q:
+        lines.append("quality: no flat region to measure the noise in")
+    if entry.figure:
+        lines.append(f"figure: {entry.figure}")
+    lines.extend(f"WARNING: {w}" for w in entry.warnings)
+    return lines
 
 
 @dataclass
@@ -145,12 +187,15 @@ class ConversionReport:
             line = f"  [{e.status}] {e.source} ({slices}) -> {e.output or '-'}"
             lines.append(line + (f": {e.reason}" if e.reason else ""))
             lines.extend([f"      on Dask worker {e.worker}"] if e.worker else [])
+            lines.extend(f"      {n}" for n in quality_lines(e))
             lines.extend(f"      note: {n}" for n in e.notes)
         for f in self.files:
             lines.append(f"  [{f.status}] {f.path}: {f.reason}")
         if not self.series and not self.part:
             lines.append("  no image series found: is INPUT the right folder?")
         lines.append("result: OK" if self.ok else "result: FAILED (see the reasons above)")
+        if any(e.status in ("converted", "incomplete") for e in self.series):
+            lines.append(f"medidenoise output is for {INTENDED_USE}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

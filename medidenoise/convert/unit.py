@@ -30,8 +30,10 @@ import numpy as np
 from medidenoise._version import __version__
 from medidenoise.convert.lock import claim
 from medidenoise.convert.plan import PARTIAL_DIR, Unit
+from medidenoise.convert.quality import QUALITY_DIR, measure
 from medidenoise.convert.report import SeriesEntry, SeriesStatus
 from medidenoise.errors import ConversionError
+from medidenoise.inference.progress import LegacyProgress
 from medidenoise.io import (
     Volume,
     read_dicom_series,
@@ -40,7 +42,7 @@ from medidenoise.io import (
     write_dicom_series,
     write_nifti,
 )
-from medidenoise.models.checkpoint import auto_pick
+from medidenoise.models.checkpoint import AUTO_BY
 
 __all__ = [
     "COMPARED_SETTINGS",
@@ -71,6 +73,8 @@ COMPARED_SETTINGS = (
     "rician",
     "volume_index",
 )
+#: how the settings label of "auto" ended before each series got its own record
+_OLD_AUTO_BY = "by measured noise; Rician bias removed from magnitude images"
 #: what manifests written before a setting existed mean by its absence
 _SETTING_DEFAULTS: dict[str, Any] = {
     "compression": "none",
@@ -143,7 +147,9 @@ def earlier_run(unit: Unit, out_root: Path, opts: UnitOptions) -> tuple[bool, st
         return False, ""
     if manifest.get("incomplete") and not _broken(unit):
         return False, ""  # written without slices that can be read now: redo it whole
-    before = manifest.get("settings") or {}
+    before = dict(manifest.get("settings") or {})
+    if isinstance(before.get("model"), str):  # the same model, labelled as before
+        before["model"] = before["model"].replace(_OLD_AUTO_BY, AUTO_BY)
     diffs = [
         f"{key} {before.get(key, _SETTING_DEFAULTS.get(key))!r} -> {opts.settings.get(key)!r}"
         for key in COMPARED_SETTINGS
@@ -353,6 +359,16 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
     return entry_for(unit, out_root, "failed", reason)
 
 
+def _denoise(denoiser: Any, vol: Volume, opts: UnitOptions) -> Any:
+    """``denoiser.run`` with a progress bar when asked: the image and its provenance."""
+    relay = LegacyProgress(True) if opts.progress else None
+    try:
+        return denoiser.run(vol, noise_level=opts.noise_level, progress=relay)
+    finally:
+        if relay is not None:
+            relay.close()
+
+
 def _convert_claimed(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -> SeriesEntry:
     start = time.perf_counter()
     final = out_root / unit.output
@@ -369,21 +385,28 @@ def _convert_claimed(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOption
         vol, notes = _read(unit, opts.volume_index)
         entry.slices, entry.modality = vol.shape[0], entry.modality or vol.modality
         entry.notes.extend(notes)
-        out = denoiser(vol, noise_level=opts.noise_level, progress=opts.progress)
+        result = _denoise(denoiser, vol, opts)
+        out, record = result.image, result.provenance
+        provenance = record.to_dict() if record is not None else {}
+        entry.provenance = provenance
+        figure = work / "quality.png"
+        entry.quality, entry.warnings, notes = measure(vol, out, record, figure, unit.description)
+        entry.notes.extend(notes)
         manifest: dict[str, Any] = {
             "medidenoise": __version__,
             "source": str(unit.source),
             "source_series_uid": unit.series_uid,
             "slices": vol.shape[0],
             "settings": opts.settings,
+            "provenance": provenance,
+            "quality": entry.quality,
+            "warnings": entry.warnings,
             "completed": datetime.now().isoformat(timespec="seconds"),
         }
         derivation, suffix = opts.derivation, " DENOISED"
-        used = str(out.metadata.get("denoised_by") or "")
-        picked = auto_pick(used)  # which of its networks "auto" ran on this series
-        if picked is not None:
-            manifest["model_used"] = used
-            derivation += f"; this series: {picked} (by its measured noise)"
+        if record is not None:  # what was done to this series, with its numbers
+            manifest["model_used"] = result.model
+            derivation = record.describe()
         if broken:
             manifest["incomplete"] = [str(p) for p, _ in broken]
             derivation += f"; INCOMPLETE: {len(broken)} source file(s) unreadable"
@@ -412,6 +435,11 @@ def _convert_claimed(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOption
             _remove(marker)
             _place(tmp, final, work / "previous")
             _write_manifest(marker, manifest)
+        if figure.is_file():  # the series is in place: its figure joins the report
+            shown = out_root / QUALITY_DIR / f"{unit.key}.png"
+            shown.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(figure, shown)
+            entry.figure = str(shown)
         entry.status = "incomplete" if broken else "converted"
         entry.reason = incomplete_reason(unit, opts)
     except Exception as exc:  # one broken series must not stop the batch

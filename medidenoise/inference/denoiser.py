@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
@@ -19,6 +20,7 @@ from medidenoise.inference._robust import from_network, to_network
 from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_like
 from medidenoise.inference.onnx_model import OnnxModel
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult, LegacyProgress, Progress
+from medidenoise.inference.provenance import Provenance, model_source
 from medidenoise.io import Volume
 from medidenoise.models.checkpoint import AUTO_MODEL, model_label
 from medidenoise.models.classical import CLASSICAL
@@ -122,6 +124,9 @@ class Denoiser:
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.model = resolve_model(model, self.device)
+        #: what the caller asked for: a name or path as given (a result names what ran)
+        self.requested = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
+        self._source = model_source(model)
         if self_ensemble and isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
             raise ValueError(
                 f"{model}: self_ensemble is not available for 2.5D .onnx models; use the "
@@ -137,6 +142,8 @@ class Denoiser:
         """A short description of the model, for reports and DICOM provenance."""
         if isinstance(self.model, Routed):
             return AUTO_MODEL  # a result names the network it picked: DenoiseResult.model
+        if self.requested is not None:  # "white", a checkpoint path: not the network's class
+            return self.requested
         return model_label(self.model)
 
     @property
@@ -299,11 +306,13 @@ class Denoiser:
         vol = float32_copy(arr, noise_level)
         half = self.context_slices // 2
         slab = (max(0, index - half), min(vol.shape[0], index + half + 1), index)
-        out, level, used = self._denoise(vol, modality, noise_level, None, None, padding, slab=slab)
+        out, used, record = self._denoise(
+            vol, modality, noise_level, None, None, padding, slab=slab
+        )
         result = out[0]
         if padding is not None:
             result[padding[index]] = arr[index][padding[index]]
-        return DenoiseResult(result, level, used)
+        return DenoiseResult(result, record.noise_level, used, record)
 
     def _run(
         self,
@@ -315,10 +324,11 @@ class Denoiser:
     ) -> DenoiseResult:
         levels: list[float | None] = [None]
         used = [self.name]
+        records: list[Provenance | None] = [None]
 
         def again(part: Any) -> Any:
             done = self._run(part, noise_level, report, should_stop, None)
-            levels[0], used[0] = done.noise_level, done.model
+            levels[0], used[0], records[0] = done.noise_level, done.model, done.provenance
             return done.image
 
         if is_meta_tensor(image):
@@ -326,7 +336,7 @@ class Denoiser:
             kind = str(getattr(image, "meta", {}).get("modality") or "OT")
             out = across_axis(spatial, axis, lambda a: again(Volume(a, modality=kind)).array)
             wrapped = wrap_like(image, out, channels=channels, denoised_by=used[0])
-            return DenoiseResult(wrapped, levels[0], used[0])
+            return DenoiseResult(wrapped, levels[0], used[0], records[0])
         if slice_axis is not None and slice_axis != 0:
             if isinstance(image, Volume):
                 raise ValueError(
@@ -339,19 +349,21 @@ class Denoiser:
                     f"slice_axis={slice_axis} needs a 3D array and an axis in -3..2, got shape "
                     f"{arr.shape}"
                 )
-            return DenoiseResult(across_axis(arr, slice_axis % 3, again), levels[0], used[0])
+            out = across_axis(arr, slice_axis % 3, again)
+            return DenoiseResult(out, levels[0], used[0], records[0])
         arr, modality = as_array(image)
         squeeze = arr.ndim == 2
         vol = float32_copy(arr, noise_level)
         padding = image.padding if isinstance(image, Volume) else None
-        out, level, label = self._denoise(vol, modality, noise_level, report, should_stop, padding)
+        out, label, record = self._denoise(vol, modality, noise_level, report, should_stop, padding)
         if padding is not None:  # padding is not image: exactly the caller's values
             out[padding] = arr.reshape(out.shape)[padding]
         out = out[0] if squeeze else out
+        level = record.noise_level
         if isinstance(image, Volume):
-            meta = {**image.metadata, "denoised_by": label}
-            return DenoiseResult(image.with_array(out, metadata=meta), level, label)
-        return DenoiseResult(out, level, label)
+            meta = {**image.metadata, "denoised_by": label, "provenance": record.to_dict()}
+            return DenoiseResult(image.with_array(out, metadata=meta), level, label, record)
+        return DenoiseResult(out, level, label, record)
 
     def _denoise(
         self,
@@ -363,17 +375,19 @@ class Denoiser:
         padding: np.ndarray | None = None,
         *,
         slab: tuple[int, int, int] | None = None,
-    ) -> tuple[np.ndarray, float | None, str]:
+    ) -> tuple[np.ndarray, str, Provenance]:
         """Denoise ``vol``; with ``slab=(lo, hi, k)`` only slice ``k``, the volume prepared whole
         and slices ``lo:hi`` around ``k`` given to the network as context. Also returns the
-        noise level used and the label of the model that ran (``"auto"`` names its pick)."""
+        label of the model that ran (``"auto"`` names its pick) and the run's provenance."""
         total = vol.shape[0] if slab is None else 1
         if self.model == "identity":
             if report is not None:
                 report(DenoiseProgress(0, total, noise_level))
                 report(DenoiseProgress(total, total, noise_level))
             out = vol if slab is None else vol[slab[2] : slab[2] + 1]
-            return out, noise_level, self.name
+            given = "none" if noise_level is None else "given"
+            record = self._record(self.name, modality, noise_level, given)
+            return out, self.name, record
         routed = isinstance(self.model, Routed)
         # a magnitude image: the caller says so, or "auto" looks (detect_rician); both before
         # prepare() clips, on the caller's own values
@@ -398,7 +412,9 @@ class Denoiser:
             )  # fmt: skip
             wanted = slice(index - lo, index - lo + 1)
         model, label = self.model, self.name
+        route = None
         if isinstance(model, Routed):
+            route = model.names[bool(ready.correlated)]
             model, label = model.pick(bool(ready.correlated), ready.rician and not self.rician)
             log.debug("auto: %s (noise correlated: %s)", label, ready.correlated)
         vol, stats, excess, sigma_units = ready.vol, ready.stats, ready.excess, ready.sigma
@@ -413,6 +429,7 @@ class Denoiser:
             if report is not None:
                 report(DenoiseProgress(done, count, sigma_units))
 
+        tiles = None
         if isinstance(model, str):
             part = norm if wanted is None else norm[wanted]
             result = run_classical(model, part, sigma, batches_done, should_stop)
@@ -424,6 +441,7 @@ class Denoiser:
             result = result if wanted is None else result[wanted]
         else:
             network = model.as_network() if isinstance(model, OnnxModel) else model
+            tiles = self.tile_size if max(norm.shape[1:]) > self.tile_size else None
             result = run_network(
                 network,  # type: ignore[arg-type]
                 norm,
@@ -439,9 +457,55 @@ class Denoiser:
             )
         # both runners return a new float32 array: scale it back in place
         out = from_network(result, stats, excess)
-        if ready.rician and sigma_units > 0:
+        unbiased = bool(ready.rician and sigma_units > 0)
+        if unbiased:
             out = rician_unbias_denoised(out, sigma_units)
-        return out, sigma_units, label
+        record = self._record(
+            label if route is None else route,
+            modality,
+            sigma_units,
+            "estimated" if noise_level is None else "given",
+            route=route,
+            network_level=sigma,
+            correlated=ready.correlated,
+            rician=unbiased,
+            tiles=tiles,
+        )
+        return out, label, record
+
+    def _record(
+        self,
+        ran: str,
+        modality: str | None,
+        level: float | None,
+        source: Any,
+        *,
+        route: str | None = None,
+        network_level: float | None = None,
+        correlated: bool | None = None,
+        rician: bool = False,
+        tiles: int | None = None,
+    ) -> Provenance:
+        """The provenance of one run; ``ran`` names the model (auto's pick by ``route``)."""
+        file, sha, adapted = model_source(route) if route is not None else self._source
+        if route is None and self.requested is not None and file is not None:
+            ran = file if Path(self.requested).name == file else ran
+        return Provenance(
+            model=ran,
+            requested=self.name,
+            route=None if route is None else f"{'correlated' if correlated else 'white'} noise",
+            model_file=file,
+            model_sha256=sha,
+            adapted_from=adapted,
+            noise_level=None if level is None else float(level),
+            noise_level_source=source,
+            noise_level_network=None if network_level is None else float(network_level),
+            noise_correlated=correlated,
+            rician_bias_removed=rician,
+            self_ensemble=self.self_ensemble and not isinstance(self.model, str),
+            tile_size=tiles,
+            modality=modality or "",
+        )
 
 
 def denoise(

@@ -49,12 +49,19 @@ class DenoiseResult(Generic[T]):
         caller's, or the Denoiser's own estimate (``None`` for ``"identity"``).
         Passing it back as ``noise_level=`` gives the same result.
     model : str
-        The model's label (:attr:`Denoiser.name`).
+        The model's label (:attr:`Denoiser.name`; ``"auto"`` names its pick:
+        ``"auto: correlated"``).
+    provenance : Provenance or None
+        The whole record of the run (:class:`~medidenoise.inference.provenance.Provenance`):
+        the model that ran and its weights' hash, the noise level in image units and
+        whether it was estimated, the Rician step where it was applied, self-ensemble,
+        tiling, version. Reports, state files and DICOM/NIfTI outputs write this record.
     """
 
     image: T
     noise_level: float | None
     model: str
+    provenance: Any = None
 
 
 class LegacyProgress:

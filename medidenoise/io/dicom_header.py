@@ -43,6 +43,9 @@ _META_KEYWORDS = (
     "KVP",
     "ConvolutionKernel",
     "RescaleType",
+    "BitsStored",  # these three: what the out-of-distribution warnings look at
+    "LossyImageCompression",
+    "ConversionType",
 )
 
 
@@ -255,7 +258,7 @@ def _base_meta(ds: Dataset) -> dict[str, Any]:
         value = ds.get(key)
         if value is None or value == "":
             continue
-        if key in ("SeriesNumber",):
+        if key in ("SeriesNumber", "BitsStored"):
             meta[key] = _int(value)
         elif key in ("SliceThickness", "KVP"):
             meta[key] = _float(value)

@@ -69,6 +69,9 @@ AUTO_MODEL = "auto"
 AUTO_ROUTES = {False: "white", True: "correlated"}
 #: what a label of ``"auto"`` adds when it removed the Rician bias: ``"auto: white, ..."``
 AUTO_RICIAN = ", Rician bias removed"
+#: how the settings label of ``"auto"`` ends: its policy, not what any series had done to it
+#: (that is each series' own record, :class:`~medidenoise.inference.provenance.Provenance`)
+AUTO_BY = "picked per series by the measured noise"
 
 
 def auto_pick(label: str) -> str | None:
@@ -115,7 +118,7 @@ def model_label(model: Any, *, checksum: bool = False) -> str:
         return name
     if name == AUTO_MODEL:  # both networks it may pick, each with its hash
         routes = ", ".join(model_label(r, checksum=True) for r in AUTO_ROUTES.values())
-        return f"{name}: {routes}, by measured noise; Rician bias removed from magnitude images"
+        return f"{name}: {routes}, {AUTO_BY}"
     shipped = name in SHIPPED_MODELS
     path = shipped_weights_path(name) if shipped else Path(name)
     if path.is_file():  # the weights' hash: a retrained model is another model

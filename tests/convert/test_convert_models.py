@@ -15,6 +15,7 @@ from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless
 
 from medidenoise.cli import main
 from medidenoise.convert import convert_dicom_folder
+from medidenoise.convert.unit import MANIFEST
 from medidenoise.errors import MissingDecoderError
 from medidenoise.models import build_model
 from medidenoise.models.checkpoint import save_checkpoint
@@ -198,16 +199,33 @@ def test_auto_records_the_network_it_ran_per_series(tmp_path: Path, ct_series) -
     report = convert_dicom_folder(tmp_path / "in", tmp_path / "out", device="cpu")
     assert report.ok, report.summary()
     assert report.settings["model"].startswith("auto: white (sha256 ")
+    assert "Rician" not in report.settings["model"]  # auto's policy is not what was done
+    saved = json.loads((tmp_path / "out" / "medidenoise-report.json").read_text())
+    text = (tmp_path / "out" / "medidenoise-report.txt").read_text()
     picked = {}
-    for entry in report.series:
+    for entry, kept in zip(report.series, saved["series"], strict=True):
+        name = Path(entry.source).name
+        record = entry.provenance
+        assert kept["provenance"] == record  # the JSON report holds the same record
+        state = json.loads((Path(entry.output) / MANIFEST).read_text())
+        assert state["provenance"] == record  # ... and so does the state file
+        assert record["requested"] == "auto" and record["noise_level_source"] == "estimated"
+        level = record["noise_level"]
+        assert level > 0 and record["route"] in ("white noise", "correlated noise")
         texts = {dcmread(f).DerivationDescription for f in Path(entry.output).glob("*.dcm")}
-        (text,) = texts
-        picked[Path(entry.source).name] = text.split("this series: ")[1].split(" (by")[0]
-    assert picked == {
-        "white": "white",
-        "streaky": "correlated",
-        "magnitude": "white, Rician bias removed",
-    }
+        (header,) = texts
+        assert f"noise level {level:.4g} HU, estimated" in header  # the number, in its units
+        assert f"picked by auto for {record['route']}" in header
+        assert "not for diagnosis" in header
+        assert f"noise level {level:.4g} HU, estimated" in text
+        assert ("Rician" in header) == record["rician_bias_removed"]
+        picked[name] = record["model"] + (", Rician" if record["rician_bias_removed"] else "")
+        # its quality figures and PNG
+        assert entry.quality["flat_std_after"] < entry.quality["flat_std_before"], entry.quality
+        assert entry.quality["nps_before"]["power"] and Path(entry.figure).is_file()
+        assert Path(entry.figure).read_bytes()[:4] == b"\x89PNG"
+    assert picked == {"white": "white", "streaky": "correlated", "magnitude": "white, Rician"}
+    assert "research use, not for diagnosis" in text
 
 
 def test_rician_from_the_command_line(tmp_path: Path, ct_series) -> None:

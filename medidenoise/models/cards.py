@@ -1,0 +1,309 @@
+"""Model cards: what each shipped model was trained on, how well it measured, and its limits.
+
+A card is built from two sources only: the metadata its weights carry (training data, noise,
+compute, validation figures) and the measured figures of BENCHMARKS.md, quoted below with
+the command that measured them (``tests/models/test_cards.py`` checks that each quoted
+figure still stands in BENCHMARKS.md). ``medidenoise info MODEL`` prints a card.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medidenoise.models.checkpoint import (
+    AUTO_MODEL,
+    AUTO_ROUTES,
+    SHIPPED_MODELS,
+    read_metadata,
+    shipped_weights_path,
+)
+
+__all__ = ["CARD_MODELS", "ModelCard", "model_card", "trained_noise_levels"]
+
+#: the models a card exists for: "auto" and every shipped model
+CARD_MODELS = (AUTO_MODEL, *SHIPPED_MODELS)
+
+INTENDED_USE = (
+    "research use, not for diagnosis: denoised series are derived images for research, "
+    "teaching and method development; they are not cleared for clinical reading"
+)
+
+_QUALITY_COMMAND = "python benchmarks/bench_quality.py --model auto --no-progress"
+_HOLDOUT = "hold-out 256 x 256 crops of RG3 (CR), MR2 (MR), 693 (CT), mean PSNR dB"
+_CORRELATED_COMMAND = "python benchmarks/bench_correlated.py"
+
+#: (what was measured, the figures as BENCHMARKS.md gives them, the command): by model
+MEASURED: dict[str, list[tuple[str, str, str]]] = {
+    AUTO_MODEL: [
+        (
+            f"{_HOLDOUT}: Gaussian 0.05 / Gaussian 0.1 / Poisson 200 / Rician 0.05",
+            "auto 35.89 / 32.63 / 35.82 / 35.54; BM3D told the level 38.01 / 34.37 / 36.38 / "
+            "35.59; NLM 35.79 / 32.03 / 34.92 / 34.08",
+            _QUALITY_COMMAND,
+        ),
+        (
+            "spatially correlated noise (low-pass and band-pass spectra, std 0.03-0.08), "
+            "same crops, mean PSNR dB over 6 cells",
+            "auto, level estimated 32.69; NLM told the level 32.68; BM3D told the level 29.14",
+            _CORRELATED_COMMAND,
+        ),
+    ],
+    "default": [
+        (
+            f"{_HOLDOUT}: Gaussian 0.05 / Gaussian 0.1 / Poisson 200 / Rician 0.05",
+            "default 35.56 / 32.24 / 35.03 / 34.36; BM3D 38.01 / 34.37 / 36.38 / 35.59; "
+            "NLM 35.79 / 32.03 / 34.92 / 34.08",
+            "python benchmarks/bench_quality.py --no-write --model default",
+        ),
+        (
+            "spatially correlated noise, same crops, mean PSNR dB over 6 cells",
+            "default, level estimated 29.61; BM3D told the level 29.14",
+            _CORRELATED_COMMAND,
+        ),
+    ],
+    "cae-baseline": [
+        (
+            f"{_HOLDOUT}: Gaussian 0.05 / Gaussian 0.1 / Poisson 200 / Rician 0.05",
+            "cae 30.26 / 29.77 / 30.01 / 30.10; BM3D 38.01 / 34.37 / 36.38 / 35.59; "
+            "NLM 35.79 / 32.03 / 34.92 / 34.08",
+            _QUALITY_COMMAND,
+        ),
+    ],
+}
+for _route in AUTO_ROUTES.values():  # each route is measured as auto runs it
+    MEASURED[_route] = [(f"through auto: {w}", f, c) for w, f, c in MEASURED[AUTO_MODEL]]
+
+_COMMON_LIMITS = [
+    "trained on a few dozen images (pydicom and pydicom-data CT/MR/CR files, the MNI152 "
+    "template, scikit-image photographs, procedural images): PET, NM, ultrasound, "
+    "mammography and 8-bit screenshots were never seen",
+    "2D: each slice is denoised alone; neighbouring slices are not used",
+    "below BM3D told the level on white Gaussian noise (figures above)",
+    "the noise estimate reads the fine texture of the clean MNI152 template as noise and "
+    "over-smooths such images (BENCHMARKS.md, 'Known limitation of the new noise estimate')",
+]
+
+LIMITS: dict[str, list[str]] = {
+    AUTO_MODEL: [
+        "picks its route per series by the measured noise: a series whose noise is wrongly "
+        "read as white (or correlated) gets the other network",
+        *_COMMON_LIMITS,
+    ],
+    "white": ["for white (uncorrelated) noise; on correlated CT noise use auto", *_COMMON_LIMITS],
+    "correlated": [
+        "for spatially correlated noise; worse than white on Rician MR noise",
+        *_COMMON_LIMITS,
+    ],
+    "default": [
+        "the first shipped model: transposed-convolution upsampling, the kind that left a "
+        "2-pixel grid on a real CT before issue 26; superseded by auto",
+        *_COMMON_LIMITS,
+    ],
+    "cae-baseline": [
+        "a baseline for comparisons: trained at one Gaussian level (0.1 of the range), "
+        "without a noise-level input; not for use on real scans",
+    ],
+}
+
+
+def trained_noise_levels(meta: dict[str, Any]) -> tuple[float, float] | None:
+    """The range of noise std (share of the network's [0, 1] range) a model was trained at.
+
+    Read from a checkpoint's ``noise`` metadata: ``levels`` (with ``low_levels``), or the
+    additive families of a ``mixture`` (Gaussian, Rician, correlated; Poisson levels are
+    photon counts and are left out). ``None`` when the metadata does not say.
+
+    Examples
+    --------
+    >>> trained_noise_levels({"noise": {"levels": [0.005, 0.15], "low_levels": [0.0003, 0.004]}})
+    (0.0003, 0.15)
+    """
+    noise = meta.get("noise") or {}
+    spans: list[float] = []
+    for key in ("levels", "low_levels"):
+        if isinstance(noise.get(key), (list, tuple)):
+            spans.extend(float(v) for v in noise[key])
+    for part in noise.get("mixture") or []:
+        if part.get("kind") == "poisson":
+            continue
+        level = part.get("level")
+        spans.extend(float(v) for v in (level if isinstance(level, (list, tuple)) else [level]))
+    return (min(spans), max(spans)) if spans else None
+
+
+def _families(meta: dict[str, Any]) -> str:
+    noise = meta.get("noise") or {}
+    if noise.get("recipe"):
+        kinds = ", ".join(f"{k} (weight {w:g})" for k, w in noise["recipe"])
+    else:
+        kinds = ", ".join(
+            f"{p['kind']} {p['level']} (weight {p.get('weight', 1):g})"
+            for p in noise.get("mixture") or []
+        )
+    levels = trained_noise_levels(meta)
+    span = "" if levels is None else f"; std {levels[0]:g} to {levels[1]:g} of the range"
+    return (kinds or "not recorded") + span
+
+
+def _sources(meta: dict[str, Any]) -> str:
+    data = meta.get("data") or {}
+    named = Counter(str(s).split(":")[0] for s in data.get("train") or [])
+    text = ", ".join(f"{src} {n}" for src, n in sorted(named.items())) or "not recorded"
+    text += f" images ({data.get('train_slices', '?')} training slices)"
+    tiles = data.get("gpu_tiles") or {}
+    if tiles:
+        by_source = Counter[str]()
+        for src, n in tiles.items():
+            by_source[str(src).split(":")[0].split("_template")[0]] += int(n)
+        text += "; GPU rounds: tiles " + ", ".join(f"{s} {n}" for s, n in sorted(by_source.items()))
+    return text
+
+
+def _compute(meta: dict[str, Any]) -> str:
+    train = meta.get("train") or {}
+    if train.get("rounds"):
+        minutes = sum(float(r.get("minutes", 0)) for r in train["rounds"])
+        patches = sum(int(r.get("patches", 0)) for r in train["rounds"])
+        return (
+            f"{len(train['rounds'])} rounds on {train.get('device', '?')}, {minutes:g} min, "
+            f"{patches:,} patches of {train.get('patch_size', '?')} px; started from "
+            f"{train.get('init', '?')}"
+        )
+    per_epoch = train.get("patches_per_epoch", "?")
+    return (
+        f"{meta.get('epochs', '?')} epochs x {per_epoch} patches, batch "
+        f"{train.get('batch_size', '?')}, loss {train.get('loss', '?')}"
+    )
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A model card (see :func:`model_card`); :meth:`text` is what ``medidenoise info`` prints."""
+
+    name: str
+    description: str
+    architecture: str
+    training_data: str
+    noise: str
+    compute: str
+    validation: str
+    measured: list[tuple[str, str, str]] = field(default_factory=list)
+    limits: list[str] = field(default_factory=list)
+    intended_use: str = INTENDED_USE
+    trained_levels: tuple[float, float] | None = None
+
+    def text(self) -> str:
+        """The card as readable text."""
+        lines = [
+            f"Model card: {self.name}",
+            f"  {self.description}",
+            f"Intended use: {self.intended_use}",
+            f"Architecture: {self.architecture}",
+            f"Training data: {self.training_data}",
+            f"Noise: {self.noise}",
+            f"Compute: {self.compute}",
+            f"Validation: {self.validation}",
+            "Measured (BENCHMARKS.md):",
+        ]
+        if not self.measured:
+            lines.append("  no benchmark figures recorded for this model")
+        for what, figures, command in self.measured:
+            lines += [f"  {what}:", f"    {figures}", f"    command: {command}"]
+        lines.append("Known limits:")
+        lines += [f"  - {limit}" for limit in self.limits] or ["  - none recorded"]
+        return "\n".join(lines)
+
+
+def _architecture(meta: dict[str, Any]) -> str:
+    model = meta.get("model") or {}
+    parts = [
+        f"{model.get('arch', '?')} {model.get('features', '')}",
+        "residual" if model.get("residual") else "",
+        "noise-level input" if model.get("noise_level_input") else "no noise-level input",
+        f"upsampling {model.get('upsample', 'transpose')}" if model.get("arch") == "unet" else "",
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+def _card(name: str, meta: dict[str, Any], shown: str | None = None) -> ModelCard:
+    metrics = meta.get("metrics") or {}
+    validation = ", ".join(
+        f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float))
+    )
+    gains = metrics.get("gpu_val_gain_db") or {}
+    if gains:
+        validation += "; GPU validation gain (dB) " + ", ".join(
+            f"{k} {v:+.2f}" for k, v in gains.items()
+        )
+    return ModelCard(
+        name=shown or name,
+        description=str(meta.get("description", "")),
+        architecture=_architecture(meta),
+        training_data=_sources(meta),
+        noise=_families(meta),
+        compute=_compute(meta),
+        validation=validation or "not recorded",
+        measured=list(MEASURED.get(name, [])),
+        limits=list(LIMITS.get(name, [])),
+        trained_levels=trained_noise_levels(meta),
+    )
+
+
+def model_card(model: str | os.PathLike) -> ModelCard:
+    """The card of ``"auto"``, a shipped model or a checkpoint file.
+
+    Parameters
+    ----------
+    model : str or os.PathLike
+        ``"auto"``, a shipped model (``"white"``, ``"correlated"``, ``"default"``,
+        ``"cae-baseline"``) or a ``.safetensors`` checkpoint (its card has the metadata's
+        figures only).
+
+    Returns
+    -------
+    ModelCard
+
+    Raises
+    ------
+    CheckpointError
+        ``model`` is neither a shipped model nor a readable checkpoint.
+
+    Examples
+    --------
+    >>> card = model_card("auto")
+    >>> card.intended_use.startswith("research use, not for diagnosis")
+    True
+    """
+    name = os.fspath(model)
+    if name == AUTO_MODEL:
+        routes = {k: read_metadata(shipped_weights_path(v)) for k, v in AUTO_ROUTES.items()}
+        white, correlated = routes[False], routes[True]
+        levels = [lv for lv in map(trained_noise_levels, routes.values()) if lv is not None]
+        card = _card(AUTO_MODEL, white)
+        both = f"white: {_families(white)} | correlated: {_families(correlated)}"
+        return ModelCard(
+            name="auto (white or correlated, picked per series by the measured noise)",
+            description=(
+                "the default of every entry point: the shipped `white` network for white "
+                "noise, `correlated` where the measured noise is spatially correlated, and "
+                "the Rician bias removed where the background shows a magnitude image"
+            ),
+            architecture=card.architecture,
+            training_data=f"white: {_sources(white)} | correlated: {_sources(correlated)}",
+            noise=both,
+            compute=f"white: {_compute(white)} | correlated: {_compute(correlated)}",
+            validation=f"white: {card.validation} | correlated: "
+            f"{_card('correlated', correlated).validation}",
+            measured=card.measured,
+            limits=card.limits,
+            trained_levels=(min(a for a, _ in levels), max(b for _, b in levels))
+            if levels
+            else None,
+        )
+    if name in SHIPPED_MODELS:
+        return _card(name, read_metadata(shipped_weights_path(name)))
+    return _card(name, read_metadata(name), shown=Path(name).name)
