@@ -61,6 +61,8 @@ _EXPORTS: dict[str, str] = {
     "load_model": "medidenoise.models",
     "save_checkpoint": "medidenoise.models",
     "auto_pick": "medidenoise.models",
+    "model_card": "medidenoise.models",
+    "ModelCard": "medidenoise.models",
     "train": "medidenoise.engine",
     # inference
     "denoise": "medidenoise.inference",
@@ -68,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "Denoiser": "medidenoise.inference",
     "DenoiseProgress": "medidenoise.inference",
     "DenoiseResult": "medidenoise.inference",
+    "Provenance": "medidenoise.inference",
     "convert_dicom_folder": "medidenoise.convert",
     "ConversionReport": "medidenoise.convert",
     "derivation_description": "medidenoise.convert",
@@ -81,6 +84,10 @@ _EXPORTS: dict[str, str] = {
     "EvaluationResult": "medidenoise.evaluation",
     "psnr": "medidenoise.evaluation",
     "ssim": "medidenoise.evaluation",
+    "quality_report": "medidenoise.evaluation",
+    "QualityReport": "medidenoise.evaluation",
+    "save_quality_figure": "medidenoise.evaluation",
+    "ood_warnings": "medidenoise.evaluation",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -106,7 +113,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         OutputExistsError,
         UnsupportedImageError,
     )
-    from medidenoise.evaluation import EvaluationResult, psnr, ssim
+    from medidenoise.evaluation import (
+        EvaluationResult,
+        QualityReport,
+        ood_warnings,
+        psnr,
+        quality_report,
+        save_quality_figure,
+        ssim,
+    )
     from medidenoise.evaluation.evaluate_model import evaluate
     from medidenoise.export import EXPORT_FORMATS, export_model
     from medidenoise.inference import (
@@ -115,6 +130,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         DenoiseProgress,
         Denoiser,
         DenoiseResult,
+        Provenance,
         adapt,
         denoise,
     )
@@ -137,7 +153,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         write_nifti,
         write_volume,
     )
-    from medidenoise.models import auto_pick, build_model, load_model, save_checkpoint
+    from medidenoise.models import (
+        ModelCard,
+        auto_pick,
+        build_model,
+        load_model,
+        model_card,
+        save_checkpoint,
+    )
     from medidenoise.transforms import (
         NOISE_KINDS,
         NormalizationParams,

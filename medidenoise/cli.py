@@ -466,6 +466,34 @@ def _run_series(args: argparse.Namespace) -> int:
     return 0 if not scan.errors else 1
 
 
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "info",
+        help="print a model's card: training data, noise, compute, measured figures, limits",
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        default="auto",
+        help="auto (default), white, correlated, default, cae-baseline or a .safetensors file",
+    )
+    p.set_defaults(func=_run_info)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from medidenoise.models.cards import CARD_MODELS, model_card
+
+    if args.model not in CARD_MODELS and not Path(args.model).is_file():
+        print(
+            f"medidenoise info: error: {args.model!r} is not a shipped model "
+            f"({', '.join(CARD_MODELS)}) nor a checkpoint file",
+            file=sys.stderr,
+        )
+        return 2
+    print(model_card(args.model).text())
+    return 0
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="denoise bundled images with the default model, write a report")
     p.add_argument(
@@ -500,6 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_series,
         _add_demo,
         _add_export,
+        _add_info,
     ):
         add(sub)
     return parser

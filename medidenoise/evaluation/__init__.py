@@ -37,6 +37,9 @@ from medidenoise.evaluation.inputs import (
     parse_noises,
 )
 from medidenoise.evaluation.metrics import psnr, ssim
+from medidenoise.evaluation.ood import ood_warnings
+from medidenoise.evaluation.quality_figure import save_quality_figure
+from medidenoise.evaluation.quality_report import QualityReport, quality_report
 from medidenoise.evaluation.report import EvaluationResult
 from medidenoise.evaluation.runner import DenoiseFn, evaluate_denoisers
 from medidenoise.models.classical import (

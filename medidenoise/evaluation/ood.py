@@ -24,10 +24,12 @@ KNOWN_MODALITIES = frozenset({"CT", "MR", "CR", "DX", "RG", "OT", ""})
 #: below this many pixels along a side an image gives the network and the noise estimate
 #: little to work with (the U-Net's four levels see 8 x 8 at its bottom)
 SMALL_IMAGE = 64
-#: the mean frequency (cycles/pixel, 32-pixel patches) of the noise families trained on,
-#: with a margin: the most correlated training noise (low-pass, width 0.1) measures ~0.07,
-#: white noise ~0.26; real scans' flat tissue 0.08-0.13 (693 CT, RG3 CR, MR2 MR)
-NPS_TRAINED = (0.035, 0.33)
+#: the mean frequency (cycles/pixel, 32-pixel patches) of flat-region noise the models know,
+#: with a margin: the training noise measures 0.081 (low-pass, width 0.1) to 0.29
+#: (band-pass, 0.7), white noise 0.27; real scans' flat tissue 0.079-0.13 (693 CT, RG3 CR,
+#: MR2 MR: their flat regions keep some anatomy). Below 0.055 lies noise coarser than white
+#: noise blurred by a 3-pixel Gaussian; above 0.33, noise piled up at the highest frequencies
+NPS_TRAINED = (0.055, 0.33)
 #: transfer syntaxes that lose information (JPEG baseline/extended, JPEG-LS near-lossless,
 #: JPEG 2000 irreversible may be in .91; HTJ2K lossy)
 _LOSSY_SYNTAXES = frozenset(

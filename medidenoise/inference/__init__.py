@@ -5,5 +5,6 @@ from medidenoise.inference.adapt import adapt
 from medidenoise.inference.denoiser import Denoiser, denoise
 from medidenoise.inference.monai_transforms import Denoise, DenoiseD, Denoised, DenoiseDict
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult
+from medidenoise.inference.provenance import Provenance
 
 __all__ = _public_names(globals())  # the names imported above

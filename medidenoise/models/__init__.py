@@ -2,6 +2,7 @@
 
 from medidenoise._exports import public_names as _public_names
 from medidenoise.models.cae import DenoisingCAE
+from medidenoise.models.cards import CARD_MODELS, ModelCard, model_card
 from medidenoise.models.checkpoint import (
     auto_pick,
     default_weights_path,

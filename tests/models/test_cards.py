@@ -1,0 +1,52 @@
+"""Model cards: every shipped model has one, its figures stand in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import medidenoise as md
+from medidenoise.cli import main
+from medidenoise.models.cards import CARD_MODELS, MEASURED
+
+BENCHMARKS = (Path(__file__).resolve().parents[2] / "BENCHMARKS.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", CARD_MODELS)
+def test_every_card_model_has_a_card(name: str) -> None:
+    card = md.model_card(name)
+    assert card.intended_use.startswith("research use, not for diagnosis")
+    assert card.training_data and "not recorded" not in card.training_data
+    assert card.trained_levels is not None and card.limits
+    text = card.text()
+    assert "Intended use: research use, not for diagnosis" in text
+    assert "Known limits:" in text and "Measured (BENCHMARKS.md):" in text
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_quoted_figures_stand_in_benchmarks(name: str) -> None:
+    """No figure is invented: each number a card quotes appears in BENCHMARKS.md, and so
+    does the command that measured it."""
+    for _, figures, command in MEASURED[name]:
+        assert command.split(" --")[0] in BENCHMARKS, command
+        for number in re.findall(r"\d+\.\d\d", figures):
+            assert number in BENCHMARKS, (name, number)
+
+
+def test_the_trained_range_comes_from_the_weights() -> None:
+    assert md.model_card("white").trained_levels == (0.0003, 0.15)
+    assert md.model_card("cae-baseline").trained_levels == (0.1, 0.1)
+
+
+def test_info_prints_the_card(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "auto"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Model card: auto") and "BM3D" in out and "NLM" in out
+    assert "research use, not for diagnosis" in out and "bench_quality.py" in out
+
+
+def test_info_names_what_it_knows(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "no-such-model"]) == 2
+    assert "not a shipped model (auto, " in capsys.readouterr().err
