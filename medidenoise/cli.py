@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -179,6 +180,23 @@ _MODEL_HELP = (
 )
 
 
+def _noise_level(text: str) -> float:
+    """``--noise-level``: a finite number > 0 (argparse shows the message)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number; give the noise standard deviation in image units, "
+            "e.g. --noise-level 12.5, or leave it out to estimate it"
+        ) from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a positive finite number: 0 would say there is no noise to remove; "
+            "leave --noise-level out to estimate it (or use --model identity to copy the values)"
+        )
+    return value
+
+
 def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "denoise",
@@ -196,9 +214,10 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="auto", help=_MODEL_HELP)
     p.add_argument(
         "--noise-level",
-        type=float,
+        type=_noise_level,
         default=None,
-        help="noise sigma in image units (default: estimated per series)",
+        help="noise sigma in image units, > 0 (default: estimated per series; 0 is refused: "
+        "no noise means nothing to remove, --model identity copies the values)",
     )
     p.add_argument(
         "--format",

@@ -15,10 +15,17 @@ from typing import Any, Literal
 from medidenoise._version import __version__
 from medidenoise.convert.lock import LOCK_NAME, output_lock
 from medidenoise.convert.parallel import distributed_rank, gather_entries, run_units
-from medidenoise.convert.plan import PARTIAL_DIR, check_paths, is_file_output, plan
+from medidenoise.convert.plan import (
+    PARTIAL_DIR,
+    check_paths,
+    check_writable,
+    is_file_output,
+    plan,
+)
 from medidenoise.convert.provenance import derivation, model_id
 from medidenoise.convert.report import ConversionReport
 from medidenoise.convert.unit import UnitOptions, planned_entry
+from medidenoise.inference._inputs import check_model_available
 from medidenoise.io.dicom_write_compress import Compression, compression_syntax
 
 __all__ = ["convert_dicom_folder"]
@@ -33,8 +40,13 @@ def _check_args(
         raise ValueError(f"output_format must be None, 'dicom' or 'nifti', got {output_format!r}")
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}")
-    if noise_level is not None and not noise_level >= 0:
-        raise ValueError(f"noise_level must be a non-negative number, got {noise_level}")
+    if noise_level is not None and not noise_level > 0:
+        raise ValueError(
+            f"noise_level must be a positive number, got {noise_level}: it is the noise's "
+            "standard deviation in image units (HU for CT), and 0 would say there is no noise "
+            "to remove; leave it out to estimate it per series (or use model='identity' to "
+            "copy the values through)"
+        )
     if compression != "none" and output_format == "nifti":
         raise ValueError(
             f"compression={compression!r} applies to DICOM output only; leave it out (or "
@@ -86,7 +98,8 @@ def convert_dicom_folder(
         method (``"nlm"``, ``"tv"``, ``"wavelet"``, ``"bm3d"``); see
         :func:`denoise`.
     noise_level : float, optional
-        Noise std in image units; estimated per series when omitted.
+        Noise std in image units, > 0 (0 is refused: no noise means nothing to remove);
+        estimated per series when omitted.
     output_format : {"dicom", "nifti"}, optional
         Default: DICOM for DICOM input, NIfTI for NIfTI input.
     compression : {"none", "rle", "jpeg-ls", "jpeg2000"}
@@ -178,6 +191,9 @@ def convert_dicom_folder(
         src, dst = src.absolute(), dst.absolute()
     check_paths(src, dst)
     out_root = dst.parent if to_file else dst
+    check_model_available(model)  # an unknown name: refused before the scan makes OUTPUT
+    if not dry_run:
+        check_writable(out_root)  # read-only, or under a regular file: named, nothing made
     args = {
         "model": model,
         "noise_level": noise_level,

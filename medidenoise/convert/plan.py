@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -32,6 +33,7 @@ from typing import Literal
 from medidenoise.convert.report import FileEntry
 from medidenoise.errors import ConversionError
 from medidenoise.io import SeriesInfo, scan_dicom
+from medidenoise.io._atomic import write_error
 from medidenoise.io.formats import image_stem, is_nifti_path
 
 __all__ = [
@@ -119,6 +121,28 @@ def check_paths(src: Path, dst: Path) -> None:
         )
     if d.exists() and not d.is_dir():
         raise ConversionError(f"{dst}: OUTPUT exists and is not a folder")
+
+
+def check_writable(out_root: Path) -> None:
+    """Refuse an OUTPUT that cannot be made or written, before the input is scanned.
+
+    The nearest existing folder above (or at) ``out_root`` must be a folder in which a file
+    can be created: one is made and removed at once (a read-only file system refuses even
+    root, which ``os.access`` would not show).
+    """
+    here = out_root
+    while not os.path.lexists(here) and here != here.parent:
+        here = here.parent
+    if os.path.lexists(here) and not here.is_dir():
+        raise ConversionError(
+            f"{out_root}: {here} is a file, not a folder, so OUTPUT cannot be made under it; "
+            "choose another OUTPUT"
+        )
+    try:
+        probe = Path(tempfile.mkdtemp(prefix=".medidenoise-probe-", dir=here))
+        probe.rmdir()
+    except OSError as exc:
+        raise write_error(exc, out_root) from exc
 
 
 def _slug(text: str, limit: int = 40) -> str:

@@ -193,7 +193,13 @@ class ConversionReport:
             lines.append(f"  [{f.status}] {f.path}: {f.reason}")
         if not self.series and not self.part:
             lines.append("  no image series found: is INPUT the right folder?")
-        lines.append("result: OK" if self.ok else "result: FAILED (see the reasons above)")
+        if self.dry_run:  # nothing ran, so nothing failed: say what a real run would meet
+            lines.append(
+                "result: DRY RUN, nothing written"
+                + ("" if self.ok else "; a real run would not complete (see the reasons above)")
+            )
+        else:
+            lines.append("result: OK" if self.ok else "result: FAILED (see the reasons above)")
         if any(e.status in ("converted", "incomplete") for e in self.series):
             lines.append(f"medidenoise output is for {INTENDED_USE}")
         return "\n".join(lines)

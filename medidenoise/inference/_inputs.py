@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from medidenoise._validate import check_finite, check_ndim, check_real, check_size
-from medidenoise.errors import InvalidImageError, ModelError
+from medidenoise.errors import CheckpointError, InvalidImageError, ModelError
 from medidenoise.io import Volume
 
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -121,4 +121,29 @@ def check_model_arg(model: object) -> None:
         f"model must be a model name, a checkpoint path or a torch.nn.Module, got "
         f"{type(model).__name__} {model!r}; pass e.g. model='auto' (the default), 'nlm', "
         "'model.safetensors' or your network"
+    )
+
+
+def check_model_available(model: object) -> None:
+    """Refuse, before any work, a model name that is neither known nor an existing file.
+
+    For the batch conversion, which otherwise finds out only when the first series is
+    denoised (after scanning the whole input and creating OUTPUT).
+    """
+    check_model_arg(model)
+    if not isinstance(model, (str, os.PathLike)):
+        return
+    from medidenoise.models.checkpoint import AUTO_MODEL, SHIPPED_MODELS
+    from medidenoise.models.classical import CLASSICAL
+
+    name = os.fspath(model)
+    if name in SHIPPED_MODELS or name in CLASSICAL or name in (AUTO_MODEL, "identity"):
+        return
+    if os.path.isfile(name):
+        return
+    known = ", ".join([AUTO_MODEL, *SHIPPED_MODELS, "identity", *CLASSICAL])
+    what = "a folder" if os.path.isdir(name) else "no such file"
+    raise CheckpointError(
+        f"model {name!r}: not a model name ({known}) and {what}; pass one of those names, "
+        "or the path of a .safetensors checkpoint or an .onnx file from `medidenoise export`"
     )
