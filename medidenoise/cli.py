@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -401,6 +403,13 @@ def _add_adapt(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="noise sigma in image units, if known (pass the same to denoise)",
     )
+    p.add_argument(
+        "--volume-index",
+        type=int,
+        default=None,
+        metavar="K",
+        help="4D NIfTI input: adapt to volume K (0-based, along the 4th axis)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT file")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
@@ -408,9 +417,10 @@ def _add_adapt(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_adapt(args: argparse.Namespace) -> int:
+    import signal
+
     from medidenoise.inference import adapt
     from medidenoise.io import read_volume
-    from medidenoise.models import save_checkpoint
 
     out: Path = args.output
     if out.suffix != ".safetensors":
@@ -422,8 +432,18 @@ def _run_adapt(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    unwritable = _unwritable(out)
+    if unwritable:  # said before the minutes of training, not after them
+        print(f"medidenoise adapt: error: --output {out}: {unwritable}", file=sys.stderr)
+        return 2
+    stop: list[int] = []
+
+    def on_term(signum: int, _frame: object) -> None:
+        stop.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        volumes = [read_volume(path) for path in args.inputs]
+        volumes = [read_volume(path, volume_index=args.volume_index) for path in args.inputs]
         model = adapt(
             volumes,
             args.model,
@@ -433,17 +453,56 @@ def _run_adapt(args: argparse.Namespace) -> int:
             device=args.device,
             progress=True,
             rng=args.seed,
+            should_stop=lambda: bool(stop),
         )
+    except (InterruptedError, KeyboardInterrupt):
+        why = "terminated (SIGTERM)" if stop else "interrupted"
+        print(f"medidenoise adapt: {why}; nothing was saved", file=sys.stderr)
+        return 143 if stop else 130
     except (FileNotFoundError, ValueError) as exc:
-        print(f"medidenoise adapt: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        for i, path in enumerate(args.inputs):  # the library numbers images; name the files
+            message = message.replace(f"images[{i}]", str(path))
+        print(f"medidenoise adapt: error: {message}", file=sys.stderr)
         return 2
-    save_checkpoint(out, model)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return _save_adapted(model, out)
+
+
+def _unwritable(out: Path) -> str | None:
+    """Why ``out`` cannot be written (a missing or read-only folder, a file in the way)."""
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        return "a folder of that name exists; give a file name"
+    if not parent.exists():
+        return f"the folder {parent} does not exist; create it first"
+    if not parent.is_dir():
+        return f"{parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the folder {parent} is not writable; choose another place"
+    return None
+
+
+def _save_adapted(model: object, out: Path) -> int:
+    from medidenoise.models import save_checkpoint
+
+    try:
+        save_checkpoint(out, model)  # type: ignore[arg-type]
+    except OSError as exc:
+        reason = "no space left on the device" if exc.errno == errno.ENOSPC else exc.strerror
+        print(
+            f"medidenoise adapt: error: cannot write {out}: {reason}; nothing was saved",
+            file=sys.stderr,
+        )
+        return 1
     info: dict = dict(getattr(model, "metadata", {})["adaptation"])
     print(
         f"adapted {info['base_model']} with {info['method']} in {info['seconds']:.0f} s "
         f"({info['steps']} steps, stopped: {info['stopped']}); estimated PSNR on held-out "
-        f"strips {info['estimated_psnr_base']:.2f} -> {info['estimated_psnr_adapted']:.2f} dB"
+        f"tiles {info['estimated_psnr_base']:.2f} -> {info['estimated_psnr_adapted']:.2f} dB"
     )
+    print(f"guard: {info['reason']}")
     print(f"saved {out}; use it with: medidenoise denoise INPUT OUTPUT --model {out}")
     return 0
 

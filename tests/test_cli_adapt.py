@@ -75,3 +75,68 @@ def test_existing_output_and_bad_arguments_are_refused(tmp_path, tiny, noisy_sca
     missing = ["adapt", str(tmp_path / "no.nii.gz"), "--output", str(tmp_path / "y.safetensors")]
     assert main(missing) == 2
     assert not (tmp_path / "y.safetensors").exists()
+
+
+def test_the_guard_decision_is_printed_and_saved(tmp_path, tiny, noisy_scan, capsys) -> None:
+    out = tmp_path / "mine.safetensors"
+    assert main(["adapt", str(noisy_scan), "--output", str(out), "--model", str(tiny),
+                 "--minutes", "0.05"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    info = md.load_model(out).metadata["adaptation"]
+    assert info["kept"] in ("adapted", "base")
+    assert f"guard: {info['reason']}" in printed and "kept" in info["reason"]
+    assert info["guard"]["held_out"][0]["tiles"] >= 1
+
+
+@pytest.mark.parametrize("name", ["nlm", "identity", "bm3d"])
+def test_a_method_that_is_not_a_network_is_named_as_such(tmp_path, noisy_scan, name, capsys):
+    out = tmp_path / "x.safetensors"
+    assert main(["adapt", str(noisy_scan), "--output", str(out), "--model", name]) == 2
+    err = capsys.readouterr().err
+    assert "not a network" in err and "'correlated'" in err and "not found" not in err
+    assert not out.exists()
+
+
+def test_an_unwritable_output_is_refused_before_training(tmp_path, tiny, noisy_scan, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cases = {
+        tmp_path / "missing" / "m.safetensors": "does not exist",
+        blocker / "m.safetensors": "is a file",
+    }
+    for out, said in cases.items():
+        args = ["adapt", str(noisy_scan), "--output", str(out), "--model", str(tiny)]
+        assert main([*args, "--minutes", "5"]) == 2  # refused at once, not after 5 minutes
+        assert said in capsys.readouterr().err
+
+
+def test_errors_name_the_file_not_a_list_index(tmp_path, tiny, noisy_scan, capsys) -> None:
+    flat = _nifti(tmp_path / "flat.nii.gz", np.full((2, 64, 64), 100.0))
+    out = tmp_path / "x.safetensors"
+    assert main(["adapt", str(noisy_scan), str(flat), "--output", str(out), "--model",
+                 str(tiny)]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert str(flat) in err and "images[1]" not in err
+
+
+def test_sigterm_ends_the_run_saying_nothing_was_saved(tmp_path, tiny, noisy_scan) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "m.safetensors"
+    cmd = [sys.executable, "-m", "medidenoise", "adapt", str(noisy_scan), "--output", str(out),
+           "--model", str(tiny), "--minutes", "5"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 120
+    while "adapt:" not in seen and time.monotonic() < deadline:  # the progress bar is up
+        seen += proc.stderr.read(1)
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert "terminated (SIGTERM); nothing was saved" in seen + rest
+    assert not out.exists() and not list(tmp_path.glob(".m.safetensors*"))

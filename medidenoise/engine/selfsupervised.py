@@ -94,6 +94,7 @@ def stein_excess(
     probe: torch.Tensor,
     variance: torch.Tensor,
     eps: float,
+    weight: torch.Tensor | None = None,
 ) -> tuple[float, float, float]:
     """``(estimated sum of squared errors against the clean image, estimated tr(C J_f),
     pixel count)`` by Stein's unbiased risk estimate, for a denoiser run on the noisy
@@ -111,12 +112,17 @@ def stein_excess(
     amount for two networks, the difference being ``2 r`` times the difference of their
     ``tr(C J_f)`` (the second value returned), which bounds what it can do to a
     comparison.
+
+    ``weight`` (0 or 1 per pixel, the shape of ``noisy``) scores only some pixels;
+    the probe must still cover the whole image, so that the divergence term
+    counts every input pixel whose noise correlates with a scored one.
     """
     d, p, y = denoised.float(), probed.float(), noisy.float()
     z, v = probe.float(), variance.float()
-    divergence = float((z * (p - d)).sum()) / eps
-    fidelity = float(((d - y) ** 2).sum())
-    return fidelity - float(v.sum()) + 2.0 * divergence, divergence, float(y.numel())
+    w = torch.ones_like(y) if weight is None else weight.float()
+    divergence = float((w * z * (p - d)).sum()) / eps
+    fidelity = float((w * (d - y) ** 2).sum())
+    return fidelity - float((w * v).sum()) + 2.0 * divergence, divergence, float(w.sum())
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The training loop behind ``adapt``: patches, held-out strips, steps, validation (private)."""
+"""The training loop behind ``adapt``: patches, held-out tiles, steps, validation (private)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from medidenoise.engine.selfsupervised import (
     measured_noise,
     stein_excess,
 )
-from medidenoise.transforms._checks import even_slices
+from medidenoise.inference._adapt_holdout import TILE, HeldOut, choose_tiles
 from medidenoise.transforms.noise_covariance import NoiseModel
 
 #: fine-tuning learning rate (Adam) and pull toward the base weights (L2-SP)
@@ -31,16 +31,12 @@ _L2SP = 1e-3
 _L2SP_WHITE = 1e-2
 _BATCH = 4
 _PATCH = 64
-#: validation strip on the right of every slice: this share of the width (at least 32 px)
-_VAL_SHARE = 0.125
-_VAL_GAP = 8
-#: validation strips come from at most this many evenly spaced slices of each volume
-_VAL_SLICES = 8
 #: validations per budget, and how many without improvement end the run early
 _VALIDATIONS = 16
 _PATIENCE = 6
-#: how far off the measured noise variance may be (a share of it): the noise measurement errs
-#: by up to 10-20 % in std on textured images (MR2)
+#: how far off the noise variance may be (a share of it) at the least: the noise measurement
+#: errs by up to 10-20 % in std on textured images (MR2); more when the level estimate and the
+#: noise model's own measurement differ by more (``Image.variance_error``)
 _VARIANCE_ERROR = 0.15
 #: adapted weights replace the base model's only when, with the variance off by that much in
 #: the worse direction, they still remove this share of the mean noise variance more error
@@ -48,15 +44,20 @@ _VARIANCE_ERROR = 0.15
 _MIN_GAIN = 0.005
 #: size of the Monte-Carlo probe of the network's divergence, in noise standard deviations
 _PROBE_EPS = 0.02
-#: probes per held-out strip: the divergence term is the noisiest part of the estimate, and
+#: probes per held-out tile set: the divergence term is the noisiest part of the estimate, and
 #: on a small image (a 160x160 slice leaves a strip of 5 k pixels) one probe let a state
 #: that was worse pass as better
 _PROBES = 4
+#: an estimated error below this share of the noise variance (20 dB below the noisy image on
+#: tiles that hold anatomy) is not believed: the noise model does not fit the image
+_IMPLAUSIBLE = 0.01
+#: held-out windows run through the network at once
+_VAL_BATCH = 16
 
 
 @dataclass(frozen=True)
 class Score:
-    """A network's estimated error on the held-out strips (per pixel, network units)."""
+    """A network's estimated error on the held-out tiles (per pixel, network units)."""
 
     mse: float  # Stein's unbiased estimate of the mean squared error against the clean image
     divergence: float  # estimated tr(C J_f) per pixel: how much of the noise it passes
@@ -66,19 +67,26 @@ class Score:
         """The estimate as a PSNR (dB, data range 1)."""
         return -10.0 * math.log10(max(self.mse, 1e-10))
 
-    def worst_gain(self, base: Score) -> float:
+    def worst_gain(self, base: Score, variance_error: float = _VARIANCE_ERROR) -> float:
         """The smallest MSE reduction against ``base`` that a noise variance measured up to
-        :data:`_VARIANCE_ERROR` too high or too low allows (negative: possibly worse)."""
-        spread = 2.0 * _VARIANCE_ERROR * abs(self.divergence - base.divergence)
+        ``variance_error`` too high or too low allows (negative: possibly worse)."""
+        spread = 2.0 * variance_error * abs(self.divergence - base.divergence)
         return (base.mse - self.mse) - spread
+
+    def plausible(self, noise_variance: float) -> bool:
+        """False for an error estimate no denoiser can have: negative, not finite, or below
+        :data:`_IMPLAUSIBLE` of the noise variance (the noise model is wrong there)."""
+        return math.isfinite(self.mse) and self.mse > _IMPLAUSIBLE * noise_variance
 
 
 @dataclass
 class Image:
     norm: np.ndarray  # (D, H, W) network units
     sigma: float  # the noise level denoise() will feed, network units
-    noise: NoiseModel
+    noise: NoiseModel  # measured shape, variance rescaled to ``sigma``
     describe: dict[str, Any]
+    variance_error: float = _VARIANCE_ERROR  # how far off the variance may be (a share)
+    disagreement: str | None = None  # why the noise measurements cannot be trusted, if so
 
 
 def _stack(vol: np.ndarray, index: int, context: int) -> np.ndarray:
@@ -88,45 +96,55 @@ def _stack(vol: np.ndarray, index: int, context: int) -> np.ndarray:
 
 
 class _Sampler:
-    """Training patches from the left part of every slice, validation strips from the right."""
+    """Training patches from every slice, with the loss kept off the held-out tiles."""
 
-    def __init__(self, images: list[Image], context: int, multiple: int, seed: int) -> None:
-        self.images, self.context = images, context
+    def __init__(
+        self, images: list[Image], held: list[HeldOut], context: int, multiple: int, seed: int
+    ) -> None:
+        self.images, self.held, self.context = images, held, context
         self.rng = np.random.default_rng(seed)
-        min_w = min(im.norm.shape[2] for im in images)
         min_h = min(im.norm.shape[1] for im in images)
-        self.val_w = max(32, int(min_w * _VAL_SHARE))
-        self.val_w += (-self.val_w) % multiple
-        train_w = min_w - self.val_w - _VAL_GAP
-        side = min(_PATCH, min_h, train_w)
+        min_w = min(im.norm.shape[2] for im in images)
+        side = min(_PATCH, min_h, min_w)
         self.patch = max(multiple, side - side % multiple)
         weights = np.array([im.norm.shape[0] for im in images], dtype=np.float64)
         self.weights = weights / weights.sum()
 
-    def batch(self, size: int) -> tuple[torch.Tensor, list[int]]:
-        out, owners = [], []
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """``(patches, loss weights, owners)``: the weights are 0 on held-out pixels."""
+        out, keep, owners = [], [], []
         p = self.patch
         for _ in range(size):
             i = int(self.rng.choice(len(self.images), p=self.weights))
             vol = self.images[i].norm
             d, h, w = vol.shape
-            right = w - self.val_w - _VAL_GAP
             top = int(self.rng.integers(0, h - p + 1))
-            left = int(self.rng.integers(0, max(1, right - p + 1)))
-            stack = _stack(vol, int(self.rng.integers(0, d)), self.context)
+            left = int(self.rng.integers(0, w - p + 1))
+            k = int(self.rng.integers(0, d))
+            stack = _stack(vol, k, self.context)
             out.append(stack[:, top : top + p, left : left + p])
+            held = self.held[i].excluded[k, top : top + p, left : left + p]
+            keep.append((~held)[None].astype(np.float32))
             owners.append(i)
-        return torch.from_numpy(np.ascontiguousarray(np.stack(out))), owners
+        patches = torch.from_numpy(np.ascontiguousarray(np.stack(out)))
+        return patches, torch.from_numpy(np.stack(keep)), owners
 
-    def validation(self) -> list[tuple[torch.Tensor, int]]:
+    def validation(self) -> list[tuple[torch.Tensor, int, HeldOut]]:
+        """Every image's scored windows as one (N, C, h, w) batch."""
         items = []
-        for i, im in enumerate(self.images):
-            d, h, w = im.norm.shape
-            hh = h - h % 8
-            for k in even_slices(d, _VAL_SLICES):
-                strip = _stack(im.norm, int(k), self.context)[:, :hh, w - self.val_w :]
-                items.append((torch.from_numpy(np.ascontiguousarray(strip[None])), i))
+        for i, (im, held) in enumerate(zip(self.images, self.held, strict=True)):
+            wh, ww = held.window
+            windows = [
+                _stack(im.norm, t.slice, self.context)[:, t.top : t.top + wh, t.left : t.left + ww]
+                for t in held.tiles
+            ]
+            items.append((torch.from_numpy(np.ascontiguousarray(np.stack(windows))), i, held))
         return items
+
+
+def _gap(noise: NoiseModel) -> int:
+    """Pixels around a held-out tile kept out of the loss: past the noise's correlation."""
+    return int(min(8, 2 + max(noise.correlation_length(threshold=0.05))))
 
 
 def _freeze_norm_statistics(net: torch.nn.Module) -> None:
@@ -159,7 +177,8 @@ class Run:
         self.device = device
         self.images = images
         self.objectives = [make_objective(method, im.noise) for im in images]
-        self.sampler = _Sampler(images, context, multiple, seed)
+        self.held = [choose_tiles(im.norm, gap=_gap(im.noise), multiple=multiple) for im in images]
+        self.sampler = _Sampler(images, self.held, context, multiple, seed)
         self.gen = torch.Generator().manual_seed(int(seed))
         self.loss = SelfSupervisedLoss()
         self.anchor = [p.detach().clone() for p in self.net.parameters()]
@@ -168,10 +187,14 @@ class Run:
             for im in images
         )
         self.l2sp = _L2SP_WHITE if white else _L2SP
+        self.variance_error = max(im.variance_error for im in images)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=_LR)
         self.val = self._validation_set(seed)
-        #: mean noise variance of the held-out strips (network units)
-        self.noise_variance = float(np.mean([float(var.mean()) for *_, var in self.val]))
+        #: mean noise variance of the held-out tiles (network units)
+        self.noise_variance = float(
+            sum(float((var * w).sum()) for *_, var, w in self.val)
+            / max(1.0, sum(float(w.sum()) for *_, w in self.val))
+        )
 
     def _level(self, owners: list[int], jitter: bool, factor: float | None = None) -> torch.Tensor:
         levels = []
@@ -183,62 +206,82 @@ class Run:
         return torch.tensor(levels, dtype=torch.float32)
 
     def _validation_set(self, seed: int) -> list[tuple[torch.Tensor, ...]]:
-        """The held-out strips as ``denoise`` sees them, each with fixed noise probes.
+        """The held-out tiles as ``denoise`` sees them, each with fixed noise probes.
 
-        The network is scored on the strips' own noise, told the level ``denoise``
+        The network is scored on the tiles' own noise, told the level ``denoise``
         feeds it, by Stein's unbiased risk estimate (:func:`stein_excess`): the
         operating point the adapted model will be used at. (Recorrupted pairs would
         score it on noisier inputs, where an over-smoothing network wins; with a
         noise measurement that errs high, as on textured images, they accepted a
-        fine-tune that lost several dB on white noise.) The probes are drawn once, so
+        fine-tune that lost several dB on white noise.) Each tile is run with the
+        context around it and scored on its own pixels; the probes are drawn once, so
         every validation compares the weights on the same draws.
         """
         gen = torch.Generator().manual_seed(int(seed) + 1)
         items: list[tuple[torch.Tensor, ...]] = []
-        for y, i in self.sampler.validation():
+        for y, i, held in self.sampler.validation():
             mid = y.shape[1] // 2
             centre = y[:, mid : mid + 1]
+            weight = torch.zeros_like(centre)
+            for n, t in enumerate(held.tiles):
+                weight[n, 0, t.tile_top : t.tile_top + TILE, t.tile_left : t.tile_left + TILE] = 1
             level = self._level([i], False, 1.0)
-            x = _with_level(self.net, y, level).to(self.device)
+            x = _with_level(self.net, y, level)
             probes, probed = [], []
+            var = torch.zeros_like(centre)
             for _ in range(_PROBES):
                 z, var = measured_noise(self.images[i].noise, centre, gen)
                 shifted = y.clone()
                 shifted[:, mid : mid + 1] = centre + _PROBE_EPS * z
                 probes.append(z)
                 probed.append(_with_level(self.net, shifted, level))
-            xp = torch.cat(probed).to(self.device)
-            z_all = torch.cat(probes).to(self.device)
-            items.append((x, xp, centre.to(self.device), z_all, var.to(self.device)))
+            items.append(
+                (
+                    x,
+                    torch.stack(probed),
+                    centre,
+                    torch.stack(probes),
+                    var,
+                    weight,
+                )
+            )
         return items
 
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network on a batch of windows, :data:`_VAL_BATCH` at a time."""
+        outs = [
+            self.net(x[k : k + _VAL_BATCH].to(self.device)).cpu()
+            for k in range(0, x.shape[0], _VAL_BATCH)
+        ]
+        return torch.cat(outs)
+
     def validate(self) -> Score:
-        """Stein's estimate of the denoised held-out strips' error against the clean image,
+        """Stein's estimate of the denoised held-out tiles' error against the clean image,
         its divergence term averaged over :data:`_PROBES` probes."""
         self.net.eval()
         excess, divergence, count = 0.0, 0.0, 0.0
         with torch.inference_mode():
-            for x, xp, centre, z, var in self.val:
-                denoised = self.net(x)
-                probed = self.net(xp)
+            for x, xp, centre, z, var, weight in self.val:
+                denoised = self._forward(x)
                 for k in range(z.shape[0]):
-                    e, dv, n = stein_excess(
-                        denoised, probed[k : k + 1], centre, z[k : k + 1], var, _PROBE_EPS
-                    )
+                    probed = self._forward(xp[k])
+                    e, dv, n = stein_excess(denoised, probed, centre, z[k], var, _PROBE_EPS, weight)
                     excess, divergence, count = excess + e, divergence + dv, count + n
         return Score(excess / max(count, 1.0), divergence / max(count, 1.0))
 
     def step(self) -> float:
         self.net.train()
         _freeze_norm_statistics(self.net)
-        y, owners = self.sampler.batch(_BATCH)
+        y, keep, owners = self.sampler.batch(_BATCH)
         xs, ts = [], []
         for j, i in enumerate(owners):
             x, t = self.objectives[i](y[j : j + 1], self.gen)
             xs.append(x)
             ts.append(t)
         x = _with_level(self.net, torch.cat(xs), self._level(owners, jitter=True))
-        target = torch.cat(ts).to(self.device)
+        target = torch.cat(ts)
+        target[:, 1:2] *= keep  # no loss on the held-out tiles and the gap around them
+        target = target.to(self.device)
         pred = self.net(x.to(self.device))
         loss = self.loss(pred, target)
         params = zip(self.net.parameters(), self.anchor, strict=True)
@@ -248,6 +291,20 @@ class Run:
         total.backward()
         self.opt.step()
         return float(loss.detach())
+
+    def _refusal(self, base: Score) -> str | None:
+        """Why adapted weights cannot be judged here (so the base model's are kept), if so."""
+        for im in self.images:
+            if im.disagreement:
+                return im.disagreement
+        if not base.plausible(self.noise_variance):
+            return (
+                f"the error estimate for the base model on the held-out tiles is impossible "
+                f"({base.mse:.3g} for a noise variance of {self.noise_variance:.3g}): the "
+                "measured noise does not describe these images, so no fine-tune can be judged; "
+                "pass noise_level if you know it"
+            )
+        return None
 
     def fit(
         self,
@@ -263,8 +320,10 @@ class Run:
         interval = max(2.0, (deadline - started) / _VALIDATIONS)
         next_val = time.monotonic() + interval
         steps, best_step, since_best, history = 0, 0, 0, [(0, round(base.psnr, 3))]
-        stopped = "budget"
-        while True:
+        implausible = 0
+        refusal = self._refusal(base)
+        stopped = "refused" if refusal else "budget"
+        while refusal is None:
             now = time.monotonic()
             if should_stop is not None and should_stop():
                 raise InterruptedError("adaptation was cancelled")
@@ -278,18 +337,21 @@ class Run:
                 score = self.validate()
                 history.append((steps, round(score.psnr, 3)))
                 next_val = time.monotonic() + interval
-                gain = score.worst_gain(base)
-                if gain > best_gain:
+                gain = score.worst_gain(base, self.variance_error)
+                if not score.plausible(self.noise_variance):
+                    implausible += 1  # never taken, however good it looks
+                    since_best += 1
+                elif gain > best_gain:
                     best, best_gain, best_step, since_best = score, gain, steps, 0
                     best_state = copy.deepcopy(self.net.state_dict())
                 else:
                     since_best += 1
-                    if since_best >= _PATIENCE:
-                        stopped = "no improvement"
-                        break
+                if since_best >= _PATIENCE:
+                    stopped = "no improvement"
+                    break
         if report is not None:
             report(total, total)
-        if steps == 0:
+        if steps == 0 and refusal is None:
             warnings.warn(
                 f"adapt: the budget of {total} s ended before the first training step "
                 "(measuring the noise and validating took it all); the base model is returned "
@@ -298,6 +360,10 @@ class Run:
                 stacklevel=3,
             )
         self.net.load_state_dict(best_state)
+        kept = "adapted" if best_step > 0 else "base"
+        sure_db = 0.0
+        if kept == "adapted":
+            sure_db = 10.0 * math.log10(base.mse / max(base.mse - best_gain, 1e-12))
         return {
             "steps": steps,
             "best_step": best_step,
@@ -309,5 +375,32 @@ class Run:
             "validation_history": history,
             "stopped": stopped,
             # the base model's weights when no validation beat them surely enough (_MIN_GAIN)
-            "kept": "adapted" if best_step > 0 else "base",
+            "kept": kept,
+            "reason": self._reason(kept, refusal, steps, sure_db),
+            "guard": {
+                "variance_error": round(self.variance_error, 3),
+                "noise_variance": self.noise_variance,
+                "estimated_mse_base": base.mse,
+                "estimated_mse_adapted": best.mse,
+                "sure_gain_db": round(sure_db, 3),
+                "implausible_validations": implausible,
+                "held_out": [h.describe() for h in self.held],
+            },
         }
+
+    def _reason(self, kept: str, refusal: str | None, steps: int, sure_db: float) -> str:
+        """The guard's decision in a sentence, for the metadata, the CLI and napari."""
+        if refusal is not None:
+            return f"base model kept without training: {refusal}"
+        if steps == 0:
+            return "base model kept: the budget ended before the first training step"
+        if kept == "base":
+            return (
+                "base model kept: no adapted state beat it surely enough on the held-out tiles "
+                f"(with the noise variance up to {self.variance_error:.0%} off)"
+            )
+        return (
+            f"adapted weights kept: at least {sure_db:.2f} dB better than the base model on the "
+            f"held-out tiles (estimated, with the noise variance up to "
+            f"{self.variance_error:.0%} off in the worse direction)"
+        )

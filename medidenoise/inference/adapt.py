@@ -18,13 +18,15 @@ from medidenoise.engine.selfsupervised import (
     OBJECTIVES,
 )
 from medidenoise.errors import CheckpointError, InvalidImageError
+from medidenoise.inference._adapt_run import _VARIANCE_ERROR as VARIANCE_ERROR
 from medidenoise.inference._adapt_run import Image, Run
 from medidenoise.inference._inputs import as_array, float32_copy
 from medidenoise.inference._prepare import prepare
 from medidenoise.inference._robust import robust_stats
 from medidenoise.io import Volume
 from medidenoise.models import load_model
-from medidenoise.models.checkpoint import AUTO_MODEL, AUTO_ROUTES
+from medidenoise.models.checkpoint import AUTO_MODEL, AUTO_ROUTES, SHIPPED_MODELS
+from medidenoise.models.classical import CLASSICAL
 from medidenoise.models.device import pick_device
 from medidenoise.transforms import estimate_noise
 from medidenoise.transforms.noise_covariance import NoiseModel, measure_noise_model
@@ -42,6 +44,9 @@ MIN_SIDE = 48
 #: a noise std below this (network units: share of the intensity range; 0.4 HU in the CT
 #: window) is "no noise". A real head CT (693) measures 0.0014.
 MIN_NOISE = 2e-4
+#: the level estimate and the noise model's own std may differ by this factor before adapt
+#: trusts neither and keeps the base model (head MR, correlated and white noise: within 5 %)
+NOISE_AGREEMENT = 1.2
 
 
 def _as_list(images: ImageLike | Sequence[ImageLike]) -> list[ImageLike]:
@@ -85,19 +90,8 @@ def _prepare(image: ImageLike, index: int, noise_level: float | None, multiple: 
         sigma = float(params.scale_sigma(estimate_noise(vol)))
     else:
         sigma = float(params.scale_sigma(noise_level))
-    noise = measure_noise_model(norm)
-    if noise_level is not None and noise.std > 0:
-        # the caller knows the level: keep the measured shape, take their size
-        factor = (sigma / noise.std) ** 2
-        noise = NoiseModel(
-            noise.autocorrelation,
-            noise.offset * factor,
-            noise.gain * factor,
-            sigma,
-            noise.flat_blocks,
-            noise.blocks,
-            noise.floor * factor,
-        )
+    measured = measure_noise_model(norm)
+    noise, variance_error, disagreement = _reconcile(measured, sigma, noise_level is not None)
     if noise.std < MIN_NOISE:
         raise InvalidImageError(
             f"{name}: no measurable noise (std {noise.std:.2g} of the intensity range); "
@@ -109,9 +103,47 @@ def _prepare(image: ImageLike, index: int, noise_level: float | None, multiple: 
         "spacing": [float(s) for s in image.spacing] if isinstance(image, Volume) else None,
         "normalization": params.to_dict(),
         "noise_level_fed": sigma,
+        "noise_level_source": "given" if noise_level is not None else "estimated",
+        "noise_model_std": measured.std,
         "noise": noise.describe(),
     }
-    return Image(norm, sigma, noise, describe)
+    return Image(norm, sigma, noise, describe, variance_error, disagreement)
+
+
+def _reconcile(
+    measured: NoiseModel, sigma: float, given: bool
+) -> tuple[NoiseModel, float, str | None]:
+    """The noise model adapt trains and judges with: the measured shape, its variance
+    rescaled so that the std at the reference intensity is ``sigma`` (the level ``denoise``
+    feeds the network), how far off that variance may be, and why the two measurements
+    cannot be trusted when they disagree by more than :data:`NOISE_AGREEMENT`.
+
+    The two are independent readings of one noise: the level estimate (quietest flat
+    tissue) and the noise model (structure-free blocks). When they agree, recorrupted pairs
+    and the guard use the level ``denoise`` will feed; the guard's tolerance on the
+    variance widens to their disagreement. A level given by the caller is taken as true.
+    """
+    ratio = sigma / measured.std if measured.std > 0 else math.inf
+    factor = ratio**2
+    scaled = NoiseModel(
+        measured.autocorrelation,
+        measured.offset * factor,
+        measured.gain * factor,
+        sigma,
+        measured.flat_blocks,
+        measured.blocks,
+        measured.floor * factor,
+    )
+    error = max(VARIANCE_ERROR, abs(factor - 1.0)) if not given else VARIANCE_ERROR
+    if given or 1 / NOISE_AGREEMENT <= ratio <= NOISE_AGREEMENT:
+        return scaled, min(error, NOISE_AGREEMENT**2 - 1), None
+    why = (
+        f"the noise level estimate ({sigma:.3g}) and the noise measured on structure-free "
+        f"blocks ({measured.std:.3g}, network units) differ by {max(ratio, 1 / ratio):.2f}x "
+        f"(more than {NOISE_AGREEMENT}x), so neither can be trusted to train or judge a "
+        "fine-tune; pass noise_level if you know it"
+    )
+    return scaled, error, why
 
 
 def choose_method(noise: NoiseModel) -> str:
@@ -166,14 +198,22 @@ def adapt(
     The noise of the given images is measured (its spatial correlation and its
     dependence on the signal: ``transforms.noise_covariance.measure_noise_model``),
     and a copy of ``model`` is trained for at most ``minutes`` of wall-clock
-    time on pairs made from the images themselves (``method``). A strip on
-    the right of every slice is held out: an estimate of the PSNR against the
-    unseen clean image (from recorrupted pairs drawn from the measured noise,
-    whichever the method) is measured there at regular intervals, the weights
-    with the best estimate are kept (the base model's own weights if nothing
-    beats them), and training stops early once the estimate stops improving.
-    The weights are also pulled toward the base model's (L2-SP), so that a
-    short, noisy run cannot drift far from what the model already does well.
+    time on pairs made from the images themselves (``method``). Square tiles
+    spread over the object (not its background) on evenly spaced slices are
+    held out: the network's error against the unseen clean image is estimated
+    there (Stein's unbiased risk estimate with the measured noise) at regular
+    intervals, the weights with the best estimate are kept, and training stops
+    early once the estimate stops improving. The base model's own weights are
+    returned (``metadata["adaptation"]["kept"] == "base"``, with the reason)
+    when nothing beats them surely enough, when an estimate is impossible
+    (negative, or far below the noise), or when the level estimate and the
+    noise model measured on structure-free blocks disagree by more than
+    :data:`NOISE_AGREEMENT`: then neither can be trusted to make training pairs
+    or to judge them. The noise model's variance is always rescaled to the level
+    ``denoise`` feeds the network, and it depends on the signal only where flat
+    blocks at several intensities show it. The weights are also pulled toward
+    the base model's (L2-SP), so that a short, noisy run cannot drift far from
+    what the model already does well.
 
     Parameters
     ----------
@@ -209,7 +249,9 @@ def adapt(
     torch.nn.Module
         The adapted network in eval mode, with ``.metadata`` (the base model's,
         plus an ``"adaptation"`` section: method, budget, base model, measured
-        noise, a description of the data without identifiers). ``denoise``
+        noise, a description of the data without identifiers, and the guard's
+        decision: ``kept`` (``"adapted"`` or ``"base"``), ``reason`` (a sentence)
+        and ``guard`` (its numbers)). ``denoise``
         accepts it and ``save_checkpoint(path, model)`` saves it.
 
     Raises
@@ -296,6 +338,12 @@ def _load(model: str | os.PathLike | torch.nn.Module) -> torch.nn.Module:
         net.metadata = copy.deepcopy(getattr(model, "metadata", {}) or {})  # type: ignore[assignment]
         return net
     name = os.fspath(model)
+    if name == "identity" or name in CLASSICAL:
+        raise ValueError(
+            f"model={name!r} is not a network, so there is nothing to fine-tune; adapt "
+            f"'auto', one of {', '.join(repr(m) for m in SHIPPED_MODELS)} or a .safetensors "
+            "checkpoint"
+        )
     try:
         return load_model(name)
     except CheckpointError:

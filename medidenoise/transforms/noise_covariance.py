@@ -29,8 +29,12 @@ __all__ = ["NoiseModel", "coloured_noise", "measure_noise_model"]
 
 #: half-width of the measured autocorrelation window (lags -K..K on each axis)
 MAX_LAG = 6
-#: side of the blocks the image is cut into
+#: side of the blocks the image is cut into; ``_SMALL_BLOCK`` when that leaves fewer than
+#: ``_MIN_BLOCKS`` (a 128x128 slice of a head: 16 blocks of 32, all but a few touch anatomy,
+#: and the correlation read from them was that of the anatomy)
 _BLOCK = 32
+_SMALL_BLOCK = 16
+_MIN_BLOCKS = 64
 #: blocks whose variance/high-pass ratio is within this factor of the flattest count as flat
 _FLAT_FACTOR = 1.25
 #: the quantile of the variance/high-pass ratios that stands for pure noise
@@ -122,9 +126,11 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
     only on the noise's correlation; structure (edges, texture, smooth
     anatomy) raises the variance much more than the robust high-pass. The
     blocks whose ratio is within 25 % of the lowest quartile are taken as
-    flat: the autocorrelation is averaged over them, and their ratio turns any
-    block's robust high-pass variance into a noise variance. A line fitted to
-    (block median, noise variance) over all blocks gives the signal dependence.
+    flat: the autocorrelation is averaged over them, and their variances give
+    the noise variance. The noise is signal dependent only when flat blocks at
+    three or more intensities show it rising (:func:`_signal_dependence`); a
+    scan whose only flat blocks are background is measured signal
+    independent.
 
     Parameters
     ----------
@@ -166,6 +172,8 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
         )
     arr = arr[even_slices(d, max_slices)]
     b = min(_BLOCK, h, w)
+    if len(arr) * (h // b) * (w // b) < _MIN_BLOCKS:
+        b = _SMALL_BLOCK  # a small image: too few blocks of 32 are free of anatomy
     k = min(MAX_LAG, b // 4)
     yy, xx = np.mgrid[0:b, 0:b].astype(np.float64) / b
     basis = np.stack([np.ones(b * b), yy.ravel(), xx.ravel()], axis=1)
@@ -196,13 +204,16 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
     flat = r <= q * _FLAT_FACTOR
     ac = np.mean([a for a, f in zip(acs, flat, strict=True) if f], axis=0)
     ac = ac / ac[k, k]
-    # the pure-noise variance/high-pass ratio, from the flat blocks
-    kappa = float(np.median(r[flat]))
-    noise_var = kappa * np.asarray(hp_vars)
-    mu = np.asarray(means)
-    offset, gain = _fit_line(mu, noise_var)
+    kept = _residual_share(ac, basis, pinv, b)
+    # the noise variance is read on the flat blocks only: a block with anatomy in it has a
+    # variance/high-pass ratio of its own, and scaling its high-pass by the flat blocks' ratio
+    # reads that anatomy as noise (correlated noise in a head MR: 10x the variance at the top
+    # of the range)
+    flat_var = np.asarray(ratios)[flat] * np.asarray(hp_vars)[flat] / kept
+    flat_mean = np.asarray(means)[flat]
+    offset, gain = _signal_dependence(flat_mean, flat_var)
     ref = float(np.median(arr))
-    var_ref = max(offset + gain * ref, float(np.min(noise_var)))
+    var_ref = max(offset + gain * ref, float(np.min(flat_var)))
     model = NoiseModel(
         autocorrelation=ac.astype(np.float64),
         offset=offset,
@@ -210,27 +221,50 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
         std=float(np.sqrt(var_ref)),
         flat_blocks=int(flat.sum()),
         blocks=len(ratios),
-        floor=float(np.quantile(noise_var, 0.02)),
+        floor=float(np.quantile(flat_var, 0.02)),
     )
     return model
 
 
-def _fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Robust ``y = a + b x`` with ``b >= 0``: a line through medians of x-bins."""
-    if x.size < 8 or np.ptp(x) == 0:
-        return float(np.median(y)), 0.0
-    edges = np.quantile(x, np.linspace(0, 1, 6))
+def _residual_share(ac: np.ndarray, basis: np.ndarray, pinv: np.ndarray, b: int) -> float:
+    """The share of the noise variance a fitted plane leaves in a ``b`` x ``b`` block, for
+    noise of autocorrelation ``ac`` (the plane takes part of it, more of correlated noise)."""
+    k = ac.shape[0] // 2
+    yy, xx = np.divmod(np.arange(b * b), b)
+    dy = yy[:, None] - yy[None, :]
+    dx = xx[:, None] - xx[None, :]
+    near = (np.abs(dy) <= k) & (np.abs(dx) <= k)
+    cov = np.where(near, ac[np.clip(dy + k, 0, 2 * k), np.clip(dx + k, 0, 2 * k)], 0.0)
+    taken = float(np.sum((basis @ pinv) * cov)) / (b * b)
+    return float(np.clip(1.0 - taken, 0.5, 1.0))
+
+
+def _signal_dependence(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``(offset, gain)`` of the noise variance ``y`` against the block mean ``x``, from
+    structure-free blocks only, and a gain only where they support one.
+
+    The blocks are grouped by intensity (up to five groups of at least three blocks); a
+    gain is kept when at least three groups span the intensities, their median variances
+    rise with the intensity (no group below the one before it by more than 10 %), and the
+    line rises by at least 30 % across them. Otherwise the noise is taken as signal
+    independent: the median variance of the blocks.
+    """
+    flat_only = float(np.median(y)), 0.0
+    order = np.argsort(x)
+    groups = min(5, x.size // 3)
+    if groups < 3 or np.ptp(x) == 0:
+        return flat_only
     cx, cy = [], []
-    for lo, hi in itertools.pairwise(edges):
-        sel = (x >= lo) & (x <= hi)
-        if sel.sum() >= 2:
-            cx.append(float(np.median(x[sel])))
-            cy.append(float(np.median(y[sel])))
-    if len(cx) < 2 or np.ptp(cx) == 0:
-        return float(np.median(y)), 0.0
+    for part in np.array_split(order, groups):
+        cx.append(float(np.median(x[part])))
+        cy.append(float(np.median(y[part])))
+    if np.ptp(cx) == 0 or any(b < 0.9 * a for a, b in itertools.pairwise(cy)):
+        return flat_only
     gain, offset = np.polyfit(cx, cy, 1)
-    if gain <= 0:
-        return float(np.median(y)), 0.0
+    low = offset + gain * cx[0]
+    high = offset + gain * cx[-1]
+    if gain <= 0 or low <= 0 or high < 1.3 * low:
+        return flat_only
     return float(offset), float(gain)
 
 

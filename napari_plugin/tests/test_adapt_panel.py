@@ -36,6 +36,9 @@ def test_adapted_model_becomes_the_selected_model_and_can_be_saved(
     assert chosen != tiny_checkpoint and chosen.is_file()
     meta = md.load_model(chosen).metadata["adaptation"]
     assert meta["base_model"] == tiny_checkpoint.name and meta["images"][0]["shape"] == [6, 64, 64]
+    # the guard's decision is shown, its reason on hover
+    assert panel._status.value.startswith(("adapted weights kept", "base model kept"))
+    assert panel._status.tooltip == meta["reason"] and "kept" in meta["reason"]
     # ... and it denoises
     widget.denoise_volume()
     wait_idle(widget)

@@ -143,12 +143,16 @@ class AdaptPanel(Container):
         owner._checkpoint.value = outcome.checkpoint
         owner._sync_settings()
         info = outcome.info
+        kept = "adapted weights kept" if info.get("kept") == "adapted" else "base model kept"
         self._status.value = (
-            f"{info['method']}, {info['steps']} steps: estimated "
-            f"{info['estimated_psnr_base']:.1f} -> {info['estimated_psnr_adapted']:.1f} dB"
+            f"{kept} ({info['method']}, {info['steps']} steps; estimated "
+            f"{info['estimated_psnr_base']:.1f} -> {info['estimated_psnr_adapted']:.1f} dB)"
         )
+        self._status.tooltip = info.get("reason", "")
         self._save_button.enabled = True
-        show_info(f"medidenoise: adapted model selected ({outcome.checkpoint.name})")
+        show_info(
+            f"medidenoise: {info.get('reason', kept)}; model selected ({outcome.checkpoint.name})"
+        )
 
     def _on_finished(self) -> None:
         self.worker = None
