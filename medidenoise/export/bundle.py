@@ -57,9 +57,11 @@ OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SO
 # MONAI's config syntax: "$..." is a Python expression, "@key" another entry of the config.
 # The NIfTI array is (i, j, k); medidenoise's volume is (k, j, i), with k reversed when the
 # (k, j, i) axes form a right-handed frame (det of the i, j, k columns < 0), as
-# medidenoise.io.nifti orders slices. A 2D file is one slice. The result goes back the same way.
+# medidenoise.io.nifti orders slices. A 2D file is one slice. The result goes back the same way,
+# saved without a channel axis and unsqueezed, so it has the input's shape ((X, Y, 1) stays so);
+# a 4D file is refused with a message (one volume at a time).
 _INFERENCE: dict[str, Any] = {
-    "imports": ["$import numpy", "$import torch", "$import monai"],
+    "imports": ["$import os", "$import numpy", "$import torch", "$import monai", "$import nibabel"],
     "bundle_root": ".",
     "input": "",
     "output_dir": "$@bundle_root + '/eval'",
@@ -75,6 +77,12 @@ _INFERENCE: dict[str, Any] = {
         "dtype": "$numpy.float32",
     },
     "image": "$@loader(@input)",
+    "one_volume": (
+        "$torch._assert(@image.shape[0] == 1, str(@input) + ': a 4D NIfTI of ' + "
+        "str(@image.shape[0]) + ' volumes; this bundle denoises one 3D (or 2D) volume: save "
+        "the volume to denoise on its own first (nibabel: img.slicer[..., k]), or run "
+        "medidenoise denoise --volume-index K')"
+    ),
     "reverse_slices": "$bool(numpy.linalg.det(numpy.asarray(@image.affine)[:3, :3]) < 0)",
     "slices": (
         "$@image.as_tensor()[0].reshape(@image.shape[1], @image.shape[2], -1).permute(2, 1, 0)"
@@ -87,18 +95,26 @@ _INFERENCE: dict[str, Any] = {
         "$(@denoised.flip(0) if @reverse_slices else @denoised).permute(2, 1, 0)"
         ".reshape(@image.shape)"
     ),
-    "result": "$monai.data.MetaTensor(@restored, meta=@image.meta)",
-    "saver": {
-        "_target_": "SaveImage",
-        "output_dir": "@output_dir",
-        "output_postfix": "@output_postfix",
-        "output_ext": ".nii.gz",
-        "output_dtype": "$numpy.float32",
-        "resample": False,
-        "separate_folder": False,
-        "print_log": True,
-    },
-    "run": ["$torch.set_grad_enabled(False)", "$@saver(@result)"],
+    # saved by nibabel with the source's own header: the same shape (a trailing axis of 1
+    # kept, which MONAI's SaveImage squeezes away), affine and codes; float32, unscaled
+    "source": "$nibabel.load(@input)",
+    "result": (
+        "$nibabel.Nifti1Image(@restored[0].numpy().astype(numpy.float32), @source.affine, "
+        "@source.header)"
+    ),
+    "output_path": (
+        "$os.path.join(@output_dir, os.path.basename(@input).split('.nii')[0] + '_' + "
+        "@output_postfix + '.nii.gz')"
+    ),
+    "run": [
+        "$torch.set_grad_enabled(False)",
+        "@one_volume",
+        "$@result.header.set_data_dtype(numpy.float32)",
+        "$@result.header.set_slope_inter(1.0, 0.0)",
+        "$os.makedirs(@output_dir, exist_ok=True)",
+        "$nibabel.save(@result, @output_path)",
+        "$print('saved ' + @output_path)",
+    ],
 }
 
 

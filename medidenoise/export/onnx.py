@@ -40,7 +40,12 @@ output:
   denoised: float32 (B, H, W) in the image's units
 What the caller does: pass a whole volume (or slices that share one intensity_range and
 noise_level) so that the normalisation matches `medidenoise denoise`; read DICOM/NIfTI and
-apply RescaleSlope/Intercept first; no tiling is done inside."""
+apply RescaleSlope/Intercept first; no tiling is done inside: slices of at most 2048 x 2048
+pixels (4194304, the 'max_slice_pixels' of the 'medidenoise' property); cut larger ones into
+overlapping tiles (`medidenoise denoise --model THIS.onnx` does). A graph cannot refuse an
+input, so where `medidenoise denoise` refuses one: NaN or infinite pixels are given back
+unchanged (the others denoised as if they held the mean), slices under 3x3 with a negative
+noise_level run with no noise level; pass real-valued images only."""
 
 
 def import_onnx() -> Any:
@@ -65,7 +70,13 @@ class _OnnxEntry(nn.Module):
     def forward(
         self, image: torch.Tensor, noise_level: torch.Tensor, intensity_range: torch.Tensor
     ) -> torch.Tensor:
-        volume = image.to(torch.float32)
+        raw = image.to(torch.float32)
+        # no raise in an ONNX graph: NaN/inf pixels are filled with the mean of the others
+        # for the network and given back unchanged, so they cannot spread
+        finite = torch.isfinite(raw)
+        count = torch.clamp(finite.sum(), min=1).to(torch.float32)
+        fill = torch.where(finite, raw, torch.zeros_like(raw)).sum() / count
+        volume = torch.where(finite, raw, fill)
         if bool(intensity_range[1] > intensity_range[0]):
             low = intensity_range[0]
             high = intensity_range[1]
@@ -73,13 +84,14 @@ class _OnnxEntry(nn.Module):
             lo, hi = self.pipeline.normalization(volume)
             low = torch.tensor(lo)
             high = torch.tensor(hi)
-        scale = high - low
+        # a constant image: unit scale, as the TorchScript module and medidenoise choose
+        scale = torch.where(high > low, high - low, torch.ones_like(high))
         if bool(noise_level[0] >= 0):
             sigma = noise_level[0]
         else:
             sigma = estimate_noise_torch(volume, self.pipeline.noise_max_slices)
         out = self.pipeline.denoise_normalized((volume - low) / scale, float(sigma / scale))
-        return out * scale + low
+        return torch.where(finite, out * scale + low, raw)
 
 
 def onnx_metadata(pipeline: DenoisePipeline) -> dict[str, str]:
@@ -90,6 +102,7 @@ def onnx_metadata(pipeline: DenoisePipeline) -> dict[str, str]:
         "context_slices": pipeline.context_slices,
         "noise_level_input": pipeline.noise_level_input,
         "size_multiple": pipeline.size_multiple,
+        "max_slice_pixels": pipeline.max_slice_pixels,
         "checkpoint": getattr(pipeline, "metadata", {}),
     }
     return {

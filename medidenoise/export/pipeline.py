@@ -28,10 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CT_WINDOW", "DenoisePipeline", "gaussian_kernel"]
+__all__ = ["CT_WINDOW", "MAX_SLICE_PIXELS", "DenoisePipeline", "gaussian_kernel"]
 
 #: (low, high) HU mapped to 0 and 1 for CT, as ``normalize_intensity(modality="CT")``
 CT_WINDOW = (-1000.0, 1000.0)
+#: the largest slice (pixels) an exported model denoises in one piece: a 3000 x 3000 slice
+#: needs over 4 GiB in the network; ``medidenoise`` tiles larger ones, the exported files
+#: refuse them (TorchScript) or document the limit (ONNX, which cannot raise)
+MAX_SLICE_PIXELS = 2048 * 2048
 
 
 def gaussian_kernel(sigma: float, truncate: float = 4.0) -> torch.Tensor:
@@ -95,7 +99,13 @@ def _even_slices(depth: int, count: int, device: torch.device) -> torch.Tensor:
 
 
 def estimate_noise_torch(volume: torch.Tensor, max_slices: int = 32) -> torch.Tensor:
-    """``medidenoise.estimate_noise`` of a (S, H, W) float32 tensor, as a 0-d tensor."""
+    """``medidenoise.estimate_noise`` of a (S, H, W) float32 tensor, as a 0-d tensor.
+
+    Slices under 3x3 have no high-pass: 0 (``estimate_noise`` refuses them; the TorchScript
+    module refuses them too, the ONNX graph, which cannot raise, runs with no noise level).
+    """
+    if volume.shape[-2] < 3 or volume.shape[-1] < 3:
+        return torch.zeros((), dtype=volume.dtype, device=volume.device)
     picked = volume.index_select(0, _even_slices(volume.shape[0], max_slices, volume.device))
     d2 = picked[:, :-2] - 2 * picked[:, 1:-1] + picked[:, 2:]
     hp = d2[:, :, :-2] - 2 * d2[:, :, 1:-1] + d2[:, :, 2:]
@@ -154,6 +164,7 @@ class DenoisePipeline(nn.Module):
         self.norm_max_slices = int(norm_max_slices)
         self.noise_max_slices = int(noise_max_slices)
         self.ct_window: list[float] = list(CT_WINDOW)
+        self.max_slice_pixels = int(MAX_SLICE_PIXELS)
         self.register_buffer("smoothing", gaussian_kernel(norm_smoothing), persistent=False)
 
     def normalization(self, volume: torch.Tensor) -> tuple[float, float]:
@@ -211,7 +222,35 @@ class DenoisePipeline(nn.Module):
             raise ValueError(
                 "image must be (H, W), (B, H, W) or (B, 1, H, W) slices, got " + str(list(shape))
             )
+        if image.is_complex():
+            raise ValueError(
+                "image must be real-valued, got a complex tensor; pass its magnitude "
+                "(image.abs()) or its real part"
+            )
+        if image.shape[-2] * image.shape[-1] > self.max_slice_pixels:
+            raise ValueError(
+                "slices of "
+                + str(image.shape[-2])
+                + " x "
+                + str(image.shape[-1])
+                + " pixels exceed the "
+                + str(self.max_slice_pixels)
+                + " pixels (2048 x 2048) this exported model denoises in one piece; cut them "
+                + "into overlapping tiles, or denoise with medidenoise, which tiles"
+            )
         volume = volume.to(torch.float32)
+        if not bool(torch.isfinite(volume).all()):
+            raise ValueError(
+                "image contains NaN or infinite values; replace them (e.g. torch.nan_to_num) "
+                "first, as medidenoise.denoise asks"
+            )
+        estimate = noise_level is None or noise_level < 0
+        if estimate and (volume.shape[-2] < 3 or volume.shape[-1] < 3):
+            raise ValueError(
+                "slices must be at least 3x3 to estimate noise, got "
+                + str(list(shape))
+                + "; pass noise_level= (the noise standard deviation in image units)"
+            )
         if intensity_range is not None:
             if len(intensity_range) != 2 or not intensity_range[1] > intensity_range[0]:
                 raise ValueError("intensity_range must be [low, high] with high > low")

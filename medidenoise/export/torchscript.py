@@ -28,8 +28,11 @@ modality: "CT" maps the fixed window [-1000, 1000] HU to [0, 1]; anything else u
   0.5/99.5 percentiles of a Gaussian-smoothed copy of the batch.
 intensity_range: [low, high] image values mapped to 0 and 1; wins over modality.
 Returns float32 of the input's shape, in the input's units. Any height and width: padding to
-the network's size multiple and cropping back happen inside. Tested on the CPU; the code
-follows the image's device, so net.to("cuda") with the image on the GPU should run there too."""
+the network's size multiple and cropping back happen inside, up to 2048 x 2048 pixels per
+slice (no tiling inside: cut larger slices into overlapping tiles, or use medidenoise). Refused
+as `medidenoise.denoise` refuses them: complex images, NaN or infinite pixels, slices under
+3x3 when the noise level is to be estimated. Tested on the CPU; the code follows the image's
+device, so net.to("cuda") with the image on the GPU should run there too."""
 
 
 def torchscript_metadata(pipeline: DenoisePipeline) -> dict[str, Any]:
@@ -40,6 +43,7 @@ def torchscript_metadata(pipeline: DenoisePipeline) -> dict[str, Any]:
         "context_slices": pipeline.context_slices,
         "noise_level_input": pipeline.noise_level_input,
         "size_multiple": pipeline.size_multiple,
+        "max_slice_pixels": pipeline.max_slice_pixels,
         "usage": TORCHSCRIPT_USAGE,
         "checkpoint": getattr(pipeline, "metadata", {}),
     }
