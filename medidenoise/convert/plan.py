@@ -34,7 +34,7 @@ from medidenoise.convert.report import FileEntry
 from medidenoise.errors import ConversionError
 from medidenoise.io import SeriesInfo, scan_dicom
 from medidenoise.io._atomic import write_error
-from medidenoise.io.formats import image_stem, is_nifti_path
+from medidenoise.io.formats import image_stem, is_nifti_path, special_file_kind
 
 __all__ = [
     "PARTIAL_DIR",
@@ -261,7 +261,7 @@ def plan(src: Path, fmt: Format | None, *, single: str | None = None) -> Plan:
     units: list[Unit] = []
     files: list[FileEntry] = []
     for path, reason in scan.skipped:
-        if is_nifti_path(path) and src.is_dir():
+        if is_nifti_path(path) and src.is_dir() and special_file_kind(path) is None:
             units.append(_nifti_unit(path, src))
         else:
             files.append(FileEntry(str(path), "skipped", reason))

@@ -5,8 +5,11 @@ fix; a dry run never reports its own result as FAILED."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +106,27 @@ def test_a_dry_run_never_ends_failed(
     assert last.startswith("result: DRY RUN, nothing written") and "FAILED" not in last
     assert "a real run would not complete" in last
     assert not out.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_named_pipes_in_the_input_are_skipped_and_listed(
+    tmp_path: Path, ct_series, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ct_series(tmp_path / "in", 2, size=32)
+    os.mkfifo(tmp_path / "in" / "pipe.dcm")
+    os.mkfifo(tmp_path / "in" / "pipe.nii.gz")
+    box: dict[str, Any] = {}
+    args = ["denoise", str(tmp_path / "in"), str(tmp_path / "out"), "--model", "identity"]
+    worker = threading.Thread(target=lambda: box.update(code=main(args)), daemon=True)
+    worker.start()
+    worker.join(120)
+    if worker.is_alive():  # unblock a reader stuck in open() before failing
+        for name in ("pipe.dcm", "pipe.nii.gz"):
+            with contextlib.suppress(OSError):
+                os.close(os.open(tmp_path / "in" / name, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(10)
+        pytest.fail("the conversion blocked on a named pipe")
+    assert box["code"] == 0
+    out = capsys.readouterr().out
+    assert "pipe.dcm: not a regular file (a named pipe (FIFO))" in out
+    assert "pipe.nii.gz: not a regular file" in out and "1 converted" in out
