@@ -26,3 +26,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     ):
         return DoctestModule.from_parent(parent, path=file_path)
     return None
+
+
+@pytest.fixture(autouse=True)
+def _autograd_is_left_on():
+    """Fail the test that leaves autograd switched off for the process (every later test that
+    trains would break far from the cause)."""
+    import torch
+
+    yield
+    if not torch.is_grad_enabled():
+        torch.set_grad_enabled(True)
+        pytest.fail("this test left torch's autograd switched off for the whole process")

@@ -142,8 +142,9 @@ class Denoiser:
         """A short description of the model, for reports and DICOM provenance."""
         if isinstance(self.model, Routed):
             return AUTO_MODEL  # a result names the network it picked: DenoiseResult.model
-        if self.requested is not None:  # "white", a checkpoint path: not the network's class
-            return self.requested
+        if self.requested is not None:  # "white", a checkpoint file: not the network's class
+            # a file by its name: folders say nothing about the model and may name a patient
+            return Path(self.requested).name if Path(self.requested).is_file() else self.requested
         return model_label(self.model)
 
     @property

@@ -115,9 +115,11 @@ def test_nifti_output_file_via_the_cli(tmp_path: Path, capsys) -> None:
     assert back.header["descrip"].tobytes().rstrip(b"\0") == b"T2 axial"
     assert back.get_data_dtype() == np.int16
     assert sorted(p.name for p in out.parent.iterdir()) == [
+        "medidenoise-quality",  # the quality report's figure
         out.name,
         out.name + ".medidenoise.json",
     ]
+    assert [p.suffix for p in (out.parent / "medidenoise-quality").iterdir()] == [".png"]
     assert main(["denoise", str(scan), str(out), "--model", "identity"]) == 0
     assert "1 already complete" in capsys.readouterr().out
 

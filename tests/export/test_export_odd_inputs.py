@@ -126,7 +126,10 @@ def _run_bundle(bundle: Path, source: Path, out: Path) -> Path:
         str(source),
         str(out),
     )
-    parser.get_parsed_content("run")
+    # the bundle's "run" switches autograd off for the whole process (as `monai.bundle run`
+    # does in its own process); give it back so later tests can train
+    with torch.enable_grad():
+        parser.get_parsed_content("run")
     return out / (source.name.split(".nii")[0] + "_denoised.nii.gz")
 
 

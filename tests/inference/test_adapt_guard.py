@@ -131,7 +131,9 @@ def test_disagreeing_noise_measurements_keep_the_base_weights(monkeypatch) -> No
     told = md.adapt(noisy, base, minutes=0.05, noise_level=0.06)
     assert told.metadata["adaptation"]["stopped"] != "refused"
     noise = told.metadata["adaptation"]["images"][0]["noise"]
-    assert noise["std"] == pytest.approx(told.metadata["adaptation"]["images"][0]["noise_level_fed"])
+    assert noise["std"] == pytest.approx(
+        told.metadata["adaptation"]["images"][0]["noise_level_fed"]
+    )
 
 
 def test_an_implausible_score_during_training_is_never_kept(monkeypatch) -> None:
