@@ -5,12 +5,16 @@ trained on. Those pixels must show what the user cares about: on a head volume t
 edge of every slice is background, where a network that erases anatomy still scores well.
 So square tiles are chosen inside the object (the bright side of an Otsu threshold of the
 smoothed slice), starting from the tile with the most structure and then each as far as
-possible from those already chosen, on evenly spaced slices. Training keeps its loss off
-the tiles and a gap around them as wide as the noise's correlation.
+possible from those already chosen, on evenly spaced slices. A quarter as many tiles again
+come from the other side of the threshold (the background): a fine-tune that sharpens the
+anatomy may still stain the air or the dark of a head, and the guard checks that no region
+gets worse. Training keeps its loss off all tiles and a gap around them as wide as the
+noise's correlation.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +34,13 @@ _SHARE = 0.1
 _MIN_PIXELS = 4096
 _MAX_SHARE = 0.25
 _MAX_TILES = 48
-#: a tile counts as inside the object when this share of it is foreground
+#: a tile counts as inside the object when this share of it is foreground, as background when
+#: at most ``1 - _INSIDE`` of it is
 _INSIDE = 0.6
+#: background tiles, as a share of the object tiles (at least one per image that has background)
+_BACKGROUND_SHARE = 0.25
+#: an image has background worth checking when this share of its chosen slices is background
+_MIN_BACKGROUND = 0.1
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Tile:
     left: int
     tile_top: int  # tile origin inside the window
     tile_left: int
+    background: bool = False  # from the dark side of the threshold, not the object
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class HeldOut:
         """JSON-friendly numbers for the adapted model's metadata."""
         return {
             "tiles": len(self.tiles),
+            "background_tiles": sum(t.background for t in self.tiles),
             "tile_side": TILE,
             "pixels": len(self.tiles) * TILE * TILE,
             "slices": len({t.slice for t in self.tiles}),
@@ -91,21 +102,39 @@ def _candidates(sl: np.ndarray, fg: np.ndarray, side: int) -> list[tuple[float, 
 
 
 def _spread(cands: list[tuple[float, float, int, int]], count: int) -> list[tuple[int, int]]:
-    """``count`` non-overlapping tiles: the most structured one, then farthest-point picks."""
+    """``count`` non-overlapping object tiles: the most structured one, then farthest-point
+    picks."""
     inside = [c for c in cands if c[0] >= _INSIDE]
     pool = inside if len(inside) >= count else sorted(cands, reverse=True)[: max(count, 1) * 4]
     first = max(pool, key=lambda c: (c[1], c[0]))
-    chosen = [(first[2], first[3])]
+    return _farthest(pool, [(first[2], first[3])], count)
+
+
+def _farthest(
+    pool: list[tuple[float, float, int, int]], chosen: list[tuple[int, int]], count: int
+) -> list[tuple[int, int]]:
+    """``chosen`` grown to ``count`` tiles from ``pool``, each as far as possible from the
+    others and overlapping none."""
+    chosen = list(chosen)
     while len(chosen) < count:
         best, best_d = None, -1.0
         for _, _, top, left in pool:
-            d = min(max(abs(top - t), abs(left - s)) for t, s in chosen)
+            d = min((max(abs(top - t), abs(left - s)) for t, s in chosen), default=math.inf)
             if d >= TILE and d > best_d:
                 best, best_d = (top, left), float(d)
         if best is None:
             break
         chosen.append(best)
     return chosen
+
+
+def _background(
+    cands: list[tuple[float, float, int, int]], taken: list[tuple[int, int]], count: int
+) -> list[tuple[int, int]]:
+    """Up to ``count`` background tiles overlapping none of ``taken``, far from each other and
+    from the object tiles."""
+    pool = [c for c in cands if c[0] <= 1 - _INSIDE]
+    return _farthest(pool, taken, len(taken) + count)[len(taken) :]
 
 
 def choose_tiles(
@@ -141,17 +170,26 @@ def choose_tiles(
     per_slice = [
         count // len(slices) + (1 if i < count % len(slices) else 0) for i in range(len(slices))
     ]
+    dark = float((smooth <= threshold).mean()) >= _MIN_BACKGROUND
+    extra = max(1, round(count * _BACKGROUND_SHARE)) if dark else 0
+    per_slice_bg = [
+        extra // len(slices) + (1 if i < extra % len(slices) else 0) for i in range(len(slices))
+    ][::-1]  # the slices that got one object tile fewer get the background ones first
     excluded = np.zeros((d, h, w), dtype=bool)
     tiles, shares = [], []
-    for k, n, sl in zip(slices, per_slice, smooth, strict=True):
-        if n == 0:
+    for k, n, n_bg, sl in zip(slices, per_slice, per_slice_bg, smooth, strict=True):
+        if n + n_bg == 0:
             continue
         fg = sl > threshold
-        for top, left in _spread(_candidates(sl, fg, TILE), n):
-            shares.append(float(fg[top : top + TILE, left : left + TILE].mean()))
+        cands = _candidates(sl, fg, TILE)
+        picked = _spread(cands, n) if n else []
+        background = _background(cands, picked, n_bg) if n_bg else []
+        for j, (top, left) in enumerate([*picked, *background]):
+            if j < len(picked):
+                shares.append(float(fg[top : top + TILE, left : left + TILE].mean()))
             wt = int(np.clip(top - MARGIN, 0, h - win_h))
             wl = int(np.clip(left - MARGIN, 0, w - win_w))
-            tiles.append(Tile(int(k), wt, wl, top - wt, left - wl))
+            tiles.append(Tile(int(k), wt, wl, top - wt, left - wl, j >= len(picked)))
             excluded[
                 k, max(0, top - gap) : top + TILE + gap, max(0, left - gap) : left + TILE + gap
             ] = True

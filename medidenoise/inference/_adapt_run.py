@@ -53,6 +53,11 @@ _PROBES = 4
 _IMPLAUSIBLE = 0.01
 #: held-out windows run through the network at once
 _VAL_BATCH = 16
+#: on the background tiles adapted weights may be worse than the base model's by at most this
+#: share of the background's noise variance (with the variance off in the worse direction):
+#: a fine-tune that sharpened the anatomy of a signal-dependent phantom in 15 steps stained its
+#: background by 3.9 dB, -0.3 dB for the whole image, unseen by tiles inside the object
+_BACKGROUND_LOSS = 0.005
 
 
 @dataclass(frozen=True)
@@ -190,11 +195,14 @@ class Run:
         self.variance_error = max(im.variance_error for im in images)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=_LR)
         self.val = self._validation_set(seed)
-        #: mean noise variance of the held-out tiles (network units)
-        self.noise_variance = float(
-            sum(float((var * w).sum()) for *_, var, w in self.val)
-            / max(1.0, sum(float(w.sum()) for *_, w in self.val))
-        )
+        #: mean noise variance of the held-out object and background tiles (network units)
+        self.noise_variance = self._mean_variance(-2)
+        self.noise_variance_bg = self._mean_variance(-1)
+
+    def _mean_variance(self, which: int) -> float:
+        var = [(item[4], item[which]) for item in self.val]
+        total = sum(float(w.sum()) for _, w in var)
+        return float(sum(float((v * w).sum()) for v, w in var) / max(1.0, total))
 
     def _level(self, owners: list[int], jitter: bool, factor: float | None = None) -> torch.Tensor:
         levels = []
@@ -222,9 +230,10 @@ class Run:
         for y, i, held in self.sampler.validation():
             mid = y.shape[1] // 2
             centre = y[:, mid : mid + 1]
-            weight = torch.zeros_like(centre)
+            weight, weight_bg = torch.zeros_like(centre), torch.zeros_like(centre)
             for n, t in enumerate(held.tiles):
-                weight[n, 0, t.tile_top : t.tile_top + TILE, t.tile_left : t.tile_left + TILE] = 1
+                w = weight_bg if t.background else weight
+                w[n, 0, t.tile_top : t.tile_top + TILE, t.tile_left : t.tile_left + TILE] = 1
             level = self._level([i], False, 1.0)
             x = _with_level(self.net, y, level)
             probes, probed = [], []
@@ -243,6 +252,7 @@ class Run:
                     torch.stack(probes),
                     var,
                     weight,
+                    weight_bg,
                 )
             )
         return items
@@ -255,19 +265,31 @@ class Run:
         ]
         return torch.cat(outs)
 
-    def validate(self) -> Score:
+    def validate(self) -> tuple[Score, Score | None]:
         """Stein's estimate of the denoised held-out tiles' error against the clean image,
-        its divergence term averaged over :data:`_PROBES` probes."""
+        its divergence term averaged over :data:`_PROBES` probes: on the object tiles, and on
+        the background tiles (None when no image has any)."""
         self.net.eval()
-        excess, divergence, count = 0.0, 0.0, 0.0
+        sums = np.zeros((2, 3))  # (object, background) x (excess, divergence, pixels)
         with torch.inference_mode():
-            for x, xp, centre, z, var, weight in self.val:
+            for x, xp, centre, z, var, weight, weight_bg in self.val:
                 denoised = self._forward(x)
                 for k in range(z.shape[0]):
                     probed = self._forward(xp[k])
-                    e, dv, n = stein_excess(denoised, probed, centre, z[k], var, _PROBE_EPS, weight)
-                    excess, divergence, count = excess + e, divergence + dv, count + n
-        return Score(excess / max(count, 1.0), divergence / max(count, 1.0))
+                    for r, w in enumerate((weight, weight_bg)):
+                        if float(w.sum()) > 0:
+                            sums[r] += stein_excess(
+                                denoised, probed, centre, z[k], var, _PROBE_EPS, w
+                            )
+        obj, bg = (Score(e / max(n, 1.0), dv / max(n, 1.0)) for e, dv, n in sums)
+        return obj, (bg if sums[1, 2] > 0 else None)
+
+    def _background_ok(self, score: Score | None, base: Score | None) -> bool:
+        """True unless the background tiles got worse than :data:`_BACKGROUND_LOSS` allows."""
+        if score is None or base is None:
+            return True
+        allowed = _BACKGROUND_LOSS * self.noise_variance_bg
+        return score.worst_gain(base, self.variance_error) >= -allowed
 
     def step(self) -> float:
         self.net.train()
@@ -314,13 +336,14 @@ class Run:
         should_stop: Callable[[], bool] | None,
     ) -> dict[str, Any]:
         total = max(1, round(deadline - started))
-        base = best = self.validate()
+        base, base_bg = self.validate()
+        best, best_bg = base, base_bg
         best_gain = _MIN_GAIN * self.noise_variance  # what a fine-tune must beat
         best_state = copy.deepcopy(self.net.state_dict())
         interval = max(2.0, (deadline - started) / _VALIDATIONS)
         next_val = time.monotonic() + interval
         steps, best_step, since_best, history = 0, 0, 0, [(0, round(base.psnr, 3))]
-        implausible = 0
+        implausible, background_worse = 0, 0
         refusal = self._refusal(base)
         stopped = "refused" if refusal else "budget"
         while refusal is None:
@@ -334,15 +357,19 @@ class Run:
             self.step()
             steps += 1
             if time.monotonic() >= next_val or time.monotonic() >= deadline:
-                score = self.validate()
+                score, score_bg = self.validate()
                 history.append((steps, round(score.psnr, 3)))
                 next_val = time.monotonic() + interval
                 gain = score.worst_gain(base, self.variance_error)
                 if not score.plausible(self.noise_variance):
                     implausible += 1  # never taken, however good it looks
                     since_best += 1
+                elif gain > best_gain and not self._background_ok(score_bg, base_bg):
+                    background_worse += 1  # better in the object, worse around it: not taken
+                    since_best += 1
                 elif gain > best_gain:
-                    best, best_gain, best_step, since_best = score, gain, steps, 0
+                    best, best_bg, best_gain = score, score_bg, gain
+                    best_step, since_best = steps, 0
                     best_state = copy.deepcopy(self.net.state_dict())
                 else:
                     since_best += 1
@@ -376,7 +403,7 @@ class Run:
             "stopped": stopped,
             # the base model's weights when no validation beat them surely enough (_MIN_GAIN)
             "kept": kept,
-            "reason": self._reason(kept, refusal, steps, sure_db),
+            "reason": self._reason(kept, refusal, steps, sure_db, background_worse),
             "guard": {
                 "variance_error": round(self.variance_error, 3),
                 "noise_variance": self.noise_variance,
@@ -384,20 +411,31 @@ class Run:
                 "estimated_mse_adapted": best.mse,
                 "sure_gain_db": round(sure_db, 3),
                 "implausible_validations": implausible,
+                "background_worse_validations": background_worse,
+                "noise_variance_background": self.noise_variance_bg,
+                "estimated_mse_background_base": None if base_bg is None else base_bg.mse,
+                "estimated_mse_background_adapted": None if best_bg is None else best_bg.mse,
                 "held_out": [h.describe() for h in self.held],
             },
         }
 
-    def _reason(self, kept: str, refusal: str | None, steps: int, sure_db: float) -> str:
+    def _reason(
+        self, kept: str, refusal: str | None, steps: int, sure_db: float, background_worse: int
+    ) -> str:
         """The guard's decision in a sentence, for the metadata, the CLI and napari."""
         if refusal is not None:
             return f"base model kept without training: {refusal}"
         if steps == 0:
             return "base model kept: the budget ended before the first training step"
         if kept == "base":
+            also = (
+                f"; {background_worse} that did made the background tiles worse"
+                if background_worse
+                else ""
+            )
             return (
                 "base model kept: no adapted state beat it surely enough on the held-out tiles "
-                f"(with the noise variance up to {self.variance_error:.0%} off)"
+                f"(with the noise variance up to {self.variance_error:.0%} off){also}"
             )
         return (
             f"adapted weights kept: at least {sure_db:.2f} dB better than the base model on the "

@@ -91,7 +91,8 @@ def _prepare(image: ImageLike, index: int, noise_level: float | None, multiple: 
     else:
         sigma = float(params.scale_sigma(noise_level))
     measured = measure_noise_model(norm)
-    noise, variance_error, disagreement = _reconcile(measured, sigma, noise_level is not None)
+    span = tuple(float(q) for q in np.quantile(norm, (0.01, 0.99)))
+    noise, variance_error, disagreement = _reconcile(measured, sigma, noise_level is not None, span)
     if noise.std < MIN_NOISE:
         raise InvalidImageError(
             f"{name}: no measurable noise (std {noise.std:.2g} of the intensity range); "
@@ -111,7 +112,7 @@ def _prepare(image: ImageLike, index: int, noise_level: float | None, multiple: 
 
 
 def _reconcile(
-    measured: NoiseModel, sigma: float, given: bool
+    measured: NoiseModel, sigma: float, given: bool, span: tuple[float, ...] = (0.0, 1.0)
 ) -> tuple[NoiseModel, float, str | None]:
     """The noise model adapt trains and judges with: the measured shape, its variance
     rescaled so that the std at the reference intensity is ``sigma`` (the level ``denoise``
@@ -122,7 +123,16 @@ def _reconcile(
     tissue) and the noise model (structure-free blocks). When they agree, recorrupted pairs
     and the guard use the level ``denoise`` will feed; the guard's tolerance on the
     variance widens to their disagreement. A level given by the caller is taken as true.
+    Noise that depends on the signal has no one level: the estimate agrees when it lies
+    on the measured curve somewhere in the image's intensity ``span`` (1st-99th
+    percentile), and the measured curve is kept as it is.
     """
+    if measured.signal_dependent and not given:
+        lo, hi = (float(np.sqrt(measured.variance(v))) for v in span)
+        if lo / NOISE_AGREEMENT <= sigma <= hi * NOISE_AGREEMENT:
+            return measured, VARIANCE_ERROR, None
+        ratio = sigma / (lo if sigma < lo else hi)
+        return measured, VARIANCE_ERROR, _disagreement(sigma, measured.std, ratio)
     ratio = sigma / measured.std if measured.std > 0 else math.inf
     factor = ratio**2
     scaled = NoiseModel(
@@ -137,13 +147,16 @@ def _reconcile(
     error = max(VARIANCE_ERROR, abs(factor - 1.0)) if not given else VARIANCE_ERROR
     if given or 1 / NOISE_AGREEMENT <= ratio <= NOISE_AGREEMENT:
         return scaled, min(error, NOISE_AGREEMENT**2 - 1), None
-    why = (
+    return scaled, error, _disagreement(sigma, measured.std, ratio)
+
+
+def _disagreement(sigma: float, measured: float, ratio: float) -> str:
+    return (
         f"the noise level estimate ({sigma:.3g}) and the noise measured on structure-free "
-        f"blocks ({measured.std:.3g}, network units) differ by {max(ratio, 1 / ratio):.2f}x "
+        f"blocks ({measured:.3g}, network units) differ by {max(ratio, 1 / ratio):.2f}x "
         f"(more than {NOISE_AGREEMENT}x), so neither can be trusted to train or judge a "
         "fine-tune; pass noise_level if you know it"
     )
-    return scaled, error, why
 
 
 def choose_method(noise: NoiseModel) -> str:
@@ -199,13 +212,14 @@ def adapt(
     dependence on the signal: ``transforms.noise_covariance.measure_noise_model``),
     and a copy of ``model`` is trained for at most ``minutes`` of wall-clock
     time on pairs made from the images themselves (``method``). Square tiles
-    spread over the object (not its background) on evenly spaced slices are
-    held out: the network's error against the unseen clean image is estimated
+    spread over the object on evenly spaced slices, and a few in its background,
+    are held out: the network's error against the unseen clean image is estimated
     there (Stein's unbiased risk estimate with the measured noise) at regular
-    intervals, the weights with the best estimate are kept, and training stops
-    early once the estimate stops improving. The base model's own weights are
-    returned (``metadata["adaptation"]["kept"] == "base"``, with the reason)
-    when nothing beats them surely enough, when an estimate is impossible
+    intervals, the weights with the best estimate on the object that leave the
+    background no worse are kept, and training stops early once the estimate
+    stops improving. The base model's own weights are returned
+    (``metadata["adaptation"]["kept"] == "base"``, with the reason) when
+    nothing beats them surely enough, when an estimate is impossible
     (negative, or far below the noise), or when the level estimate and the
     noise model measured on structure-free blocks disagree by more than
     :data:`NOISE_AGREEMENT`: then neither can be trusted to make training pairs

@@ -79,6 +79,14 @@ def test_held_out_tiles_sit_in_the_object_spread_over_it(depth: int) -> None:
     vol = head_phantom(depth) + shaped_noise("white", (depth, 128, 128), 0.05)
     held = choose_tiles(vol, gap=4, multiple=8)
     assert len(held.tiles) >= 2 and held.inside >= 0.6  # anatomy, not background
+    # and a few in the background, which a fine-tune must not stain either
+    fg = ndimage.gaussian_filter(vol, (0, 2, 2)) > 0.1
+    dark = [t for t in held.tiles if t.background]
+    assert 1 <= len(dark) <= len(held.tiles) // 3
+    for t in held.tiles:
+        top, left = t.top + t.tile_top, t.left + t.tile_left
+        share = fg[t.slice, top : top + TILE, left : left + TILE].mean()
+        assert share <= 0.4 if t.background else share >= 0.5
     for t in held.tiles:
         top, left = t.top + t.tile_top, t.left + t.tile_left
         window = vol[t.slice, t.top : t.top + held.window[0], t.left : t.left + held.window[1]]
@@ -141,9 +149,36 @@ def test_an_implausible_score_during_training_is_never_kept(monkeypatch) -> None
 
     clean = head_phantom(4)
     noisy = clean + shaped_noise("white", clean.shape, 0.06)
-    scores = iter([Score(4e-4, 1e-3)] + [Score(-1e-3, 5e-3)] * 100)
+    scores = iter([(Score(4e-4, 1e-3), None)] + [(Score(-1e-3, 5e-3), None)] * 100)
     monkeypatch.setattr(_adapt_run.Run, "validate", lambda self: next(scores))
     info = md.adapt(noisy, _tiny(), minutes=0.1).metadata["adaptation"]
     assert info["kept"] == "base" and info["steps"] > 0
     assert info["guard"]["implausible_validations"] >= 1
     assert info["estimated_psnr_adapted"] == info["estimated_psnr_base"]
+
+
+def test_no_background_tiles_where_there_is_no_background() -> None:
+    rng = np.random.default_rng(2)
+    texture = ndimage.gaussian_filter(rng.normal(0, 1, (1, 128, 128)), (0, 4, 4))
+    vol = (0.5 + 0.1 * texture / texture.std()).astype(np.float32)  # tissue everywhere
+    held = choose_tiles(vol + shaped_noise("white", vol.shape, 0.05), gap=4)
+    assert held.tiles and sum(t.background for t in held.tiles) <= 1
+
+
+def test_better_anatomy_with_a_worse_background_is_never_kept(monkeypatch) -> None:
+    from medidenoise.inference import _adapt_run
+
+    clean = head_phantom(4)
+    noisy = clean + shaped_noise("white", clean.shape, 0.06)
+    base = (Score(4e-4, 1e-3), Score(2e-5, 1e-4))
+    anatomy_better_background_worse = (Score(2e-4, 1e-3), Score(3e-4, 1e-4))
+    scores = iter([base] + [anatomy_better_background_worse] * 100)
+    monkeypatch.setattr(_adapt_run.Run, "validate", lambda self: next(scores))
+    info = md.adapt(noisy, _tiny(), minutes=0.1).metadata["adaptation"]
+    assert info["kept"] == "base" and info["steps"] > 0
+    assert info["guard"]["background_worse_validations"] >= 1
+    assert "background" in info["reason"]
+    # the same gain in the anatomy with the background unchanged is taken
+    scores = iter([base] + [(Score(2e-4, 1e-3), Score(2e-5, 1e-4))] * 100)
+    info = md.adapt(noisy, _tiny(), minutes=0.1).metadata["adaptation"]
+    assert info["kept"] == "adapted" and info["guard"]["background_worse_validations"] == 0
