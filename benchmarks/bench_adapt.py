@@ -18,7 +18,10 @@ Noises (std on [0, 1] after shaping):
 * ``white``: white Gaussian noise (what the shipped model was trained on).
 
 Shapes: ``slice`` is the 512x512 centre crop; ``volume`` is 10 slices of
-128x128, the first 10 tiles of that crop, each with its own noise draw.
+128x128, the first 10 tiles of that crop, each with its own noise draw. The
+whole field of view, background included (as a head scan is mostly dark): ``head``
+is 10 slices of 128x128, the whole image shrunk and scaled down from 100 % to 75 %
+toward the ends (as a head narrows); ``headslice`` is the whole image at 256x256.
 
 Examples
 --------
@@ -68,10 +71,29 @@ def shaped_noise(kind: str, shape: tuple[int, ...], level: float, seed: int) -> 
     return (noise * (level / noise.std())).astype(np.float32)
 
 
+def _whole_field(img: np.ndarray, side: int, scale: float) -> np.ndarray:
+    """The whole image shrunk to ``side`` x ``scale`` pixels, centred on a dark ``side``."""
+    inner = max(8, round(side * scale))
+    # smoothed before shrinking (no aliasing): the scan's own noise goes with it
+    img = ndimage.gaussian_filter(img, 0.5 * img.shape[0] / inner)
+    small = ndimage.zoom(img, (inner / img.shape[0], inner / img.shape[1]), order=1)
+    out = np.full((side, side), float(np.percentile(img, 1)), dtype=np.float32)
+    top = (side - small.shape[0]) // 2
+    left = (side - small.shape[1]) // 2
+    out[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return out
+
+
 def clean_image(name: str, shape: str, reference: str = "image") -> np.ndarray:
     from medidenoise.evaluation.inputs import holdout_paths, load_images
 
     [path] = [p for p in holdout_paths() if p.stem == name]
+    if shape in ("head", "headslice"):
+        whole = load_images({name: path}, crop=0)[0].array
+        if shape == "headslice":
+            return _whole_field(whole, 256, 1.0)
+        scales = 1.0 - 0.25 * np.abs(np.linspace(-1, 1, 10))
+        return np.stack([_whole_field(whole, 128, float(s)) for s in scales])
     img = load_images({name: path}, crop=512)[0].array
     if reference == "smoothed":
         # the hold-out scans carry their own noise (MR2: std ~0.025 on [0, 1], correlated
@@ -131,7 +153,12 @@ def table(rows: list[dict]) -> str:
     lines = [head]
     for r in rows:
         name, kind, level, shape = r["case"].split(":")
-        shape_text = "512x512" if shape == "slice" else "10x128x128"
+        shape_text = {
+            "slice": "512x512",
+            "volume": "10x128x128",
+            "head": "head 10x128x128",
+            "headslice": "head 256x256",
+        }[shape]
         lines.append(
             f"| {name.removesuffix('_UNCR')} | {kind} {level} | {shape_text} | "
             f"{r['minutes']:g} min | {r['noisy']:.2f} | {r['shipped_auto']:.2f} | "
