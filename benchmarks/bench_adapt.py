@@ -112,7 +112,12 @@ def _psnr(clean: np.ndarray, test: np.ndarray) -> float:
 
 
 def run_case(
-    case: str, minutes: float, seed: int, method: str = "auto", reference: str = "image"
+    case: str,
+    minutes: float,
+    seed: int,
+    method: str = "auto",
+    reference: str = "image",
+    model: str = "auto",
 ) -> dict:
     import medidenoise as md
     from medidenoise.evaluation import denoise_bm3d
@@ -122,20 +127,23 @@ def run_case(
     clean = clean_image(name, shape, reference)
     noisy = clean + shaped_noise(kind, clean.shape, level, seed)
     row: dict = {"case": case, "minutes": minutes, "seed": seed, "reference": reference}
+    row["model"] = model
     row["noisy"] = _psnr(clean, noisy)
     row["shipped_auto"] = _psnr(clean, md.denoise(noisy))
     row["shipped_true"] = _psnr(clean, md.denoise(noisy, noise_level=level))
+    # the model adapt starts from, run as denoise runs it (level on auto)
+    row["base"] = row["shipped_auto"] if model == "auto" else _psnr(clean, md.denoise(noisy, model))
     stack = noisy if noisy.ndim == 3 else noisy[None]
     bm3d = np.stack([denoise_bm3d(s, level) for s in stack]).reshape(noisy.shape)
     row["bm3d_true"] = _psnr(clean, bm3d)
     cpu0, t0 = time.process_time(), time.perf_counter()
-    adapted = md.adapt(noisy, minutes=minutes, rng=seed, method=method)
+    adapted = md.adapt(noisy, model, minutes=minutes, rng=seed, method=method)
     row["adapt_wall_s"] = round(time.perf_counter() - t0, 1)
     row["adapt_cpu_s"] = round(time.process_time() - cpu0, 1)
     row["adapted"] = _psnr(clean, md.denoise(noisy, adapted))
     info = adapted.metadata["adaptation"]
-    for key in ("method", "steps", "best_step", "stopped"):
-        row[key] = info[key]
+    for key in ("method", "steps", "best_step", "stopped", "kept"):
+        row[key] = info.get(key)
     noise = info["images"][0]["noise"]
     row["measured_std"] = round(noise["std"], 4)
     row["measured_corr_length"] = noise["correlation_length"]
@@ -146,13 +154,14 @@ def run_case(
 def table(rows: list[dict]) -> str:
     head = (
         "| image | noise | shape | budget | noisy | shipped, auto | shipped, true level | "
-        "BM3D, true level | adapted | gain vs shipped auto | adapted - BM3D | method | "
-        "steps (kept) | CPU s | load |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "BM3D, true level | base model | base | adapted | gain vs base | adapted - BM3D | "
+        "method | steps (kept) | CPU s | load |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for r in rows:
         name, kind, level, shape = r["case"].split(":")
+        base = r.get("base", r["shipped_auto"])
         shape_text = {
             "slice": "512x512",
             "volume": "10x128x128",
@@ -162,8 +171,9 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {name.removesuffix('_UNCR')} | {kind} {level} | {shape_text} | "
             f"{r['minutes']:g} min | {r['noisy']:.2f} | {r['shipped_auto']:.2f} | "
-            f"{r['shipped_true']:.2f} | {r['bm3d_true']:.2f} | **{r['adapted']:.2f}** | "
-            f"{r['adapted'] - r['shipped_auto']:+.2f} | {r['adapted'] - r['bm3d_true']:+.2f} | "
+            f"{r['shipped_true']:.2f} | {r['bm3d_true']:.2f} | {r.get('model', 'auto')} | "
+            f"{base:.2f} | **{r['adapted']:.2f}** | "
+            f"{r['adapted'] - base:+.2f} | {r['adapted'] - r['bm3d_true']:+.2f} | "
             f"{r['method']} | {r['steps']} ({r['best_step'] or 'base'}) | "
             f"{r.get('adapt_cpu_s', '-')} | {r.get('load_avg', '-')} |"
         )
@@ -176,6 +186,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", default="auto", help="auto, recorrupt or blindspot")
+    parser.add_argument("--model", default="auto", help="the model adapt starts from")
     parser.add_argument(
         "--reference",
         choices=["image", "smoothed"],
@@ -195,7 +206,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     print(f"# {command_line()}\n# {machine(torch.get_num_threads())}", flush=True)
     for case in args.case or DEFAULT_CASES:
-        row = run_case(case, args.minutes, args.seed, args.method, args.reference)
+        row = run_case(case, args.minutes, args.seed, args.method, args.reference, args.model)
         print(json.dumps(row), flush=True)
         with args.out.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")

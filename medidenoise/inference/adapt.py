@@ -22,13 +22,12 @@ from medidenoise.inference._adapt_run import _VARIANCE_ERROR as VARIANCE_ERROR
 from medidenoise.inference._adapt_run import Image, Run
 from medidenoise.inference._inputs import as_array, float32_copy
 from medidenoise.inference._prepare import prepare
-from medidenoise.inference._robust import robust_stats
+from medidenoise.inference._robust import to_network
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import AUTO_MODEL, AUTO_ROUTES, SHIPPED_MODELS
 from medidenoise.models.classical import CLASSICAL
 from medidenoise.models.device import pick_device
-from medidenoise.transforms import estimate_noise
 from medidenoise.transforms.noise_covariance import NoiseModel, measure_noise_model
 
 __all__ = ["METHODS", "adapt", "choose_method"]
@@ -84,12 +83,16 @@ def _prepare(image: ImageLike, index: int, noise_level: float | None, multiple: 
         )
     if np.ptp(vol) == 0:
         raise InvalidImageError(f"{name}: the image is constant; there is nothing to adapt to")
-    params = robust_stats(vol, modality, None).params
-    norm = params.apply(vol).astype(np.float32, copy=False)
-    if noise_level is None:
-        sigma = float(params.scale_sigma(estimate_noise(vol)))
-    else:
-        sigma = float(params.scale_sigma(noise_level))
+    # exactly what denoise() does before the network: padding filled, outliers clipped,
+    # the level measured (or the caller's), the window narrowed where the noise is tiny
+    # for the range (a CT): the adapted network must see the noise at the scale it will run at
+    padding = image.padding if isinstance(image, Volume) else None
+    if padding is not None and padding.shape != vol.shape:
+        padding = padding.reshape(vol.shape)
+    ready = prepare(vol, modality, noise_level, padding)
+    params = ready.stats.params
+    norm = to_network(ready.vol, ready.stats).astype(np.float32, copy=False)
+    sigma = float(params.scale_sigma(ready.sigma))
     measured = measure_noise_model(norm)
     span = tuple(float(q) for q in np.quantile(norm, (0.01, 0.99)))
     noise, variance_error, disagreement = _reconcile(measured, sigma, noise_level is not None, span)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 import numpy as np
@@ -125,9 +126,14 @@ def _tiny() -> torch.nn.Module:
 def test_disagreeing_noise_measurements_keep_the_base_weights(monkeypatch) -> None:
     clean = head_phantom(4)
     noisy = clean + shaped_noise("rows", clean.shape, 0.06)
-    adapt_module = importlib.import_module("medidenoise.inference.adapt")  # not the function
-    real = adapt_module.estimate_noise
-    monkeypatch.setattr(adapt_module, "estimate_noise", lambda v: 1.6 * real(v))
+    # the level estimate denoise() uses, made 1.6x too high
+    prepare_module = importlib.import_module("medidenoise.inference._prepare")
+    real = prepare_module.measure_noise
+    monkeypatch.setattr(
+        prepare_module,
+        "measure_noise",
+        lambda v, **kw: dataclasses.replace(real(v, **kw), sigma=1.6 * real(v, **kw).sigma),
+    )
     base = _tiny()
     adapted = md.adapt(noisy, base, minutes=0.5)
     info = adapted.metadata["adaptation"]
@@ -182,3 +188,25 @@ def test_better_anatomy_with_a_worse_background_is_never_kept(monkeypatch) -> No
     scores = iter([base] + [(Score(2e-4, 1e-3), Score(2e-5, 1e-4))] * 100)
     info = md.adapt(noisy, _tiny(), minutes=0.1).metadata["adaptation"]
     assert info["kept"] == "adapted" and info["guard"]["background_worse_validations"] == 0
+
+
+def test_adapt_sees_the_noise_at_the_scale_denoise_feeds_it() -> None:
+    """A CT with 3 HU of noise: denoise narrows the window so that the noise is
+    NOISE_FLOOR in network units; adapt must train and judge at that same scale (it
+    normalised by the whole range, so the network it kept left the brain's noise in)."""
+    from medidenoise.inference._robust import NOISE_FLOOR
+
+    yy, xx = np.mgrid[0:128, 0:128] - 64.0
+    r = np.hypot(yy, xx)
+    img = np.where(r < 56, 1000.0, -1000.0)
+    img = np.where(r < 50, 30.0 + 8.0 * (xx > 0), img)  # brain: grey and white matter
+    vol = np.repeat(img[None], 4, axis=0)
+    ct = md.Volume(
+        (vol + np.random.default_rng(0).normal(0, 3.0, vol.shape)).astype(np.float32),
+        modality="CT",
+    )
+    info = md.adapt(ct, _tiny(), minutes=0.05, noise_level=3.0).metadata["adaptation"]
+    image = info["images"][0]
+    assert image["normalization"]["method"].endswith("+noise")
+    assert image["noise_level_fed"] == pytest.approx(NOISE_FLOOR, rel=1e-3)
+    assert image["noise"]["std"] == pytest.approx(NOISE_FLOOR, rel=1e-3)
