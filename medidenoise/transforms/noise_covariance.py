@@ -39,6 +39,11 @@ _MIN_BLOCKS = 64
 _FLAT_FACTOR = 1.25
 #: the quantile of the variance/high-pass ratios that stands for pure noise
 _FLAT_QUANTILE = 0.25
+#: with a reference std, a flat block's variance must also stay below this factor of it
+#: squared (pure noise in a 16-pixel block strays ~20 % in variance: 1.35^2 is 4 such
+#: strays) unless fewer than ``_MIN_CAPPED`` blocks would be left
+_CAP = 1.35
+_MIN_CAPPED = 8
 #: the high-pass used to measure noise robustly: second differences along both axes
 _HP = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0])
 
@@ -116,7 +121,9 @@ def _autocorr(res: np.ndarray, k: int) -> np.ndarray:
     return win / counts
 
 
-def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseModel:
+def measure_noise_model(
+    image: np.ndarray, *, max_slices: int = 32, reference_std: float | None = None
+) -> NoiseModel:
     """Measure the noise of a noisy image or volume, without a clean reference.
 
     Every slice is cut into 32x32 blocks (smaller for small slices). In each
@@ -138,6 +145,12 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
         (H, W) or (D, H, W), in any units; the model is in the same units.
     max_slices : int
         At most this many evenly spaced slices are measured.
+    reference_std : float, optional
+        A noise std measured otherwise (``estimate_noise``): flat blocks whose
+        variance exceeds ``1.35**2`` times its square are taken to hold smooth
+        anatomy that the flatness test let through, and left out, unless fewer
+        than 8 blocks would remain (then the reference is ignored: it is too
+        low for this image). For signal-independent noise only.
 
     Returns
     -------
@@ -178,7 +191,7 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
     yy, xx = np.mgrid[0:b, 0:b].astype(np.float64) / b
     basis = np.stack([np.ones(b * b), yy.ravel(), xx.ravel()], axis=1)
     pinv = np.linalg.pinv(basis)
-    ratios, hp_vars, means, acs = [], [], [], []
+    ratios, hp_vars, means, acs, variances = [], [], [], [], []
     for sl in arr.astype(np.float64):
         for top in range(0, h - b + 1, b):
             for left in range(0, w - b + 1, b):
@@ -191,6 +204,7 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
                 if hp_var <= 0:
                     continue
                 ratios.append(float(res.var()) / hp_var)
+                variances.append(float(res.var()))
                 hp_vars.append(hp_var)
                 means.append(float(np.median(block)))
                 acs.append(_autocorr(res, k))
@@ -202,6 +216,10 @@ def measure_noise_model(image: np.ndarray, *, max_slices: int = 32) -> NoiseMode
     r = np.asarray(ratios)
     q = float(np.quantile(r, _FLAT_QUANTILE))
     flat = r <= q * _FLAT_FACTOR
+    if reference_std is not None and reference_std > 0:
+        quiet = flat & (np.asarray(variances) <= (_CAP * reference_std) ** 2)
+        if quiet.sum() >= _MIN_CAPPED:
+            flat = quiet
     ac = np.mean([a for a, f in zip(acs, flat, strict=True) if f], axis=0)
     ac = ac / ac[k, k]
     kept = _residual_share(ac, basis, pinv, b)

@@ -210,3 +210,20 @@ def test_adapt_sees_the_noise_at_the_scale_denoise_feeds_it() -> None:
     assert image["normalization"]["method"].endswith("+noise")
     assert image["noise_level_fed"] == pytest.approx(NOISE_FLOOR, rel=1e-3)
     assert image["noise"]["std"] == pytest.approx(NOISE_FLOOR, rel=1e-3)
+
+
+def test_a_reference_level_keeps_smooth_anatomy_out_of_the_noise_model() -> None:
+    """Few structure-free blocks (smooth anatomy over 80 % of every slice): the flatness test
+    lets smooth blocks through and the noise reads ~1.7x too high; with the level estimate as
+    a reference, blocks far above it are left out. A reference far too low is ignored."""
+    rng = np.random.default_rng(4)
+    field = ndimage.gaussian_filter(rng.normal(0, 1, (10, 128, 128)), (0, 5, 5))
+    columns = np.arange(128)[None, None, :] / 128.0
+    clean = 0.5 + 0.2 * field / field.std() * (columns > 0.2)
+    noisy = (clean + shaped_noise("rows", clean.shape, 0.06)).astype(np.float32)
+    plain = measure_noise_model(noisy)
+    helped = measure_noise_model(noisy, reference_std=0.06)
+    assert plain.std > 1.5 * 0.06
+    assert helped.std < 1.3 * 0.06 and helped.flat_blocks >= 8
+    ignored = measure_noise_model(noisy, reference_std=0.02)  # no block is that quiet
+    assert ignored.std == pytest.approx(plain.std)
