@@ -161,6 +161,7 @@ exit codes:
   2  usage error: bad arguments, INPUT missing, OUTPUT inside INPUT...
      (nothing written)
   3  OUTPUT is in use by another conversion (nothing done; run again later)
+  4  a DICOMweb server cannot be reached (nothing stored, nothing marked done)
   130 interrupted (completed series are kept; run again to finish)
 
 many machines:
@@ -208,11 +209,15 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "input",
-        type=Path,
         help="a DICOM file, a folder searched recursively for DICOM series (a PACS export), "
-        "or a NIfTI file (.nii/.nii.gz)",
+        "a NIfTI file (.nii/.nii.gz), or a DICOMweb study or series URL "
+        "(http://host:8042/dicom-web/studies/UID[/series/UID])",
     )
-    p.add_argument("output", type=Path, help="output folder, or a .nii/.nii.gz file")
+    p.add_argument(
+        "output",
+        help="output folder, a .nii/.nii.gz file, or a DICOMweb root URL "
+        "(http://host:8042/dicom-web: derived series stored by STOW-RS)",
+    )
     p.add_argument("--model", default="auto", help=_MODEL_HELP)
     p.add_argument(
         "--noise-level",
@@ -280,6 +285,9 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
         "flagged INCOMPLETE (default: such a series is not written and is reported failed)",
     )
     p.add_argument("--device", default=None, help=_DEVICE_HELP)
+    from medidenoise.pacs._cli import add_denoise_options  # DICOMweb: --work
+
+    add_denoise_options(p)
     p.set_defaults(func=_run_denoise)
 
 
@@ -288,6 +296,10 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
 def _run_denoise(args: argparse.Namespace) -> int:
+    from medidenoise.pacs import _cli as pacs_cli
+
+    if pacs_cli.is_url(args.input) or pacs_cli.is_url(args.output):  # DICOMweb at either end
+        return pacs_cli.run_denoise(args)
     from medidenoise.convert import OutputLockedError, convert_dicom_folder
 
     try:
@@ -609,6 +621,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_info,
     ):
         add(sub)
+    from medidenoise.pacs._cli import add_parsers as add_pacs_parsers  # serve
+
+    add_pacs_parsers(sub)
     return parser
 
 

@@ -22,7 +22,7 @@ LAYERS = [
     {"models"},
     {"engine"},
     {"inference"},
-    {"evaluation", "convert", "export"},
+    {"evaluation", "convert", "export", "pacs"},
     {"cli", "demo", "__main__", "__init__"},
 ]
 FORBIDDEN = ("napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "superqt")
@@ -201,6 +201,7 @@ def test_subpackages_declare_all() -> None:
         "evaluation",
         "convert",
         "export",
+        "pacs",
     ):
         module = importlib.import_module(f"medidenoise.{sub}")
         assert module.__all__, f"medidenoise.{sub}.__all__ is empty"
@@ -222,7 +223,12 @@ def _type_checking_imports(package: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("package", "table"),
-    [("medidenoise", "_EXPORTS"), ("medidenoise.io", "_LAZY"), ("medidenoise.transforms", "_LAZY")],
+    [
+        ("medidenoise", "_EXPORTS"),
+        ("medidenoise.io", "_LAZY"),
+        ("medidenoise.transforms", "_LAZY"),
+        ("medidenoise.pacs", "_LAZY"),
+    ],
 )
 def test_lazy_names_are_listed_once_and_typed_the_same(package: str, table: str) -> None:
     """The name -> module table is the list; the TYPE_CHECKING imports must match it exactly."""
@@ -237,7 +243,7 @@ def test_lazy_names_are_listed_once_and_typed_the_same(package: str, table: str)
 
 def test_all_holds_no_private_names_nor_submodules() -> None:
     for sub in ("", *(f".{s}" for s in ("io", "transforms", "models", "engine", "inference",
-                                         "evaluation", "convert", "export"))):  # fmt: skip
+                                         "evaluation", "convert", "export", "pacs"))):  # fmt: skip
         module = importlib.import_module(f"medidenoise{sub}")
         for name in module.__all__:
             assert not name.startswith("_") or name == "__version__", f"{module.__name__}: {name}"

@@ -1,0 +1,114 @@
+"""Conversion through DICOMweb against a real Orthanc (no mock)."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from orthanc_server import Orthanc
+from pydicom import dcmread
+
+from medidenoise.cli import main
+from medidenoise.convert import derivation_description
+from medidenoise.pacs import PacsUnreachableError, convert_dicomweb, derived_series_uid
+
+
+def _study_url(server: Orthanc, ct: list[Path]) -> tuple[str, str, str]:
+    first = dcmread(ct[0], stop_before_pixels=True)
+    study, series = str(first.StudyInstanceUID), str(first.SeriesInstanceUID)
+    return f"{server.dicomweb}/studies/{study}", study, series
+
+
+def _by_source(files: list[bytes]) -> dict[str, object]:
+    out = {}
+    for data in files:
+        ds = dcmread(BytesIO(data))
+        out[ds.SourceImageSequence[0].ReferencedSOPInstanceUID] = ds
+    return out
+
+
+def test_dicomweb_to_dicomweb_identity_is_exact(orthanc: Orthanc, ct: list[Path], capsys) -> None:
+    orthanc.upload(ct)
+    url, study, series = _study_url(orthanc, ct)
+    code = main(["denoise", url, orthanc.dicomweb, "--model", "identity", "--device", "cpu"])
+    assert code == 0, capsys.readouterr()
+    derived = derived_series_uid(series, derivation_description("identity"))
+    assert sorted(orthanc.series_uids()) == sorted([series, derived])
+    stored = _by_source(orthanc.instance_files(derived))
+    sources = {dcmread(p).SOPInstanceUID: dcmread(p) for p in ct}
+    assert set(stored) == set(sources)  # one derived instance per source, UID by UID
+    sops = set()
+    for sop, src in sources.items():
+        out = stored[sop]
+        assert out.SeriesInstanceUID == derived
+        assert out.StudyInstanceUID == study
+        assert out.FrameOfReferenceUID == src.FrameOfReferenceUID
+        assert out.SOPInstanceUID not in sources
+        assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+        assert out.ImageType[0] == "DERIVED"
+        assert out.ImagePositionPatient == src.ImagePositionPatient
+        np.testing.assert_array_equal(out.pixel_array, src.pixel_array)  # pixel for pixel
+        sops.add(out.SOPInstanceUID)
+    assert len(sops) == len(ct)
+
+    # a re-run finds the derived series on the server and retrieves nothing
+    code = main(["denoise", url, orthanc.dicomweb, "--model", "identity", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "1 already complete" in out and "0 converted" in out, out
+    assert len(orthanc.instance_files(derived)) == len(ct)
+
+
+def test_dicomweb_series_to_folder_and_folder_to_dicomweb(
+    orthanc: Orthanc, ct: list[Path], tmp_path: Path
+) -> None:
+    orthanc.upload(ct)
+    url, study, series = _study_url(orthanc, ct)
+    report = convert_dicomweb(
+        f"{url}/series/{series}", tmp_path / "out", model="identity", device="cpu"
+    )
+    assert report.ok and [e.status for e in report.series] == ["converted"]
+    assert report.series[0].source == f"{url}/series/{series}"
+    written = sorted((tmp_path / "out").rglob("*.dcm"))
+    assert len(written) == len(ct)
+    assert (tmp_path / "out" / "medidenoise-report.json").read_text().count(url) >= 1
+
+    # the folder just written goes back to the server (a folder INPUT, a DICOMweb OUTPUT)
+    report = convert_dicomweb(tmp_path / "ct", orthanc.dicomweb, model="identity", device="cpu")
+    assert report.ok, report.summary()
+    assert report.series[0].output.startswith(f"{orthanc.dicomweb}/studies/{study}/series/")
+    assert len(orthanc.series_uids()) == 2
+
+
+def test_server_down_is_a_clear_error(ct: list[Path], tmp_path: Path, capsys) -> None:
+    from orthanc_server import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/dicom-web"
+    code = main(["denoise", str(tmp_path / "ct"), dead, "--model", "identity"])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert "cannot reach the DICOMweb server" in err and dead in err
+    with pytest.raises(PacsUnreachableError):
+        convert_dicomweb(f"{dead}/studies/1.2.3", tmp_path / "out", model="identity")
+    assert not (tmp_path / "out").exists()  # nothing written, nothing marked done
+
+
+def test_credentials_in_the_url_are_refused(tmp_path: Path, capsys) -> None:
+    code = main(["denoise", "http://user:secret@127.0.0.1:1/dicom-web/studies/1.2", "out"])
+    err = capsys.readouterr().err
+    assert code == 2 and "secret" not in err and "netrc" in err
+
+
+def test_credentials_come_from_the_environment(monkeypatch) -> None:
+    from medidenoise.pacs.dicomweb import DicomWebClient
+
+    monkeypatch.setenv("MEDIDENOISE_DICOMWEB_USER", "alice")
+    monkeypatch.setenv("MEDIDENOISE_DICOMWEB_PASSWORD", "pw")
+    client = DicomWebClient("https://pacs.example/dicom-web")
+    assert client.session.auth == ("alice", "pw")
+    assert client.session.verify is True
+    prepared = client.session.prepare_request(requests.Request("GET", client.base))
+    assert prepared.headers["Authorization"].startswith("Basic ")
