@@ -56,11 +56,26 @@ class Orthanc:
     http_port: int = field(default_factory=free_port)
     dicom_port: int = field(default_factory=free_port)
     aet: str = "ORTHANC"
+    users: dict[str, str] = field(default_factory=dict)  # HTTP basic authentication when given
     process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def _auth(self) -> tuple[str, str] | None:
+        return next(iter(self.users.items()), None)
+
+    def _get(self, path: str) -> requests.Response:
+        r = requests.get(f"{self.url}{path}", auth=self._auth, timeout=30)
+        r.raise_for_status()
+        return r
+
+    def _post(self, path: str, data: bytes) -> requests.Response:
+        r = requests.post(f"{self.url}{path}", data=data, auth=self._auth, timeout=30)
+        r.raise_for_status()
+        return r
 
     @property
     def dicomweb(self) -> str:
@@ -78,7 +93,8 @@ class Orthanc:
             "DicomPort": self.dicom_port,
             "DicomAet": self.aet,
             "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
+            "AuthenticationEnabled": bool(self.users),
+            "RegisteredUsers": self.users,
             "DicomAlwaysAllowStore": True,
             "DicomAlwaysAllowEcho": True,
             "DicomCheckCalledAet": True,
@@ -100,7 +116,7 @@ class Orthanc:
                 text = (self.folder / "orthanc.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"Orthanc exited at start:\n{text}")
             try:
-                if requests.get(f"{self.url}/system", timeout=1).ok:
+                if self._get("/system").ok:
                     return self
             except requests.RequestException:
                 pass
@@ -127,36 +143,52 @@ class Orthanc:
     def upload(self, paths: list[Path]) -> None:
         """Store files through Orthanc's REST API (POST /instances)."""
         for path in paths:
-            r = requests.post(f"{self.url}/instances", data=path.read_bytes(), timeout=30)
-            r.raise_for_status()
+            self._post("/instances", path.read_bytes())
 
     def series_uids(self) -> list[str]:
         """SeriesInstanceUID of every series Orthanc holds."""
-        ids = requests.get(f"{self.url}/series", timeout=30).json()
-        return [
-            requests.get(f"{self.url}/series/{i}", timeout=30).json()["MainDicomTags"][
-                "SeriesInstanceUID"
-            ]
-            for i in ids
-        ]
+        ids = self._get("/series").json()
+        return [self._get(f"/series/{i}").json()["MainDicomTags"]["SeriesInstanceUID"] for i in ids]
 
     def instance_files(self, series_uid: str) -> list[bytes]:
         """The DICOM files of one series, as Orthanc returns them."""
-        found = requests.post(f"{self.url}/tools/lookup", data=series_uid, timeout=30).json()
+        found = self._post("/tools/lookup", series_uid.encode()).json()
         series = [f["ID"] for f in found if f["Type"] == "Series"]
         assert series, f"Orthanc holds no series {series_uid}"
         out = []
-        for inst in requests.get(f"{self.url}/series/{series[0]}/instances", timeout=30).json():
-            out.append(requests.get(f"{self.url}/instances/{inst['ID']}/file", timeout=30).content)
+        for inst in self._get(f"/series/{series[0]}/instances").json():
+            out.append(self._get(f"/instances/{inst['ID']}/file").content)
         return out
 
 
 def require_orthanc() -> None:
     """Skip (or, under MEDIDENOISE_REQUIRE_TOOLS=1, fail) when Orthanc cannot run."""
-    import pytest
-
     why = missing()
     if why:
-        if os.environ.get("MEDIDENOISE_REQUIRE_TOOLS") == "1":
-            pytest.fail(why)
-        pytest.skip(why)
+        require_tool_or_skip(why)
+
+
+def require_tool_or_skip(why: str) -> None:
+    """Skip the test, or fail it under MEDIDENOISE_REQUIRE_TOOLS=1 (as CI runs)."""
+    import pytest
+
+    if os.environ.get("MEDIDENOISE_REQUIRE_TOOLS") == "1":
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+def self_signed_certificate(folder: Path) -> Path:
+    """A PEM (certificate, then key) for 127.0.0.1, made by the openssl program."""
+    if shutil.which("openssl") is None:
+        require_tool_or_skip("the openssl program is not installed (apt-get install openssl)")
+    folder.mkdir(parents=True, exist_ok=True)
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    both = folder / "orthanc.pem"
+    both.write_bytes(cert.read_bytes() + key.read_bytes())
+    return both

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
-from orthanc_server import Orthanc
+from orthanc_server import Orthanc, require_orthanc, self_signed_certificate
 from pydicom import dcmread
 
 from medidenoise.cli import main
@@ -112,3 +113,82 @@ def test_credentials_come_from_the_environment(monkeypatch) -> None:
     assert client.session.verify is True
     prepared = client.session.prepare_request(requests.Request("GET", client.base))
     assert prepared.headers["Authorization"].startswith("Basic ")
+
+
+def test_credentials_from_netrc_or_the_environment_never_logged(
+    ct: list[Path], tmp_path: Path, monkeypatch, capsys, caplog
+) -> None:
+    require_orthanc()
+    secret = "s3cret-pw"
+    server = Orthanc(tmp_path / "secure", users={"alice": secret}).start()
+    try:
+        server.upload(ct)
+        url, _, _ = _study_url(server, ct)
+        argv = ["-v", "denoise", url, server.dicomweb, "--model", "identity", "--device", "cpu",
+                "--work", str(tmp_path / "work")]  # fmt: skip
+        for name in ("TOKEN", "USER", "PASSWORD"):
+            monkeypatch.delenv(f"MEDIDENOISE_DICOMWEB_{name}", raising=False)
+        empty = tmp_path / "empty.netrc"
+        empty.write_text("")
+        monkeypatch.setenv("NETRC", str(empty))
+        caplog.set_level(logging.DEBUG)
+        assert main(argv) == 2  # no credentials: refused, and said so
+        seen = capsys.readouterr()
+        assert "refused the credentials (HTTP 401)" in seen.err and "netrc" in seen.err
+
+        netrc = tmp_path / "netrc"
+        netrc.write_text(f"machine 127.0.0.1 login alice password {secret}\n")
+        netrc.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc))
+        assert main(argv) == 0
+        out = capsys.readouterr()
+        assert "1 converted" in out.out, out
+
+        monkeypatch.setenv("NETRC", str(empty))  # the environment instead, on a re-run
+        monkeypatch.setenv("MEDIDENOISE_DICOMWEB_USER", "alice")
+        monkeypatch.setenv("MEDIDENOISE_DICOMWEB_PASSWORD", secret)
+        assert main(argv) == 0
+        again = capsys.readouterr()
+        assert "1 already complete" in again.out
+        written = "".join(
+            p.read_text(errors="replace") for p in (tmp_path / "work").rglob("*.json")
+        )
+        for text in (
+            seen.out,
+            seen.err,
+            out.out,
+            out.err,
+            again.out,
+            again.err,
+            caplog.text,
+            written,
+        ):
+            assert secret not in text
+    finally:
+        server.stop(graceful=False)
+
+
+def test_https_certificates_are_checked(
+    orthanc: Orthanc, ct: list[Path], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from tls_proxy import TlsProxy
+
+    pem = self_signed_certificate(tmp_path / "tls")
+    proxy = TlsProxy(orthanc.url, pem)
+    try:
+        orthanc.upload(ct)
+        _, study, series = _study_url(orthanc, ct)
+        web = f"{proxy.url}/dicom-web"
+        argv = ["denoise", f"{web}/studies/{study}", web, "--model", "identity", "--device", "cpu"]
+        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            monkeypatch.delenv(name, raising=False)
+        assert main(argv) == 4  # a certificate no known authority vouches for: never ignored
+        err = capsys.readouterr().err
+        assert "certificate could not be verified" in err and "REQUESTS_CA_BUNDLE" in err
+        assert orthanc.series_uids() == [series]  # nothing stored
+
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pem))  # the private authority, named
+        assert main(argv) == 0, capsys.readouterr()
+        assert len(orthanc.series_uids()) == 2
+    finally:
+        proxy.stop()
