@@ -116,7 +116,11 @@ class DicomNode:
         self.options = options
         self.spool = Spool(options.work)
         self._server: Any = None
-        self._retry_at: dict[Path, float] = {}
+        self._retry_at: dict[Path, float] = {}  # conversion retry times
+        self._send_at: dict[Path, float] = {}  # delivery retry times
+        self._converted: dict[Path, ConversionReport] = {}  # converted, not yet delivered
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
         self.delivered = 0  # derived series delivered since start
 
     # --- the DICOM side -------------------------------------------------------------------
@@ -189,21 +193,75 @@ class DicomNode:
     # --- the work loop --------------------------------------------------------------------
 
     def run(self, stop: threading.Event, *, poll: float = 0.2) -> None:
-        """Take settled series and convert and deliver them until ``stop`` is set."""
-        while not stop.is_set():
-            self.step()
-            stop.wait(poll)
+        """Convert settled series and deliver them until ``stop`` is set.
+
+        Conversion runs in the calling thread and delivery in a second one, so the
+        next series is denoised while the last one is being sent. When ``stop`` is
+        set, the series being converted and the one being sent are finished;
+        converted series not yet sent stay pending for the next start.
+        """
+        sender = threading.Thread(
+            target=self._send_loop, args=(stop, poll), name="medidenoise-send", daemon=True
+        )
+        sender.start()
+        try:
+            while not stop.is_set():
+                self.step()
+                stop.wait(poll)
+        finally:
+            self._wake.set()
+            sender.join()
 
     def step(self) -> None:
-        """One round: batch the settled series, then work on every batch that is due."""
+        """Batch the settled series, then convert every batch that is due.
+
+        Converted batches wait for :meth:`deliver` (which :meth:`run` calls from its
+        sender thread).
+        """
         for folder in self.spool.settled(self.options.settle):
             self.spool.take(folder)
         now = time.monotonic()
         for batch in self.spool.pending():
-            if self._retry_at.get(batch, 0.0) <= now:
-                self._process(batch)
+            with self._lock:
+                if batch in self._converted:
+                    continue
+            if self._retry_at.get(batch, 0.0) > now:
+                continue
+            report = self._convert(batch)
+            if report is not None:
+                with self._lock:
+                    self._converted[batch] = report
+                self._wake.set()
 
-    def _process(self, batch: Path) -> None:
+    def deliver(self) -> None:
+        """Send every converted batch, oldest first; stop at the first delivery that fails."""
+        with self._lock:
+            ready = list(self._converted.items())
+        for batch, report in ready:
+            if self._send_at.get(batch, 0.0) > time.monotonic():
+                return  # the destination failed a moment ago: wait for the retry time
+            try:
+                self._deliver(batch, report)
+            except PacsError as exc:
+                log.error("batch %s: %s", batch.name, exc)
+                self._send_at[batch] = time.monotonic() + self.options.retry
+                return
+            self._send_at.pop(batch, None)
+            with self._lock:
+                del self._converted[batch]
+            if report.ok:
+                self.spool.finish(batch)
+                continue
+            kept = self.spool.fail(batch)
+            log.error("batch %s: conversion failed; kept in %s (see its report)", batch.name, kept)
+
+    def _send_loop(self, stop: threading.Event, poll: float) -> None:
+        while not stop.is_set():
+            self.deliver()
+            self._wake.wait(poll)
+            self._wake.clear()
+
+    def _convert(self, batch: Path) -> ConversionReport | None:
         out = self.options.output or batch / "out"
         try:
             report = convert_dicom_folder(batch / "in", out, **self.options.convert)
@@ -212,20 +270,10 @@ class DicomNode:
                 "batch %s: conversion did not run (%s: %s)", batch.name, type(exc).__name__, exc
             )
             self._retry_at[batch] = time.monotonic() + self.options.retry
-            return
-        report.write(batch)
-        try:
-            self._deliver(batch, report)
-        except PacsError as exc:
-            log.error("batch %s: %s", batch.name, exc)
-            self._retry_at[batch] = time.monotonic() + self.options.retry
-            return
+            return None
         self._retry_at.pop(batch, None)
-        if report.ok:
-            self.spool.finish(batch)
-            return
-        kept = self.spool.fail(batch)
-        log.error("batch %s: conversion failed; kept in %s (see its report)", batch.name, kept)
+        report.write(batch)
+        return report
 
     def _deliver(self, batch: Path, report: ConversionReport) -> None:
         import json

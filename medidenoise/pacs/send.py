@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydicom import dcmread
 
 from medidenoise.pacs.errors import PacsError, PacsUnreachableError
 
-__all__ = ["Destination", "parse_destination", "send_files"]
+__all__ = ["Destination", "check_ae_title", "no_delay", "parse_destination", "send_files"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,21 @@ class Destination:
 
     def __str__(self) -> str:
         return f"{self.ae_title}@{self.host}:{self.port}"
+
+
+def no_delay(assoc: Any) -> None:
+    """Turn Nagle's algorithm off on an association's socket.
+
+    pynetdicom writes a C-STORE's command and data set as separate small writes; with Nagle on,
+    the second waits for the peer's delayed acknowledgement (40 ms on Linux), twice per
+    instance, which made sending several times slower than storing.
+    """
+    sock = getattr(getattr(getattr(assoc, "dul", None), "socket", None), "socket", None)
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # not TCP (or already closed): nothing to gain
+            pass
 
 
 def check_ae_title(title: str, *, what: str = "AE title") -> str:
@@ -109,6 +126,7 @@ def send_files(
             f"{destination}: no association (the node is down, the address is wrong, or it "
             f"refused our AE title {calling_aet}); the series stays pending and is retried"
         )
+    no_delay(assoc)
     sent = 0
     try:
         for path, _, _, ds in todo:

@@ -13,6 +13,7 @@ from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
 from medidenoise.pacs import DicomNode, NodeOptions
+from medidenoise.pacs.send import no_delay
 
 
 def _associate(port: int, called: str, calling: str, classes: Sequence[str]) -> object:
@@ -20,7 +21,9 @@ def _associate(port: int, called: str, calling: str, classes: Sequence[str]) -> 
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
     for uid in sorted(set(classes)):
         ae.add_requested_context(uid)
-    return ae.associate("127.0.0.1", port, ae_title=called)
+    assoc = ae.associate("127.0.0.1", port, ae_title=called)
+    no_delay(assoc)  # as a DICOM toolkit does; else Nagle adds 40 ms per instance
+    return assoc
 
 
 def echo(port: int, *, called: str = "DENOISE", calling: str = "MODALITY") -> int | None:
