@@ -200,8 +200,9 @@ class DicomNode:
         set, the series being converted and the one being sent are finished;
         converted series not yet sent stay pending for the next start.
         """
+        halt = threading.Event()  # set when this loop ends, however it ends (Ctrl-C too)
         sender = threading.Thread(
-            target=self._send_loop, args=(stop, poll), name="medidenoise-send", daemon=True
+            target=self._send_loop, args=(stop, halt, poll), name="medidenoise-send", daemon=True
         )
         sender.start()
         try:
@@ -209,6 +210,7 @@ class DicomNode:
                 self.step()
                 stop.wait(poll)
         finally:
+            halt.set()
             self._wake.set()
             sender.join()
 
@@ -246,6 +248,16 @@ class DicomNode:
                 log.error("batch %s: %s", batch.name, exc)
                 self._send_at[batch] = time.monotonic() + self.options.retry
                 return
+            except Exception as exc:  # anything else (a file gone, a toolkit error): retry too
+                log.error(
+                    "batch %s: delivery failed (%s: %s); retried in %g s",
+                    batch.name,
+                    type(exc).__name__,
+                    exc,
+                    self.options.retry,
+                )
+                self._send_at[batch] = time.monotonic() + self.options.retry
+                return
             self._send_at.pop(batch, None)
             with self._lock:
                 del self._converted[batch]
@@ -255,8 +267,8 @@ class DicomNode:
             kept = self.spool.fail(batch)
             log.error("batch %s: conversion failed; kept in %s (see its report)", batch.name, kept)
 
-    def _send_loop(self, stop: threading.Event, poll: float) -> None:
-        while not stop.is_set():
+    def _send_loop(self, stop: threading.Event, halt: threading.Event, poll: float) -> None:
+        while not (stop.is_set() or halt.is_set()):
             self.deliver()
             self._wake.wait(poll)
             self._wake.clear()
