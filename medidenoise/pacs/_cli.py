@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from medidenoise.errors import MedidenoiseError
+from medidenoise.pacs.dicomweb import is_url
 from medidenoise.pacs.errors import PacsError, PacsUnreachableError
 
 __all__ = ["EXIT_UNREACHABLE", "add_denoise_options", "add_parsers", "is_url", "run_denoise"]
@@ -23,11 +24,6 @@ log = logging.getLogger("medidenoise")
 
 #: ``medidenoise denoise``: a DICOMweb server could not be reached (nothing stored or marked done)
 EXIT_UNREACHABLE = 4
-
-
-def is_url(text: object) -> bool:
-    """True for an http(s) URL (a DICOMweb INPUT or OUTPUT)."""
-    return isinstance(text, str) and text.lower().startswith(("http://", "https://"))
 
 
 def add_denoise_options(p: argparse.ArgumentParser) -> None:
