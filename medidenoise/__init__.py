@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "save_checkpoint": "medidenoise.models",
     "auto_pick": "medidenoise.models",
     "model_card": "medidenoise.models",
+    "CARD_MODELS": "medidenoise.models",
     "ModelCard": "medidenoise.models",
     "train": "medidenoise.engine",
     # inference
@@ -88,6 +89,8 @@ _EXPORTS: dict[str, str] = {
     "QualityReport": "medidenoise.evaluation",
     "save_quality_figure": "medidenoise.evaluation",
     "ood_warnings": "medidenoise.evaluation",
+    "roi_contrast": "medidenoise.evaluation",
+    "RoiContrast": "medidenoise.evaluation",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -116,9 +119,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.evaluation import (
         EvaluationResult,
         QualityReport,
+        RoiContrast,
         ood_warnings,
         psnr,
         quality_report,
+        roi_contrast,
         save_quality_figure,
         ssim,
     )
@@ -154,6 +159,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         write_volume,
     )
     from medidenoise.models import (
+        CARD_MODELS,
         ModelCard,
         auto_pick,
         build_model,

@@ -41,6 +41,7 @@ from medidenoise.evaluation.ood import ood_warnings
 from medidenoise.evaluation.quality_figure import save_quality_figure
 from medidenoise.evaluation.quality_report import QualityReport, quality_report
 from medidenoise.evaluation.report import EvaluationResult
+from medidenoise.evaluation.roi import RoiContrast, roi_contrast
 from medidenoise.evaluation.runner import DenoiseFn, evaluate_denoisers
 from medidenoise.models.classical import (
     CLASSICAL_METHODS,

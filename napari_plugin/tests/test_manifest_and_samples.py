@@ -25,7 +25,7 @@ def test_manifest_validates_and_is_registered():
 
     manifest = PluginManifest.from_distribution("napari-medidenoise")
     contributions = manifest.contributions
-    assert {w.display_name for w in contributions.widgets} == {"Denoise", "Add noise"}
+    assert {w.display_name for w in contributions.widgets} == {"Denoise", "Add noise", "Quality"}
     assert {s.key for s in contributions.sample_data} == {"noisy_mri", "noisy_radiograph"}
     assert contributions.readers[0].accepts_directories
 

@@ -107,3 +107,16 @@ def test_header_signs_of_a_screen_export() -> None:
     )
     said = " ".join(md.ood_warnings(vol))
     assert "secondary capture" in said and "lossy compression" in said and "bit depth" in said
+
+
+def test_roi_contrast_and_its_messages() -> None:
+    img = np.random.default_rng(5).normal(40, 10, (64, 64))
+    img[20:40, 20:40] += 100
+    signal, background = np.zeros((64, 64), bool), np.zeros((64, 64), bool)
+    signal[22:38, 22:38], background[2:18, 2:18] = True, True
+    r = md.roi_contrast(img, signal, background)
+    assert 12 < r.snr < 16 and 8 < r.cnr < 12
+    with pytest.raises(ValueError, match="covers 0 pixel"):
+        md.roi_contrast(img, np.zeros((64, 64), bool), background)
+    with pytest.raises(ValueError, match="signal has shape"):
+        md.roi_contrast(img, signal[:10], background)

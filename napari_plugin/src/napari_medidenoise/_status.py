@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from magicgui.widgets import Label
+from magicgui.widgets import Label, TextEdit
 
-__all__ = ["StatusLabel", "elide"]
+__all__ = ["StatusLabel", "elide", "text_box"]
 
 #: characters shown on the line; the rest is in the tooltip (and the notification)
 STATUS_CHARS = 48
@@ -43,3 +43,11 @@ class StatusLabel(Label):
         self._full = str(text)
         Label.value.fset(self, elide(self._full))  # type: ignore[attr-defined]
         self.tooltip = self._full if elide(self._full) != self._full else None
+
+
+def text_box(**kwargs: Any) -> TextEdit:
+    """A read-only, wrapping text box for reports too long for a label (a model card, the
+    figures of a run with its warnings): it scrolls instead of widening the dock."""
+    box = TextEdit(**kwargs)
+    box.read_only = True
+    return box
