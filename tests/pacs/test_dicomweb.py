@@ -192,3 +192,22 @@ def test_https_certificates_are_checked(
         assert len(orthanc.series_uids()) == 2
     finally:
         proxy.stop()
+
+
+def test_a_series_the_server_holds_only_in_part_is_stored_again(
+    orthanc: Orthanc, ct: list[Path]
+) -> None:
+    orthanc.upload(ct)
+    url, _, series = _study_url(orthanc, ct)
+    derived = derived_series_uid(series, derivation_description("identity"))
+    assert convert_dicomweb(url, orthanc.dicomweb, model="identity", device="cpu").ok
+    found = requests.post(f"{orthanc.url}/tools/lookup", data=derived, timeout=30).json()
+    (series_id,) = [f["ID"] for f in found if f["Type"] == "Series"]
+    first = requests.get(f"{orthanc.url}/series/{series_id}/instances", timeout=30).json()[0]
+    requests.delete(f"{orthanc.url}/instances/{first['ID']}", timeout=30).raise_for_status()
+    assert len(orthanc.instance_files(derived)) == len(ct) - 1  # an interrupted store, say
+
+    report = convert_dicomweb(url, orthanc.dicomweb, model="identity", device="cpu")
+    assert report.ok and [e.status for e in report.series] == ["converted"]
+    assert len(orthanc.instance_files(derived)) == len(ct)  # whole again, same UIDs
+    assert sorted(orthanc.series_uids()) == sorted([series, derived])
