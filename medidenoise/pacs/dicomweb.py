@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _TIMEOUT = (10.0, 300.0)  # connect, read (seconds)
 _STOW_BYTES = 64 * 2**20  # one STOW-RS request carries at most about this much
+_CHUNK = 2**20  # bytes read at a time from a WADO-RS answer
 
 
 def is_url(text: str | os.PathLike) -> bool:
@@ -209,22 +211,34 @@ class DicomWebClient:
         ]
 
     def download_series(self, series: RemoteSeries, folder: Path) -> list[Path]:
-        """WADO-RS: every instance of ``series`` as ``folder/<n>.dcm``; returns the paths."""
+        """WADO-RS: every instance of ``series`` as ``folder/<n>.dcm``; returns the paths.
+
+        The answer is streamed to disk and split there, so memory stays small
+        whatever the size of the series.
+        """
         url = f"{self.base}/studies/{series.study_uid}/series/{series.series_uid}"
         accept = 'multipart/related; type="application/dicom"; transfer-syntax=*'
-        response = self._request("GET", url, headers={"Accept": accept})
-        if response.status_code == 404:
-            raise PacsError(f"{url}: no such series on the server (HTTP 404)")
-        if response.status_code != 200:
-            raise PacsError(f"{url}: retrieve failed (HTTP {response.status_code})")
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for k, part in enumerate(
-            _parts(response.headers.get("Content-Type", ""), response.content)
-        ):
-            path = folder / f"{k + 1:05d}.dcm"
-            path.write_bytes(part)
-            paths.append(path)
+        response = self._request("GET", url, headers={"Accept": accept}, stream=True)
+        with response:
+            if response.status_code == 404:
+                raise PacsError(f"{url}: no such series on the server (HTTP 404)")
+            if response.status_code != 200:
+                raise PacsError(f"{url}: retrieve failed (HTTP {response.status_code})")
+            folder.mkdir(parents=True, exist_ok=True)
+            raw = folder / ".wado-response.part"
+            try:
+                with raw.open("wb") as f:
+                    for chunk in response.iter_content(_CHUNK):
+                        f.write(chunk)
+            except self._requests.exceptions.RequestException as exc:
+                raise PacsUnreachableError(
+                    f"{url}: the connection broke while retrieving ({type(exc).__name__}); "
+                    "run again"
+                ) from exc
+        try:
+            paths = _split_multipart(response.headers.get("Content-Type", ""), raw, folder)
+        finally:
+            raw.unlink(missing_ok=True)
         if not paths:
             raise PacsError(f"{url}: the server returned no instances")
         return paths
@@ -273,19 +287,30 @@ def _part(boundary: str, data: bytes) -> bytes:
     return head.encode() + data + b"\r\n"
 
 
-def _parts(content_type: str, body: bytes) -> Iterator[bytes]:
-    """The bodies of a multipart/related response."""
+def _split_multipart(content_type: str, raw: Path, folder: Path) -> list[Path]:
+    """Write the bodies of the multipart/related answer in ``raw`` as ``folder/<n>.dcm``."""
     match = re.search(r'boundary="?([^";]+)"?', content_type)
     if not content_type.lower().startswith("multipart/") or match is None:
         raise PacsError(f"expected a multipart/related answer, got {content_type!r}")
     delimiter = b"--" + match.group(1).encode()
-    for chunk in body.split(delimiter)[1:]:
-        if chunk.startswith(b"--"):
-            break  # the closing delimiter
-        _head, sep, data = chunk.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        yield data[:-2] if data.endswith(b"\r\n") else data
+    paths: list[Path] = []
+    if raw.stat().st_size == 0:
+        return paths
+    with raw.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as body:
+        pos = body.find(delimiter)
+        while pos >= 0:
+            start = pos + len(delimiter)
+            if body[start : start + 2] == b"--":
+                break  # the closing delimiter
+            head_end = body.find(b"\r\n\r\n", start)
+            end = body.find(b"\r\n" + delimiter, head_end + 4) if head_end >= 0 else -1
+            if end < 0:
+                raise PacsError(f"the server's answer ends inside part {len(paths) + 1}; run again")
+            path = folder / f"{len(paths) + 1:05d}.dcm"
+            path.write_bytes(body[head_end + 4 : end])
+            paths.append(path)
+            pos = end + 2
+    return paths
 
 
 def _failed_sops(content: bytes) -> dict[str, int]:

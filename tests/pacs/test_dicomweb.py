@@ -211,3 +211,22 @@ def test_a_series_the_server_holds_only_in_part_is_stored_again(
     assert report.ok and [e.status for e in report.series] == ["converted"]
     assert len(orthanc.instance_files(derived)) == len(ct)  # whole again, same UIDs
     assert sorted(orthanc.series_uids()) == sorted([series, derived])
+
+
+def test_multipart_answers_are_split_on_disk(tmp_path: Path) -> None:
+    from medidenoise.pacs.dicomweb import PacsError, _split_multipart
+
+    parts = [b"DICM\r\n--notit\r\n" + bytes(range(256)) * 3, b"", b"\r\n\r\nend"]
+    body = b"preamble\r\n" + b"".join(
+        b"--b0undary\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\n" for p in parts
+    )
+    raw = tmp_path / "raw"
+    raw.write_bytes(body + b"--b0undary--\r\n")
+    ctype = 'multipart/related; type="application/dicom"; boundary="b0undary"'
+    paths = _split_multipart(ctype, raw, tmp_path)
+    assert [p.read_bytes() for p in paths] == parts
+    raw.write_bytes(body[:-40])  # cut inside the last part
+    with pytest.raises(PacsError, match="ends inside part 3"):
+        _split_multipart(ctype, raw, tmp_path)
+    with pytest.raises(PacsError, match="multipart"):
+        _split_multipart("application/dicom", raw, tmp_path)
