@@ -43,6 +43,14 @@ def run_denoise(args: argparse.Namespace) -> int:
     from medidenoise.convert import OutputLockedError
     from medidenoise.pacs.web import convert_dicomweb
 
+    if getattr(args, "scheduler", None):
+        print(
+            "medidenoise denoise: error: --scheduler needs INPUT and OUTPUT on a shared file "
+            "system; with a DICOMweb server use --jobs N, or retrieve the study into a folder "
+            "first",
+            file=sys.stderr,
+        )
+        return 2
     try:
         report = convert_dicomweb(
             args.input,

@@ -230,3 +230,9 @@ def test_multipart_answers_are_split_on_disk(tmp_path: Path) -> None:
         _split_multipart(ctype, raw, tmp_path)
     with pytest.raises(PacsError, match="multipart"):
         _split_multipart("application/dicom", raw, tmp_path)
+
+
+def test_a_dask_scheduler_is_refused_with_a_server(tmp_path: Path, capsys) -> None:
+    url = "http://127.0.0.1:1/dicom-web"
+    code = main(["denoise", str(tmp_path), url, "--scheduler", "local:1"])
+    assert code == 2 and "--scheduler" in capsys.readouterr().err
