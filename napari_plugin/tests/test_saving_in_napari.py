@@ -100,6 +100,8 @@ def test_a_saved_series_records_the_model_and_noise_level_of_its_run(nlm_denoise
 
     written = nlm_denoised.save(str(tmp_path / "series.dcm"))
     header = pydicom.dcmread(written[0], stop_before_pixels=True)
-    level = nlm_denoised.metadata["medidenoise"]["noise_level"]
-    assert header.DerivationDescription == md.derivation_description("nlm", level)
-    assert "model nlm" in header.DerivationDescription
+    entry = nlm_denoised.metadata["medidenoise"]
+    record = md.Provenance.from_dict(entry["provenance"])
+    assert header.DerivationDescription == record.describe()
+    assert "; model nlm; " in header.DerivationDescription
+    assert f"noise level {entry['noise_level']:.4g} HU, estimated" in header.DerivationDescription

@@ -138,3 +138,26 @@ def test_an_onnx_export_runs_like_its_checkpoint(volume, tiny_checkpoint, tmp_pa
     _, whole = _run(denoise_volume_steps(volume, onnx_job))
     _, expected = _run(denoise_volume_steps(volume, reference))
     np.testing.assert_allclose(whole.denoised, expected.denoised, atol=1e-3)
+
+
+def test_a_volume_run_returns_its_record_and_quality_in_the_source_units(volume):
+    ct = md.Volume(volume, modality="CT")
+    job = DenoiseJob(model="nlm")
+    _, done = _run(denoise_volume_steps(volume, job, source=ct))
+    record = done.provenance
+    assert (record.model, record.noise_level_source, record.modality) == ("nlm", "estimated", "CT")
+    assert record.noise_level == pytest.approx(done.noise_level)
+    assert "HU" in record.noise_text()
+    assert done.quality.std_ratio < 0.5 and done.quality.units == "HU"
+    _, bare = _run(denoise_volume_steps(volume, job))  # no source: units unknown
+    assert bare.provenance.modality == "" and bare.quality.units == "image units"
+
+
+def test_a_preview_warns_of_8_bit_data_and_stays_silent_on_an_ordinary_volume():
+    rng = np.random.default_rng(3)
+    ordinary = (100 + rng.normal(0, 10, (3, 80, 72))).astype(np.float32)
+    job = DenoiseJob(model="nlm", noise_level=10.0)
+    assert denoise_slice(ordinary, 1, job).warnings == []
+    eight_bit = np.clip(np.round(ordinary), 0, 255).astype(np.uint8)
+    said = denoise_slice(eight_bit, 1, job).warnings
+    assert len(said) == 1 and "grey levels (8-bit data)" in said[0]

@@ -28,9 +28,11 @@ from napari_medidenoise._layers import (
     ROLE_DENOISED,
     ROLE_REMOVED_NOISE,
     difference_limits,
+    source_volume,
 )
+from napari_medidenoise._run_report import card_text, run_text, warnings_text
 from napari_medidenoise._state import MODEL_CHOICES, DenoiseSettings, available_devices
-from napari_medidenoise._status import StatusLabel
+from napari_medidenoise._status import StatusLabel, text_box
 from napari_medidenoise._viewer_tools import (
     bring_to_top,
     current_slice,
@@ -70,21 +72,21 @@ class _Failure:
 
 
 def _preview_job(
-    data: np.ndarray, index: int | None, job: DenoiseJob, axis: int
+    data: np.ndarray, index: int | None, job: DenoiseJob, axis: int, source: Any = None
 ) -> SliceResult | _Failure:
     """Worker body of "Preview slice"."""
     try:
-        return denoise_slice(data, index, job, axis=axis)
+        return denoise_slice(data, index, job, axis=axis, source=source)
     except Exception as exc:  # worker boundary: failures become notifications
         return _Failure(exc)
 
 
 def _volume_job(
-    data: np.ndarray, job: DenoiseJob, cancel: threading.Event
+    data: np.ndarray, job: DenoiseJob, cancel: threading.Event, source: Any = None
 ) -> Generator[Progress, None, VolumeResult | _Failure | None]:
     """Worker body of "Denoise volume": the result, a failure, or None when cancelled."""
     try:
-        return (yield from denoise_volume_steps(data, job, cancel=cancel))
+        return (yield from denoise_volume_steps(data, job, cancel=cancel, source=source))
     except Exception as exc:  # worker boundary: failures become notifications
         return _Failure(exc)
 
@@ -131,11 +133,13 @@ class DenoiseWidget(Container):
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(label="progress", value=0, min=0, max=1)
         self._status = StatusLabel(label="status", value="")
+        self._card_button = PushButton(text="Model card")
+        self.run_report = text_box(label="run", value="", visible=False)
         self.extend(
             [self._layer, self._model, self._checkpoint, self._auto, self._level, self._estimate,
              self._device, self._removed, self._ensemble, self._rician, self._preview_button,
-             self._run_button,
-             self._cancel_button, self._progress, self._status]
+             self._run_button, self._cancel_button, self._progress, self._status,
+             self._card_button, self.run_report]
         )  # fmt: skip
         self.adapt_panel = AdaptPanel(self)
         self.append(self.adapt_panel)
@@ -145,6 +149,7 @@ class DenoiseWidget(Container):
         self._preview_button.changed.connect(self.preview_slice)
         self._run_button.changed.connect(self.denoise_volume)
         self._cancel_button.changed.connect(self.cancel)
+        self._card_button.changed.connect(self.show_model_card)
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_layers)
 
@@ -211,7 +216,8 @@ class DenoiseWidget(Container):
         axis, index = current_slice(self.viewer, layer)
         self._source, self._slice, self._preview_job = layer, (axis, index), job
         self._progress.value = 0  # the bar tracks volume runs: no stale value beside a preview
-        worker = create_worker(_preview_job, np.asarray(layer.data), index, job, axis)
+        source = source_volume(layer.metadata)
+        worker = create_worker(_preview_job, np.asarray(layer.data), index, job, axis, source)
         worker.returned.connect(self._on_preview_done)
         self._start(
             worker, f"previewing slice {index}..." if index is not None else "previewing..."
@@ -229,11 +235,13 @@ class DenoiseWidget(Container):
         if index is not None:
             data = np.expand_dims(data, axis)
             translate[axis] += index * layer.scale[axis]
+        record = self._record_facts(outcome.provenance, warnings=outcome.warnings)
         publish_layer(self.viewer, layer, f"{layer.name} preview", data, role=ROLE_DENOISED,
                       translate=tuple(translate), noise_level=outcome.noise_level,
                       model=outcome.model, self_ensemble=job.self_ensemble,
-                      rician=job.rician)  # fmt: skip
+                      rician=job.rician, **record)  # fmt: skip
         self._show_noise_level(outcome.noise_level, job, "volume" if index is not None else "image")
+        self._show_run(run_text(outcome.provenance, warnings=outcome.warnings), outcome.warnings)
         self._status.value = "preview ready"
 
     # -- whole volume ------------------------------------------------------------------------
@@ -247,7 +255,8 @@ class DenoiseWidget(Container):
         layer, job = picked
         self._request = _VolumeRequest(layer, job, removed_noise=self.settings.removed_noise)
         self._cancel = threading.Event()
-        worker = create_worker(_volume_job, np.asarray(layer.data), job, self._cancel)
+        source = source_volume(layer.metadata)
+        worker = create_worker(_volume_job, np.asarray(layer.data), job, self._cancel, source)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(self._on_volume_done)
         self._cancel_button.enabled = True
@@ -285,6 +294,7 @@ class DenoiseWidget(Container):
             "model": outcome.model,
             "self_ensemble": request.job.self_ensemble,
             "rician": request.job.rician,
+            **self._record_facts(outcome.provenance, outcome.quality),
         }
         denoised = publish_layer(self.viewer, layer, f"{layer.name} denoised",
                                  outcome.denoised, role=ROLE_DENOISED, **facts)  # fmt: skip
@@ -299,6 +309,8 @@ class DenoiseWidget(Container):
         if auto_pick(outcome.model) is not None:  # which network auto picked for this volume
             details.append(outcome.model)
         self._status.value = f"denoised ({'; '.join(details)})" if details else "denoised"
+        warned = outcome.quality.warnings if outcome.quality is not None else []
+        self._show_run(run_text(outcome.provenance, outcome.quality), warned)
 
     def _publish_removed_noise(
         self, layer: Image, residual: np.ndarray, facts: dict[str, Any]
@@ -320,6 +332,39 @@ class DenoiseWidget(Container):
                                 colormap=DIFFERENCE_COLORMAP, visible=False,
                                 **facts)  # fmt: skip
         bring_to_top(self.viewer, removed)
+
+    # -- what was done, how well, and the model card ----------------------------------------
+    @staticmethod
+    def _record_facts(
+        provenance: Any, quality: Any = None, warnings: list[str] | None = None
+    ) -> dict[str, Any]:
+        """What a result layer keeps of its run (plain data, written by the savers)."""
+        facts: dict[str, Any] = {}
+        if provenance is not None:
+            facts["provenance"] = provenance.to_dict()
+        if quality is not None:
+            facts["quality"] = quality.to_dict()
+            warnings = list(quality.warnings) if warnings is None else warnings
+        facts["warnings"] = list(warnings or [])
+        return facts
+
+    def _show_run(self, text: str, warnings: list[str]) -> None:
+        """Show the run's record, figures and warnings; warnings also as a notification."""
+        from napari.utils.notifications import show_warning
+
+        self.run_report.value, self.run_report.visible = text, bool(text)
+        if warnings:
+            show_warning(f"medidenoise: {warnings_text(warnings)}")
+
+    def show_model_card(self, _value: Any = None) -> str:
+        """Show the model card of the chosen model (its training data, figures, limits and
+        intended use) in the widget's text box."""
+        self._sync_settings()
+        s = self.settings
+        chosen = str(s.checkpoint) if s.model == "checkpoint" and s.checkpoint else s.model
+        text = card_text(chosen)
+        self.run_report.value, self.run_report.visible = text, True
+        return text
 
     # -- both --------------------------------------------------------------------------------
     def _on_error(self, exc: BaseException) -> None:

@@ -7,14 +7,17 @@ code path as the command line.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 import medidenoise as md
 from napari_medidenoise._relay import relay
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DenoiseJob",
@@ -63,29 +66,65 @@ Progress = md.DenoiseProgress
 
 @dataclass(frozen=True)
 class SliceResult:
-    """A denoised slice, the noise level the Denoiser used (``None``: the model takes none) and
-    the model that ran (``"auto"`` names its pick: ``"auto: correlated"``)."""
+    """A denoised slice, the noise level the Denoiser used (``None``: the model takes none),
+    the model that ran (``"auto"`` names its pick: ``"auto: correlated"``), the run's
+    provenance record and the out-of-distribution warnings of the volume."""
 
     denoised: np.ndarray
     noise_level: float | None
     model: str
+    provenance: md.Provenance | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class VolumeResult:
-    """A denoised volume, the removed noise (input - denoised), the level the Denoiser used
-    and the model that ran."""
+    """A denoised volume, the removed noise (input - denoised), the level the Denoiser used,
+    the model that ran, the run's provenance record and its quality report (whose
+    ``warnings`` are the out-of-distribution warnings)."""
 
     denoised: np.ndarray
     removed_noise: np.ndarray
     noise_level: float | None
     model: str
+    provenance: md.Provenance | None = None
+    quality: md.QualityReport | None = None
 
 
 def _used(job: DenoiseJob, result: md.DenoiseResult) -> str:
     """What the layer records as its model: the job's choice (a checkpoint's path), or for
     ``"auto"`` the network it picked (``"auto: correlated"``)."""
     return result.model if job.model == "auto" else job.model
+
+
+def _record(result: md.DenoiseResult, source: md.Volume | None) -> md.Provenance | None:
+    """The run's provenance; a bare array carries no modality, so the source's is filled in
+    (a CT's noise level is then reported in HU)."""
+    record = result.provenance
+    if record is None or source is None or record.modality or not source.modality:
+        return record
+    return replace(record, modality=source.modality)
+
+
+def _as_source(data: np.ndarray, source: md.Volume | None) -> md.Volume | np.ndarray:
+    """The input as the quality report and warnings see it: the layer's data with the header
+    of the volume it was read from (modality, bit depth, compression), when shapes agree."""
+    if source is None or source.array.size != data.size:
+        return data
+    return source.with_array(np.asarray(data, dtype=np.float32).reshape(source.array.shape))
+
+
+def _quality(
+    before: np.ndarray, after: np.ndarray, source: md.Volume | None, record: md.Provenance | None
+) -> md.QualityReport | None:
+    """``medidenoise.quality_report`` of a run; ``None`` (logged) where it cannot be measured:
+    the denoised layer matters more than its figures."""
+    original = _as_source(before, source)
+    try:
+        return md.quality_report(original, after.reshape(original.shape), provenance=record)
+    except (md.MedidenoiseError, ValueError) as exc:
+        log.warning("medidenoise: no quality report for this run: %s", exc)
+        return None
 
 
 def _denoiser(job: DenoiseJob) -> md.Denoiser:
@@ -100,7 +139,12 @@ def _denoiser(job: DenoiseJob) -> md.Denoiser:
 
 
 def denoise_slice(
-    data: np.ndarray, index: int | None, job: DenoiseJob, *, axis: int = 0
+    data: np.ndarray,
+    index: int | None,
+    job: DenoiseJob,
+    *,
+    axis: int = 0,
+    source: md.Volume | None = None,
 ) -> SliceResult:
     """Denoise one slice of a 2D image or 3D volume, as the Preview button does.
 
@@ -114,13 +158,17 @@ def denoise_slice(
         Model, noise level and device.
     axis : int
         The axis the slice is taken across.
+    source : medidenoise.Volume, optional
+        The volume the layer was read from: its modality and header go into the
+        provenance and the out-of-distribution warnings.
 
     Returns
     -------
     SliceResult
         The denoised (H, W) slice, equal to that slice of the whole-volume
         result (``medidenoise.Denoiser.denoise_slice``), and the noise level used:
-        an automatic level is the Denoiser's estimate for the whole volume.
+        an automatic level is the Denoiser's estimate for the whole volume. Its
+        warnings are ``medidenoise.ood_warnings`` of the whole volume.
     """
     data = np.asarray(data)
     if data.ndim not in (2, 3):
@@ -128,7 +176,10 @@ def denoise_slice(
     done = _denoiser(job).denoise_slice(
         data, index if data.ndim == 3 else None, axis=axis, noise_level=job.noise_level
     )
-    return SliceResult(np.asarray(done.image, dtype=np.float32), done.noise_level, _used(job, done))
+    record = _record(done, source)
+    warnings = md.ood_warnings(_as_source(data, source), provenance=record)
+    image = np.asarray(done.image, dtype=np.float32)
+    return SliceResult(image, done.noise_level, _used(job, done), record, warnings)
 
 
 def denoise_volume_steps(
@@ -136,6 +187,7 @@ def denoise_volume_steps(
     job: DenoiseJob,
     *,
     cancel: threading.Event | None = None,
+    source: md.Volume | None = None,
 ) -> Generator[Progress, None, VolumeResult | None]:
     """Denoise a whole volume, yielding the library's progress after each slice batch.
 
@@ -150,6 +202,9 @@ def denoise_volume_steps(
         Model, noise level and device.
     cancel : threading.Event, optional
         Set it to stop; the generator then returns ``None``.
+    source : medidenoise.Volume, optional
+        The volume the layer was read from: its modality and header go into the
+        provenance, the quality report and its warnings.
 
     Yields
     ------
@@ -160,7 +215,8 @@ def denoise_volume_steps(
     Returns
     -------
     VolumeResult or None
-        The result, or ``None`` when cancelled.
+        The result with its provenance and ``medidenoise.quality_report`` (at most
+        eight slices measured), or ``None`` when cancelled.
     """
     cancel = cancel if cancel is not None else threading.Event()
     array = np.asarray(data, dtype=np.float32)
@@ -181,7 +237,11 @@ def denoise_volume_steps(
     if result is None:
         return None
     denoised = np.asarray(result.image, dtype=np.float32)
-    return VolumeResult(denoised, array - denoised, result.noise_level, _used(job, result))
+    record = _record(result, source)
+    return VolumeResult(
+        denoised, array - denoised, result.noise_level, _used(job, result), record,
+        _quality(array, denoised, source, record),
+    )  # fmt: skip
 
 
 def add_noise_to(data: np.ndarray, kind: str, level: float, seed: int) -> np.ndarray:

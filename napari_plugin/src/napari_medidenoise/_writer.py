@@ -9,6 +9,7 @@ error notification and returns ``[]``, never raises: napari turns a writer's
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from napari_medidenoise._layers import (
     volume_from_layer,
 )
 
-__all__ = ["DICOM_EXTENSION", "write_dicom", "write_nifti"]
+__all__ = ["DICOM_EXTENSION", "sidecar_path", "write_dicom", "write_nifti"]
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +47,47 @@ def _refuse(message: str) -> list[str]:
     return []
 
 
+#: what a result layer's JSON sidecar holds from its metadata, when the layer has them
+_SIDECAR_KEYS = ("role", "difference", "derived_from", "provenance", "quality", "warnings")
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """The JSON sidecar beside a NIfTI file: ``ct.nii.gz`` -> ``ct.json``."""
+    target = Path(path)
+    stem = target.name.removesuffix(".gz").removesuffix(".nii")
+    return target.with_name(f"{stem}.json")
+
+
+def _write_sidecar(path: Path, meta: dict[str, Any]) -> None:
+    """What was done to a denoising result and how well, beside its NIfTI file.
+
+    Written only for a layer that records a run (its ``provenance``); the same record the
+    command line writes in its report, so a NIfTI save is as auditable as a DICOM one.
+    """
+    entry = layer_entry(meta.get("metadata"))
+    if not entry.get("provenance"):
+        return
+    record = {k: entry[k] for k in _SIDECAR_KEYS if k in entry}
+    record["layer"] = meta.get("name", "layer")
+    text = json.dumps(record, indent=2, default=str) + "\n"
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
 def write_nifti(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     """Save one image layer as NIfTI through ``medidenoise.write_nifti``.
 
     A layer read by this plugin keeps its original affine; any other image
-    layer gets one from its scale and translate.
+    layer gets one from its scale and translate. A result of the Denoise widget
+    also gets a JSON sidecar (:func:`sidecar_path`) with its run's provenance,
+    quality figures and warnings.
 
     Returns
     -------
     list of str
-        The written file, or ``[]`` (with an error notification) when the
-        layer cannot be saved as NIfTI.
+        The written NIfTI file (its sidecar beside it is not listed), or ``[]``
+        (with an error notification) when the layer cannot be saved as NIfTI.
     """
     dtype = np.dtype(data.dtype) if hasattr(data, "dtype") else np.asarray(data).dtype
     if dtype.kind not in "biuf":  # float32 of complex data would drop its imaginary part
@@ -67,7 +98,9 @@ def write_nifti(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
         )
     try:
         volume = volume_from_layer(data, meta)
-        return [str(md.write_nifti(volume, path))]
+        written = md.write_nifti(volume, path)
+        _write_sidecar(sidecar_path(written), meta)
+        return [str(written)]
     except (md.MedidenoiseError, ValueError, OSError) as exc:  # writer boundary
         return _refuse(f"{path}: {exc}")
 
@@ -129,8 +162,13 @@ def _role_problem(name: str, meta: dict[str, Any]) -> str:
 
 
 def _derivation(meta: dict[str, Any]) -> str:
-    """Derivation Description from the layer's record of its run, as the command line writes it."""
+    """Derivation Description from the layer's record of its run, as the command line writes it:
+    its provenance (model, route, hash, numeric level, steps), or for a layer without one the
+    model and level it names."""
     entry = layer_entry(meta.get("metadata"))
+    record = entry.get("provenance")
+    if record:
+        return md.Provenance.from_dict(dict(record)).describe()
     level = entry.get("noise_level")
     return md.derivation_description(
         entry.get("model", "unknown model"),
