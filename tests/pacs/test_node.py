@@ -163,3 +163,19 @@ def test_serve_killed_mid_series_resumes_and_sends_it_once(
     assert len(orthanc.instance_files(derived)) == 4  # the whole series, in one piece
     assert text.count(f"series {derived}: 4 instance(s) sent") == 1, text  # sent once
     assert "Synthetic" not in text and "SYN001" not in text  # no patient data in the log
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--destination", "PACS-at-host"], "expected AET@HOST:PORT"),
+        (["--destination", "A@h:104", "--allow", "TOO-LONG-AN-AE-TITLE"], "--allow"),
+        (["--output", "out", "--settle", "-1"], "--settle"),
+    ],
+)
+def test_serve_refuses_bad_arguments(args: list[str], message: str, capsys, tmp_path) -> None:
+    from medidenoise.cli import main
+
+    argv = ["serve", "--port", str(free_port()), "--ae-title", "DENOISE"]
+    assert main([*argv, "--work", str(tmp_path / "w"), *args]) == 2
+    assert message in capsys.readouterr().err
