@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari_medidenoise._layers import META_KEY
 from napari_medidenoise._quality_widget import SWIPE_NAME, QualityWidget, roi_masks
+
+import medidenoise as md
 
 pytestmark = pytest.mark.gui
 
@@ -94,3 +97,17 @@ def test_model_cards(pair) -> None:
         widget.card_model.value = name
         text = widget.show_card()
         assert "research use, not for diagnosis" in text and widget.card.value == text
+
+
+def test_the_pair_is_guessed_from_a_result_and_its_record_is_shown(viewer) -> None:
+    rng = np.random.default_rng(1)
+    scan = viewer.add_image((100 + rng.normal(0, 8, (80, 80))).astype(np.float32), name="scan")
+    widget = QualityWidget(viewer)
+    record = md.Provenance("nlm", "nlm", noise_level=8.0, noise_level_source="given")
+    meta = {META_KEY: {"role": "denoised", "derived_from": "scan", "provenance": record.to_dict()}}
+    result = viewer.add_image(np.full((80, 80), 100.0, np.float32), name="result", metadata=meta)
+    assert (widget.before.value, widget.after.value) == (scan, result)
+    widget.measure()
+    assert "model nlm" in widget.report.value and "noise level 8 image units, given" in (
+        widget.report.value
+    )
