@@ -179,3 +179,37 @@ def test_serve_refuses_bad_arguments(args: list[str], message: str, capsys, tmp_
     argv = ["serve", "--port", str(free_port()), "--ae-title", "DENOISE"]
     assert main([*argv, "--work", str(tmp_path / "w"), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_delivery_cut_short_resumes_with_what_was_not_acknowledged(
+    orthanc: Orthanc, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from medidenoise.pacs.send import send_files
+    from medidenoise.pacs.spool import Spool
+
+    orthanc.stop()  # converted, then nothing delivered
+    options = _options(tmp_path, orthanc)
+    ct = make_series(tmp_path / "ct", 4, shape=(16, 16))
+    caplog.set_level(logging.INFO)
+    with running_node(options) as node:
+        assert push(ct, options.port) == [0] * 4
+        wait_for(lambda: "no association" in caplog.text, what="a failed delivery")
+        assert node.delivered == 0
+    (batch,) = Spool(options.work).pending()
+    derived = sorted((batch / "out").rglob("*.dcm"))
+    assert len(derived) == 4
+    # what a node killed in the middle of sending leaves: two instances stored and recorded
+    orthanc.start()
+    half = [str(dcmread(p).SOPInstanceUID) for p in derived[:2]]
+    destination = parse_destination(f"{orthanc.aet}@127.0.0.1:{orthanc.dicom_port}")
+    assert send_files(derived[:2], destination, calling_aet="DENOISE") == 2
+    for uid in half:
+        Spool(options.work).mark_sent(batch, uid)
+
+    caplog.clear()
+    with running_node(options) as node:
+        wait_for(lambda: node.delivered == 1, what="the rest delivered")
+    uid = _derived(str(dcmread(ct[0]).SeriesInstanceUID))
+    assert f"series {uid}: 2 instance(s) sent" in caplog.text  # only those not acknowledged
+    assert len(orthanc.instance_files(uid)) == 4
+    assert not Spool(options.work).pending()
