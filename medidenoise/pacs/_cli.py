@@ -89,7 +89,8 @@ what it does:
   refused with status 0x0122). Each instance is written to --work before it is
   acknowledged. A series is complete when nothing arrived for it for --settle
   seconds; it is then denoised exactly as `medidenoise denoise` would, and its
-  derived series sent by C-STORE to --destination (or written to --output).
+  derived series sent by C-STORE to --destination (or written to --output)
+  while the next series is denoised.
   Killed or restarted, the node resumes every pending series from --work:
   nothing received is lost, and nothing is sent twice. A destination that is
   down is retried every 10 s; a series whose conversion fails is kept in

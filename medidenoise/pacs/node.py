@@ -6,7 +6,8 @@ on disk (see :mod:`medidenoise.pacs.spool`) before it is acknowledged. A
 series is complete when nothing arrived for it for ``settle`` seconds; it is
 then converted by :func:`~medidenoise.convert.convert_dicom_folder` with the
 options ``medidenoise denoise`` takes, and its derived series is sent by
-C-STORE to the destination (or written into an output folder). Callers outside
+C-STORE to the destination (or written into an output folder) from a thread of
+its own, while the next series is being converted. Callers outside
 ``allow`` are refused at association. Logs hold UIDs and counts, never patient
 data (names, IDs, dates).
 """
