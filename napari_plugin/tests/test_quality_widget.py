@@ -111,3 +111,24 @@ def test_the_pair_is_guessed_from_a_result_and_its_record_is_shown(viewer) -> No
     assert "model nlm" in widget.report.value and "noise level 8 image units, given" in (
         widget.report.value
     )
+
+
+def test_rois_on_a_ct_read_from_dicom_land_on_its_voxels(viewer, ct_layer) -> None:
+    """Shapes drawn on slice 3 of a CT placed in patient millimetres (scale, flips, origin)."""
+    corners = [((3, 10, 10), (3, 20, 20)), ((3, 30, 30), (3, 40, 40))]
+    boxes = [
+        np.array(
+            [ct_layer.data_to_world((k, y, x)) for y, x in ((y0, x0), (y0, x1), (y1, x1), (y1, x0))]
+        )
+        for (k, y0, x0), (_, y1, x1) in corners
+    ]
+    shapes = viewer.add_shapes(boxes, shape_type="rectangle", ndim=3)
+    signal, background = roi_masks(shapes, ct_layer)
+    for mask, ((k, y0, x0), (_, y1, x1)) in zip((signal, background), corners, strict=True):
+        rows = np.argwhere(mask)
+        assert set(rows[:, 0]) == {k}
+        assert rows[:, 1:].min(axis=0).tolist() == [y0, x0]
+        assert rows[:, 1:].max(axis=0).tolist() in ([y1 - 1, x1 - 1], [y1, x1])
+    widget = QualityWidget(viewer)
+    widget.rois.value = shapes
+    assert set(widget.measure_rois()) == {ct_layer.name}

@@ -87,7 +87,10 @@ def test_an_8_bit_scan_warns_on_preview_and_an_ordinary_one_does_not(
     widget._layer.value = viewer.add_image(eight_bit, name="screen export")
     widget.preview_slice()
     wait_idle(widget)
-    assert len(warned) == 1 and "8-bit data" in warned[0]
+    assert len(warned) == 1 and "screen export: WARNING" in warned[0] and "8-bit" in warned[0]
+    widget.preview_slice()  # the same warning about the same layer is not notified again
+    wait_idle(widget)
+    assert len(warned) == 1 and "WARNING" in widget.run_report.value
     assert "WARNING: the image holds only" in widget.run_report.value
     preview = viewer.layers["screen export preview"]
     assert "8-bit data" in preview.metadata[META_KEY]["warnings"][0]

@@ -111,6 +111,7 @@ class DenoiseWidget(Container):
         self._slice: tuple[int, int | None] = (0, None)
         self._preview_job = DenoiseJob()
         self._request: _VolumeRequest | None = None
+        self._warned: tuple[str, ...] = ()  # the last warnings notified, with their layer
         self._layer = ComboBox(label="image", choices=self._layer_choices)
         self._model = ComboBox(
             label="model", choices=[(text, key) for key, text in MODEL_CHOICES.items()]
@@ -241,7 +242,8 @@ class DenoiseWidget(Container):
                       model=outcome.model, self_ensemble=job.self_ensemble,
                       rician=job.rician, **record)  # fmt: skip
         self._show_noise_level(outcome.noise_level, job, "volume" if index is not None else "image")
-        self._show_run(run_text(outcome.provenance, warnings=outcome.warnings), outcome.warnings)
+        text = run_text(outcome.provenance, warnings=outcome.warnings)
+        self._show_run(text, outcome.warnings, layer.name)
         self._status.value = "preview ready"
 
     # -- whole volume ------------------------------------------------------------------------
@@ -310,7 +312,7 @@ class DenoiseWidget(Container):
             details.append(outcome.model)
         self._status.value = f"denoised ({'; '.join(details)})" if details else "denoised"
         warned = outcome.quality.warnings if outcome.quality is not None else []
-        self._show_run(run_text(outcome.provenance, outcome.quality), warned)
+        self._show_run(run_text(outcome.provenance, outcome.quality), warned, layer.name)
 
     def _publish_removed_noise(
         self, layer: Image, residual: np.ndarray, facts: dict[str, Any]
@@ -348,13 +350,16 @@ class DenoiseWidget(Container):
         facts["warnings"] = list(warnings or [])
         return facts
 
-    def _show_run(self, text: str, warnings: list[str]) -> None:
-        """Show the run's record, figures and warnings; warnings also as a notification."""
+    def _show_run(self, text: str, warnings: list[str], layer: str) -> None:
+        """Show the run's record, figures and warnings; warnings also as a notification, once
+        per layer (previews of one volume do not repeat what was said)."""
         from napari.utils.notifications import show_warning
 
         self.run_report.value, self.run_report.visible = text, bool(text)
-        if warnings:
-            show_warning(f"medidenoise: {warnings_text(warnings)}")
+        said = (layer, *warnings)
+        if warnings and said != self._warned:
+            show_warning(f"medidenoise: {layer}: {warnings_text(warnings)}")
+        self._warned = said
 
     def show_model_card(self, _value: Any = None) -> str:
         """Show the model card of the chosen model (its training data, figures, limits and
