@@ -1,8 +1,9 @@
 """The Quality widget: how well a denoising run did, ROI SNR/CNR, a swipe view, model cards.
 
 A view: the figures come from the public API (``md.quality_report``, ``md.roi_contrast``,
-``md.model_card``); the widget picks layers and shows text. The quality report measures at
-most eight slices, so it runs in the GUI thread in about a second.
+``md.model_card``); the widget picks layers and shows text. The quality report (at most
+eight slices, a second or several for large radiographs) runs in a worker; ROI statistics
+and the swipe layer are quick and run at once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ from napari_medidenoise._layers import (
 from napari_medidenoise._run_report import card_text, run_text
 from napari_medidenoise._status import text_box
 from napari_medidenoise._viewer_tools import image_layer_choices
+
+
+def _quality_job(
+    original: md.Volume | np.ndarray, denoised: np.ndarray, provenance: md.Provenance | None
+) -> md.QualityReport | Exception:
+    """Worker body of "Measure quality": the report, or the error (never raised into Qt)."""
+    try:
+        return md.quality_report(original, denoised, provenance=provenance)
+    except Exception as exc:  # worker boundary: failures are shown, not raised
+        return exc
+
 
 if TYPE_CHECKING:
     import napari
@@ -69,6 +81,10 @@ class QualityWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self.viewer = napari_viewer
+        self.worker: Any = None
+        #: the last quality report measured (``None`` before the first)
+        self.last_report: md.QualityReport | None = None
+        self._record: md.Provenance | None = None
         self._cut: int | None = None
         choices = self._image_choices
         self.before = ComboBox(label="before", choices=choices)
@@ -142,11 +158,14 @@ class QualityWidget(Container):
         return before, after
 
     # -- quality report ----------------------------------------------------------------------
-    def measure(self, _value: Any = None) -> md.QualityReport | None:
-        """Measure the pair; show the run's record (if "after" has one), figures, warnings."""
+    def measure(self, _value: Any = None) -> None:
+        """Measure the pair in a worker; then show the run's record (if "after" has one), the
+        figures and the warnings, and keep the report in :attr:`last_report`."""
+        from napari.qt.threading import create_worker
+
         pair = self._pair()
-        if pair is None:
-            return None
+        if pair is None or self.worker is not None:
+            return
         before, after = pair
         data = np.asarray(before.data, dtype=np.float32)
         volume = source_volume(before.metadata)  # a scan's modality and header, for warnings
@@ -154,11 +173,26 @@ class QualityWidget(Container):
         if volume is not None and volume.array.size == data.size:
             original = volume.with_array(data.reshape(volume.shape))
         record = layer_entry(after.metadata).get("provenance")
-        provenance = md.Provenance.from_dict(dict(record)) if record else None
+        self._record = md.Provenance.from_dict(dict(record)) if record else None
         denoised = np.asarray(after.data, dtype=np.float32).reshape(original.shape)
-        report = md.quality_report(original, denoised, provenance=provenance)
-        self.report.value = run_text(provenance, report)
-        return report
+        worker = create_worker(_quality_job, original, denoised, self._record)
+        worker.returned.connect(self._on_measured)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self._measure.enabled = False
+        self.report.value = f"measuring {after.name} against {before.name}..."
+        worker.start()
+
+    def _on_measured(self, outcome: md.QualityReport | Exception) -> None:
+        if isinstance(outcome, Exception):
+            self.report.value = f"could not measure: {outcome}"
+            return
+        self.last_report = outcome
+        self.report.value = run_text(self._record, outcome)
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self._measure.enabled = True
 
     # -- ROI SNR / CNR -----------------------------------------------------------------------
     def measure_rois(self, _value: Any = None) -> dict[str, md.RoiContrast]:
