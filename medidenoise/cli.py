@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from medidenoise._version import __version__
 from medidenoise.errors import MedidenoiseError
@@ -295,32 +296,35 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
+def _conversion_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of ``denoise`` that every conversion takes, folder or DICOMweb."""
+    return {
+        "model": args.model,
+        "noise_level": args.noise_level,
+        "output_format": args.format,
+        "compression": args.compression,
+        "overwrite": args.overwrite,
+        "dry_run": args.dry_run,
+        "jobs": args.jobs,
+        "device": args.device,
+        "progress": True,
+        "self_ensemble": args.self_ensemble,
+        "rician": args.rician,
+        "volume_index": args.volume_index,
+        "allow_incomplete": args.allow_incomplete,
+    }
+
+
 def _run_denoise(args: argparse.Namespace) -> int:
     from medidenoise.pacs import _cli as pacs_cli
 
+    options = _conversion_options(args)
     if pacs_cli.is_url(args.input) or pacs_cli.is_url(args.output):  # DICOMweb at either end
-        return pacs_cli.run_denoise(args)
+        return pacs_cli.run_denoise(args, options)
     from medidenoise.convert import OutputLockedError, convert_dicom_folder
 
     try:
-        report = convert_dicom_folder(
-            args.input,
-            args.output,
-            model=args.model,
-            noise_level=args.noise_level,
-            output_format=args.format,
-            compression=args.compression,
-            overwrite=args.overwrite,
-            dry_run=args.dry_run,
-            jobs=args.jobs,
-            device=args.device,
-            progress=True,
-            self_ensemble=args.self_ensemble,
-            rician=args.rician,
-            volume_index=args.volume_index,
-            allow_incomplete=args.allow_incomplete,
-            scheduler=args.scheduler,
-        )
+        report = convert_dicom_folder(args.input, args.output, scheduler=args.scheduler, **options)
     except OutputLockedError as exc:
         print(f"medidenoise denoise: error: {exc}", file=sys.stderr)
         return EXIT_LOCKED

@@ -38,8 +38,9 @@ def add_denoise_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run_denoise(args: argparse.Namespace) -> int:
-    """``medidenoise denoise`` with a DICOMweb INPUT or OUTPUT."""
+def run_denoise(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """``medidenoise denoise`` with a DICOMweb INPUT or OUTPUT; ``options``: the conversion
+    options the command line gave (those of ``convert_dicom_folder``)."""
     from medidenoise.convert import OutputLockedError
     from medidenoise.pacs.web import convert_dicomweb
 
@@ -53,22 +54,7 @@ def run_denoise(args: argparse.Namespace) -> int:
         return 2
     try:
         report = convert_dicomweb(
-            args.input,
-            args.output,
-            work=getattr(args, "work", None),
-            model=args.model,
-            noise_level=args.noise_level,
-            output_format=args.format,
-            compression=args.compression,
-            overwrite=args.overwrite,
-            dry_run=args.dry_run,
-            jobs=args.jobs,
-            device=args.device,
-            progress=True,
-            self_ensemble=args.self_ensemble,
-            rician=args.rician,
-            volume_index=args.volume_index,
-            allow_incomplete=args.allow_incomplete,
+            args.input, args.output, work=getattr(args, "work", None), **options
         )
     except PacsUnreachableError as exc:
         print(f"medidenoise denoise: error: {exc}", file=sys.stderr)
