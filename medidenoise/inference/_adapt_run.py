@@ -203,13 +203,14 @@ class Run:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=_LR)
         self.val = self._validation_set(seed)
         #: mean noise variance of the held-out object and background tiles (network units)
-        self.noise_variance = self._mean_variance(-2)
-        self.noise_variance_bg = self._mean_variance(-1)
+        self.noise_variance = self._mean_variance(background=False)
+        self.noise_variance_bg = self._mean_variance(background=True)
 
-    def _mean_variance(self, which: int) -> float:
-        var = [(item[4], item[which]) for item in self.val]
-        total = sum(float(w.sum()) for _, w in var)
-        return float(sum(float((v * w).sum()) for v, w in var) / max(1.0, total))
+    def _mean_variance(self, *, background: bool) -> float:
+        """Mean noise variance over the object (or background) tiles of every image."""
+        pairs = [(var, w_bg if background else w) for *_, var, w, w_bg in self.val]
+        total = sum(float(w.sum()) for _, w in pairs)
+        return float(sum(float((v * w).sum()) for v, w in pairs) / max(1.0, total))
 
     def _level(self, owners: list[int], jitter: bool, factor: float | None = None) -> torch.Tensor:
         levels = []
