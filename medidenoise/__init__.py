@@ -67,7 +67,7 @@ _EXPORTS: dict[str, str] = {
     "train": "medidenoise.engine",
     # inference
     "denoise": "medidenoise.inference",
-    "adapt": "medidenoise.inference",
+    "adapt": "medidenoise.adaptation",
     "Denoiser": "medidenoise.inference",
     "DenoiseProgress": "medidenoise.inference",
     "DenoiseResult": "medidenoise.inference",
@@ -98,6 +98,7 @@ __getattr__, __dir__ = _lazy_attributes("medidenoise", _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from medidenoise.adaptation import adapt
     from medidenoise.config import ExperimentConfig, load_config
     from medidenoise.convert import ConversionReport, convert_dicom_folder, derivation_description
     from medidenoise.engine import train
@@ -136,7 +137,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Denoiser,
         DenoiseResult,
         Provenance,
-        adapt,
         denoise,
     )
     from medidenoise.io import (

@@ -2,10 +2,11 @@
 
 Two kinds of package ``__init__``:
 
-- **eager** (``convert``, ``engine``, ``evaluation``, ``export``, ``inference``, ``models``):
-  the ``from ... import name`` lines are the list; ``__all__ = public_names(globals())``
-  derives from them at the end of the ``__init__`` (so anything else an ``__init__`` imports
-  takes a leading underscore, e.g. ``public_names as _public_names``).
+- **eager** (``adaptation``, ``convert``, ``engine``, ``evaluation``, ``export``,
+  ``inference``, ``models``): the ``from ... import name`` lines are the list;
+  ``__all__ = public_names(globals())`` derives from them at the end of the ``__init__`` (so
+  anything else an ``__init__`` imports takes a leading underscore, e.g. ``public_names as
+  _public_names``).
 - **lazy** (``medidenoise`` itself, ``io``, ``transforms``): a ``{name: module}`` table is
   the list (eager names may sit beside it); ``lazy_attributes`` builds the module's
   ``__getattr__``/``__dir__`` from it, so a heavy module (torch, MONAI) loads on first use.

@@ -435,7 +435,7 @@ def _add_adapt(sub: argparse._SubParsersAction) -> None:
 def _run_adapt(args: argparse.Namespace) -> int:
     import signal
 
-    from medidenoise.inference import adapt
+    from medidenoise.adaptation import adapt
     from medidenoise.io import read_volume
 
     out: Path = args.output

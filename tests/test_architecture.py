@@ -20,9 +20,8 @@ LAYERS = [
     {"io"},
     {"transforms"},
     {"models"},
-    {"engine"},
-    {"inference"},
-    {"evaluation", "convert", "export", "pacs"},
+    {"engine", "inference"},  # side by side: neither imports the other (checked below)
+    {"adaptation", "evaluation", "convert", "export", "pacs"},
     {"cli", "demo", "__main__", "__init__"},
 ]
 FORBIDDEN = ("napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "superqt")
@@ -95,6 +94,37 @@ def _modules() -> list[Path]:
 def test_imports_point_down_only(path: Path) -> None:
     rel = path.relative_to(PKG)
     assert layer_violations(path.read_text(encoding="utf-8"), rel) == []
+
+
+#: packages of one layer that must not import each other
+INDEPENDENT = ("engine", "inference")
+
+
+def independence_violations(source: str, rel: Path) -> list[str]:
+    """Imports in ``source`` (the file ``rel``) from a package that must stay independent of
+    the file's own (``inference`` <-> ``engine``: inference runs on a server without training)."""
+    own = rel.parts[0].removesuffix(".py")
+    if own not in INDEPENDENT:
+        return []
+    return [
+        f"{rel} imports {name}: {own} must not depend on {name.split('.')[1]}"
+        for name in imported_modules(source, rel)
+        if name.startswith("medidenoise.")
+        and name.split(".")[1] in INDEPENDENT
+        and name.split(".")[1] != own
+    ]
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PKG)))
+def test_engine_and_inference_import_nothing_from_each_other(path: Path) -> None:
+    rel = path.relative_to(PKG)
+    assert independence_violations(path.read_text(encoding="utf-8"), rel) == []
+
+
+def test_the_independence_check_catches_a_violation() -> None:
+    assert independence_violations("from ..engine import train", Path("inference/adapt.py"))
+    assert independence_violations("import medidenoise.inference", Path("engine/data.py"))
+    assert not independence_violations("from ..engine import train", Path("adaptation/_run.py"))
 
 
 @pytest.mark.parametrize(
@@ -198,6 +228,7 @@ def test_subpackages_declare_all() -> None:
         "models",
         "engine",
         "inference",
+        "adaptation",
         "evaluation",
         "convert",
         "export",
@@ -243,7 +274,8 @@ def test_lazy_names_are_listed_once_and_typed_the_same(package: str, table: str)
 
 def test_all_holds_no_private_names_nor_submodules() -> None:
     for sub in ("", *(f".{s}" for s in ("io", "transforms", "models", "engine", "inference",
-                                         "evaluation", "convert", "export", "pacs"))):  # fmt: skip
+                                         "adaptation", "evaluation", "convert", "export",
+                                         "pacs"))):  # fmt: skip
         module = importlib.import_module(f"medidenoise{sub}")
         for name in module.__all__:
             assert not name.startswith("_") or name == "__version__", f"{module.__name__}: {name}"

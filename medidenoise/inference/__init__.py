@@ -1,7 +1,6 @@
 """Inference: denoise images and volumes (batch conversion is :mod:`medidenoise.convert`)."""
 
 from medidenoise._exports import public_names as _public_names
-from medidenoise.inference.adapt import adapt
 from medidenoise.inference.denoiser import Denoiser, denoise
 from medidenoise.inference.monai_transforms import Denoise, DenoiseD, Denoised, DenoiseDict
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult

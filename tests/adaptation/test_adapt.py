@@ -217,7 +217,7 @@ def test_guard_refuses_over_smoothing_and_takes_a_real_gain(variance_scale: floa
     """With the noise variance measured up to 15 % off, ``adapt``'s guard never takes a
     filter that smooths away detail for one that is better, and still takes a filter that
     is really better (2.5 dB) than an under-smoothing base."""
-    from medidenoise.inference._adapt_run import Score
+    from medidenoise.adaptation._run import Score
 
     cases = {s: _stein_case(s, variance_scale) for s in (0.5, 1.0, 2.0, 4.0)}
     score = {s: Score(est, div) for s, (est, div, _, _) in cases.items()}

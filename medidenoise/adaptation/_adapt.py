@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from medidenoise.adaptation._run import _VARIANCE_ERROR as VARIANCE_ERROR
+from medidenoise.adaptation._run import Image, Run
 from medidenoise.engine.selfsupervised import (
     OBJECTIVES,
 )
 from medidenoise.errors import CheckpointError, InvalidImageError
-from medidenoise.inference._adapt_run import _VARIANCE_ERROR as VARIANCE_ERROR
-from medidenoise.inference._adapt_run import Image, Run
 from medidenoise.inference._inputs import as_array, float32_copy
 from medidenoise.inference._prepare import prepare
 from medidenoise.inference._robust import to_network

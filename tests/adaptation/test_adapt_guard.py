@@ -11,8 +11,8 @@ import torch
 from scipy import ndimage
 
 import medidenoise as md
-from medidenoise.inference._adapt_holdout import TILE, choose_tiles
-from medidenoise.inference._adapt_run import Score
+from medidenoise.adaptation._holdout import TILE, choose_tiles
+from medidenoise.adaptation._run import Score
 from medidenoise.transforms.noise_covariance import measure_noise_model
 
 
@@ -151,7 +151,7 @@ def test_disagreeing_noise_measurements_keep_the_base_weights(monkeypatch) -> No
 
 
 def test_an_implausible_score_during_training_is_never_kept(monkeypatch) -> None:
-    from medidenoise.inference import _adapt_run
+    from medidenoise.adaptation import _run as _adapt_run
 
     clean = head_phantom(4)
     noisy = clean + shaped_noise("white", clean.shape, 0.06)
@@ -172,7 +172,7 @@ def test_no_background_tiles_where_there_is_no_background() -> None:
 
 
 def test_better_anatomy_with_a_worse_background_is_never_kept(monkeypatch) -> None:
-    from medidenoise.inference import _adapt_run
+    from medidenoise.adaptation import _run as _adapt_run
 
     clean = head_phantom(4)
     noisy = clean + shaped_noise("white", clean.shape, 0.06)

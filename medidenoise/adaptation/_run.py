@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from medidenoise.adaptation._holdout import TILE, HeldOut, choose_tiles
 from medidenoise.engine.selfsupervised import (
     SelfSupervisedLoss,
     make_objective,
     measured_noise,
     stein_excess,
 )
-from medidenoise.inference._adapt_holdout import TILE, HeldOut, choose_tiles
 from medidenoise.transforms.noise_covariance import NoiseModel
 
 #: fine-tuning learning rate (Adam) and pull toward the base weights (L2-SP)
