@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -119,20 +121,65 @@ def ct_layer(viewer, dicom_folder: Path):
     return layer
 
 
+class Notes:
+    """A notifier for the widgets (``notifier=``): keeps what the user would be shown."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.infos: list[str] = []
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def info(self, message: str) -> None:
+        self.infos.append(message)
+
+
 @pytest.fixture
-def denoise_widget(viewer):
-    """Factory: a docked Denoise widget, set to ``model`` (a key or a checkpoint path)."""
+def notes() -> Notes:
+    """The messages the widgets made with this notifier show."""
+    return Notes()
+
+
+@pytest.fixture
+def napari_notes() -> Iterator[Notes]:
+    """The notifications napari shows during the test (the reader and writers use napari's
+    own notifications: napari calls them, so no notifier can be passed in)."""
+    from napari.utils.notifications import NotificationSeverity, notification_manager
+
+    seen = Notes()
+    kinds = {
+        NotificationSeverity.ERROR: seen.errors,
+        NotificationSeverity.WARNING: seen.warnings,
+        NotificationSeverity.INFO: seen.infos,
+    }
+
+    def keep(event: Any) -> None:
+        kinds.get(event.severity, seen.infos).append(str(event.message))
+
+    notification_manager.notification_ready.connect(keep)
+    yield seen
+    notification_manager.notification_ready.disconnect(keep)
+
+
+@pytest.fixture
+def denoise_widget(viewer, notes):
+    """Factory: a docked Denoise widget, set to ``model`` (a key or a checkpoint path), whose
+    messages go to ``notes``."""
 
     def make(model: str | Path = "default"):
         from napari_medidenoise._denoise_widget import DenoiseWidget
 
-        widget = DenoiseWidget(viewer)
+        widget = DenoiseWidget(viewer, notifier=notes)
         viewer.window.add_dock_widget(widget)
         if isinstance(model, Path):
-            widget._model.value = "checkpoint"
-            widget._checkpoint.value = model
+            widget.select_checkpoint(model)
         else:
-            widget._model.value = model
+            widget["model"].value = model
         return widget
 
     return make
@@ -140,9 +187,9 @@ def denoise_widget(viewer):
 
 @pytest.fixture
 def wait_idle(qtbot):
-    """Wait (processing Qt events) until a widget's worker has finished."""
+    """Wait (processing Qt events) until a widget's (or panel's) job is over."""
 
-    def wait(widget) -> None:
-        qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
+    def wait(widget, timeout: int = WAIT_MS) -> None:
+        qtbot.waitUntil(lambda: not widget.status.busy, timeout=timeout)
 
     return wait

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from napari_medidenoise import _workers
+from napari_medidenoise._job import JobState
 from napari_medidenoise._layers import META_KEY
 
 import medidenoise as md
@@ -74,16 +75,22 @@ def test_cancel_mid_run_stops_early_and_the_widget_runs_again(
 ):
     widget = denoise_widget()
     widget.denoise_volume()
-    qtbot.waitUntil(lambda: widget._progress.value >= 2, timeout=30_000)
+    assert widget.status.state is JobState.RUNNING and widget["cancel"].enabled
+    assert not widget["run"].enabled and not widget["preview"].enabled
+    qtbot.waitUntil(lambda: widget.status.done >= 2, timeout=30_000)
+    assert widget["progress"].value == widget.status.done  # the bar follows the status
     widget.cancel()
+    assert widget.status.state is JobState.CANCELLING and not widget["cancel"].enabled
+    assert widget["status_line"].value == "cancelling..."
     held.gate.set()
     wait_idle(widget)
     assert held.calls == 3  # slices 1-2 done, slice 3 held when Cancel came: no slice 4
-    assert widget._status.value == "cancelled"
-    assert widget._progress.value < widget._progress.max == DEPTH
+    assert widget.status.state is JobState.CANCELLED
+    assert widget["status_line"].value == "cancelled"
+    assert widget.status.done < widget.status.total == DEPTH == widget["progress"].max
     assert "vol denoised" not in viewer.layers and "vol removed noise" not in viewer.layers
-    assert widget._run_button.enabled and widget._preview_button.enabled
-    assert not widget._cancel_button.enabled
+    assert widget["run"].enabled and widget["preview"].enabled
+    assert not widget["cancel"].enabled
     # ready for another run, which goes to the end
     widget.denoise_volume()
     wait_idle(widget)
@@ -92,17 +99,19 @@ def test_cancel_mid_run_stops_early_and_the_widget_runs_again(
 
 
 def test_result_uses_the_choices_made_at_start(
-    qtbot, viewer, volume_layer, held, denoise_widget, wait_idle
+    qtbot, viewer, volume_layer, held, denoise_widget, wait_idle, notes
 ):
     widget = denoise_widget("default")
     widget.denoise_volume()
-    qtbot.waitUntil(lambda: widget._progress.value >= 2, timeout=30_000)
+    qtbot.waitUntil(lambda: widget.status.done >= 2, timeout=30_000)
     # during the run: a checkpoint without a file (not a valid job) and no removed noise
-    widget._model.value = "checkpoint"
-    widget._removed.value = False
+    widget["model"].value = "checkpoint"
+    widget["removed_noise"].value = False
+    widget.denoise_volume()  # a second press while running starts nothing
     held.gate.set()
     wait_idle(widget)
-    assert widget._status.value.startswith("denoised")
+    assert widget.status.state is JobState.DONE
+    assert widget.status.message.startswith("denoised") and notes.errors == []
     denoised = viewer.layers["vol denoised"]
     assert denoised.metadata[META_KEY]["model"] == "default"
     assert "vol removed noise" in viewer.layers
@@ -115,10 +124,10 @@ def test_offered_models_reduce_noise(viewer, model, denoise_widget, wait_idle):
     clean, noisy = _phantom(seed=4)
     layer = viewer.add_image(noisy, name="phantom")
     widget = denoise_widget(model)
-    widget._layer.value = layer
+    widget["image"].value = layer
     widget.denoise_volume()
     wait_idle(widget)
-    assert widget._status.value.startswith("denoised"), widget._status.value
+    assert widget.status.message.startswith("denoised"), widget.status.message
     denoised = viewer.layers["phantom denoised"]
     assert denoised.metadata[META_KEY]["model"] == model
     assert not np.allclose(denoised.data, noisy, atol=1.0)
@@ -130,10 +139,10 @@ def test_self_ensemble_box_runs_the_eight_way_average(viewer, denoise_widget, wa
     clean, noisy = _phantom(seed=5)
     layer = viewer.add_image(noisy, name="phantom")
     widget = denoise_widget("default")
-    widget._layer.value = layer
+    widget["image"].value = layer
     results = {}
     for ticked in (False, True):
-        widget._ensemble.value = ticked
+        widget["self_ensemble"].value = ticked
         widget.denoise_volume()
         wait_idle(widget)
         denoised = viewer.layers["phantom denoised"]
@@ -149,5 +158,5 @@ def test_self_ensemble_box_runs_the_eight_way_average(viewer, denoise_widget, wa
 def test_device_choice_offers_cuda_only_when_present(viewer, denoise_widget):
     widget = denoise_widget()
     expected = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
-    assert tuple(widget._device.choices) == expected
-    assert widget._device.value == expected[-1] == widget.settings.device
+    assert tuple(widget["device"].choices) == expected
+    assert widget["device"].value == expected[-1] == widget.settings.device

@@ -42,7 +42,7 @@ def test_quality_figures_of_a_pair(pair, wait_idle) -> None:
     assert "flat-region noise" in widget.report.value
     widget.after.value = widget.before.value
     widget.measure()
-    assert widget.worker is None and "two different" in widget.report.value
+    assert not widget.status.busy and "two different" in widget.report.value
 
 
 def test_rois_drawn_in_world_coordinates_measure_each_layer(viewer, pair) -> None:

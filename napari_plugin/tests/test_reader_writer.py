@@ -127,11 +127,9 @@ def test_any_layer_saves_as_nifti_and_reads_back_exactly(nifti_file: Path, tmp_p
 
 
 @pytest.fixture
-def shown(monkeypatch) -> list[str]:
+def shown(napari_notes) -> list[str]:
     """The napari error notifications shown during the test."""
-    messages: list[str] = []
-    monkeypatch.setattr("napari.utils.notifications.show_error", messages.append)
-    return messages
+    return napari_notes.errors
 
 
 def test_non_dicom_layer_is_not_saved_as_dicom(nifti_file: Path, tmp_path: Path, shown):
@@ -203,10 +201,9 @@ def test_nifti_writer_refuses_an_rgb_layer(tmp_path: Path, shown):
     assert "grayscale" in shown[-1]
 
 
-def test_a_series_split_into_stacks_opens_one_layer_per_stack(monkeypatch):
+def test_a_series_split_into_stacks_opens_one_layer_per_stack(napari_notes):
     """pydicom's MR700: one SeriesInstanceUID, seven single-image stacks of their own geometry."""
-    shown: list[str] = []
-    monkeypatch.setattr("napari.utils.notifications.show_warning", shown.append)
+    shown = napari_notes.warnings
 
     folder = data_file("dicomdirtests/98892003/MR700")
     stacks = md.find_dicom_series(folder)

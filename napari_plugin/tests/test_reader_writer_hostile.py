@@ -19,11 +19,9 @@ import medidenoise.io.dicom_writer as dicom_writer
 
 
 @pytest.fixture
-def shown(monkeypatch) -> list[str]:
+def shown(napari_notes) -> list[str]:
     """The napari error notifications shown during the test."""
-    messages: list[str] = []
-    monkeypatch.setattr("napari.utils.notifications.show_error", messages.append)
-    return messages
+    return napari_notes.errors
 
 
 def _denoised(kwargs: dict) -> dict:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.gui
 def denoised_run(viewer, ct_layer, tiny_checkpoint, denoise_widget, wait_idle):
     """A "Denoise volume" run with the removed-noise layer ticked; returns the widget."""
     widget = denoise_widget(tiny_checkpoint)
-    widget._removed.value = True
+    widget["removed_noise"].value = True
     widget.denoise_volume()
     wait_idle(widget)
     return widget
@@ -86,7 +86,7 @@ def test_ticking_the_removed_noise_shows_it_and_a_new_run_hides_it_again(
 def test_no_removed_noise_layer_when_unticked(viewer, ct_layer, tiny_checkpoint, denoise_widget,
                                               wait_idle):  # fmt: skip
     widget = denoise_widget(tiny_checkpoint)
-    widget._removed.value = False
+    widget["removed_noise"].value = False
     widget.denoise_volume()
     wait_idle(widget)
     assert _names(viewer) == [ct_layer.name, f"{ct_layer.name} denoised"]

@@ -17,14 +17,6 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def warned(monkeypatch) -> list[str]:
-    """The warning notifications the widgets show."""
-    shown: list[str] = []
-    monkeypatch.setattr("napari.utils.notifications.show_warning", shown.append)
-    return shown
-
-
-@pytest.fixture
 def nlm_run(viewer, ct_layer, denoise_widget, wait_idle):
     """The CT layer denoised in the widget with non-local means: (widget, denoised layer)."""
     widget = denoise_widget("nlm")
@@ -74,17 +66,18 @@ def test_a_layer_without_a_run_gets_no_sidecar(viewer, tmp_path: Path) -> None:
 
 
 def test_an_8_bit_scan_warns_on_preview_and_an_ordinary_one_does_not(
-    viewer, denoise_widget, wait_idle, warned
+    viewer, denoise_widget, wait_idle, notes
 ) -> None:
+    warned = notes.warnings
     rng = np.random.default_rng(0)
     ordinary = (100 + rng.normal(0, 10, (3, 80, 72))).astype(np.float32)
     widget = denoise_widget("nlm")
-    widget._layer.value = viewer.add_image(ordinary, name="ordinary")
+    widget["image"].value = viewer.add_image(ordinary, name="ordinary")
     widget.preview_slice()
     wait_idle(widget)
     assert warned == [] and "WARNING" not in widget.run_report.value
     eight_bit = np.clip(np.round(ordinary), 0, 255).astype(np.uint8)
-    widget._layer.value = viewer.add_image(eight_bit, name="screen export")
+    widget["image"].value = viewer.add_image(eight_bit, name="screen export")
     widget.preview_slice()
     wait_idle(widget)
     assert len(warned) == 1 and "screen export: WARNING" in warned[0] and "8-bit" in warned[0]
@@ -101,5 +94,5 @@ def test_the_model_card_of_the_chosen_model(denoise_widget) -> None:
     text = widget.show_model_card()
     assert text.startswith("Model card: white") and "research use, not for diagnosis" in text
     assert widget.run_report.value == text
-    widget._model.value = "nlm"
+    widget["model"].value = "nlm"
     assert "no model card for 'nlm'" in widget.show_model_card()

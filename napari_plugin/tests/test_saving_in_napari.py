@@ -65,10 +65,9 @@ def test_layer_save_picks_the_writer_by_extension(nlm_denoised, dicom_folder, tm
 
 
 def test_saving_a_non_dicom_layer_as_dicom_is_refused_with_a_notification(
-    viewer, tmp_path, monkeypatch
+    viewer, tmp_path, napari_notes
 ):
-    shown = []
-    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    shown = napari_notes.errors
     layer = viewer.add_image(np.ones((3, 8, 8), np.float32), name="plain")
     with pytest.warns(UserWarning, match="did not return any written paths"):
         assert layer.save(str(tmp_path / "plain.dcm"), plugin=PLUGIN) == []
@@ -77,10 +76,9 @@ def test_saving_a_non_dicom_layer_as_dicom_is_refused_with_a_notification(
 
 
 def test_the_result_is_on_top_and_the_removed_noise_is_never_saved_as_dicom(
-    viewer, ct_layer, nlm_denoised, tmp_path, monkeypatch
+    viewer, ct_layer, nlm_denoised, tmp_path, napari_notes
 ):
-    shown: list[str] = []
-    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    shown = napari_notes.errors
     removed = viewer.layers[f"{ct_layer.name} removed noise"]
     # the user sees the result, not the noise, after "Denoise volume": the removed noise
     # is hidden above it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari_medidenoise._job import JobState
 from napari_medidenoise._layers import META_KEY
 
 import medidenoise as md
@@ -36,7 +37,8 @@ def test_preview_denoises_the_slice_on_screen(
     # the level the Denoiser used, estimated on the whole volume as a volume run would
     used = md.Denoiser(str(tiny_checkpoint), device="cpu").run(np.asarray(ct_layer.data))
     assert level == pytest.approx(used.noise_level)
-    assert widget._estimate.value.startswith(f"{level:.4g}")
+    assert widget["estimated"].value.startswith(f"{level:.4g}")
+    assert widget.status.message == widget["status_line"].value == "preview ready"
 
 
 def test_volume_run_adds_denoised_and_removed_noise_layers(
@@ -44,7 +46,7 @@ def test_volume_run_adds_denoised_and_removed_noise_layers(
 ):
     widget = denoise_widget(tiny_checkpoint)
     widget.denoise_volume()
-    assert widget._cancel_button.enabled
+    assert widget["cancel"].enabled
     wait_idle(widget)
     denoised = viewer.layers[f"{ct_layer.name} denoised"]
     removed = viewer.layers[f"{ct_layer.name} removed noise"]
@@ -60,18 +62,20 @@ def test_volume_run_adds_denoised_and_removed_noise_layers(
     # test_removed_noise_layer.py checks how it is shown
     low, high = removed.contrast_limits
     assert low == pytest.approx(-high) and high > 0
-    assert widget._progress.value == widget._progress.max == 6
-    assert not widget._cancel_button.enabled
+    assert widget.status.done == widget.status.total == 6
+    assert widget["progress"].value == widget["progress"].max == 6
+    assert not widget["cancel"].enabled
 
 
 def test_the_default_choice_is_auto_and_the_layers_name_the_network_it_ran(
-    viewer, ct_layer, wait_idle
+    viewer, ct_layer, wait_idle, notes
 ):
     from napari_medidenoise._denoise_widget import DenoiseWidget
 
-    widget = DenoiseWidget(viewer)
+    widget = DenoiseWidget(viewer, notifier=notes)
     viewer.window.add_dock_widget(widget)
-    assert widget._model.value == "auto"  # what a user gets without choosing
+    assert widget["model"].value == "auto"  # what a user gets without choosing
+    assert widget.status.state is JobState.IDLE
     widget.preview_slice()
     wait_idle(widget)
     widget.denoise_volume()
@@ -80,7 +84,8 @@ def test_the_default_choice_is_auto_and_the_layers_name_the_network_it_ran(
     assert ran in ("auto: white", "auto: correlated")
     for suffix in ("preview", "denoised", "removed noise"):
         assert viewer.layers[f"{ct_layer.name} {suffix}"].metadata[META_KEY]["model"] == ran
-    assert widget._status.value.endswith(f"; {ran})")  # the user sees which network ran
+    assert widget.status.message.endswith(f"; {ran})")  # the user sees which network ran
+    assert widget["status_line"].value == widget.status.message
 
 
 def test_cancel_before_the_first_slice_adds_nothing(
@@ -92,56 +97,64 @@ def test_cancel_before_the_first_slice_adds_nothing(
     widget.denoise_volume()
     widget.cancel()
     wait_idle(widget)
-    assert widget._status.value == "cancelled"
+    assert widget.status.state is JobState.CANCELLED and widget.status.message == "cancelled"
     assert f"{layer.name} denoised" not in viewer.layers
 
 
-def test_errors_become_notifications_not_exceptions(
-    viewer, ct_layer, tmp_path, monkeypatch, denoise_widget, wait_idle
+@pytest.mark.parametrize("run", ["preview_slice", "denoise_volume"])
+def test_errors_become_one_notification_not_an_exception(
+    viewer, ct_layer, tmp_path, denoise_widget, wait_idle, notes, napari_notes, run
 ):
-    shown = []
-    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not a checkpoint")
     widget = denoise_widget(broken)
-    widget.denoise_volume()
+    getattr(widget, run)()
     wait_idle(widget)
-    assert shown and "broken.safetensors" in shown[-1]
-    assert widget._status.value.startswith("failed")
-    assert f"{ct_layer.name} denoised" not in viewer.layers
+    assert len(notes.errors) == 1 and "broken.safetensors" in notes.errors[0]
+    assert napari_notes.errors == []  # napari does not show the worker's error a second time
+    assert widget.status.state is JobState.FAILED
+    assert widget.status.message == f"failed: {widget.status.error}"
+    assert "broken.safetensors" in widget.status.error
+    assert widget["run"].enabled and widget["preview"].enabled  # ready to try again
+    assert [layer.name for layer in viewer.layers] == [ct_layer.name]  # no result layer
 
 
-def test_add_noise_widget_makes_a_seeded_noisy_layer(viewer, ct_layer):
+def test_add_noise_widget_makes_a_seeded_noisy_layer(viewer, ct_layer, notes):
     from napari_medidenoise._noise_widget import AddNoiseWidget
 
-    widget = AddNoiseWidget(viewer)
-    widget._kind.value, widget._level.value, widget._seed.value = "gaussian", 25.0, 7
+    widget = AddNoiseWidget(viewer, notifier=notes)
+    widget["kind"].value, widget["level"].value, widget["seed"].value = "gaussian", 25.0, 7
     noisy = widget.add_noise()
     assert noisy.name == f"{ct_layer.name} + gaussian noise"
     expected = md.add_noise(np.asarray(ct_layer.data, np.float32), "gaussian", 25.0, rng=7)
     np.testing.assert_array_equal(noisy.data, expected)
     np.testing.assert_allclose(noisy.scale, ct_layer.scale)
+    assert notes.errors == []
 
 
 def test_a_long_error_does_not_widen_the_dock_or_the_window(
-    viewer, ct_layer, qtbot, monkeypatch, denoise_widget
+    viewer, ct_layer, qtbot, tmp_path, denoise_widget, wait_idle, notes
 ):
-    shown = []
-    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
-    widget = denoise_widget("nlm")
-    window = viewer.window._qt_window
+    folder = tmp_path / ("a-very-long-folder-name-" * 8) / ("and-another-one-" * 10)
+    folder.mkdir(parents=True)
+    broken = folder / "checkpoint.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    widget = denoise_widget(broken)
+    window = widget.native.window()  # the viewer's main window, where the widget is docked
     window.resize(1200, 800)
     qtbot.wait(50)
     before = window.width(), widget.native.width()
-    message = "/a/very/long/path/" * 60 + "checkpoint.safetensors: not a checkpoint"
-    widget._on_error(RuntimeError(message))
+    widget.denoise_volume()
+    wait_idle(widget)
     qtbot.wait(50)
+    message = widget.status.message
+    assert message.startswith("failed: ") and str(broken) in message and len(message) > 400
     assert (window.width(), widget.native.width()) == before
-    assert widget._status.native.sizeHint().width() < 500
+    line = widget["status_line"]
+    assert line.native.sizeHint().width() < 500
     # the whole message stays available: status value and tooltip, and the notification
-    assert widget._status.value == f"failed: {message}"
-    assert widget._status.tooltip == f"failed: {message}"
-    assert shown[-1].endswith(message)
+    assert line.value == line.tooltip == message
+    assert notes.errors == [f"medidenoise: {widget.status.error}"]
 
 
 def test_a_preview_after_a_volume_run_shows_no_stale_progress(
@@ -150,11 +163,11 @@ def test_a_preview_after_a_volume_run_shows_no_stale_progress(
     widget = denoise_widget("nlm")
     widget.denoise_volume()
     wait_idle(widget)
-    assert widget._progress.value == widget._progress.max
+    assert widget["progress"].value == widget["progress"].max == widget.status.total
     widget.preview_slice()
     wait_idle(widget)
-    assert widget._status.value == "preview ready"
-    assert widget._progress.value == 0
+    assert widget.status.message == "preview ready"
+    assert widget["progress"].value == 0
 
 
 def test_gui_tests_run_on_the_qt_binding_napari_recommends(viewer):
@@ -165,5 +178,7 @@ def test_gui_tests_run_on_the_qt_binding_napari_recommends(viewer):
 
     if importlib.util.find_spec("PyQt6") is None:
         pytest.skip("PyQt6 is not installed: pip install 'napari-medidenoise[testing]'")
+    from qtpy.QtWidgets import QApplication
+
     assert qtpy.API_NAME == "PyQt6"
-    assert viewer.window._qt_window.isWindow()
+    assert type(QApplication.instance()).__module__.startswith("PyQt6")

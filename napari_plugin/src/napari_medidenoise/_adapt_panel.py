@@ -4,6 +4,9 @@ It fine-tunes the model chosen in the Denoise widget on the chosen image alone
 (``medidenoise.adapt``) in the background, with progress, a time budget and
 Cancel. The adapted model is saved as a checkpoint and becomes the widget's
 selected model; "Save adapted model" copies it wherever the user wants.
+
+The panel knows its host only through :class:`AdaptHost`: what the user chose,
+and a way to select a checkpoint. It imports nothing of the Denoise widget.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import shutil
 import threading
 from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from magicgui.types import FileDialogMode
@@ -27,71 +30,105 @@ from magicgui.widgets import (
 )
 
 from napari_medidenoise._adapt_worker import AdaptJob, AdaptProgress, AdaptResult, adapt_steps
+from napari_medidenoise._job import BackgroundJob, JobState, JobStatus
+from napari_medidenoise._notify import NapariNotifier, Notifier
+from napari_medidenoise._state import DenoiseSettings
 
 if TYPE_CHECKING:
-    from napari_medidenoise._denoise_widget import DenoiseWidget
+    from napari.layers import Image
 
-__all__ = ["AdaptPanel"]
-
-
-class _Failure:
-    """A worker's error, returned (not raised) so it reaches the GUI as a notification."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
+__all__ = ["AdaptHost", "AdaptPanel"]
 
 
-def _adapt_job(
-    data: np.ndarray, job: AdaptJob, name: str, cancel: threading.Event
-) -> Generator[AdaptProgress, None, AdaptResult | _Failure | None]:
-    """Worker body: the result, a failure, or None when cancelled."""
-    try:
-        return (yield from adapt_steps(data, job, name, cancel=cancel))
-    except Exception as exc:  # worker boundary: failures become notifications
-        return _Failure(exc)
+class AdaptHost(Protocol):
+    """What the adapt panel needs from the widget it sits in."""
+
+    def current_choice(self) -> tuple[Image | None, DenoiseSettings]:
+        """The chosen image layer (``None`` without one) and the denoising settings."""
+
+    def select_checkpoint(self, path: Path) -> None:
+        """Make the checkpoint file ``path`` the chosen model."""
+
+
+def _adapt_body(
+    data: np.ndarray, job: AdaptJob, name: str, *, cancel: threading.Event
+) -> Generator[AdaptProgress, None, AdaptResult | None]:
+    """Worker body: the result, or None when cancelled."""
+    return (yield from adapt_steps(data, job, name, cancel=cancel))
 
 
 class AdaptPanel(Container):
-    """Budget, method, Adapt / Cancel / Save buttons and progress, under the Denoise widget."""
+    """Budget, method, Adapt / Cancel / Save buttons and progress, under the Denoise widget.
 
-    def __init__(self, owner: DenoiseWidget) -> None:
-        super().__init__(label="adapt")
-        self.owner = owner
-        self.worker: Any = None
+    Parameters
+    ----------
+    host : AdaptHost
+        Gives the image and the model to adapt, and receives the adapted checkpoint.
+    notifier : Notifier, optional
+        Where errors and news go (default: napari's notifications).
+
+    Attributes
+    ----------
+    result : AdaptResult or None
+        The last adapted model, ``None`` before the first.
+    """
+
+    def __init__(self, host: AdaptHost, *, notifier: Notifier | None = None) -> None:
+        super().__init__(name="adapt", label="adapt")
+        self.host = host
+        self.notifier: Notifier = notifier if notifier is not None else NapariNotifier()
         self.result: AdaptResult | None = None
-        self._cancel = threading.Event()
-        self._minutes = FloatSpinBox(label="budget (min)", value=3.0, min=0.05, max=240, step=0.5)
-        self._method = ComboBox(label="method", choices=["auto", "recorrupt", "blindspot"])
-        self._adapt_button = PushButton(text="Adapt to this image")
-        self._cancel_button = PushButton(text="Cancel adapting", enabled=False)
-        self._progress = ProgressBar(label="adapting", value=0, min=0, max=1)
-        self._status = Label(label="adapted model", value="-")
-        self._save_path = FileEdit(label="save as", mode=FileDialogMode.OPTIONAL_FILE,
+        self._job = BackgroundJob(self.notifier)
+        self._minutes = FloatSpinBox(name="budget", label="budget (min)", value=3.0, min=0.05,
+                                     max=240, step=0.5)  # fmt: skip
+        self._method = ComboBox(name="method", choices=["auto", "recorrupt", "blindspot"])
+        self._adapt_button = PushButton(name="adapt", label="", text="Adapt to this image")
+        self._cancel_button = PushButton(name="cancel", label="", text="Cancel adapting",
+                                         enabled=False)  # fmt: skip
+        self._progress = ProgressBar(name="progress", label="adapting", value=0, min=0, max=1)
+        self._status = Label(name="adapted", label="adapted model", value="-")
+        self._save_path = FileEdit(name="save_as", label="save as",
+                                   mode=FileDialogMode.OPTIONAL_FILE,
                                    filter="*.safetensors")  # fmt: skip
-        self._save_button = PushButton(text="Save adapted model", enabled=False)
+        self._save_button = PushButton(name="save", label="", text="Save adapted model",
+                                       enabled=False)  # fmt: skip
         self.extend([self._minutes, self._method, self._adapt_button, self._cancel_button,
                      self._progress, self._status, self._save_path, self._save_button])  # fmt: skip
         self._adapt_button.changed.connect(self.adapt)
         self._cancel_button.changed.connect(self.cancel)
         self._save_button.changed.connect(self.save)
+        self.status.events.all.connect(self._show_status)
 
-    def _job(self) -> tuple[Any, AdaptJob] | None:
-        from napari.utils.notifications import show_error
+    @property
+    def status(self) -> JobStatus:
+        """The adaptation job: its :class:`JobState`, message and progress (evented)."""
+        return self._job.status
 
-        owner = self.owner
-        owner._sync_settings()
-        layer = owner._layer.value
+    def _show_status(self, _info: Any = None) -> None:
+        """Draw the buttons, the progress bar and the status line from :attr:`status`."""
+        s = self.status
+        self._adapt_button.enabled = not s.busy
+        self._cancel_button.enabled = s.state is JobState.RUNNING
+        self._progress.max = s.total
+        self._progress.value = s.done
+        if s.message:
+            self._status.value = s.message
+        self._save_button.enabled = self.result is not None
+
+    def _job_for(self) -> tuple[Image, AdaptJob] | None:
+        layer, s = self.host.current_choice()
         if layer is None:
-            show_error("medidenoise: open an image first (no image layer to adapt to)")
+            self.notifier.error("medidenoise: open an image first (no image layer to adapt to)")
             return None
-        s = owner.settings
         if s.model == "nlm":
-            show_error("medidenoise: non-local means has nothing to adapt; pick a network model")
+            self.notifier.error(
+                "medidenoise: non-local means has nothing to adapt; pick a network model"
+            )
             return None
         try:
             model = s.job().model
         except ValueError as exc:
-            show_error(f"medidenoise: {exc}")
+            self.notifier.error(f"medidenoise: {exc}")
             return None
         level = None if s.auto_noise else float(s.noise_level) or None
         job = AdaptJob(model=model, minutes=float(self._minutes.value),
@@ -100,75 +137,47 @@ class AdaptPanel(Container):
 
     def adapt(self, _value: Any = None) -> None:
         """Start adapting the selected model to the selected image in a background worker."""
-        from napari.qt.threading import create_worker
-
-        picked = self._job()
-        if picked is None or self.worker is not None:
+        picked = None if self.status.busy else self._job_for()
+        if picked is None:
             return
         layer, job = picked
-        self._cancel = threading.Event()
-        worker = create_worker(_adapt_job, np.asarray(layer.data), job, layer.name, self._cancel)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_done)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self._adapt_button.enabled = False
-        self._cancel_button.enabled = True
-        self._progress.value = 0
-        self._status.value = f"adapting to {layer.name}..."
-        worker.start()
+        self._status.tooltip = None
+        self._job.start(
+            _adapt_body, np.asarray(layer.data), job, layer.name,
+            message=f"adapting to {layer.name}...", on_done=self._on_done,
+            on_progress=self._on_progress, cancelled="cancelled (model unchanged)",
+        )  # fmt: skip
 
     def cancel(self, _value: Any = None) -> None:
         """Stop adapting at the next training step; the selected model stays as it was."""
-        self._cancel.set()
-        self._status.value = "cancelling..."
+        self._job.cancel()
 
     def _on_progress(self, progress: AdaptProgress) -> None:
-        self._progress.max = max(1, progress.total)
-        self._progress.value = min(progress.done, progress.total)
+        self.status.advance(progress.done, progress.total)
 
-    def _on_done(self, outcome: AdaptResult | _Failure | None) -> None:
-        from napari.utils.notifications import show_error, show_info
-
-        if isinstance(outcome, _Failure):
-            show_error(f"medidenoise: {outcome.error}")
-            self._status.value = f"failed: {outcome.error}"
-            return
-        if outcome is None:
-            self._status.value = "cancelled (model unchanged)"
-            return
+    def _on_done(self, outcome: AdaptResult) -> str:
+        """Select the adapted model in the host; returns the status (the guard's decision)."""
         self.result = outcome
-        owner = self.owner
-        owner._model.value = "checkpoint"
-        owner._checkpoint.value = outcome.checkpoint
-        owner._sync_settings()
+        self.host.select_checkpoint(outcome.checkpoint)
         info = outcome.info
         kept = "adapted weights kept" if info.get("kept") == "adapted" else "base model kept"
-        self._status.value = (
+        self._status.tooltip = info.get("reason", "")
+        self.notifier.info(
+            f"medidenoise: {info.get('reason', kept)}; model selected ({outcome.checkpoint.name})"
+        )
+        return (
             f"{kept} ({info['method']}, {info['steps']} steps; estimated "
             f"{info['estimated_psnr_base']:.1f} -> {info['estimated_psnr_adapted']:.1f} dB)"
         )
-        self._status.tooltip = info.get("reason", "")
-        self._save_button.enabled = True
-        show_info(
-            f"medidenoise: {info.get('reason', kept)}; model selected ({outcome.checkpoint.name})"
-        )
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        self._adapt_button.enabled = True
-        self._cancel_button.enabled = False
 
     def save(self, _value: Any = None) -> Path | None:
         """Copy the adapted checkpoint to the "save as" path (``.safetensors`` added)."""
-        from napari.utils.notifications import show_error
-
         target = self._save_path.value
         if self.result is None:
-            show_error("medidenoise: nothing to save yet; adapt a model first")
+            self.notifier.error("medidenoise: nothing to save yet; adapt a model first")
             return None
         if not isinstance(target, Path) or target == Path(".") or target.is_dir():
-            show_error("medidenoise: choose a file name to save the adapted model as")
+            self.notifier.error("medidenoise: choose a file name to save the adapted model as")
             return None
         if target.suffix != ".safetensors":
             target = target.with_name(target.name + ".safetensors")
@@ -178,7 +187,7 @@ class AdaptPanel(Container):
             tmp.replace(target)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            show_error(f"medidenoise: cannot save {target}: {exc}")
+            self.notifier.error(f"medidenoise: cannot save {target}: {exc}")
             return None
-        self._status.value = f"saved {target.name}"
+        self.status.message = f"saved {target.name}"
         return target

@@ -1,10 +1,14 @@
-"""The Denoise widget: a view over :class:`DenoiseSettings`; compute runs in workers."""
+"""The Denoise widget: a view over :class:`DenoiseSettings` and a :class:`JobStatus`.
+
+Compute runs in workers (:class:`BackgroundJob`); the buttons, progress bar and status
+line are drawn from the job's evented status, never set on their own.
+"""
 
 from __future__ import annotations
 
-import threading
+import dataclasses
 from collections.abc import Generator
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +26,7 @@ from magicgui.widgets import (
 )
 
 from napari_medidenoise._adapt_panel import AdaptPanel
+from napari_medidenoise._job import BackgroundJob, JobState, JobStatus
 from napari_medidenoise._layers import (
     DIFFERENCE,
     DIFFERENCE_COLORMAP,
@@ -30,6 +35,7 @@ from napari_medidenoise._layers import (
     difference_limits,
     source_volume,
 )
+from napari_medidenoise._notify import NapariNotifier, Notifier
 from napari_medidenoise._run_report import card_text, run_text, warnings_text
 from napari_medidenoise._state import MODEL_CHOICES, DenoiseSettings, available_devices
 from napari_medidenoise._status import StatusLabel, text_box
@@ -49,46 +55,37 @@ from napari_medidenoise._workers import (
 )
 
 if TYPE_CHECKING:
+    import threading
+
     import napari
     from napari.layers import Image
 
 __all__ = ["DenoiseWidget"]
 
 
-@dataclass(frozen=True)
-class _VolumeRequest:
-    """What a "Denoise volume" run was started with; the widget may change meanwhile."""
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    """What a run was started with; the widget may change meanwhile, the result may not."""
 
     layer: Image
     job: DenoiseJob
-    removed_noise: bool
+    removed_noise: bool = True
+    axis: int = 0
+    index: int | None = None
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """A worker's error, returned (not raised) so it reaches the GUI as a notification."""
-
-    error: Exception
-
-
-def _preview_job(
-    data: np.ndarray, index: int | None, job: DenoiseJob, axis: int, source: Any = None
-) -> SliceResult | _Failure:
+def _preview_body(
+    data: np.ndarray, index: int | None, job: DenoiseJob, axis: int, source: Any
+) -> SliceResult:
     """Worker body of "Preview slice"."""
-    try:
-        return denoise_slice(data, index, job, axis=axis, source=source)
-    except Exception as exc:  # worker boundary: failures become notifications
-        return _Failure(exc)
+    return denoise_slice(data, index, job, axis=axis, source=source)
 
 
-def _volume_job(
-    data: np.ndarray, job: DenoiseJob, cancel: threading.Event, source: Any = None
-) -> Generator[Progress, None, VolumeResult | _Failure | None]:
-    """Worker body of "Denoise volume": the result, a failure, or None when cancelled."""
-    try:
-        return (yield from denoise_volume_steps(data, job, cancel=cancel, source=source))
-    except Exception as exc:  # worker boundary: failures become notifications
-        return _Failure(exc)
+def _volume_body(
+    data: np.ndarray, job: DenoiseJob, source: Any, *, cancel: threading.Event
+) -> Generator[Progress, None, VolumeResult | None]:
+    """Worker body of "Denoise volume": the result, or None when cancelled."""
+    return (yield from denoise_volume_steps(data, job, cancel=cancel, source=source))
 
 
 class DenoiseWidget(Container):
@@ -98,51 +95,64 @@ class DenoiseWidget(Container):
     ----------
     napari_viewer : napari.viewer.Viewer
         The viewer whose image layers are offered and receive the results.
+    notifier : Notifier, optional
+        Where errors, warnings and news go (default: napari's notifications).
+
+    Attributes
+    ----------
+    settings : DenoiseSettings
+        What the user chose, copied from the controls.
+    adapt_panel : AdaptPanel
+        "Adapt to this image", below the denoising controls.
+    run_report : magicgui.widgets.TextEdit
+        The record, figures and warnings of the last run, or a model card.
     """
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+    def __init__(
+        self, napari_viewer: napari.viewer.Viewer, *, notifier: Notifier | None = None
+    ) -> None:
         super().__init__()
         self.viewer = napari_viewer
+        self.notifier: Notifier = notifier if notifier is not None else NapariNotifier()
         devices = available_devices()
         self.settings = DenoiseSettings(device=devices[-1])
-        self.worker: Any = None
-        self._cancel = threading.Event()
-        self._source: Image | None = None
-        self._slice: tuple[int, int | None] = (0, None)
-        self._preview_job = DenoiseJob()
-        self._request: _VolumeRequest | None = None
+        self._job = BackgroundJob(self.notifier)
         self._warned: tuple[str, ...] = ()  # the last warnings notified, with their layer
-        self._layer = ComboBox(label="image", choices=self._layer_choices)
+        self._layer = ComboBox(name="image", choices=self._layer_choices)
         self._model = ComboBox(
-            label="model", choices=[(text, key) for key, text in MODEL_CHOICES.items()]
+            name="model", choices=[(text, key) for key, text in MODEL_CHOICES.items()]
         )
         self._checkpoint = FileEdit(
-            label="checkpoint", mode=FileDialogMode.EXISTING_FILE, visible=False
+            name="checkpoint", mode=FileDialogMode.EXISTING_FILE, visible=False
         )
-        self._auto = CheckBox(text="estimate noise level", value=True)
-        self._level = FloatSpinBox(label="noise level", min=0.0, max=1e9, step=0.1, enabled=False)
-        self._estimate = Label(label="estimated", value="-")
-        self._device = ComboBox(label="device", choices=devices, value=devices[-1])
-        self._removed = CheckBox(text="add removed-noise layer", value=True)
-        self._ensemble = CheckBox(text="8 flips/rotations (better, 8x slower)", value=False)
+        self._auto = CheckBox(name="auto_noise", label="", text="estimate noise level", value=True)
+        self._level = FloatSpinBox(name="noise_level", min=0.0, max=1e9, step=0.1, enabled=False)
+        self._estimate = Label(name="estimated", value="-")
+        self._device = ComboBox(name="device", choices=devices, value=devices[-1])
+        self._removed = CheckBox(name="removed_noise", label="", text="add removed-noise layer",
+                                 value=True)  # fmt: skip
+        self._ensemble = CheckBox(
+            name="self_ensemble", label="", text="8 flips/rotations (better, 8x slower)",
+            value=False,
+        )  # fmt: skip
         self._rician = CheckBox(
-            text="magnitude MR: remove Rician bias", value=False,
+            name="rician", label="", text="magnitude MR: remove Rician bias", value=False,
             tooltip="always; 'auto' does it unasked where the dark background is Rayleigh noise",
         )  # fmt: skip
-        self._preview_button = PushButton(text="Preview slice")
-        self._run_button = PushButton(text="Denoise volume")
-        self._cancel_button = PushButton(text="Cancel", enabled=False)
-        self._progress = ProgressBar(label="progress", value=0, min=0, max=1)
-        self._status = StatusLabel(label="status", value="")
-        self._card_button = PushButton(text="Model card")
-        self.run_report = text_box(label="run", value="", visible=False)
+        self._preview_button = PushButton(name="preview", label="", text="Preview slice")
+        self._run_button = PushButton(name="run", label="", text="Denoise volume")
+        self._cancel_button = PushButton(name="cancel", label="", text="Cancel", enabled=False)
+        self._progress = ProgressBar(name="progress", value=0, min=0, max=1)
+        self._status = StatusLabel(name="status_line", label="status", value="")
+        self._card_button = PushButton(name="model_card", label="", text="Model card")
+        self.run_report = text_box(name="run_report", label="run", value="", visible=False)
         self.extend(
             [self._layer, self._model, self._checkpoint, self._auto, self._level, self._estimate,
              self._device, self._removed, self._ensemble, self._rician, self._preview_button,
              self._run_button, self._cancel_button, self._progress, self._status,
              self._card_button, self.run_report]
         )  # fmt: skip
-        self.adapt_panel = AdaptPanel(self)
+        self.adapt_panel = AdaptPanel(self, notifier=self.notifier)
         self.append(self.adapt_panel)
         for widget in (self._model, self._checkpoint, self._auto, self._level, self._device,
                        self._removed, self._ensemble, self._rician):  # fmt: skip
@@ -151,10 +161,27 @@ class DenoiseWidget(Container):
         self._run_button.changed.connect(self.denoise_volume)
         self._cancel_button.changed.connect(self.cancel)
         self._card_button.changed.connect(self.show_model_card)
+        self.status.events.all.connect(self._show_status)
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_layers)
 
-    # -- settings ----------------------------------------------------------------------------
+    @property
+    def status(self) -> JobStatus:
+        """The preview / volume job: its :class:`JobState`, message and progress (evented)."""
+        return self._job.status
+
+    # -- settings, and what the adapt panel may ask for ------------------------------------
+    def current_choice(self) -> tuple[Image | None, DenoiseSettings]:
+        """The chosen image layer (``None`` without one) and a copy of the settings."""
+        self._sync_settings()
+        return self._layer.value, dataclasses.replace(self.settings)
+
+    def select_checkpoint(self, path: str | Path) -> None:
+        """Make the checkpoint file ``path`` the chosen model, shown in the controls."""
+        self._model.value = "checkpoint"
+        self._checkpoint.value = Path(path)
+        self._sync_settings()
+
     def _layer_choices(self, _widget: Any) -> list[tuple[str, Image]]:
         return image_layer_choices(self.viewer)
 
@@ -183,54 +210,43 @@ class DenoiseWidget(Container):
         if self.settings.auto_noise:
             self._level.value = level
 
-    def _start(self, worker: Any, busy: str) -> None:
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self._preview_button.enabled = self._run_button.enabled = False
-        self._status.value = busy
-        worker.start()
+    def _show_status(self, _info: Any = None) -> None:
+        """Draw the buttons, the progress bar and the status line from :attr:`status`."""
+        s = self.status
+        self._preview_button.enabled = self._run_button.enabled = not s.busy
+        self._cancel_button.enabled = s.state is JobState.RUNNING and s.cancellable
+        self._progress.max = s.total
+        self._progress.value = s.done
+        self._status.value = s.message
 
     def _job_for(self) -> tuple[Image, DenoiseJob] | None:
-        from napari.utils.notifications import show_error
-
-        self._sync_settings()
-        layer = self._layer.value
+        layer, settings = self.current_choice()
         if layer is None:
-            show_error("medidenoise: open an image first (no image layer to denoise)")
+            self.notifier.error("medidenoise: open an image first (no image layer to denoise)")
             return None
         try:
-            return layer, self.settings.job()
+            return layer, settings.job()
         except ValueError as exc:
-            show_error(f"medidenoise: {exc}")
+            self.notifier.error(f"medidenoise: {exc}")
             return None
 
     # -- preview -----------------------------------------------------------------------------
     def preview_slice(self, _value: Any = None) -> None:
         """Denoise the slice on screen in a worker; the result appears as "<name> preview"."""
-        from napari.qt.threading import create_worker
-
-        picked = self._job_for()
-        if picked is None or self.worker is not None:
+        picked = None if self.status.busy else self._job_for()
+        if picked is None:
             return
         layer, job = picked
         axis, index = current_slice(self.viewer, layer)
-        self._source, self._slice, self._preview_job = layer, (axis, index), job
-        self._progress.value = 0  # the bar tracks volume runs: no stale value beside a preview
-        source = source_volume(layer.metadata)
-        worker = create_worker(_preview_job, np.asarray(layer.data), index, job, axis, source)
-        worker.returned.connect(self._on_preview_done)
-        self._start(
-            worker, f"previewing slice {index}..." if index is not None else "previewing..."
-        )
+        request = _Request(layer, job, axis=axis, index=index)
+        self._job.start(
+            _preview_body, np.asarray(layer.data), index, job, axis, source_volume(layer.metadata),
+            message=f"previewing slice {index}..." if index is not None else "previewing...",
+            on_done=partial(self._on_preview_done, request),
+        )  # fmt: skip
 
-    def _on_preview_done(self, outcome: SliceResult | _Failure) -> None:
-        if isinstance(outcome, _Failure):
-            self._on_error(outcome.error)
-            return
-        layer, (axis, index), job = self._source, self._slice, self._preview_job
-        if layer is None:  # the run's layer is gone: nothing to publish next to
-            return
+    def _on_preview_done(self, request: _Request, outcome: SliceResult) -> str:
+        layer, axis, index, job = request.layer, request.axis, request.index, request.job
         translate = list(layer.translate)
         data = outcome.denoised
         if index is not None:
@@ -244,52 +260,37 @@ class DenoiseWidget(Container):
         self._show_noise_level(outcome.noise_level, job, "volume" if index is not None else "image")
         text = run_text(outcome.provenance, warnings=outcome.warnings)
         self._show_run(text, outcome.warnings, layer.name)
-        self._status.value = "preview ready"
+        return "preview ready"
 
     # -- whole volume ------------------------------------------------------------------------
     def denoise_volume(self, _value: Any = None) -> None:
         """Denoise the whole layer in a background worker with progress and Cancel."""
-        from napari.qt.threading import create_worker
-
-        picked = self._job_for()
-        if picked is None or self.worker is not None:
+        picked = None if self.status.busy else self._job_for()
+        if picked is None:
             return
         layer, job = picked
-        self._request = _VolumeRequest(layer, job, removed_noise=self.settings.removed_noise)
-        self._cancel = threading.Event()
-        source = source_volume(layer.metadata)
-        worker = create_worker(_volume_job, np.asarray(layer.data), job, self._cancel, source)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_volume_done)
-        self._cancel_button.enabled = True
-        self._progress.value = 0
-        self._start(worker, "denoising volume...")
+        request = _Request(layer, job, removed_noise=self.settings.removed_noise)
+        self._job.start(
+            _volume_body, np.asarray(layer.data), job, source_volume(layer.metadata),
+            message="denoising volume...", on_done=partial(self._on_volume_done, request),
+            on_progress=partial(self._on_progress, job),
+        )  # fmt: skip
 
     def cancel(self, _value: Any = None) -> None:
         """Ask the running volume job to stop at the next slice batch."""
-        self._cancel.set()
-        self._status.value = "cancelling..."
+        self._job.cancel()
 
-    def _on_progress(self, progress: Progress) -> None:
-        self._progress.max = max(1, progress.total)
-        self._progress.value = progress.done
-        if self._request is not None:
-            self._show_noise_level(progress.noise_level, self._request.job, "volume")
+    def _on_progress(self, job: DenoiseJob, progress: Progress) -> None:
+        self.status.advance(progress.done, progress.total)
+        self._show_noise_level(progress.noise_level, job, "volume")
 
-    def _on_volume_done(self, outcome: VolumeResult | _Failure | None) -> None:
+    def _on_volume_done(self, request: _Request, outcome: VolumeResult) -> str:
         """Publish the result of the run as it was started (later widget changes do not apply).
 
-        A cancelled run adds no layer. The denoised layer goes above the other
-        layers (only its hidden removed noise is higher) and is selected, so the
-        user sees the result; :meth:`_publish_removed_noise` adds the removed noise.
+        The denoised layer goes above the other layers (only its hidden removed
+        noise is higher) and is selected, so the user sees the result;
+        :meth:`_publish_removed_noise` adds the removed noise. Returns the status.
         """
-        request, self._request = self._request, None
-        if isinstance(outcome, _Failure):
-            self._on_error(outcome.error)
-            return
-        if outcome is None or request is None:
-            self._status.value = "cancelled"
-            return
         layer = request.layer
         facts: dict[str, Any] = {
             "noise_level": outcome.noise_level,
@@ -306,13 +307,13 @@ class DenoiseWidget(Container):
         self.viewer.layers.selection.active = denoised
         from medidenoise import auto_pick  # loaded with the model already
 
+        warned = outcome.quality.warnings if outcome.quality is not None else []
+        self._show_run(run_text(outcome.provenance, outcome.quality), warned, layer.name)
         level = outcome.noise_level
         details = [] if level is None else [f"{level:.4g} noise level"]
         if auto_pick(outcome.model) is not None:  # which network auto picked for this volume
             details.append(outcome.model)
-        self._status.value = f"denoised ({'; '.join(details)})" if details else "denoised"
-        warned = outcome.quality.warnings if outcome.quality is not None else []
-        self._show_run(run_text(outcome.provenance, outcome.quality), warned, layer.name)
+        return f"denoised ({'; '.join(details)})" if details else "denoised"
 
     def _publish_removed_noise(
         self, layer: Image, residual: np.ndarray, facts: dict[str, Any]
@@ -353,12 +354,10 @@ class DenoiseWidget(Container):
     def _show_run(self, text: str, warnings: list[str], layer: str) -> None:
         """Show the run's record, figures and warnings; warnings also as a notification, once
         per layer (previews of one volume do not repeat what was said)."""
-        from napari.utils.notifications import show_warning
-
         self.run_report.value, self.run_report.visible = text, bool(text)
         said = (layer, *warnings)
         if warnings and said != self._warned:
-            show_warning(f"medidenoise: {layer}: {warnings_text(warnings)}")
+            self.notifier.warning(f"medidenoise: {layer}: {warnings_text(warnings)}")
         self._warned = said
 
     def show_model_card(self, _value: Any = None) -> str:
@@ -370,15 +369,3 @@ class DenoiseWidget(Container):
         text = card_text(chosen)
         self.run_report.value, self.run_report.visible = text, True
         return text
-
-    # -- both --------------------------------------------------------------------------------
-    def _on_error(self, exc: BaseException) -> None:
-        from napari.utils.notifications import show_error
-
-        show_error(f"medidenoise: {exc}")
-        self._status.value = f"failed: {exc}"
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        self._cancel_button.enabled = False
-        self._preview_button.enabled = self._run_button.enabled = True

@@ -8,6 +8,7 @@ from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButto
 
 import medidenoise as md
 from napari_medidenoise._layers import ROLE_NOISY
+from napari_medidenoise._notify import NapariNotifier, Notifier
 from napari_medidenoise._state import NoiseSettings
 from napari_medidenoise._viewer_tools import image_layer_choices, publish_layer
 from napari_medidenoise._workers import add_noise_to
@@ -31,21 +32,26 @@ class AddNoiseWidget(Container):
     ----------
     napari_viewer : napari.viewer.Viewer
         The viewer whose image layers are offered and receive the result.
+    notifier : Notifier, optional
+        Where errors go (default: napari's notifications).
     """
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+    def __init__(
+        self, napari_viewer: napari.viewer.Viewer, *, notifier: Notifier | None = None
+    ) -> None:
         super().__init__()
         self.viewer = napari_viewer
+        self.notifier: Notifier = notifier if notifier is not None else NapariNotifier()
         self.settings = NoiseSettings()
         kinds = list(md.NOISE_KINDS)
         self.settings.kind = self.settings.kind if self.settings.kind in kinds else kinds[0]
-        self._layer = ComboBox(label="image", choices=self._layer_choices)
-        self._kind = ComboBox(label="kind", choices=kinds, value=self.settings.kind)
-        self._level = FloatSpinBox(label="level", min=0.0, max=1e9, step=0.01,
+        self._layer = ComboBox(name="image", choices=self._layer_choices)
+        self._kind = ComboBox(name="kind", choices=kinds, value=self.settings.kind)
+        self._level = FloatSpinBox(name="level", min=0.0, max=1e9, step=0.01,
                                    value=self.settings.level)  # fmt: skip
-        self._hint = Label(value="")
-        self._seed = SpinBox(label="seed", min=0, max=2**31 - 1, value=self.settings.seed)
-        self._add_button = PushButton(text="Add noise")
+        self._hint = Label(name="hint", label="", value="")
+        self._seed = SpinBox(name="seed", min=0, max=2**31 - 1, value=self.settings.seed)
+        self._add_button = PushButton(name="add", label="", text="Add noise")
         self.extend([self._layer, self._kind, self._level, self._hint, self._seed,
                      self._add_button])  # fmt: skip
         for widget in (self._kind, self._level, self._seed):
@@ -70,18 +76,16 @@ class AddNoiseWidget(Container):
 
     def add_noise(self, _value: Any = None) -> Image | None:
         """Add noise to the chosen layer as "<name> + <kind> noise"; errors are notified."""
-        from napari.utils.notifications import show_error
-
         self._sync_settings()
         layer = self._layer.value
         if layer is None:
-            show_error("medidenoise: open an image first (no image layer to add noise to)")
+            self.notifier.error("medidenoise: open an image first (no image layer to add noise to)")
             return None
         s = self.settings
         try:
             noisy = add_noise_to(layer.data, s.kind, s.level, s.seed)
         except (md.MedidenoiseError, ValueError, TypeError) as exc:
-            show_error(f"medidenoise: {exc}")
+            self.notifier.error(f"medidenoise: {exc}")
             return None
         name = f"{layer.name} + {s.kind} noise"
         return publish_layer(self.viewer, layer, name, noisy, role=ROLE_NOISY, noise_kind=s.kind,

@@ -8,12 +8,14 @@ and the swipe layer are quick and run at once.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSlider, PushButton
 
 import medidenoise as md
+from napari_medidenoise._job import BackgroundJob, JobState, JobStatus
 from napari_medidenoise._layers import (
     ROLE_DENOISED,
     ROLE_REMOVED_NOISE,
@@ -21,6 +23,7 @@ from napari_medidenoise._layers import (
     layer_role,
     source_volume,
 )
+from napari_medidenoise._notify import NapariNotifier, Notifier
 from napari_medidenoise._run_report import card_text, run_text
 from napari_medidenoise._status import text_box
 from napari_medidenoise._viewer_tools import image_layer_choices
@@ -28,12 +31,9 @@ from napari_medidenoise._viewer_tools import image_layer_choices
 
 def _quality_job(
     original: md.Volume | np.ndarray, denoised: np.ndarray, provenance: md.Provenance | None
-) -> md.QualityReport | Exception:
-    """Worker body of "Measure quality": the report, or the error (never raised into Qt)."""
-    try:
-        return md.quality_report(original, denoised, provenance=provenance)
-    except Exception as exc:  # worker boundary: failures are shown, not raised
-        return exc
+) -> md.QualityReport:
+    """Worker body of "Measure quality"."""
+    return md.quality_report(original, denoised, provenance=provenance)
 
 
 if TYPE_CHECKING:
@@ -76,28 +76,34 @@ class QualityWidget(Container):
     ----------
     napari_viewer : napari.viewer.Viewer
         The viewer whose layers are measured.
+    notifier : Notifier, optional
+        Where errors go (default: napari's notifications).
     """
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+    def __init__(
+        self, napari_viewer: napari.viewer.Viewer, *, notifier: Notifier | None = None
+    ) -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self.worker: Any = None
+        self.notifier: Notifier = notifier if notifier is not None else NapariNotifier()
+        self._job = BackgroundJob(self.notifier)
         #: the last quality report measured (``None`` before the first)
         self.last_report: md.QualityReport | None = None
-        self._record: md.Provenance | None = None
         self._cut: int | None = None
         choices = self._image_choices
         self.before = ComboBox(label="before", choices=choices)
         self.after = ComboBox(label="after", choices=choices)
-        self._measure = PushButton(text="Measure quality")
+        self._measure = PushButton(name="measure", label="", text="Measure quality")
         self.report = text_box(value="")
         self.rois = ComboBox(label="ROIs (shapes)", choices=self._shapes_choices)
-        self._roi_button = PushButton(text="SNR / CNR (shape 1: signal, 2: background)")
+        self._roi_button = PushButton(
+            name="measure_rois", label="", text="SNR / CNR (shape 1: signal, 2: background)"
+        )
         self.roi_report = text_box(value="")
         self.split = FloatSlider(label="swipe", min=0.0, max=1.0, step=0.01, value=0.5)
-        self._swipe_button = PushButton(text="Swipe view")
+        self._swipe_button = PushButton(name="swipe", label="", text="Swipe view")
         self.card_model = ComboBox(label="model card", choices=list(md.CARD_MODELS))
-        self._card_button = PushButton(text="Show model card")
+        self._card_button = PushButton(name="show_card", label="", text="Show model card")
         self.card = text_box(value="")
         self._measure.changed.connect(self.measure)
         self._roi_button.changed.connect(self.measure_rois)
@@ -113,7 +119,18 @@ class QualityWidget(Container):
         )  # fmt: skip
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh)
+        self.status.events.all.connect(self._show_status)
         self._guess_pair()
+
+    @property
+    def status(self) -> JobStatus:
+        """The "Measure quality" job: its :class:`JobState` and message (evented)."""
+        return self._job.status
+
+    def _show_status(self, _info: Any = None) -> None:
+        self._measure.enabled = not self.status.busy
+        if self.status.state is JobState.FAILED:
+            self.report.value = f"could not measure: {self.status.error}"
 
     # -- layer pickers -----------------------------------------------------------------------
     def _image_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
@@ -161,10 +178,8 @@ class QualityWidget(Container):
     def measure(self, _value: Any = None) -> None:
         """Measure the pair in a worker; then show the run's record (if "after" has one), the
         figures and the warnings, and keep the report in :attr:`last_report`."""
-        from napari.qt.threading import create_worker
-
-        pair = self._pair()
-        if pair is None or self.worker is not None:
+        pair = None if self.status.busy else self._pair()
+        if pair is None:
             return
         before, after = pair
         data = np.asarray(before.data, dtype=np.float32)
@@ -172,27 +187,19 @@ class QualityWidget(Container):
         original: Any = data
         if volume is not None and volume.array.size == data.size:
             original = volume.with_array(data.reshape(volume.shape))
-        record = layer_entry(after.metadata).get("provenance")
-        self._record = md.Provenance.from_dict(dict(record)) if record else None
+        entry = layer_entry(after.metadata).get("provenance")
+        record = md.Provenance.from_dict(dict(entry)) if entry else None
         denoised = np.asarray(after.data, dtype=np.float32).reshape(original.shape)
-        worker = create_worker(_quality_job, original, denoised, self._record)
-        worker.returned.connect(self._on_measured)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self._measure.enabled = False
         self.report.value = f"measuring {after.name} against {before.name}..."
-        worker.start()
+        self._job.start(
+            _quality_job, original, denoised, record, message="measuring...",
+            on_done=partial(self._on_measured, record),
+        )  # fmt: skip
 
-    def _on_measured(self, outcome: md.QualityReport | Exception) -> None:
-        if isinstance(outcome, Exception):
-            self.report.value = f"could not measure: {outcome}"
-            return
+    def _on_measured(self, record: md.Provenance | None, outcome: md.QualityReport) -> str:
         self.last_report = outcome
-        self.report.value = run_text(self._record, outcome)
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        self._measure.enabled = True
+        self.report.value = run_text(record, outcome)
+        return "measured"
 
     # -- ROI SNR / CNR -----------------------------------------------------------------------
     def measure_rois(self, _value: Any = None) -> dict[str, md.RoiContrast]:
