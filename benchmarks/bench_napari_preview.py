@@ -60,7 +60,7 @@ def _volume() -> np.ndarray:
 
 def _wait(app, widget, timeout: float = 600.0) -> None:
     end = time.perf_counter() + timeout
-    while widget.worker is not None:
+    while widget.status.busy:
         app.processEvents()
         time.sleep(0.001)
         if time.perf_counter() > end:
@@ -108,10 +108,10 @@ def run(runs: int) -> dict[str, object]:
     widget = DenoiseWidget(viewer)
     viewer.window.add_dock_widget(widget)
     if model == "default":
-        widget._model.value = "default"
+        widget["model"].value = "default"
     else:
-        widget._model.value, widget._checkpoint.value = "checkpoint", model
-    widget._device.value = "cpu"
+        widget.select_checkpoint(model)
+    widget["device"].value = "cpu"
     viewer.dims.set_current_step(0, 12)
     widget.preview_slice()  # warm-up: loads the model
     _wait(app, widget)

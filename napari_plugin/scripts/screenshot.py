@@ -71,20 +71,20 @@ def take(output: Path) -> Path:
     viewer.window.resize(1500, 900)
     viewer.open_sample("napari-medidenoise", SAMPLE)
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-medidenoise", "Denoise")
-    widget._layer.value = viewer.layers["MNI152 T1 noisy"]
-    widget._model.value = MODEL
-    widget._device.value = "cpu"
+    widget["image"].value = viewer.layers["MNI152 T1 noisy"]
+    widget["model"].value = MODEL
+    widget["device"].value = "cpu"
     viewer.dims.set_current_step(0, 8)
     widget.denoise_volume()
     app = QApplication.instance()
-    while widget.worker is not None:
+    while widget.status.busy:
         app.processEvents()
         time.sleep(0.01)
-    if not widget._status.value.startswith("denoised"):
+    if not widget.status.message.startswith("denoised"):
         viewer.close()
-        raise SystemExit(f"the {MODEL!r} model run did not finish: {widget._status.value}")
+        raise SystemExit(f"the {MODEL!r} model run did not finish: {widget.status.message}")
     widget.preview_slice()
-    while widget.worker is not None:
+    while widget.status.busy:
         app.processEvents()
         time.sleep(0.01)
     viewer.layers.remove("MNI152 T1 noisy preview")
