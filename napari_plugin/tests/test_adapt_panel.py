@@ -25,7 +25,7 @@ def test_adapted_model_becomes_the_selected_model_and_can_be_saved(
     before = np.array(ct_layer.data, copy=True)
     panel.adapt()
     assert panel.status.state is JobState.RUNNING
-    assert panel["cancel"].enabled and not panel["adapt"].enabled
+    assert panel["cancel_button"].enabled and not panel["adapt_button"].enabled
     wait_idle(panel, WAIT_MS)
     np.testing.assert_array_equal(ct_layer.data, before)  # the image is never modified
     assert panel.status.state is JobState.DONE
@@ -50,7 +50,7 @@ def test_adapted_model_becomes_the_selected_model_and_can_be_saved(
     assert denoised.data.shape == (6, 64, 64)
     assert denoised.metadata["medidenoise"]["model"] == str(chosen)
     # save it where the user wants
-    assert panel["save"].enabled
+    assert panel["save_button"].enabled
     panel["save_as"].value = tmp_path / "my_scanner"
     saved = panel.save()
     assert saved == tmp_path / "my_scanner.safetensors"
@@ -68,12 +68,12 @@ def test_cancel_keeps_the_selected_model(
     panel.adapt()
     qtbot.waitUntil(lambda: panel.status.total > 1, timeout=WAIT_MS)
     panel.cancel()
-    assert panel.status.state is JobState.CANCELLING and not panel["cancel"].enabled
+    assert panel.status.state is JobState.CANCELLING and not panel["cancel_button"].enabled
     wait_idle(panel, WAIT_MS)
     assert panel.status.state is JobState.CANCELLED
     assert panel["adapted"].value.startswith("cancelled")
     assert widget.settings.checkpoint == tiny_checkpoint
-    assert not panel["save"].enabled and panel["adapt"].enabled
+    assert not panel["save_button"].enabled and panel["adapt_button"].enabled
 
 
 @pytest.mark.gui
@@ -90,7 +90,7 @@ def test_a_constant_image_is_a_notification_and_changes_nothing(
     assert len(notes.errors) == 1 and "constant" in notes.errors[0]
     assert panel.status.state is JobState.FAILED and "constant" in panel.status.error
     assert panel["adapted"].value.startswith("failed")
-    assert widget.settings.checkpoint == tiny_checkpoint and panel["adapt"].enabled
+    assert widget.settings.checkpoint == tiny_checkpoint and panel["adapt_button"].enabled
 
 
 class _Host:
@@ -123,7 +123,7 @@ def test_the_panel_refuses_what_it_cannot_adapt(qtbot, notes, layer, model, said
     panel.adapt()
     assert len(notes.errors) == 1 and said in notes.errors[0]
     assert panel.status.state is JobState.IDLE and host.selected == []
-    assert not panel["save"].enabled
+    assert not panel["save_button"].enabled
     assert panel.save() is None and "nothing to save yet" in notes.errors[-1]
 
 

@@ -75,12 +75,12 @@ def test_cancel_mid_run_stops_early_and_the_widget_runs_again(
 ):
     widget = denoise_widget()
     widget.denoise_volume()
-    assert widget.status.state is JobState.RUNNING and widget["cancel"].enabled
-    assert not widget["run"].enabled and not widget["preview"].enabled
+    assert widget.status.state is JobState.RUNNING and widget["cancel_button"].enabled
+    assert not widget["run_button"].enabled and not widget["preview_button"].enabled
     qtbot.waitUntil(lambda: widget.status.done >= 2, timeout=30_000)
     assert widget["progress"].value == widget.status.done  # the bar follows the status
     widget.cancel()
-    assert widget.status.state is JobState.CANCELLING and not widget["cancel"].enabled
+    assert widget.status.state is JobState.CANCELLING and not widget["cancel_button"].enabled
     assert widget["status_line"].value == "cancelling..."
     held.gate.set()
     wait_idle(widget)
@@ -89,8 +89,8 @@ def test_cancel_mid_run_stops_early_and_the_widget_runs_again(
     assert widget["status_line"].value == "cancelled"
     assert widget.status.done < widget.status.total == DEPTH == widget["progress"].max
     assert "vol denoised" not in viewer.layers and "vol removed noise" not in viewer.layers
-    assert widget["run"].enabled and widget["preview"].enabled
-    assert not widget["cancel"].enabled
+    assert widget["run_button"].enabled and widget["preview_button"].enabled
+    assert not widget["cancel_button"].enabled
     # ready for another run, which goes to the end
     widget.denoise_volume()
     wait_idle(widget)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari_medidenoise._job import JobState
 from napari_medidenoise._layers import META_KEY
 from napari_medidenoise._quality_widget import SWIPE_NAME, QualityWidget, roi_masks
 
@@ -37,12 +38,29 @@ def _world_box(layer, top_left, bottom_right) -> np.ndarray:
 def test_quality_figures_of_a_pair(pair, wait_idle) -> None:
     widget, _, _ = pair
     widget.measure()
+    assert widget.status.busy and not widget["measure_button"].enabled
     wait_idle(widget)
+    assert widget.status.state is JobState.DONE and widget["measure_button"].enabled
     assert widget.last_report is not None and widget.last_report.std_ratio < 0.3
     assert "flat-region noise" in widget.report.value
     widget.after.value = widget.before.value
     widget.measure()
     assert not widget.status.busy and "two different" in widget.report.value
+
+
+def test_a_pair_that_cannot_be_measured_says_why(viewer, wait_idle, notes) -> None:
+    rng = np.random.default_rng(2)
+    viewer.add_image(rng.normal(0, 1, (4, 4)).astype(np.float32), name="small")
+    viewer.add_image(rng.normal(0, 1, (4, 4)).astype(np.float32), name="small denoised")
+    widget = QualityWidget(viewer, notifier=notes)
+    widget.before.value, widget.after.value = viewer.layers["small"], viewer.layers[1]
+    widget.measure()
+    wait_idle(widget)
+    assert widget.status.state is JobState.FAILED and widget.last_report is None
+    assert widget.report.value.startswith("could not measure: ") and "8 pixels" in (
+        widget.report.value
+    )
+    assert notes.errors == [f"medidenoise: {widget.status.error}"]
 
 
 def test_rois_drawn_in_world_coordinates_measure_each_layer(viewer, pair) -> None:

@@ -46,7 +46,7 @@ def test_volume_run_adds_denoised_and_removed_noise_layers(
 ):
     widget = denoise_widget(tiny_checkpoint)
     widget.denoise_volume()
-    assert widget["cancel"].enabled
+    assert widget["cancel_button"].enabled
     wait_idle(widget)
     denoised = viewer.layers[f"{ct_layer.name} denoised"]
     removed = viewer.layers[f"{ct_layer.name} removed noise"]
@@ -64,7 +64,7 @@ def test_volume_run_adds_denoised_and_removed_noise_layers(
     assert low == pytest.approx(-high) and high > 0
     assert widget.status.done == widget.status.total == 6
     assert widget["progress"].value == widget["progress"].max == 6
-    assert not widget["cancel"].enabled
+    assert not widget["cancel_button"].enabled
 
 
 def test_the_default_choice_is_auto_and_the_layers_name_the_network_it_ran(
@@ -115,7 +115,7 @@ def test_errors_become_one_notification_not_an_exception(
     assert widget.status.state is JobState.FAILED
     assert widget.status.message == f"failed: {widget.status.error}"
     assert "broken.safetensors" in widget.status.error
-    assert widget["run"].enabled and widget["preview"].enabled  # ready to try again
+    assert widget["run_button"].enabled and widget["preview_button"].enabled  # ready to try again
     assert [layer.name for layer in viewer.layers] == [ct_layer.name]  # no result layer
 
 

@@ -82,15 +82,15 @@ class AdaptPanel(Container):
         self._minutes = FloatSpinBox(name="budget", label="budget (min)", value=3.0, min=0.05,
                                      max=240, step=0.5)  # fmt: skip
         self._method = ComboBox(name="method", choices=["auto", "recorrupt", "blindspot"])
-        self._adapt_button = PushButton(name="adapt", label="", text="Adapt to this image")
-        self._cancel_button = PushButton(name="cancel", label="", text="Cancel adapting",
+        self._adapt_button = PushButton(name="adapt_button", label="", text="Adapt to this image")
+        self._cancel_button = PushButton(name="cancel_button", label="", text="Cancel adapting",
                                          enabled=False)  # fmt: skip
         self._progress = ProgressBar(name="progress", label="adapting", value=0, min=0, max=1)
         self._status = Label(name="adapted", label="adapted model", value="-")
         self._save_path = FileEdit(name="save_as", label="save as",
                                    mode=FileDialogMode.OPTIONAL_FILE,
                                    filter="*.safetensors")  # fmt: skip
-        self._save_button = PushButton(name="save", label="", text="Save adapted model",
+        self._save_button = PushButton(name="save_button", label="", text="Save adapted model",
                                        enabled=False)  # fmt: skip
         self.extend([self._minutes, self._method, self._adapt_button, self._cancel_button,
                      self._progress, self._status, self._save_path, self._save_button])  # fmt: skip

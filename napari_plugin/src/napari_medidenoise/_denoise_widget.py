@@ -139,12 +139,14 @@ class DenoiseWidget(Container):
             name="rician", label="", text="magnitude MR: remove Rician bias", value=False,
             tooltip="always; 'auto' does it unasked where the dark background is Rayleigh noise",
         )  # fmt: skip
-        self._preview_button = PushButton(name="preview", label="", text="Preview slice")
-        self._run_button = PushButton(name="run", label="", text="Denoise volume")
-        self._cancel_button = PushButton(name="cancel", label="", text="Cancel", enabled=False)
+        self._preview_button = PushButton(name="preview_button", label="", text="Preview slice")
+        self._run_button = PushButton(name="run_button", label="", text="Denoise volume")
+        self._cancel_button = PushButton(
+            name="cancel_button", label="", text="Cancel", enabled=False
+        )
         self._progress = ProgressBar(name="progress", value=0, min=0, max=1)
         self._status = StatusLabel(name="status_line", label="status", value="")
-        self._card_button = PushButton(name="model_card", label="", text="Model card")
+        self._card_button = PushButton(name="card_button", label="", text="Model card")
         self.run_report = text_box(name="run_report", label="run", value="", visible=False)
         self.extend(
             [self._layer, self._model, self._checkpoint, self._auto, self._level, self._estimate,

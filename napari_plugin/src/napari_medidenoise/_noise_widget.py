@@ -51,7 +51,7 @@ class AddNoiseWidget(Container):
                                    value=self.settings.level)  # fmt: skip
         self._hint = Label(name="hint", label="", value="")
         self._seed = SpinBox(name="seed", min=0, max=2**31 - 1, value=self.settings.seed)
-        self._add_button = PushButton(name="add", label="", text="Add noise")
+        self._add_button = PushButton(name="add_button", label="", text="Add noise")
         self.extend([self._layer, self._kind, self._level, self._hint, self._seed,
                      self._add_button])  # fmt: skip
         for widget in (self._kind, self._level, self._seed):

@@ -93,17 +93,17 @@ class QualityWidget(Container):
         choices = self._image_choices
         self.before = ComboBox(label="before", choices=choices)
         self.after = ComboBox(label="after", choices=choices)
-        self._measure = PushButton(name="measure", label="", text="Measure quality")
+        self._measure = PushButton(name="measure_button", label="", text="Measure quality")
         self.report = text_box(value="")
         self.rois = ComboBox(label="ROIs (shapes)", choices=self._shapes_choices)
         self._roi_button = PushButton(
-            name="measure_rois", label="", text="SNR / CNR (shape 1: signal, 2: background)"
+            name="rois_button", label="", text="SNR / CNR (shape 1: signal, 2: background)"
         )
         self.roi_report = text_box(value="")
         self.split = FloatSlider(label="swipe", min=0.0, max=1.0, step=0.01, value=0.5)
-        self._swipe_button = PushButton(name="swipe", label="", text="Swipe view")
+        self._swipe_button = PushButton(name="swipe_button", label="", text="Swipe view")
         self.card_model = ComboBox(label="model card", choices=list(md.CARD_MODELS))
-        self._card_button = PushButton(name="show_card", label="", text="Show model card")
+        self._card_button = PushButton(name="card_button", label="", text="Show model card")
         self.card = text_box(value="")
         self._measure.changed.connect(self.measure)
         self._roi_button.changed.connect(self.measure_rois)
