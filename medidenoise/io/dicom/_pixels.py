@@ -20,7 +20,7 @@ from medidenoise.errors import (
     MissingDecoderError,
     UnsupportedImageError,
 )
-from medidenoise.io.dicom_header import MAX_DECODED_BYTES, expected_pixel_bytes, transfer_syntax_of
+from medidenoise.io.dicom._header import MAX_DECODED_BYTES, expected_pixel_bytes, transfer_syntax_of
 
 __all__ = ["check_decodable", "check_grayscale", "read_frames"]
 
