@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from medidenoise.config import DataConfig
-from medidenoise.errors import ConfigError
+from medidenoise.errors import ConfigError, MissingPackageError
 from medidenoise.io.formats import file_kind
 
 __all__ = [
@@ -137,7 +137,7 @@ def _mni152() -> tuple[np.ndarray, str]:
 
     try:
         volume = load_mni152(orientation="axial")  # axial slices, as the scans are cut
-    except ImportError:
+    except MissingPackageError:
         raise ConfigError("data source 'mni152' needs nilearn: pip install nilearn") from None
     return volume.array, volume.modality
 
