@@ -1,31 +1,17 @@
-"""Run the Examples sections of the package's docstrings as tests (doctests).
+"""Checks that hold for every test, and doctest collection.
 
-Only the modules under ``medidenoise/`` are collected as doctests: ``--doctest-modules`` would
-also import every test file and conftest.py a second time as a doctest module, which clashes
-with the several ``conftest.py`` of the test folders. A module whose optional dependency is
-missing is skipped (``--doctest-ignore-import-errors`` in pyproject.toml); the flags come from
-``doctest_optionflags`` there.
+The Examples sections of the package's docstrings run as tests through pytest's own
+``--doctest-modules`` (pyproject.toml: ``addopts``, ``doctest_optionflags``; a module whose
+optional dependency is missing is skipped by ``--doctest-ignore-import-errors``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from _pytest.doctest import DoctestModule  # not re-exported by pytest; stable since pytest 7
 
-PACKAGE = Path(__file__).resolve().parent / "medidenoise"
-
-
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if (
-        file_path.suffix == ".py"
-        and PACKAGE in file_path.resolve().parents
-        and file_path.name != "__main__.py"  # importing it runs the CLI
-        and not parent.config.getoption("doctestmodules")  # pytest's own collection is on
-    ):
-        return DoctestModule.from_parent(parent, path=file_path)
-    return None
+# --doctest-modules would import the conftest.py of each test folder a second time as a module
+# named "conftest", which clashes with the others; they hold fixtures, not examples
+collect_ignore_glob = ["*/conftest.py"]
 
 
 @pytest.fixture(autouse=True)

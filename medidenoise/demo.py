@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medidenoise.errors import NoImageDataError
+from medidenoise.errors import MissingPackageError, NoImageDataError
 from medidenoise.evaluation import psnr, ssim
 from medidenoise.inference import Denoiser
 from medidenoise.io import Volume, read_volume
@@ -67,7 +67,7 @@ def _bundled_images() -> list[tuple[str, Volume]]:
     images.append(("RG1 (CR radiograph)", Volume(arr, modality="CR", photometric=rg1.photometric)))
     try:
         t1 = load_mni152(orientation="axial")
-    except ImportError as exc:
+    except MissingPackageError as exc:
         raise NoImageDataError(
             "demo image MNI152 T1 not found (it ships with the nilearn package); "
             "install it with: pip install 'medidenoise[data]' (or pip install nilearn)"

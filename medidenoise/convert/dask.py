@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from medidenoise._optional import require
 from medidenoise.convert import parallel
 from medidenoise.convert.parallel import _bar, _init_worker, _work, distributed_rank
 from medidenoise.convert.plan import PARTIAL_DIR, Unit
@@ -92,13 +93,11 @@ class ModelSpec:
 
 
 def _distributed() -> Any:
-    try:
-        import distributed
-    except ImportError as exc:
-        raise ConversionError(
-            "scheduler= (--scheduler) needs the Dask packages: pip install 'medidenoise[dask]'"
-        ) from exc
-    return distributed
+    return require(
+        "distributed",
+        "scheduler= (--scheduler) needs the Dask packages: pip install 'medidenoise[dask]'",
+        error=ConversionError,
+    )
 
 
 def _local_workers(scheduler: str) -> int | None:

@@ -26,7 +26,7 @@ from medidenoise.convert.provenance import derivation, model_id
 from medidenoise.convert.report import ConversionReport
 from medidenoise.convert.unit import UnitOptions, planned_entry
 from medidenoise.inference._inputs import check_model_available
-from medidenoise.io.dicom_write_compress import Compression, compression_syntax
+from medidenoise.io.dicom import Compression, compression_syntax
 
 __all__ = ["convert_dicom_folder"]
 

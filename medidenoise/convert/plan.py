@@ -34,7 +34,7 @@ from medidenoise.convert.report import FileEntry
 from medidenoise.errors import ConversionError
 from medidenoise.io import SeriesInfo, scan_dicom
 from medidenoise.io._atomic import write_error
-from medidenoise.io.formats import image_stem, is_nifti_path, special_file_kind
+from medidenoise.io.formats import file_kind, image_stem, is_nifti_path, special_file_kind
 
 __all__ = [
     "PARTIAL_DIR",
@@ -249,7 +249,7 @@ def plan(src: Path, fmt: Format | None, *, single: str | None = None) -> Plan:
     be shared out by index. With ``single`` (the file name of a NIfTI-file
     OUTPUT) the plan must hold exactly one unit, which is written to that name.
     """
-    if src.is_file() and is_nifti_path(src):
+    if src.is_file() and file_kind(src) == "nifti":
         if fmt == "dicom":
             raise ConversionError(
                 f"{src}: a NIfTI file cannot become DICOM (there is no source header to "
@@ -261,7 +261,7 @@ def plan(src: Path, fmt: Format | None, *, single: str | None = None) -> Plan:
     units: list[Unit] = []
     files: list[FileEntry] = []
     for path, reason in scan.skipped:
-        if is_nifti_path(path) and src.is_dir() and special_file_kind(path) is None:
+        if src.is_dir() and special_file_kind(path) is None and file_kind(path) == "nifti":
             units.append(_nifti_unit(path, src))
         else:
             files.append(FileEntry(str(path), "skipped", reason))

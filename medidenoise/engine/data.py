@@ -24,9 +24,8 @@ from typing import Any
 import numpy as np
 
 from medidenoise.config import DataConfig
-from medidenoise.errors import ConfigError
-from medidenoise.io.formats import NIFTI_SUFFIXES
-from medidenoise.io.raster import RASTER_SUFFIXES
+from medidenoise.errors import ConfigError, MissingPackageError
+from medidenoise.io.formats import file_kind
 
 __all__ = [
     "HOLDOUT_NAMES",
@@ -47,8 +46,8 @@ HOLDOUT_NAMES: tuple[str, ...] = ("RG3_UNCR", "MR2_UNCR", "693_UNCR")
 _HOLDOUT_FAMILIES = tuple(name.split("_")[0] + "_" for name in HOLDOUT_NAMES)
 #: a source naming any file of the hold-out families (RG3_*, MR2_*, 693_*)
 HOLDOUT_PATTERN = re.compile("(" + "|".join(map(re.escape, _HOLDOUT_FAMILIES)) + ")", re.IGNORECASE)
-#: image files read one by one in a folder source; every other file may be DICOM
-_OTHER_IMAGE_SUFFIXES = (*NIFTI_SUFFIXES, *RASTER_SUFFIXES)
+#: file kinds (io.formats' rule) read one by one in a folder source; every other file may be DICOM
+_ONE_BY_ONE = ("nifti", "raster")
 
 
 @dataclass
@@ -138,7 +137,7 @@ def _mni152() -> tuple[np.ndarray, str]:
 
     try:
         volume = load_mni152(orientation="axial")  # axial slices, as the scans are cut
-    except ImportError:
+    except MissingPackageError:
         raise ConfigError("data source 'mni152' needs nilearn: pip install nilearn") from None
     return volume.array, volume.modality
 
@@ -158,7 +157,7 @@ def _read_folder(folder: Path) -> list[tuple[str, np.ndarray, str | None]]:
     from medidenoise.io import read_dicom_series, scan_dicom
 
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    others = [p for p in files if p.name.lower().endswith(_OTHER_IMAGE_SUFFIXES)]
+    others = [p for p in files if file_kind(p) in _ONE_BY_ONE]
     out = [item for f in others for item in _read_path(f)]
     if len(others) < len(files):  # the rest may be DICOM, with or without .dcm
         scan = scan_dicom(folder)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from monai.inferers import Inferer
 from monai.metrics import SSIMMetric
 from torch.nn.parallel import DistributedDataParallel
 
+from medidenoise._optional import available
 from medidenoise.config import ExperimentConfig
 from medidenoise.engine.distributed import DistInfo
 from medidenoise.engine.handlers import (
@@ -93,7 +93,7 @@ class _Call:
 
 
 def _tensorboard(out_dir: Path, trainer_epoch: Callable[[Any], int]) -> tuple[Any, Any] | None:
-    if importlib.util.find_spec("tensorboard") is None:
+    if not available("tensorboard"):
         log.info("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
         return None
     from torch.utils.tensorboard import SummaryWriter

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -13,6 +12,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from ignite.engine import Engine, Events
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from medidenoise.engine.report import plot_curves, write_metrics
 from medidenoise.engine.state import RESUME_FILE, save_state
@@ -110,6 +110,24 @@ def _num(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_Tensors = tuple[torch.Tensor, ...] | list[torch.Tensor]
+
+
+def _average_or_follow(decay: float) -> Callable[[_Tensors, _Tensors, torch.Tensor | int], None]:
+    """The per-group update of :class:`WeightAverage`: torch's exponential moving average for
+    floating-point tensors; integer buffers (batch-norm's batch count) copy the model's."""
+    moving_average = get_ema_multi_avg_fn(decay)
+
+    def update(averages: _Tensors, current: _Tensors, n: torch.Tensor | int) -> None:
+        if averages[0].is_floating_point():
+            moving_average(averages, current, n)
+        else:
+            for average, value in zip(averages, current, strict=True):
+                average.copy_(value)
+
+    return update
+
+
 class WeightAverage:
     """An exponential moving average of a model's weights, updated after every step.
 
@@ -120,6 +138,7 @@ class WeightAverage:
     model's weights (a fine-tune's initial weights: no warm-up, they are good
     weights; a network trained from scratch leaves its random start behind within
     a few times ``1 / (1 - decay)`` steps) or, on resume, from the saved average.
+    The averaging is torch's ``AveragedModel`` with its EMA update (buffers included).
     """
 
     def __init__(
@@ -135,7 +154,13 @@ class WeightAverage:
         self.source = model
         self.decay = float(decay)
         self.updates = int(updates)
-        self.module = copy.deepcopy(model)
+        self._averaged = AveragedModel(
+            model, multi_avg_fn=_average_or_follow(self.decay), use_buffers=True
+        )
+        # the copy already holds the starting weights, so the first update averages (an
+        # AveragedModel that has averaged nothing yet would copy the model instead)
+        self._averaged.n_averaged.fill_(1)
+        self.module = self._averaged.module
         for p in self.module.parameters():
             p.requires_grad_(False)
         if saved is not None:
@@ -149,13 +174,7 @@ class WeightAverage:
     def update(self, _engine: Engine | None = None) -> None:
         """Move the average one step toward the model's current weights."""
         self.updates += 1
-        raw = self.source.state_dict()
-        for name, avg in self.module.state_dict().items():
-            value = raw[name].detach()
-            if avg.is_floating_point():
-                avg.lerp_(value.to(avg.dtype), 1.0 - self.decay)
-            else:
-                avg.copy_(value)
+        self._averaged.update_parameters(self.source)
 
 
 class SafetensorsCheckpointer:

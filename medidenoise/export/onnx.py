@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from medidenoise._optional import require
 from medidenoise._version import __version__
-from medidenoise.errors import MissingPackageError
 from medidenoise.export._jit import quiet_jit
 from medidenoise.export.pipeline import DenoisePipeline, estimate_noise_torch
 
@@ -50,14 +50,11 @@ noise_level run with no noise level; pass real-valued images only."""
 
 def import_onnx() -> Any:
     """The ``onnx`` package, or a :class:`MissingPackageError` naming what to install."""
-    try:
-        import onnx
-    except ImportError:
-        raise MissingPackageError(
-            "ONNX export needs the onnx package: pip install 'medidenoise[onnx]' "
-            "(onnx, and onnxruntime to run the result)"
-        ) from None
-    return onnx
+    return require(
+        "onnx",
+        "ONNX export needs the onnx package: pip install 'medidenoise[onnx]' "
+        "(onnx, and onnxruntime to run the result)",
+    )
 
 
 class _OnnxEntry(nn.Module):

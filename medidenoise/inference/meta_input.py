@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from medidenoise._optional import optional
 from medidenoise.errors import InvalidImageError
 
 __all__ = ["is_meta_tensor", "slice_axis_from_affine", "spatial_view", "wrap_like"]
@@ -30,11 +31,8 @@ _AXIAL_COSINE = 0.9
 
 def is_meta_tensor(image: Any) -> bool:
     """True for a MONAI ``MetaTensor`` (a torch tensor carrying an affine and metadata)."""
-    try:
-        from monai.data import MetaTensor
-    except ImportError:  # MONAI is a dependency, but stay importable without it
-        return False
-    return isinstance(image, MetaTensor)
+    data = optional("monai.data")  # MONAI is a dependency, but stay importable without it
+    return data is not None and isinstance(image, data.MetaTensor)
 
 
 def slice_axis_from_affine(affine: Any, shape: tuple[int, ...]) -> int:

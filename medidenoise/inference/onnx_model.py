@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from medidenoise.errors import CheckpointError, MissingPackageError
+from medidenoise._optional import require
+from medidenoise.errors import CheckpointError
 
 __all__ = ["ONNX_METADATA_KEY", "OnnxModel", "is_onnx_path"]
 
@@ -39,14 +40,11 @@ def is_onnx_path(model: object) -> bool:
 
 
 def _import_onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MissingPackageError(
-            "running an .onnx model needs onnxruntime: pip install 'medidenoise[onnx]' "
-            "(or pip install onnxruntime)"
-        ) from None
-    return onnxruntime
+    return require(
+        "onnxruntime",
+        "running an .onnx model needs onnxruntime: pip install 'medidenoise[onnx]' "
+        "(or pip install onnxruntime)",
+    )
 
 
 class OnnxModel:

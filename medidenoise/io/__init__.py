@@ -8,10 +8,15 @@ from typing import TYPE_CHECKING
 
 from medidenoise._exports import lazy_attributes as _lazy_attributes
 from medidenoise._exports import public_names as _public_names
-from medidenoise.io.dicom_geometry import DicomSeriesWarning
-from medidenoise.io.dicom_reader import read_dicom_series
-from medidenoise.io.dicom_scan import DicomScan, SeriesInfo, find_dicom_series, scan_dicom
-from medidenoise.io.dicom_writer import write_dicom_series
+from medidenoise.io.dicom import (
+    DicomScan,
+    DicomSeriesWarning,
+    SeriesInfo,
+    find_dicom_series,
+    read_dicom_series,
+    scan_dicom,
+    write_dicom_series,
+)
 from medidenoise.io.formats import image_stem, is_dicom_file, is_nifti_path
 from medidenoise.io.nifti import write_nifti, write_volume
 from medidenoise.io.read import read_volume

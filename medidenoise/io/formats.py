@@ -1,8 +1,21 @@
-"""What kind of image file a path is: the one home of the NIfTI suffix rule and the DICOM probe.
+"""What kind of image file a path is: the one "what file is this" rule.
 
-Every reader, the batch conversion, the training data loader and the napari
-plugin decide "is this NIfTI / DICOM?" with these functions, so the rules
+Every reader (NIfTI, raster, DICOM and the MONAI reader), the DICOM scanner, the batch
+conversion planner, the training data loader and the napari plugin (through
+:func:`is_dicom_file` and :func:`is_nifti_path`, and its manifest's file patterns, which a test
+holds to :data:`DICOM_SUFFIXES` and :data:`NIFTI_SUFFIXES`) decide "is this DICOM / NIfTI /
+PNG-TIFF / something else?" with :func:`file_kind` or :func:`kind_from_name`, so the rules
 cannot drift apart.
+
+The rule, in order:
+
+1. a name ending in a DICOM suffix (:data:`DICOM_SUFFIXES`, any case) is DICOM;
+2. a file holding ``b"DICM"`` at byte 128 (a DICOM Part 10 file) is DICOM, whatever its name;
+3. a NIfTI (:data:`NIFTI_SUFFIXES`) or raster (:data:`RASTER_SUFFIXES`) suffix names that kind;
+4. a suffix of a known non-image file (:data:`OTHER_SUFFIXES`: text, archives, photos...) is
+   ``"other"``, never parsed as DICOM;
+5. anything else (no suffix, or an unknown one such as the ``.1`` of a UID-named file) is
+   ``"unknown"``: only parsing the file can tell (:func:`~medidenoise.io.scan_dicom` tries it).
 """
 
 from __future__ import annotations
@@ -10,24 +23,93 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 __all__ = [
     "DICOM_SUFFIXES",
     "NIFTI_SUFFIXES",
+    "OTHER_SUFFIXES",
+    "RASTER_SUFFIXES",
+    "FileKind",
+    "file_kind",
     "has_dicom_preamble",
     "image_stem",
     "is_dicom_file",
     "is_nifti_path",
+    "kind_from_name",
     "special_file_kind",
 ]
 
+FileKind = Literal["dicom", "nifti", "raster", "other", "unknown"]
+
+#: file names ending so (any case) are taken as DICOM without looking inside
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima")
 #: file names ending so (any case) are NIfTI
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
-#: file names ending so (any case) are taken as DICOM without looking inside
-DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
+#: file names ending so (any case) are PNG or TIFF images
+RASTER_SUFFIXES = (".png", ".tif", ".tiff")
+#: suffixes of files that are not images medidenoise reads: never parsed as DICOM unless the
+#: file carries the DICOM preamble
+OTHER_SUFFIXES = (
+    ".txt",
+    ".json",
+    ".xml",
+    ".html",
+    ".pdf",
+    ".csv",
+    ".md",
+    ".zip",
+    ".gz",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".exe",
+    ".py",
+    ".log",
+)
 #: a DICOM Part 10 file holds b"DICM" right after its 128-byte preamble
 _DICM_AT = 128
+
+
+def kind_from_name(path: str | os.PathLike) -> FileKind:
+    """What the file name alone says a file is (the file need not exist).
+
+    Examples
+    --------
+    >>> [kind_from_name(n) for n in ("CT1.DCM", "t1.nii.gz", "a.tif", "notes.txt", "IM0001")]
+    ['dicom', 'nifti', 'raster', 'other', 'unknown']
+    """
+    name = Path(path).name.lower()
+    if name.endswith(DICOM_SUFFIXES):
+        return "dicom"
+    if name.endswith(NIFTI_SUFFIXES):
+        return "nifti"
+    if name.endswith(RASTER_SUFFIXES):
+        return "raster"
+    if name.endswith(OTHER_SUFFIXES):
+        return "other"
+    return "unknown"
+
+
+def file_kind(path: str | os.PathLike) -> FileKind:
+    """What a file is: its name, and the DICOM preamble when the name does not say DICOM.
+
+    A file with the preamble is DICOM whatever its name; otherwise the name decides
+    (:func:`kind_from_name`). A missing or unreadable file is judged by its name alone.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "1.2.840.10008.1"
+    >>> _ = f.write_bytes(bytes(128) + b"DICM")
+    >>> file_kind(f), file_kind(f.with_name("scan.nii"))
+    ('dicom', 'nifti')
+    """
+    by_name = kind_from_name(path)
+    # only a regular file is opened: a named pipe or a device would block or never end
+    if by_name == "dicom" or (os.path.isfile(path) and has_dicom_preamble(path)):
+        return "dicom"
+    return by_name
 
 
 def is_nifti_path(path: str | os.PathLike) -> bool:
@@ -38,7 +120,7 @@ def is_nifti_path(path: str | os.PathLike) -> bool:
     >>> is_nifti_path("scan.NII.GZ"), is_nifti_path("scan.gz")
     (True, False)
     """
-    return Path(path).name.lower().endswith(NIFTI_SUFFIXES)
+    return kind_from_name(path) == "nifti"
 
 
 def image_stem(path: str | os.PathLike) -> str:
@@ -70,16 +152,15 @@ def has_dicom_preamble(source: str | os.PathLike | BinaryIO) -> bool:
 
 
 def is_dicom_file(path: str | os.PathLike) -> bool:
-    """True for an existing file with a DICOM suffix or the DICOM preamble.
+    """True for an existing file that :func:`file_kind` calls DICOM: a DICOM suffix
+    (``.dcm``, ``.dicom``, ``.dic``, ``.ima``) or the DICOM preamble.
 
     A DICOM file without the preamble and without a DICOM suffix (some old
     exports) is not recognised here; :func:`~medidenoise.io.scan_dicom` still
     finds it by parsing.
     """
     p = Path(path)
-    if not p.is_file():
-        return False
-    return p.name.lower().endswith(DICOM_SUFFIXES) or has_dicom_preamble(p)
+    return p.is_file() and file_kind(p) == "dicom"
 
 
 def special_file_kind(path: str | os.PathLike) -> str | None:

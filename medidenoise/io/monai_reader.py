@@ -11,8 +11,8 @@ import numpy as np
 from monai.data.image_reader import ImageReader
 from monai.utils import MetaKeys, SpaceKeys
 
-from medidenoise.io.dicom_reader import read_dicom
-from medidenoise.io.formats import DICOM_SUFFIXES, has_dicom_preamble
+from medidenoise.io.dicom import read_dicom
+from medidenoise.io.formats import file_kind
 from medidenoise.io.volume import Volume
 
 __all__ = ["DicomSeriesReader"]
@@ -21,13 +21,8 @@ PathLike = str | os.PathLike
 
 
 def _looks_like_dicom(path: Path) -> bool:
-    if path.is_dir():
-        return True
-    if path.suffix.lower() in DICOM_SUFFIXES:
-        return True
-    if path.suffix:  # another suffix: not looked into
-        return False
-    return has_dicom_preamble(path)
+    """A folder (a series), or a file that io.formats' one rule calls DICOM."""
+    return path.is_dir() or file_kind(path) == "dicom"
 
 
 class DicomSeriesReader(ImageReader):

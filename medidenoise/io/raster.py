@@ -10,14 +10,12 @@ import numpy as np
 
 from medidenoise._validate import check_finite, check_ndim, check_size
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
-from medidenoise.io.dicom_geometry import default_affine
+from medidenoise.io.dicom import default_affine
 from medidenoise.io.volume import Volume
 
-__all__ = ["RASTER_SUFFIXES", "read_raster"]
+__all__ = ["read_raster"]
 
 logger = logging.getLogger(__name__)
-
-RASTER_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 #: the most pixel data medidenoise decodes from one PNG/TIFF file (larger claims: a corrupt

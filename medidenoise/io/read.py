@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 from medidenoise.errors import InvalidImageError, UnsupportedImageError
-from medidenoise.io.dicom_reader import read_dicom
-from medidenoise.io.formats import is_nifti_path, special_file_kind
+from medidenoise.io.dicom import read_dicom
+from medidenoise.io.formats import file_kind, special_file_kind
 from medidenoise.io.nifti import read_nifti
-from medidenoise.io.raster import RASTER_SUFFIXES, read_raster
+from medidenoise.io.raster import read_raster
 from medidenoise.io.volume import Volume
 
 __all__ = ["read_volume"]
@@ -72,7 +72,7 @@ def read_volume(
 
     Notes
     -----
-    DICOM decisions (details in :mod:`medidenoise.io.dicom_geometry`):
+    DICOM decisions (details in :mod:`medidenoise.io.dicom._geometry`):
     MONOCHROME1 values are never inverted (``photometric`` says how to show
     them); missing slices / irregular spacing raise unless
     ``allow_irregular=True``; an exact duplicate file is ignored with a
@@ -103,9 +103,10 @@ def read_volume(
         )
     if path.is_dir():
         return read_dicom(path, series_uid=series_uid, allow_irregular=allow_irregular)
-    if is_nifti_path(path):
+    kind = file_kind(path)
+    if kind == "nifti":
         return read_nifti(path, volume_index=volume_index)
-    if path.suffix.lower() in RASTER_SUFFIXES:
+    if kind == "raster":
         return read_raster(path)
     try:
         return read_dicom(path, series_uid=series_uid, allow_irregular=allow_irregular)

@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from medidenoise.errors import MissingPackageError
+from medidenoise._optional import require
 from medidenoise.io.volume import Volume
 
 __all__ = ["MNI152_ORIENTATIONS", "load_mni152"]
@@ -45,13 +45,11 @@ def load_mni152(*, orientation: Orientation) -> Volume:
     """
     if orientation not in MNI152_ORIENTATIONS:
         raise ValueError(f"orientation must be one of {MNI152_ORIENTATIONS}, got {orientation!r}")
-    try:
-        from nilearn.datasets import load_mni152_template
-    except ImportError as exc:
-        raise MissingPackageError(
-            "the MNI152 template ships with nilearn; install it with: pip install nilearn"
-        ) from exc
-    image = load_mni152_template(resolution=1)
+    datasets = require(
+        "nilearn.datasets",
+        "the MNI152 template ships with nilearn; install it with: pip install nilearn",
+    )
+    image = datasets.load_mni152_template(resolution=1)
     data = np.asarray(image.get_fdata(), dtype=np.float32)  # (x, y, z), RAS
     affine = np.asarray(image.affine, dtype=np.float64)
     if orientation == "axial":  # (x, y, z) -> (z, y, x), rows flipped: anterior up

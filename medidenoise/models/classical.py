@@ -11,7 +11,6 @@ MR_small, liver) at sigma 0.05 and 0.1.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Callable
 from typing import Literal
@@ -21,6 +20,7 @@ from numpy.typing import ArrayLike
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 from skimage.restoration import denoise_wavelet as _sk_denoise_wavelet
 
+from medidenoise._optional import available
 from medidenoise._validate import check_finite, check_ndim, check_real, check_size
 from medidenoise.errors import MissingDecoderError
 
@@ -189,7 +189,7 @@ def bm3d_available() -> bool:
     >>> isinstance(bm3d_available(), bool)
     True
     """
-    return importlib.util.find_spec("bm3d") is not None
+    return available("bm3d")
 
 
 def denoise_bm3d(image: ArrayLike, sigma: float) -> np.ndarray:

@@ -15,7 +15,7 @@ from napari_medidenoise import napari_get_reader
 from napari_medidenoise._layers import META_KEY, ROLE_DENOISED
 from napari_medidenoise._writer import write_dicom, write_nifti
 
-import medidenoise.io.dicom_writer as dicom_writer
+import medidenoise.io.dicom._writer as dicom_writer
 
 
 @pytest.fixture

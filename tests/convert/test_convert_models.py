@@ -114,7 +114,7 @@ def test_cli_compression_and_missing_encoder(
     f = next((tmp_path / "o").rglob("00001.dcm"))
     assert dcmread(f, stop_before_pixels=True).file_meta.TransferSyntaxUID == RLELossless
 
-    from medidenoise.io import dicom_write_compress
+    from medidenoise.io.dicom import _write_compress as dicom_write_compress
 
     monkeypatch.setattr(dicom_write_compress, "_encoder_available", lambda uid: False)
     with pytest.raises(MissingDecoderError, match="pyjpegls"):

@@ -316,7 +316,7 @@ def test_clipping_names_the_source_series_and_is_in_the_report(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     write_ct_series(tmp_path / "in" / "A", 2, size=32)
-    with caplog.at_level(logging.INFO, logger="medidenoise.io.dicom_writer"):
+    with caplog.at_level(logging.INFO, logger="medidenoise.io.dicom._writer"):
         report = convert_dicom_folder(
             tmp_path / "in", tmp_path / "out", model=_Amplify(), noise_level=10.0
         )

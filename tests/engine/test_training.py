@@ -160,6 +160,40 @@ def test_weight_average_follows_the_weights() -> None:
         WeightAverage(net, 1.0)
 
 
+def test_weight_average_gives_the_same_weights_as_a_plain_moving_average() -> None:
+    """On torch's AveragedModel, the average is bit for bit the one a hand-written
+    ``avg.lerp_(raw, 1 - decay)`` over the state dict gives (integer buffers copied),
+    over many steps of a training-like drift, batch-norm statistics included."""
+    from medidenoise.engine.handlers import WeightAverage
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.Conv2d(4, 1, 3)
+    )
+    decay = 0.95
+    average = WeightAverage(net, decay)
+    reference = copy.deepcopy(net.state_dict())
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(25):
+        loss = net(torch.randn(2, 1, 12, 12)).square().mean()  # BatchNorm updates its stats
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        average.update()
+        with torch.no_grad():
+            for name, value in net.state_dict().items():
+                if reference[name].is_floating_point():
+                    reference[name].lerp_(value, 1.0 - decay)
+                else:
+                    reference[name].copy_(value)
+    got = average.module.state_dict()
+    assert got.keys() == reference.keys()
+    for name, value in reference.items():
+        assert torch.equal(got[name], value), name
+    assert average.updates == 25 and int(got["1.num_batches_tracked"]) == 25
+    assert not torch.equal(got["0.weight"], net.state_dict()["0.weight"])  # it lags the model
+
+
 def test_ema_run_saves_the_average_and_resumes_it_exactly(
     tiny_config: dict, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 
 from medidenoise.io import read_volume, write_dicom_series
-from medidenoise.io.dicom_write_attrs import MR_ACQUISITION_ONLY
+from medidenoise.io.dicom._write_attrs import MR_ACQUISITION_ONLY
 
 ENHANCED = ["eCT_Supplemental.dcm", "emri_small.dcm"]
 CLASSIC_DERIVATION = ("DerivationDescription", "DerivationCodeSequence", "SourceImageSequence")

@@ -199,7 +199,7 @@ def test_missing_decoder_names_file_and_package(tmp_path, monkeypatch):
         is_available = False
         missing_dependencies = ("pylibjpeg - requires numpy, pylibjpeg and pylibjpeg-openjpeg",)
 
-    import medidenoise.io.dicom_pixels as pixels
+    import medidenoise.io.dicom._pixels as pixels
 
     monkeypatch.setattr(pixels, "get_decoder", lambda uid: Unavailable())
     with pytest.raises(MissingDecoderError) as info:

@@ -413,7 +413,7 @@ def test_lossless_reencode_decodes_to_the_uncompressed_output(
 
 
 def test_missing_encoder_package_is_named(tmp_path: Path, monkeypatch) -> None:
-    from medidenoise.io import dicom_write_compress
+    from medidenoise.io.dicom import _write_compress as dicom_write_compress
 
     monkeypatch.setattr(dicom_write_compress, "_encoder_available", lambda uid: False)
     vol = read_volume(data_file("CT_small.dcm"))

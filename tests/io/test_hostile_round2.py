@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from factories import make_series
 
-import medidenoise.io.dicom_scan as dicom_scan
-import medidenoise.io.dicom_writer as dicom_writer
+import medidenoise.io.dicom._scan as dicom_scan
+import medidenoise.io.dicom._writer as dicom_writer
 from medidenoise.cli import main
 from medidenoise.errors import (
     InvalidImageError,

@@ -17,15 +17,15 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID, RLELossless
 
 from medidenoise.errors import MedidenoiseError, NoImageDataError
-from medidenoise.io.dicom_header import (
+from medidenoise.io.dicom._header import (
     MAX_DECODED_BYTES,
     SliceRecord,
     expected_pixel_bytes,
     records_from_dataset,
     transfer_syntax_of,
 )
-from medidenoise.io.dicom_series import DicomScan, SeriesInfo
-from medidenoise.io.formats import has_dicom_preamble, special_file_kind
+from medidenoise.io.dicom._series import DicomScan, SeriesInfo
+from medidenoise.io.formats import has_dicom_preamble, kind_from_name, special_file_kind
 
 __all__ = [
     "DicomScan",
@@ -41,28 +41,6 @@ logger = logging.getLogger(__name__)
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _NON_IMAGE_MODALITIES = {"SR", "KO", "PR", "RTPLAN", "RTSTRUCT", "RTRECORD", "RTDOSE", "SEG", "REG"}
 _IOP_ATOL = 1e-3
-# files with these suffixes are never parsed as DICOM unless they carry the DICM prefix
-_OTHER_SUFFIXES = {
-    ".txt",
-    ".json",
-    ".xml",
-    ".html",
-    ".pdf",
-    ".csv",
-    ".md",
-    ".zip",
-    ".gz",
-    ".nii",
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".tif",
-    ".tiff",
-    ".bmp",
-    ".exe",
-    ".py",
-    ".log",
-}
 
 
 def _iter_files(folder: Path, errors: list[tuple[Path, str]] | None = None) -> list[Path]:
@@ -224,7 +202,8 @@ def _read_header(path: Path) -> tuple[Dataset | None, str | None, str | None]:
     try:
         with fp_opened as fp:
             is_dicm = has_dicom_preamble(fp)
-            if not is_dicm and path.suffix.lower() in _OTHER_SUFFIXES:
+            # io.formats' rule: without the preamble, only a DICOM or unknown name is parsed
+            if not is_dicm and kind_from_name(path) not in ("dicom", "unknown"):
                 return None, "not a DICOM file", None
             fp.seek(0)
             with warnings.catch_warnings():

@@ -13,6 +13,7 @@ from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ImplicitVRLittleEndian, RLELossless
 
+from medidenoise._optional import optional
 from medidenoise._validate import check_finite
 from medidenoise.errors import (
     InvalidImageError,
@@ -20,16 +21,15 @@ from medidenoise.errors import (
     MissingDecoderError,
     UnsupportedImageError,
 )
-from medidenoise.io.dicom_header import MAX_DECODED_BYTES, expected_pixel_bytes, transfer_syntax_of
+from medidenoise.io.dicom._header import MAX_DECODED_BYTES, expected_pixel_bytes, transfer_syntax_of
 
 __all__ = ["check_decodable", "check_grayscale", "read_frames"]
 
 logger = logging.getLogger(__name__)
 
-try:  # pydicom's own JPEG/JPEG-LS header parser (private; only used for a size check)
-    from pydicom.pixels.utils import _get_jpg_parameters
-except ImportError:  # pragma: no cover - another pydicom: the decoder judges the size alone
-    _get_jpg_parameters = None  # type: ignore[assignment]
+# pydicom's own JPEG/JPEG-LS header parser (private; only used for a size check); without it
+# (another pydicom) the decoder judges the size alone
+_get_jpg_parameters = getattr(optional("pydicom.pixels.utils"), "_get_jpg_parameters", None)
 
 _GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 _J2K_SYNTAXES = {

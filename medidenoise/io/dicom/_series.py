@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medidenoise.io.dicom_header import SliceRecord
+from medidenoise.io.dicom._header import SliceRecord
 
 __all__ = ["DicomScan", "SeriesInfo"]
 

@@ -31,19 +31,19 @@ from pydicom.uid import UID, generate_uid
 
 from medidenoise.errors import ConversionError, InvalidImageError
 from medidenoise.io._atomic import atomic_target, remove_quietly, write_error
-from medidenoise.io.dicom_write_attrs import (
+from medidenoise.io.dicom._write_attrs import (
     DerivedSeries,
     SourceRef,
     derive_instance,
     derived_description,
     needs_lossy_ratio,
 )
-from medidenoise.io.dicom_write_compress import (
+from medidenoise.io.dicom._write_compress import (
     Compression,
     compress_instance,
     compression_syntax,
 )
-from medidenoise.io.dicom_write_pixels import (
+from medidenoise.io.dicom._write_pixels import (
     WIDEN_FRACTION,
     PixelFormat,
     make_little_endian,

@@ -22,9 +22,9 @@ from medidenoise.errors import (
     NoImageDataError,
     UnsupportedImageError,
 )
-from medidenoise.io.dicom_geometry import DicomSeriesWarning, sort_slices
-from medidenoise.io.dicom_pixels import check_decodable, check_grayscale, read_frames
-from medidenoise.io.dicom_scan import SeriesInfo, require_series, scan_dicom, scan_files
+from medidenoise.io.dicom._geometry import DicomSeriesWarning, sort_slices
+from medidenoise.io.dicom._pixels import check_decodable, check_grayscale, read_frames
+from medidenoise.io.dicom._scan import SeriesInfo, require_series, scan_dicom, scan_files
 from medidenoise.io.volume import DicomSource, SliceSource, Volume
 
 __all__ = ["read_dicom", "read_dicom_series", "select_series"]
@@ -87,7 +87,7 @@ def read_dicom_series(
     """Read one series found by :func:`scan_dicom` (no rescanning).
 
     Slices are sorted along the slice normal and validated (see
-    :func:`medidenoise.io.dicom_geometry.sort_slices`); each slice (or frame)
+    :func:`medidenoise.io.dicom._geometry.sort_slices`); each slice (or frame)
     gets its own RescaleSlope/Intercept, so values are in modality units (HU
     for CT). MONOCHROME1 values are kept as stored (never inverted) and
     ``photometric="MONOCHROME1"`` is recorded.

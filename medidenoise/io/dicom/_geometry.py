@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medidenoise.errors import DicomSeriesError
-from medidenoise.io.dicom_header import SliceRecord
+from medidenoise.io.dicom._header import SliceRecord
 
 __all__ = ["DicomSeriesWarning", "StackGeometry", "default_affine", "sort_slices"]
 
