@@ -69,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "denoise": "medidenoise.inference",
     "adapt": "medidenoise.adaptation",
     "Denoiser": "medidenoise.inference",
+    "DenoiseOptions": "medidenoise.inference",
     "DenoiseProgress": "medidenoise.inference",
     "DenoiseResult": "medidenoise.inference",
     "Provenance": "medidenoise.inference",
@@ -133,6 +134,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.inference import (
         Denoise,
         Denoised,
+        DenoiseOptions,
         DenoiseProgress,
         Denoiser,
         DenoiseResult,

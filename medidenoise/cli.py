@@ -298,9 +298,13 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 def _conversion_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options of ``denoise`` that every conversion takes, folder or DICOMweb."""
+    from medidenoise.inference.options import DenoiseOptions
+
     return {
         "model": args.model,
-        "noise_level": args.noise_level,
+        "options": DenoiseOptions(
+            noise_level=args.noise_level, self_ensemble=args.self_ensemble, rician=args.rician
+        ),
         "output_format": args.format,
         "compression": args.compression,
         "overwrite": args.overwrite,
@@ -308,8 +312,6 @@ def _conversion_options(args: argparse.Namespace) -> dict[str, Any]:
         "jobs": args.jobs,
         "device": args.device,
         "progress": True,
-        "self_ensemble": args.self_ensemble,
-        "rician": args.rician,
         "volume_index": args.volume_index,
         "allow_incomplete": args.allow_incomplete,
     }

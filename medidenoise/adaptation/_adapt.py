@@ -23,6 +23,7 @@ from medidenoise.errors import CheckpointError, InvalidImageError
 from medidenoise.inference._inputs import as_array, float32_copy
 from medidenoise.inference._prepare import prepare
 from medidenoise.inference._robust import to_network
+from medidenoise.inference.options import check_noise_level
 from medidenoise.io import Volume
 from medidenoise.models import load_model
 from medidenoise.models.checkpoint import AUTO_MODEL, AUTO_ROUTES, SHIPPED_MODELS
@@ -301,8 +302,7 @@ def adapt(
         raise ValueError(f"minutes must be a positive, finite budget, got {minutes}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if noise_level is not None and not (math.isfinite(noise_level) and noise_level > 0):
-        raise ValueError(f"noise_level must be a positive number or None, got {noise_level}")
+    noise_level = check_noise_level(noise_level, zero="adapt needs noise to learn from")
     started = time.monotonic()
     deadline = started + 60.0 * float(minutes)
     dev = pick_device(device)
@@ -349,7 +349,7 @@ def _route(
     try:  # the very decision a Denoiser("auto") makes: prepare() on its own working copy
         arr, modality = as_array(first)
         padding = first.padding if isinstance(first, Volume) else None
-        ready = prepare(float32_copy(arr, None), modality, None, padding, route=True)
+        ready = prepare(float32_copy(arr), modality, None, padding, route=True)
     except (TypeError, ValueError, InvalidImageError):  # the checks that follow say what is wrong
         return AUTO_ROUTES[False]
     picked = AUTO_ROUTES[bool(ready.correlated)]

@@ -50,6 +50,7 @@ from medidenoise.convert.provenance import model_id
 from medidenoise.convert.report import SeriesEntry
 from medidenoise.convert.unit import UnitOptions, entry_for
 from medidenoise.errors import ConfigError, ConversionError
+from medidenoise.inference.options import DenoiseOptions
 from medidenoise.io.formats import special_file_kind
 from medidenoise.models.checkpoint import SHIPPED_MODELS
 
@@ -311,11 +312,9 @@ def _check_workers(
         raise ConversionError("; ".join(found))
 
 
-def _load_once(
-    spec: ModelSpec, device: str | None, self_ensemble: bool, threads: int, rician: bool = False
-) -> None:
+def _load_once(spec: ModelSpec, device: str | None, options: DenoiseOptions, threads: int) -> None:
     """Load the run's model in this worker process unless it already holds it."""
-    key = (spec, device, self_ensemble, threads, rician)
+    key = (spec, device, options, threads)
     with _LOAD_LOCK:
         if _LOADED["key"] == key:
             return
@@ -324,7 +323,7 @@ def _load_once(
         if problem:
             parallel._WORKER["error"] = problem
         else:
-            _init_worker(spec.name, device, threads, self_ensemble, rician)
+            _init_worker(spec.name, device, threads, options)
         _LOADED["key"], _LOADED["loads"] = key, _LOADED["loads"] + 1
 
 
@@ -349,7 +348,7 @@ def _convert_task(
         if problem:
             entry = entry_for(unit, out_root, "failed", f"Dask worker {label}: {problem}")
         else:
-            _load_once(spec, device, opts.self_ensemble, worker.state.nthreads, opts.rician)
+            _load_once(spec, device, opts.denoise, worker.state.nthreads)
             entry = _work(unit, out_root, opts)
     return replace(entry, worker=label)
 

@@ -14,7 +14,7 @@ from monai.inferers import sliding_window_inference
 
 from medidenoise.errors import ModelError
 
-__all__ = ["PRECISIONS", "mixed_precision", "optimise_for_inference", "run_network", "use_bf16"]
+__all__ = ["mixed_precision", "optimise_for_inference", "run_network", "use_bf16"]
 
 ProgressFn = Callable[[int, int], None]
 
@@ -53,12 +53,6 @@ def optimise_for_inference(network: torch.nn.Module, device: torch.device) -> to
     if device.type == "cpu":
         fused = fused.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return fused
-
-
-#: ``Denoiser(precision=...)``: ``"auto"`` runs a U-Net's inner levels in bfloat16 on CPUs
-#: with bfloat16 instructions (and float16 autocast on CUDA, as before); ``"float32"`` runs
-#: the network in float32 on the CPU (the figures of exported models, to the last digit)
-PRECISIONS = ("auto", "float32")
 
 
 class _Float32(torch.nn.Module):

@@ -112,7 +112,7 @@ def test_settings_describe_the_job(tmp_path, tiny_checkpoint):
     assert chosen.model == str(tiny_checkpoint)
     with pytest.raises(ValueError, match="checkpoint file"):
         DenoiseSettings(model="checkpoint", checkpoint=tmp_path / "missing.safetensors").job()
-    with pytest.raises(ValueError, match="noise level"):
+    with pytest.raises(ValueError, match="noise_level must be a finite number >= 0"):
         DenoiseSettings(auto_noise=False, noise_level=-1.0).job()
 
 
