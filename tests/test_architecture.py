@@ -16,7 +16,7 @@ PKG = ROOT / "medidenoise"
 
 # lower layers first; a module may import its own layer or any layer before it
 LAYERS = [
-    {"errors", "_version", "_exports", "_noise_kinds", "_validate", "config"},
+    {"errors", "_version", "_exports", "_noise_kinds", "_model_names", "_validate", "config"},
     {"io"},
     {"transforms"},
     {"models"},

@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from medidenoise._model_names import MODELS
 from medidenoise.convert import parallel
 from medidenoise.convert.parallel import _bar, _init_worker, _work, distributed_rank
 from medidenoise.convert.plan import PARTIAL_DIR, Unit
@@ -52,7 +53,6 @@ from medidenoise.convert.unit import UnitOptions, entry_for
 from medidenoise.errors import ConfigError, ConversionError
 from medidenoise.inference.options import DenoiseOptions
 from medidenoise.io.formats import special_file_kind
-from medidenoise.models.checkpoint import SHIPPED_MODELS
 
 __all__ = ["CONNECT_TIMEOUT_S", "ModelSpec", "check_scheduler", "run_units_dask"]
 
@@ -60,7 +60,6 @@ log = logging.getLogger(__name__)
 
 #: seconds to reach a scheduler before the run is refused
 CONNECT_TIMEOUT_S = 10.0
-_NAMED = ("auto", "identity", "nlm", "tv", "wavelet", "bm3d")
 _SHARED_FS = (
     "every Dask worker must see INPUT and OUTPUT at the same paths as this machine (a shared "
     "file system mounted alike on every node)"
@@ -80,7 +79,7 @@ class ModelSpec:
 
     def problem_here(self) -> str:
         """Empty when this process has the same model as the client; otherwise why not."""
-        if self.name not in SHIPPED_MODELS and self.name not in _NAMED:
+        if self.name not in MODELS:
             if not Path(self.name).is_file():
                 return f"this worker cannot see the checkpoint {self.name}; {_SHARED_FS}"
         here = model_id(self.name)
@@ -198,7 +197,7 @@ def check_scheduler(scheduler: Any, *, jobs: int, model: Any) -> None:
 
 def _spec(model: str | os.PathLike, model_id: str) -> ModelSpec:
     name = os.fspath(model)
-    if name in SHIPPED_MODELS or name in _NAMED:
+    if name in MODELS:  # every worker has the named ones
         return ModelSpec(name, model_id)
     path = Path(name)
     if not path.is_file():

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medidenoise._model_names import MODELS
 from medidenoise._validate import check_finite, check_ndim, check_real, check_size
 from medidenoise.errors import CheckpointError, InvalidImageError, ModelError
 from medidenoise.io import Volume
@@ -113,15 +114,10 @@ def check_model_available(model: object) -> None:
     check_model_arg(model)
     if not isinstance(model, (str, os.PathLike)):
         return
-    from medidenoise.models.checkpoint import AUTO_MODEL, SHIPPED_MODELS
-    from medidenoise.models.classical import CLASSICAL
-
     name = os.fspath(model)
-    if name in SHIPPED_MODELS or name in CLASSICAL or name in (AUTO_MODEL, "identity"):
+    if name in MODELS or os.path.isfile(name):
         return
-    if os.path.isfile(name):
-        return
-    known = ", ".join([AUTO_MODEL, *SHIPPED_MODELS, "identity", *CLASSICAL])
+    known = ", ".join(MODELS)
     what = "a folder" if os.path.isdir(name) else "no such file"
     raise CheckpointError(
         f"model {name!r}: not a model name ({known}) and {what}; pass one of those names, "

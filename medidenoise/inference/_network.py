@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
 from medidenoise.errors import ModelError
+from medidenoise.models.network import contract_of
 
 __all__ = ["mixed_precision", "optimise_for_inference", "run_network", "use_bf16"]
 
@@ -218,9 +219,9 @@ def run_network(
     ``outputs`` denoises only those slices (the others serve as 2.5D context).
     ``bf16``: CPU bfloat16 autocast (for a network :func:`mixed_precision` marked).
     """
-    context = int(getattr(network, "context_slices", 1))
-    wants_sigma = bool(getattr(network, "noise_level_input", False))
-    multiple = int(getattr(network, "size_multiple", 1))
+    contract = contract_of(network)
+    context, wants_sigma = contract.context_slices, contract.noise_level_input
+    multiple = contract.size_multiple
     if wants_sigma and sigma is None:
         raise ValueError("this model needs a noise level; pass noise_level= or let it be estimated")
     depth, height, width = volume.shape

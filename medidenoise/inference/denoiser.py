@@ -26,6 +26,7 @@ from medidenoise.io import Volume
 from medidenoise.models.checkpoint import AUTO_MODEL, model_label
 from medidenoise.models.classical import CLASSICAL
 from medidenoise.models.device import pick_device
+from medidenoise.models.network import contract_of
 from medidenoise.transforms import rician_unbias_denoised
 
 __all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise"]
@@ -178,7 +179,9 @@ class Denoiser:
         """Slices a 2.5D model sees per output slice (the slice and its neighbours); 1 for 2D."""
         if isinstance(self.model, str):
             return 1
-        return int(getattr(self.model, "context_slices", 1))
+        if isinstance(self.model, (OnnxModel, Routed)):
+            return self.model.context_slices
+        return contract_of(self.model).context_slices
 
     @overload
     def __call__(
