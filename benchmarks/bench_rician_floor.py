@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="auto", help="auto, or auto:NETWORK (a checkpoint)")
     args = parser.parse_args(argv)
     model: Any = _common.load_bench_model(args.model) if args.model != "auto" else Denoiser("auto")
-    model.rician = True
+    model.options = model.options.replace(rician=True)
     seen: dict[str, Any] = {}
 
     def keep(estimate: np.ndarray, sigma: float) -> np.ndarray:

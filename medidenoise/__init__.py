@@ -64,11 +64,13 @@ _EXPORTS: dict[str, str] = {
     "model_card": "medidenoise.models",
     "CARD_MODELS": "medidenoise.models",
     "ModelCard": "medidenoise.models",
+    "MODELS": "medidenoise._model_names",
     "train": "medidenoise.engine",
     # inference
     "denoise": "medidenoise.inference",
     "adapt": "medidenoise.adaptation",
     "Denoiser": "medidenoise.inference",
+    "DenoiseOptions": "medidenoise.inference",
     "DenoiseProgress": "medidenoise.inference",
     "DenoiseResult": "medidenoise.inference",
     "Provenance": "medidenoise.inference",
@@ -98,6 +100,7 @@ __getattr__, __dir__ = _lazy_attributes("medidenoise", _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from medidenoise._model_names import MODELS
     from medidenoise.adaptation import adapt
     from medidenoise.config import ExperimentConfig, load_config
     from medidenoise.convert import ConversionReport, convert_dicom_folder, derivation_description
@@ -133,6 +136,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from medidenoise.inference import (
         Denoise,
         Denoised,
+        DenoiseOptions,
         DenoiseProgress,
         Denoiser,
         DenoiseResult,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medidenoise._model_names import MODELS, model_names, models_help
 from medidenoise._version import __version__
 from medidenoise.errors import MedidenoiseError
 
@@ -170,18 +171,7 @@ many machines:
   INPUT and OUTPUT at the same paths (README: "Many machines").
 """
 
-_MODEL_HELP = (
-    "'auto' (the default: 'white' for white noise, 'correlated' when the measured noise "
-    "is spatially correlated, per series, and the Rician bias removed where the dark "
-    "background holds magnitude-image noise), 'white' (the shipped model for white noise), "
-    "'correlated' (the shipped model fine-tuned for spatially correlated noise: CT kernels, "
-    "interpolated MR), 'default' (the first shipped model), 'cae-baseline' (the shipped CAE "
-    "baseline), 'identity' "
-    "(writes every source value back exactly: checks the I/O path), a checkpoint file "
-    "(.safetensors), an .onnx file from `medidenoise export` (run by onnxruntime; "
-    "pip install 'medidenoise[onnx]'), or a classical method: nlm, tv, wavelet, bm3d "
-    "(default: %(default)s)"
-)
+_MODEL_HELP = models_help() + " (default: %(default)s)"
 
 
 def _noise_level(text: str) -> float:
@@ -298,9 +288,13 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 def _conversion_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options of ``denoise`` that every conversion takes, folder or DICOMweb."""
+    from medidenoise.inference.options import DenoiseOptions
+
     return {
         "model": args.model,
-        "noise_level": args.noise_level,
+        "options": DenoiseOptions(
+            noise_level=args.noise_level, self_ensemble=args.self_ensemble, rician=args.rician
+        ),
         "output_format": args.format,
         "compression": args.compression,
         "overwrite": args.overwrite,
@@ -308,8 +302,6 @@ def _conversion_options(args: argparse.Namespace) -> dict[str, Any]:
         "jobs": args.jobs,
         "device": args.device,
         "progress": True,
-        "self_ensemble": args.self_ensemble,
-        "rician": args.rician,
         "volume_index": args.volume_index,
         "allow_incomplete": args.allow_incomplete,
     }
@@ -362,8 +354,8 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         "model",
         nargs="?",
         default="default",
-        help="'default', 'correlated', 'cae-baseline' or a .safetensors checkpoint "
-        "(default: %(default)s)",
+        help=f"{', '.join(repr(n) for n, e in MODELS.items() if e.exportable)} or a "
+        ".safetensors checkpoint (default: %(default)s)",
     )
     p.add_argument(
         "--format",
@@ -569,7 +561,8 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
         "model",
         nargs="?",
         default="auto",
-        help="auto (default), white, correlated, default, cae-baseline or a .safetensors file",
+        help=f"{', '.join(model_names('routed', 'shipped'))} or a .safetensors file "
+        "(default: %(default)s)",
     )
     p.set_defaults(func=_run_info)
 

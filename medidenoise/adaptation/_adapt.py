@@ -8,12 +8,12 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from medidenoise._model_names import MODELS, base_name
 from medidenoise.adaptation._run import _VARIANCE_ERROR as VARIANCE_ERROR
 from medidenoise.adaptation._run import Image, Run
 from medidenoise.engine.selfsupervised import (
@@ -23,11 +23,12 @@ from medidenoise.errors import CheckpointError, InvalidImageError
 from medidenoise.inference._inputs import as_array, float32_copy
 from medidenoise.inference._prepare import prepare
 from medidenoise.inference._robust import to_network
+from medidenoise.inference.options import check_noise_level
 from medidenoise.io import Volume
 from medidenoise.models import load_model
-from medidenoise.models.checkpoint import AUTO_MODEL, AUTO_ROUTES, SHIPPED_MODELS
-from medidenoise.models.classical import CLASSICAL
+from medidenoise.models.checkpoint import AUTO_MODEL, AUTO_ROUTES
 from medidenoise.models.device import pick_device
+from medidenoise.models.network import contract_of
 from medidenoise.transforms.noise_covariance import NoiseModel, measure_noise_model
 
 __all__ = ["METHODS", "adapt", "choose_method"]
@@ -199,10 +200,7 @@ def _progress(progress: Progress, total: int) -> tuple[Callable[[int, int], None
 
 
 def _base_name(model: str | os.PathLike | torch.nn.Module) -> str:
-    if isinstance(model, torch.nn.Module):
-        meta = getattr(model, "metadata", {}) or {}
-        return str(meta.get("name") or meta.get("config_name") or type(model).__name__)
-    return Path(os.fspath(model)).name  # the file name only: folders may name patients
+    return base_name(model)  # the file name only: folders may name patients
 
 
 def adapt(
@@ -301,15 +299,14 @@ def adapt(
         raise ValueError(f"minutes must be a positive, finite budget, got {minutes}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if noise_level is not None and not (math.isfinite(noise_level) and noise_level > 0):
-        raise ValueError(f"noise_level must be a positive number or None, got {noise_level}")
+    noise_level = check_noise_level(noise_level, zero="adapt needs noise to learn from")
     started = time.monotonic()
     deadline = started + 60.0 * float(minutes)
     dev = pick_device(device)
     model = _route(model, images)
     base = _load(model)
-    multiple = int(getattr(base, "size_multiple", 1))
-    context = int(getattr(base, "context_slices", 1))
+    contract = contract_of(base)
+    multiple, context = contract.size_multiple, contract.context_slices
     prepared = [_prepare(im, i, noise_level, multiple) for i, im in enumerate(_as_list(images))]
     chosen = method if method != "auto" else choose_method(prepared[0].noise)
     log.info("adapting with %s (measured noise: %s)", chosen, prepared[0].noise.describe())
@@ -349,7 +346,7 @@ def _route(
     try:  # the very decision a Denoiser("auto") makes: prepare() on its own working copy
         arr, modality = as_array(first)
         padding = first.padding if isinstance(first, Volume) else None
-        ready = prepare(float32_copy(arr, None), modality, None, padding, route=True)
+        ready = prepare(float32_copy(arr), modality, None, padding, route=True)
     except (TypeError, ValueError, InvalidImageError):  # the checks that follow say what is wrong
         return AUTO_ROUTES[False]
     picked = AUTO_ROUTES[bool(ready.correlated)]
@@ -363,11 +360,11 @@ def _load(model: str | os.PathLike | torch.nn.Module) -> torch.nn.Module:
         net.metadata = copy.deepcopy(getattr(model, "metadata", {}) or {})  # type: ignore[assignment]
         return net
     name = os.fspath(model)
-    if name == "identity" or name in CLASSICAL:
+    if name in MODELS and not MODELS[name].adaptable:
+        adaptable = ", ".join(repr(n) for n, e in MODELS.items() if e.adaptable)
         raise ValueError(
             f"model={name!r} is not a network, so there is nothing to fine-tune; adapt "
-            f"'auto', one of {', '.join(repr(m) for m in SHIPPED_MODELS)} or a .safetensors "
-            "checkpoint"
+            f"one of {adaptable} or a .safetensors checkpoint"
         )
     try:
         return load_model(name)

@@ -21,6 +21,7 @@ from medidenoise.engine.selfsupervised import (
     measured_noise,
     stein_excess,
 )
+from medidenoise.models.network import contract_of
 from medidenoise.transforms.noise_covariance import NoiseModel
 
 #: fine-tuning learning rate (Adam) and pull toward the base weights (L2-SP)
@@ -170,7 +171,7 @@ def _freeze_norm_statistics(net: torch.nn.Module) -> None:
 
 
 def _with_level(net: torch.nn.Module, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-    if bool(getattr(net, "noise_level_input", False)):
+    if contract_of(net).noise_level_input:
         lv = level.view(-1, 1, 1, 1).expand(x.shape[0], 1, *x.shape[-2:])
         x = torch.cat([x, lv.to(x)], dim=1)
     return x

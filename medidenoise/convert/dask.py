@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from medidenoise._model_names import MODELS
 from medidenoise._optional import require
 from medidenoise.convert import parallel
 from medidenoise.convert.parallel import _bar, _init_worker, _work, distributed_rank
@@ -51,8 +52,8 @@ from medidenoise.convert.provenance import model_id
 from medidenoise.convert.report import SeriesEntry
 from medidenoise.convert.unit import UnitOptions, entry_for
 from medidenoise.errors import ConfigError, ConversionError
+from medidenoise.inference.options import DenoiseOptions
 from medidenoise.io.formats import special_file_kind
-from medidenoise.models.checkpoint import SHIPPED_MODELS
 
 __all__ = ["CONNECT_TIMEOUT_S", "ModelSpec", "check_scheduler", "run_units_dask"]
 
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 
 #: seconds to reach a scheduler before the run is refused
 CONNECT_TIMEOUT_S = 10.0
-_NAMED = ("auto", "identity", "nlm", "tv", "wavelet", "bm3d")
 _SHARED_FS = (
     "every Dask worker must see INPUT and OUTPUT at the same paths as this machine (a shared "
     "file system mounted alike on every node)"
@@ -80,7 +80,7 @@ class ModelSpec:
 
     def problem_here(self) -> str:
         """Empty when this process has the same model as the client; otherwise why not."""
-        if self.name not in SHIPPED_MODELS and self.name not in _NAMED:
+        if self.name not in MODELS:
             if not Path(self.name).is_file():
                 return f"this worker cannot see the checkpoint {self.name}; {_SHARED_FS}"
         here = model_id(self.name)
@@ -196,7 +196,7 @@ def check_scheduler(scheduler: Any, *, jobs: int, model: Any) -> None:
 
 def _spec(model: str | os.PathLike, model_id: str) -> ModelSpec:
     name = os.fspath(model)
-    if name in SHIPPED_MODELS or name in _NAMED:
+    if name in MODELS:  # every worker has the named ones
         return ModelSpec(name, model_id)
     path = Path(name)
     if not path.is_file():
@@ -310,11 +310,9 @@ def _check_workers(
         raise ConversionError("; ".join(found))
 
 
-def _load_once(
-    spec: ModelSpec, device: str | None, self_ensemble: bool, threads: int, rician: bool = False
-) -> None:
+def _load_once(spec: ModelSpec, device: str | None, options: DenoiseOptions, threads: int) -> None:
     """Load the run's model in this worker process unless it already holds it."""
-    key = (spec, device, self_ensemble, threads, rician)
+    key = (spec, device, options, threads)
     with _LOAD_LOCK:
         if _LOADED["key"] == key:
             return
@@ -323,7 +321,7 @@ def _load_once(
         if problem:
             parallel._WORKER["error"] = problem
         else:
-            _init_worker(spec.name, device, threads, self_ensemble, rician)
+            _init_worker(spec.name, device, threads, options)
         _LOADED["key"], _LOADED["loads"] = key, _LOADED["loads"] + 1
 
 
@@ -348,7 +346,7 @@ def _convert_task(
         if problem:
             entry = entry_for(unit, out_root, "failed", f"Dask worker {label}: {problem}")
         else:
-            _load_once(spec, device, opts.self_ensemble, worker.state.nthreads, opts.rician)
+            _load_once(spec, device, opts.denoise, worker.state.nthreads)
             entry = _work(unit, out_root, opts)
     return replace(entry, worker=label)
 

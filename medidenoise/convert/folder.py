@@ -26,6 +26,7 @@ from medidenoise.convert.provenance import derivation, model_id
 from medidenoise.convert.report import ConversionReport
 from medidenoise.convert.unit import UnitOptions, planned_entry
 from medidenoise.inference._inputs import check_model_available
+from medidenoise.inference.options import DenoiseOptions
 from medidenoise.io.dicom import Compression, compression_syntax
 
 __all__ = ["convert_dicom_folder"]
@@ -33,20 +34,23 @@ __all__ = ["convert_dicom_folder"]
 log = logging.getLogger(__name__)
 
 
+#: why a conversion refuses ``noise_level=0`` (``DenoiseOptions`` takes it: a script may mean it)
+_ZERO_LEVEL = (
+    "it is the noise's standard deviation in image units (HU for CT), and 0 would say there is "
+    "no noise to remove; leave it out to estimate it per series (or use model='identity' to "
+    "copy the values through)"
+)
+
+
 def _check_args(
-    output_format: str | None, jobs: int, noise_level: float | None, compression: str
+    output_format: str | None, jobs: int, options: DenoiseOptions, compression: str
 ) -> None:
     if output_format not in (None, "dicom", "nifti"):
         raise ValueError(f"output_format must be None, 'dicom' or 'nifti', got {output_format!r}")
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}")
-    if noise_level is not None and not noise_level > 0:
-        raise ValueError(
-            f"noise_level must be a positive number, got {noise_level}: it is the noise's "
-            "standard deviation in image units (HU for CT), and 0 would say there is no noise "
-            "to remove; leave it out to estimate it per series (or use model='identity' to "
-            "copy the values through)"
-        )
+    if options.noise_level == 0:  # the options checked the rest when they were made
+        raise ValueError(f"noise_level must be a positive number, got 0: {_ZERO_LEVEL}")
     if compression != "none" and output_format == "nifti":
         raise ValueError(
             f"compression={compression!r} applies to DICOM output only; leave it out (or "
@@ -73,6 +77,7 @@ def convert_dicom_folder(
     volume_index: int | None = None,
     allow_incomplete: bool = False,
     scheduler: Any = None,
+    options: DenoiseOptions | None = None,
 ) -> ConversionReport:
     """Denoise every image series under ``src`` into derived series under ``dst``.
 
@@ -146,6 +151,9 @@ def convert_dicom_folder(
         the same paths (a shared file system); ``model`` must be a name or a
         checkpoint file. The report says which worker converted each series.
         See :mod:`medidenoise.convert.dask`.
+    options : DenoiseOptions, optional
+        ``noise_level``, ``self_ensemble`` and ``rician`` (and ``batch_size``,
+        ``tile_size``, ``precision``) as one object, instead of those keywords.
 
     Returns
     -------
@@ -181,7 +189,10 @@ def convert_dicom_folder(
     to_file = is_file_output(dst)
     if to_file and output_format is None:
         output_format = "nifti"
-    _check_args(output_format, jobs, noise_level, compression)
+    denoising = DenoiseOptions.of(
+        options, noise_level=noise_level, self_ensemble=self_ensemble, rician=rician
+    )
+    _check_args(output_format, jobs, denoising, compression)
     if volume_index is not None and (isinstance(volume_index, bool) or volume_index < 0):
         raise ValueError(f"volume_index must be a whole number >= 0, got {volume_index!r}")
     if scheduler is not None:  # workers elsewhere have another working folder
@@ -196,7 +207,7 @@ def convert_dicom_folder(
         check_writable(out_root)  # read-only, or under a regular file: named, nothing made
     args = {
         "model": model,
-        "noise_level": noise_level,
+        "options": denoising,
         "output_format": output_format,
         "compression": compression,
         "overwrite": overwrite,
@@ -204,8 +215,6 @@ def convert_dicom_folder(
         "jobs": jobs,
         "device": device,
         "progress": progress,
-        "self_ensemble": self_ensemble,
-        "rician": rician,
         "volume_index": volume_index,
         "allow_incomplete": allow_incomplete,
         "scheduler": scheduler,
@@ -225,7 +234,7 @@ def _run(
     out_root: Path,
     *,
     model: Any,
-    noise_level: float | None,
+    options: DenoiseOptions,
     output_format: Literal["dicom", "nifti"] | None,
     compression: Compression,
     overwrite: bool,
@@ -233,8 +242,6 @@ def _run(
     jobs: int,
     device: str | None,
     progress: bool,
-    self_ensemble: bool,
-    rician: bool,
     volume_index: int | None,
     allow_incomplete: bool,
     scheduler: Any,
@@ -243,24 +250,20 @@ def _run(
     model_label = model_id(model)
     settings = {
         "model": model_label,
-        "noise_level": noise_level,
+        **options.compared_settings(),  # noise_level, self_ensemble, rician
         "output_format": output_format or "same as input",
         "compression": compression,
-        "self_ensemble": bool(self_ensemble),
-        "rician": bool(rician),
         "volume_index": volume_index,
         "medidenoise": __version__,
     }
     opts = UnitOptions(
         output_format=output_format or "dicom",
-        noise_level=noise_level,
         overwrite=overwrite,
-        derivation=derivation(model_label, noise_level, bool(self_ensemble), bool(rician)),
+        derivation=derivation(model_label, options),
         settings=settings,
+        denoise=options,
         progress=progress,
         compression=compression,
-        self_ensemble=bool(self_ensemble),
-        rician=bool(rician),
         volume_index=volume_index,
         allow_incomplete=bool(allow_incomplete),
     )

@@ -20,6 +20,7 @@ from typing import Any
 from medidenoise.convert.plan import Unit
 from medidenoise.convert.report import SeriesEntry
 from medidenoise.convert.unit import UnitOptions, convert_unit, entry_for
+from medidenoise.inference.options import DenoiseOptions
 from medidenoise.models.device import pick_device, torchrun_rank
 
 __all__ = ["distributed_rank", "gather_entries", "run_units"]
@@ -51,22 +52,18 @@ def _rank_device(device: str | None) -> str | None:
     return str(pick_device(None, local_rank=local_rank % torch.cuda.device_count()))
 
 
-def _make_denoiser(
-    model: Any, device: str | None, self_ensemble: bool, rician: bool = False
-) -> Any:
+def _make_denoiser(model: Any, device: str | None, options: DenoiseOptions) -> Any:
     from medidenoise.inference.denoiser import Denoiser
 
-    return Denoiser(model, device=_rank_device(device), self_ensemble=self_ensemble, rician=rician)
+    return Denoiser(model, device=_rank_device(device), options=options)
 
 
-def _init_worker(
-    model: Any, device: str | None, threads: int, self_ensemble: bool, rician: bool = False
-) -> None:
+def _init_worker(model: Any, device: str | None, threads: int, options: DenoiseOptions) -> None:
     import torch
 
     torch.set_num_threads(threads)
     try:
-        _WORKER["denoiser"] = _make_denoiser(model, device, self_ensemble, rician)
+        _WORKER["denoiser"] = _make_denoiser(model, device, options)
     except Exception as exc:  # reported per unit, so the pool itself survives
         _WORKER["error"] = f"{type(exc).__name__}: {exc}"
 
@@ -101,7 +98,7 @@ def run_units(
     bar = _bar(len(units), opts.progress)
     try:
         if jobs <= 1 or len(units) == 1:
-            denoiser = _make_denoiser(model, device, opts.self_ensemble, opts.rician)
+            denoiser = _make_denoiser(model, device, opts.denoise)
             entries = []
             for unit in units:
                 entries.append(convert_unit(unit, out_root, denoiser, opts))
@@ -131,7 +128,7 @@ def _run_pool(
         max_workers=workers,
         mp_context=mp.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(model, device, threads, opts.self_ensemble, opts.rician),
+        initargs=(model, device, threads, opts.denoise),
     ) as pool:
         futures = {pool.submit(_work, u, out_root, quiet): i for i, u in enumerate(units)}
         for future in as_completed(futures):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from medidenoise._version import __version__
+from medidenoise.inference.options import DenoiseOptions
 from medidenoise.models.checkpoint import model_label
 
 __all__ = ["derivation", "derivation_description", "model_id"]
@@ -15,13 +16,12 @@ def model_id(model: Any) -> str:
     return model_label(model, checksum=True)
 
 
-def derivation(
-    label: str, noise_level: float | None, self_ensemble: bool = False, rician: bool = False
-) -> str:
+def derivation(label: str, options: DenoiseOptions) -> str:
     """The Derivation Description for a model already described by :func:`model_id`."""
-    noise = "estimated per series" if noise_level is None else f"{noise_level:g}"
-    ensemble = "; averaged over 8 flips/rotations" if self_ensemble else ""
-    bias = "; Rician bias removed" if rician else ""
+    level = options.noise_level
+    noise = "estimated per series" if level is None else f"{level:g}"
+    ensemble = "; averaged over 8 flips/rotations" if options.self_ensemble else ""
+    bias = "; Rician bias removed" if options.rician else ""
     return (
         f"Denoised by medidenoise {__version__}; model {label}; noise level {noise}{ensemble}{bias}"
     )
@@ -33,6 +33,7 @@ def derivation_description(
     *,
     self_ensemble: bool = False,
     rician: bool = False,
+    options: DenoiseOptions | None = None,
 ) -> str:
     """The Derivation Description a denoised DICOM series gets, as ``convert`` writes it.
 
@@ -49,6 +50,8 @@ def derivation_description(
         Whether the 8 flips/rotations were averaged.
     rician : bool
         Whether the Rician bias of magnitude images was removed.
+    options : DenoiseOptions, optional
+        ``noise_level``, ``self_ensemble`` and ``rician`` as one object, instead.
 
     Returns
     -------
@@ -61,4 +64,7 @@ def derivation_description(
     >>> derivation_description("nlm", 12.5)[:28]
     'Denoised by medidenoise 0.1.'
     """
-    return derivation(model_id(model), noise_level, bool(self_ensemble), bool(rician))
+    opts = DenoiseOptions.of(
+        options, noise_level=noise_level, self_ensemble=self_ensemble, rician=rician
+    )
+    return derivation(model_id(model), opts)

@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from medidenoise.convert.plan import PARTIAL_DIR, Unit
 from medidenoise.convert.quality import QUALITY_DIR, measure
 from medidenoise.convert.report import SeriesEntry, SeriesStatus
 from medidenoise.errors import ConversionError
+from medidenoise.inference.options import DenoiseOptions
 from medidenoise.inference.progress import LegacyProgress
 from medidenoise.io import (
     Volume,
@@ -67,19 +68,16 @@ NIFTI_MANIFEST_SUFFIX = ".medidenoise.json"
 #: (The output format is part of the output's name, so it needs no check here.)
 COMPARED_SETTINGS = (
     "model",
-    "noise_level",
+    *DenoiseOptions.compared_defaults(),  # noise_level, self_ensemble, rician, ...
     "compression",
-    "self_ensemble",
-    "rician",
     "volume_index",
 )
 #: how the settings label of "auto" ended before each series got its own record
 _OLD_AUTO_BY = "by measured noise; Rician bias removed from magnitude images"
 #: what manifests written before a setting existed mean by its absence
 _SETTING_DEFAULTS: dict[str, Any] = {
+    **DenoiseOptions.compared_defaults(),
     "compression": "none",
-    "self_ensemble": False,
-    "rician": False,
     "volume_index": None,
 }
 
@@ -89,16 +87,13 @@ class UnitOptions:
     """Settings shared by every unit of one conversion."""
 
     output_format: str  # "dicom" or "nifti" for DICOM input
-    noise_level: float | None
     overwrite: bool
     derivation: str
     settings: dict[str, Any]
+    #: how every unit is denoised (the Denoiser of the run is built with these)
+    denoise: DenoiseOptions = field(default_factory=DenoiseOptions)
     progress: bool = False
     compression: str = "none"
-    #: average the network over the eight flips/rotations of each slice
-    self_ensemble: bool = False
-    #: magnitude images with Rician noise: its bias removed (Denoiser(rician=True))
-    rician: bool = False
     #: which volume of a 4D NIfTI input to denoise
     volume_index: int | None = None
     #: write a series some of whose files cannot be read, flagged INCOMPLETE
@@ -360,10 +355,12 @@ def convert_unit(unit: Unit, out_root: Path, denoiser: Any, opts: UnitOptions) -
 
 
 def _denoise(denoiser: Any, vol: Volume, opts: UnitOptions) -> Any:
-    """``denoiser.run`` with a progress bar when asked: the image and its provenance."""
+    """``denoiser.run`` with a progress bar when asked: the image and its provenance.
+
+    The denoiser was built with ``opts.denoise`` (its noise level included)."""
     relay = LegacyProgress(True) if opts.progress else None
     try:
-        return denoiser.run(vol, noise_level=opts.noise_level, progress=relay)
+        return denoiser.run(vol, progress=relay)
     finally:
         if relay is not None:
             relay.close()

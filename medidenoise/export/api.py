@@ -11,12 +11,14 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from medidenoise._model_names import MODELS, model_kind
 from medidenoise.errors import ExportError, OutputExistsError, OutputWriteError
 from medidenoise.export._jit import script_pipeline
 from medidenoise.export.pipeline import DenoisePipeline
 from medidenoise.inference._network import optimise_for_inference
 from medidenoise.io._atomic import write_error
 from medidenoise.models import load_model, model_config_of
+from medidenoise.models.network import contract_of
 
 __all__ = ["EXPORT_FORMATS", "ExportFormat", "build_pipeline", "export_model", "script_pipeline"]
 
@@ -26,7 +28,6 @@ ExportFormat = Literal["onnx", "torchscript", "monai-bundle"]
 #: the formats ``export_model`` writes
 EXPORT_FORMATS: tuple[str, ...] = ("onnx", "torchscript", "monai-bundle")
 _SUFFIXES = {".onnx": "onnx", ".ts": "torchscript"}
-_NOT_NETWORKS = ("identity", "nlm", "tv", "wavelet", "bm3d")
 
 
 def _load_network(model: str | os.PathLike | nn.Module) -> tuple[nn.Module, dict[str, Any]]:
@@ -36,10 +37,11 @@ def _load_network(model: str | os.PathLike | nn.Module) -> tuple[nn.Module, dict
         model_config_of(net)  # a ConfigError when it is not a medidenoise network
         return net, dict(getattr(net, "metadata", {}) or {})  # left in its mode: copied later
     name = os.fspath(model)
-    if name in _NOT_NETWORKS:
+    if model_kind(name) in ("identity", "classical"):
+        exportable = ", ".join(repr(n) for n, e in MODELS.items() if e.exportable)
         raise ExportError(
-            f"model={name!r} is not a network and cannot be exported; export 'default', "
-            "'correlated', 'cae-baseline' or a .safetensors checkpoint"
+            f"model={name!r} is not a network and cannot be exported; export {exportable} "
+            "or a .safetensors checkpoint"
         )
     if name.lower().endswith((".onnx", ".ts")):
         raise ExportError(
@@ -73,11 +75,12 @@ def _pipeline_from(net: nn.Module, meta: dict[str, Any]) -> DenoisePipeline:
     fused = optimise_for_inference(net, torch.device("cpu"))
     # plain (not channels-last) weights: the exported file may run on a GPU or another runtime
     fused = fused.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    contract = contract_of(net)
     pipeline = DenoisePipeline(
         fused,
-        context_slices=int(getattr(net, "context_slices", 1)),
-        noise_level_input=bool(getattr(net, "noise_level_input", False)),
-        size_multiple=int(getattr(net, "size_multiple", 1)),
+        context_slices=contract.context_slices,
+        noise_level_input=contract.noise_level_input,
+        size_multiple=contract.size_multiple,
     ).eval()
     pipeline.metadata = {**meta, "model": model_config_of(net)}  # type: ignore[assignment]
     return pipeline

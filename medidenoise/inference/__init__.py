@@ -3,6 +3,7 @@
 from medidenoise._exports import public_names as _public_names
 from medidenoise.inference.denoiser import Denoiser, denoise
 from medidenoise.inference.monai_transforms import Denoise, DenoiseD, Denoised, DenoiseDict
+from medidenoise.inference.options import DenoiseOptions
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult
 from medidenoise.inference.provenance import Provenance
 

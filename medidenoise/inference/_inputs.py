@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medidenoise._model_names import MODELS
 from medidenoise._validate import check_finite, check_ndim, check_real, check_size
 from medidenoise.errors import CheckpointError, InvalidImageError, ModelError
 from medidenoise.io import Volume
@@ -71,7 +72,7 @@ def across_axis(
     return np.moveaxis(np.asarray(run(moved)), 0, axis)
 
 
-def float32_copy(arr: np.ndarray, noise_level: float | None) -> np.ndarray:
+def float32_copy(arr: np.ndarray) -> np.ndarray:
     """The call's own float32 (D, H, W) copy of ``arr``, checked to be denoisable."""
     if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
         big = np.abs(arr).max(initial=0.0)
@@ -85,27 +86,7 @@ def float32_copy(arr: np.ndarray, noise_level: float | None) -> np.ndarray:
     check_finite(
         vol, "image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first"
     )
-    check_noise_level_arg(noise_level)
     return vol
-
-
-def check_noise_level_arg(noise_level: object) -> None:
-    """Refuse a ``noise_level`` that is not ``None`` or one finite number ``>= 0``."""
-    if noise_level is None:
-        return
-    number = isinstance(noise_level, (int, float, np.integer, np.floating)) and not isinstance(
-        noise_level, (bool, np.bool_)
-    )
-    if not number:
-        raise ValueError(
-            f"noise_level must be one number, the noise standard deviation in the image's "
-            f"units, or None to estimate it; got {type(noise_level).__name__} "
-            f"{noise_level!r}; pass e.g. noise_level=0.05"
-            + (" (a float, not a string)" if isinstance(noise_level, str) else "")
-        )
-    level = float(noise_level)  # type: ignore[arg-type]  # a real number, checked above
-    if not (level >= 0 and np.isfinite(level)):
-        raise ValueError(f"noise_level must be a finite number >= 0, got {noise_level}")
 
 
 def check_model_arg(model: object) -> None:
@@ -133,15 +114,10 @@ def check_model_available(model: object) -> None:
     check_model_arg(model)
     if not isinstance(model, (str, os.PathLike)):
         return
-    from medidenoise.models.checkpoint import AUTO_MODEL, SHIPPED_MODELS
-    from medidenoise.models.classical import CLASSICAL
-
     name = os.fspath(model)
-    if name in SHIPPED_MODELS or name in CLASSICAL or name in (AUTO_MODEL, "identity"):
+    if name in MODELS or os.path.isfile(name):
         return
-    if os.path.isfile(name):
-        return
-    known = ", ".join([AUTO_MODEL, *SHIPPED_MODELS, "identity", *CLASSICAL])
+    known = ", ".join(MODELS)
     what = "a folder" if os.path.isdir(name) else "no such file"
     raise CheckpointError(
         f"model {name!r}: not a model name ({known}) and {what}; pass one of those names, "

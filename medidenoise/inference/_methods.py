@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medidenoise._model_names import model_kind
 from medidenoise.inference._inputs import check_model_arg
 from medidenoise.inference._network import mixed_precision, optimise_for_inference
 from medidenoise.inference.onnx_model import OnnxModel, is_onnx_path
@@ -25,7 +26,8 @@ from medidenoise.models.checkpoint import (
     SHIPPED_MODELS,
     shipped_weights_path,
 )
-from medidenoise.models.classical import CLASSICAL, CLASSICAL_METHODS
+from medidenoise.models.classical import CLASSICAL_METHODS
+from medidenoise.models.network import contract_of
 
 log = logging.getLogger("medidenoise.inference.denoiser")  # the name users configure
 
@@ -50,7 +52,7 @@ class Routed:
 
     @property
     def context_slices(self) -> int:
-        return max(int(getattr(n, "context_slices", 1)) for n in self.networks.values())
+        return max(contract_of(n).context_slices for n in self.networks.values())
 
     def pick(self, correlated: bool, rician: bool = False) -> tuple[torch.nn.Module, str]:
         """The network for this noise and the label a result records: ``"auto: correlated"``,
@@ -76,7 +78,7 @@ def resolve_model(
                 setattr(fast, attr, getattr(model, attr))
         return fast
     name = os.fspath(model)
-    if name == "identity" or name in CLASSICAL:
+    if model_kind(name) in ("identity", "classical"):
         return name
     if name == AUTO_MODEL:
         nets = {k: resolve_model(v, device) for k, v in AUTO_ROUTES.items()}

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
 from medidenoise.errors import ModelError
+from medidenoise.models.network import contract_of
 
-__all__ = ["PRECISIONS", "mixed_precision", "optimise_for_inference", "run_network", "use_bf16"]
+__all__ = ["mixed_precision", "optimise_for_inference", "run_network", "use_bf16"]
 
 ProgressFn = Callable[[int, int], None]
 
@@ -53,12 +54,6 @@ def optimise_for_inference(network: torch.nn.Module, device: torch.device) -> to
     if device.type == "cpu":
         fused = fused.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return fused
-
-
-#: ``Denoiser(precision=...)``: ``"auto"`` runs a U-Net's inner levels in bfloat16 on CPUs
-#: with bfloat16 instructions (and float16 autocast on CUDA, as before); ``"float32"`` runs
-#: the network in float32 on the CPU (the figures of exported models, to the last digit)
-PRECISIONS = ("auto", "float32")
 
 
 class _Float32(torch.nn.Module):
@@ -224,9 +219,9 @@ def run_network(
     ``outputs`` denoises only those slices (the others serve as 2.5D context).
     ``bf16``: CPU bfloat16 autocast (for a network :func:`mixed_precision` marked).
     """
-    context = int(getattr(network, "context_slices", 1))
-    wants_sigma = bool(getattr(network, "noise_level_input", False))
-    multiple = int(getattr(network, "size_multiple", 1))
+    contract = contract_of(network)
+    context, wants_sigma = contract.context_slices, contract.noise_level_input
+    multiple = contract.size_multiple
     if wants_sigma and sigma is None:
         raise ValueError("this model needs a noise level; pass noise_level= or let it be estimated")
     depth, height, width = volume.shape

@@ -14,17 +14,19 @@ import torch
 from medidenoise.errors import InvalidImageError
 from medidenoise.inference._inputs import across_axis, as_array, float32_copy
 from medidenoise.inference._methods import ModelLike, Routed, resolve_model, run_classical
-from medidenoise.inference._network import PRECISIONS, run_network, use_bf16
+from medidenoise.inference._network import run_network, use_bf16
 from medidenoise.inference._prepare import prepare
 from medidenoise.inference._robust import from_network, to_network
 from medidenoise.inference.meta_input import is_meta_tensor, spatial_view, wrap_like
 from medidenoise.inference.onnx_model import OnnxModel
+from medidenoise.inference.options import DenoiseOptions, check_noise_level
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult, LegacyProgress, Progress
 from medidenoise.inference.provenance import Provenance, model_source
 from medidenoise.io import Volume
 from medidenoise.models.checkpoint import AUTO_MODEL, model_label
 from medidenoise.models.classical import CLASSICAL
 from medidenoise.models.device import pick_device
+from medidenoise.models.network import contract_of
 from medidenoise.transforms import rician_unbias_denoised
 
 __all__ = ["CLASSICAL", "DenoiseProgress", "DenoiseResult", "Denoiser", "denoise"]
@@ -88,6 +90,9 @@ class Denoiser:
         ``"float32"``: float32 throughout on the CPU, digit for digit what an exported
         model computes. Unset, the ``MEDIDENOISE_PRECISION`` environment variable decides
         (for the command line, conversions and napari), else ``"auto"``.
+    options : DenoiseOptions, optional
+        The options above (and a ``noise_level`` every call uses unless it passes its
+        own) as one object, validated when it was made; pass it or those keywords.
 
     Examples
     --------
@@ -107,35 +112,57 @@ class Denoiser:
         self_ensemble: bool = False,
         rician: bool = False,
         precision: str | None = None,
+        options: DenoiseOptions | None = None,
     ) -> None:
-        if precision is None:
-            precision = os.environ.get("MEDIDENOISE_PRECISION") or "auto"
-        if precision not in PRECISIONS:
-            raise ValueError(
-                f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
-                + (" (from MEDIDENOISE_PRECISION)" if "MEDIDENOISE_PRECISION" in os.environ else "")
-            )
-        self.precision = precision
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        opts = DenoiseOptions.of(
+            options, batch_size=batch_size, tile_size=tile_size, self_ensemble=self_ensemble,
+            rician=rician, precision=precision,
+        )  # fmt: skip
         self.device = pick_device(device)
-        if tile_size is None:
-            tile_size = 1024 if self.device.type == "cuda" else 512
-        if tile_size < 32:
-            raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
+        if opts.tile_size is None:
+            opts = opts.replace(tile_size=1024 if self.device.type == "cuda" else 512)
+        #: the options every call uses (``noise_level``: unless the call gives its own)
+        self.options = opts.replace(precision=opts.resolved_precision())
         self.model = resolve_model(model, self.device)
         #: what the caller asked for: a name or path as given (a result names what ran)
         self.requested = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
         self._source = model_source(model)
-        if self_ensemble and isinstance(self.model, OnnxModel) and self.model.context_slices > 1:
+        if opts.self_ensemble and isinstance(self.model, OnnxModel) and self.context_slices > 1:
             raise ValueError(
                 f"{model}: self_ensemble is not available for 2.5D .onnx models; use the "
                 "checkpoint for the self-ensemble, or drop it"
             )
-        self.batch_size = batch_size
-        self.tile_size = tile_size
-        self.self_ensemble = bool(self_ensemble)
-        self.rician = bool(rician)
+
+    @property
+    def precision(self) -> str:
+        """``"auto"`` or ``"float32"`` (see the class)."""
+        return str(self.options.precision)
+
+    @property
+    def batch_size(self) -> int | None:
+        """Slices per forward pass (``None``: from the image size and device)."""
+        return self.options.batch_size
+
+    @property
+    def tile_size(self) -> int:
+        """Images larger than this along an axis are denoised in tiles."""
+        return int(self.options.tile_size or 0)
+
+    @property
+    def self_ensemble(self) -> bool:
+        """Whether networks average over the eight flips and rotations of each slice."""
+        return self.options.self_ensemble
+
+    @property
+    def rician(self) -> bool:
+        """Whether images are taken for magnitude images with Rician noise."""
+        return self.options.rician
+
+    def _level(self, noise_level: object) -> float | None:
+        """A call's own level (checked here, at the call), else the options' one."""
+        if noise_level is None:
+            return self.options.noise_level
+        return check_noise_level(noise_level)
 
     @property
     def name(self) -> str:
@@ -152,7 +179,9 @@ class Denoiser:
         """Slices a 2.5D model sees per output slice (the slice and its neighbours); 1 for 2D."""
         if isinstance(self.model, str):
             return 1
-        return int(getattr(self.model, "context_slices", 1))
+        if isinstance(self.model, (OnnxModel, Routed)):
+            return self.model.context_slices
+        return contract_of(self.model).context_slices
 
     @overload
     def __call__(
@@ -198,7 +227,7 @@ class Denoiser:
         """Denoise ``image``; see :func:`denoise` for the parameters."""
         relay = LegacyProgress(progress) if progress else None
         try:
-            done = self._run(image, noise_level, relay, should_stop, slice_axis)
+            done = self._run(image, self._level(noise_level), relay, should_stop, slice_axis)
         finally:
             if relay is not None:
                 relay.close()
@@ -241,7 +270,7 @@ class Denoiser:
         >>> result.image.shape, result.noise_level
         ((2, 8, 8), 1.0)
         """
-        return self._run(image, noise_level, progress, should_stop, slice_axis)
+        return self._run(image, self._level(noise_level), progress, should_stop, slice_axis)
 
     def denoise_slice(
         self,
@@ -288,6 +317,7 @@ class Denoiser:
         >>> Denoiser("identity").denoise_slice(vol, 1).image[0, :3]
         array([64., 65., 66.], dtype=float32)
         """
+        noise_level = self._level(noise_level)
         arr, modality = as_array(image)
         padding = image.padding if isinstance(image, Volume) else None
         if arr.ndim == 2:
@@ -304,7 +334,7 @@ class Denoiser:
             if index is None or not 0 <= index < n:
                 raise IndexError(f"slice {index} is outside 0..{n - 1} (axis {axis})")
             arr = np.moveaxis(arr, axis, 0)
-        vol = float32_copy(arr, noise_level)
+        vol = float32_copy(arr)
         half = self.context_slices // 2
         slab = (max(0, index - half), min(vol.shape[0], index + half + 1), index)
         out, used, record = self._denoise(
@@ -354,7 +384,7 @@ class Denoiser:
             return DenoiseResult(out, levels[0], used[0], records[0])
         arr, modality = as_array(image)
         squeeze = arr.ndim == 2
-        vol = float32_copy(arr, noise_level)
+        vol = float32_copy(arr)
         padding = image.padding if isinstance(image, Volume) else None
         out, label, record = self._denoise(vol, modality, noise_level, report, should_stop, padding)
         if padding is not None:  # padding is not image: exactly the caller's values
@@ -520,6 +550,7 @@ def denoise(
     self_ensemble: bool = False,
     slice_axis: int | None = None,
     rician: bool = False,
+    options: DenoiseOptions | None = None,
 ) -> Volume | np.ndarray | torch.Tensor:
     """Denoise a 2D image or a 3D volume, slice by slice.
 
@@ -572,6 +603,9 @@ def denoise(
     slice_axis : int, optional
         The axis of ``image`` across which its slices are taken (see above);
         counts a MetaTensor's channel axis.
+    options : DenoiseOptions, optional
+        All of ``noise_level``, ``batch_size``, ``self_ensemble``, ``rician`` (and
+        ``tile_size``, ``precision``) as one object, instead of those keywords.
 
     Returns
     -------
@@ -593,7 +627,9 @@ def denoise(
     >>> denoise(noisy, "identity").shape
     (64, 64)
     """
-    runner = Denoiser(
-        model, device=device, batch_size=batch_size, self_ensemble=self_ensemble, rician=rician
-    )
-    return runner(image, noise_level=noise_level, progress=progress, slice_axis=slice_axis)
+    opts = DenoiseOptions.of(
+        options, noise_level=noise_level, batch_size=batch_size, self_ensemble=self_ensemble,
+        rician=rician,
+    )  # fmt: skip
+    runner = Denoiser(model, device=device, options=opts)
+    return runner(image, progress=progress, slice_axis=slice_axis)

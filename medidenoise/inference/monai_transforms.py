@@ -19,6 +19,7 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
 from medidenoise.inference.denoiser import Denoiser, ModelLike
+from medidenoise.inference.options import DenoiseOptions
 
 __all__ = ["Denoise", "DenoiseD", "DenoiseDict", "Denoised"]
 
@@ -44,6 +45,9 @@ class Denoise(Transform):
         The axis the slices lie across (see :func:`medidenoise.denoise`).
     rician : bool
         Magnitude images with Rician noise: remove its bias (see :class:`~medidenoise.Denoiser`).
+    options : DenoiseOptions, optional
+        ``noise_level``, ``batch_size``, ``self_ensemble``, ``rician`` (and ``tile_size``,
+        ``precision``) as one object, instead of those keywords.
 
     Examples
     --------
@@ -64,18 +68,23 @@ class Denoise(Transform):
         self_ensemble: bool = False,
         slice_axis: int | None = None,
         rician: bool = False,
+        options: DenoiseOptions | None = None,
     ) -> None:
-        if noise_level is not None and not noise_level >= 0:
-            raise ValueError(f"noise_level must be a non-negative number, got {noise_level}")
-        self.denoiser = Denoiser(
-            model, device=device, batch_size=batch_size, self_ensemble=self_ensemble, rician=rician
-        )
-        self.noise_level = noise_level
+        opts = DenoiseOptions.of(
+            options, noise_level=noise_level, batch_size=batch_size, self_ensemble=self_ensemble,
+            rician=rician,
+        )  # fmt: skip
+        self.denoiser = Denoiser(model, device=device, options=opts)
         self.slice_axis = slice_axis
+
+    @property
+    def noise_level(self) -> float | None:
+        """The noise level every image is denoised with (``None``: estimated per image)."""
+        return self.denoiser.options.noise_level
 
     def __call__(self, img: Any) -> Any:
         """The denoised image, of the same kind and shape as ``img``."""
-        return self.denoiser(img, noise_level=self.noise_level, slice_axis=self.slice_axis)
+        return self.denoiser(img, slice_axis=self.slice_axis)
 
 
 class Denoised(MapTransform):
@@ -85,7 +94,7 @@ class Denoised(MapTransform):
     ----------
     keys : str or sequence of str
         The keys to denoise.
-    model, noise_level, device, batch_size, self_ensemble, slice_axis, rician
+    model, noise_level, device, batch_size, self_ensemble, slice_axis, rician, options
         As for :class:`Denoise`.
     allow_missing_keys : bool
         Skip keys that are absent instead of raising ``KeyError``.
@@ -112,17 +121,14 @@ class Denoised(MapTransform):
         slice_axis: int | None = None,
         rician: bool = False,
         allow_missing_keys: bool = False,
+        options: DenoiseOptions | None = None,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.denoise = Denoise(
-            model,
-            noise_level=noise_level,
-            device=device,
-            batch_size=batch_size,
-            self_ensemble=self_ensemble,
-            slice_axis=slice_axis,
+        opts = DenoiseOptions.of(
+            options, noise_level=noise_level, batch_size=batch_size, self_ensemble=self_ensemble,
             rician=rician,
-        )
+        )  # fmt: skip
+        self.denoise = Denoise(model, device=device, slice_axis=slice_axis, options=opts)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         """A copy of ``data`` with each key's image denoised (the input is not modified)."""

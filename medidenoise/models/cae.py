@@ -9,11 +9,12 @@ import torch
 from torch import nn
 
 from medidenoise.models._blocks import Norm, check_common, make_norm
+from medidenoise.models.network import DenoisingNetwork
 
 __all__ = ["DenoisingCAE"]
 
 
-class DenoisingCAE(nn.Module):
+class DenoisingCAE(DenoisingNetwork):
     """Convolutional denoising autoencoder (encoder 32/64/128, mirrored decoder, sigmoid).
 
     Each encoder level is a 3x3 conv, normalisation, ReLU and a 2x2 max-pool;

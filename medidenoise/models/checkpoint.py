@@ -20,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from medidenoise._model_names import AUTO_MODEL, MODELS, network_label
 from medidenoise._version import __version__
 from medidenoise.errors import CheckpointError, ConfigError
 from medidenoise.models.factory import build_model, model_config_of
@@ -45,19 +46,10 @@ log = logging.getLogger(__name__)
 FORMAT = "medidenoise-checkpoint-v1"
 
 
-#: models that ship inside the package: name -> (file in ``medidenoise/weights``, recipe)
+#: models that ship inside the package: name -> (file in ``medidenoise/weights``, recipe),
+#: from the one table of model names (``medidenoise._model_names.MODELS``)
 SHIPPED_MODELS = {
-    "default": ("default.safetensors", "configs/default.yaml"),
-    "cae-baseline": ("cae_baseline.safetensors", "configs/cae_seed.yaml"),
-    # the default fine-tuned on correlated and signal-dependent noise (issue 11, rounds 2 and
-    # 3): far better on spatially correlated noise; auto's correlated route. Since issue 26 its
-    # upsampling is bilinear + 1x1 and it is fine-tuned for real scans' low noise on a GPU
-    # (scripts/gpu/train_gpu.py, scripts/gpu/README.md)
-    "correlated": ("correlated.safetensors", "configs/correlated.yaml"),
-    # the default fine-tuned under zero-mean noise only (issue 11, rounds 5, 7 and 10): better
-    # on white Gaussian and Poisson noise; leaves the Rician bias to rician_unbias_denoised.
-    # auto's white route. Since issue 26 as `correlated` above (bilinear upsampling, GPU rounds)
-    "white": ("white.safetensors", "configs/white.yaml"),
+    e.name: (str(e.weights), str(e.recipe)) for e in MODELS.values() if e.kind == "shipped"
 }
 
 
@@ -65,7 +57,6 @@ SHIPPED_MODELS = {
 #: measured noise (``transforms.measure_noise``): ``AUTO_ROUTES[False]`` for white noise,
 #: ``AUTO_ROUTES[True]`` for spatially correlated noise; on white noise it also removes
 #: the Rician bias of what ``transforms.detect_rician`` takes for a magnitude image
-AUTO_MODEL = "auto"
 AUTO_ROUTES = {False: "white", True: "correlated"}
 #: what a label of ``"auto"`` adds when it removed the Rician bias: ``"auto: white, ..."``
 AUTO_RICIAN = ", Rician bias removed"
@@ -111,8 +102,7 @@ def model_label(model: Any, *, checksum: bool = False) -> str:
     ('nlm', 'identity')
     """
     if not isinstance(model, (str, os.PathLike)):
-        meta = getattr(model, "metadata", None) or {}
-        return str(meta.get("name", type(model).__name__))
+        return network_label(model)
     name = os.fspath(model)
     if not checksum:
         return name

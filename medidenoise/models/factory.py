@@ -10,13 +10,14 @@ from torch import nn
 from medidenoise.config import ModelConfig
 from medidenoise.errors import ConfigError
 from medidenoise.models.cae import DenoisingCAE
+from medidenoise.models.network import DenoisingNetwork
 from medidenoise.models.unet import UNet
 from medidenoise.models.unshuffle_unet import UnshuffleUNet
 
 __all__ = ["ARCHITECTURES", "build_model", "model_config_of"]
 
 #: architecture name -> network class
-ARCHITECTURES: dict[str, type[nn.Module]] = {
+ARCHITECTURES: dict[str, type[DenoisingNetwork]] = {
     "cae": DenoisingCAE,
     "unet": UNet,
     "unshuffle_unet": UnshuffleUNet,
@@ -81,11 +82,9 @@ def build_model(cfg: ModelConfig | dict[str, Any]) -> nn.Module:
 def model_config_of(model: nn.Module) -> dict[str, Any]:
     """The model-config dict that rebuilds ``model`` with :func:`build_model`."""
     model = getattr(model, "module", model)  # DistributedDataParallel / DataParallel
-    arch = getattr(model, "arch", None)
-    hparams = getattr(model, "hparams", None)
-    if arch not in ARCHITECTURES or not isinstance(hparams, dict):
+    if not isinstance(model, DenoisingNetwork) or model.arch not in ARCHITECTURES:
         raise ConfigError(
             f"{type(model).__name__} is not a medidenoise network (no arch/hparams); "
             "build it with medidenoise.build_model"
         )
-    return {"arch": arch, **hparams}
+    return {"arch": model.arch, **model.hparams}

@@ -9,11 +9,12 @@ import torch
 from torch import nn
 
 from medidenoise.models._blocks import Norm, Upsample, check_common, conv_block, up_layer
+from medidenoise.models.network import DenoisingNetwork
 
 __all__ = ["UNet"]
 
 
-class UNet(nn.Module):
+class UNet(DenoisingNetwork):
     """U-Net with skip connections, sized for CPU inference.
 
     Each level has two 3x3 conv -> norm -> ReLU blocks; downsampling is a 2x2

@@ -9,11 +9,12 @@ import torch
 from torch import nn
 
 from medidenoise.models._blocks import Norm, Upsample, check_common, conv_block, up_layer
+from medidenoise.models.network import DenoisingNetwork
 
 __all__ = ["UnshuffleUNet"]
 
 
-class UnshuffleUNet(nn.Module):
+class UnshuffleUNet(DenoisingNetwork):
     """Residual U-Net on the 2x2 pixel-unshuffled slice, with a noise-level channel.
 
     The input slice (H, W) becomes four half-resolution channels (each 2x2 block's

@@ -137,6 +137,7 @@ def add_parsers(sub: Any) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """``medidenoise serve``: run the node until SIGTERM / Ctrl-C."""
+    from medidenoise.inference.options import DenoiseOptions
     from medidenoise.pacs.node import DicomNode, NodeOptions
     from medidenoise.pacs.send import parse_destination
 
@@ -152,10 +153,12 @@ def run_serve(args: argparse.Namespace) -> int:
             bind=args.bind,
             convert={
                 "model": args.model,
-                "noise_level": args.noise_level,
+                "options": DenoiseOptions(
+                    noise_level=args.noise_level,
+                    self_ensemble=args.self_ensemble,
+                    rician=args.rician,
+                ),
                 "compression": args.compression,
-                "self_ensemble": args.self_ensemble,
-                "rician": args.rician,
                 "allow_incomplete": args.allow_incomplete,
                 "device": args.device,
             },

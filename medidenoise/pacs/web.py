@@ -30,6 +30,7 @@ from medidenoise.convert.plan import is_file_output
 from medidenoise.convert.provenance import derivation, model_id
 from medidenoise.convert.report import SeriesEntry
 from medidenoise.convert.unit import MANIFEST
+from medidenoise.inference.options import DenoiseOptions
 from medidenoise.pacs.dicomweb import DicomWebClient, RemoteSeries, WebLocation, is_url, parse_url
 from medidenoise.pacs.errors import PacsError
 
@@ -206,12 +207,7 @@ def convert_dicomweb(
     if dst_loc is not None and options.get("output_format") not in (None, "dicom"):
         raise ValueError("a DICOMweb OUTPUT stores DICOM series: leave out --format nifti")
     options.pop("scheduler", None)
-    seed = derivation(
-        model_id(options.get("model", "auto")),
-        options.get("noise_level"),
-        bool(options.get("self_ensemble")),
-        bool(options.get("rician")),
-    )
+    seed = derivation(model_id(options.get("model", "auto")), DenoiseOptions.from_mapping(options))
     reader = DicomWebClient(src_loc.base) if src_loc is not None else None
     writer = DicomWebClient(dst_loc.base) if dst_loc is not None else None
     try:

@@ -112,7 +112,7 @@ def test_settings_describe_the_job(tmp_path, tiny_checkpoint):
     assert chosen.model == str(tiny_checkpoint)
     with pytest.raises(ValueError, match="checkpoint file"):
         DenoiseSettings(model="checkpoint", checkpoint=tmp_path / "missing.safetensors").job()
-    with pytest.raises(ValueError, match="noise level"):
+    with pytest.raises(ValueError, match="noise_level must be a finite number >= 0"):
         DenoiseSettings(auto_noise=False, noise_level=-1.0).job()
 
 
@@ -161,3 +161,12 @@ def test_a_preview_warns_of_8_bit_data_and_stays_silent_on_an_ordinary_volume():
     eight_bit = np.clip(np.round(ordinary), 0, 255).astype(np.uint8)
     said = denoise_slice(eight_bit, 1, job).warnings
     assert len(said) == 1 and "grey levels (8-bit data)" in said[0]
+
+
+def test_every_model_choice_but_a_file_is_a_library_model_name():
+    from napari_medidenoise._state import MODEL_CHOICES
+
+    import medidenoise as md
+
+    named = [c for c in MODEL_CHOICES if c != "checkpoint"]
+    assert named and all(c in md.MODELS for c in named)

@@ -6,7 +6,7 @@ rewrites it as a derived instance (:mod:`.dicom_write_attrs`), turns the
 slice back into stored values through the slice's own rescale
 (:mod:`.dicom_write_pixels`) and saves an uncompressed Explicit VR Little
 Endian file, or re-encodes it losslessly on request
-(:mod:`.dicom_write_compress`). Single-frame sources give one file per slice; a multi-frame
+(:mod:`._write_compress`). Single-frame sources give one file per slice; a multi-frame
 (enhanced) source gives one multi-frame file with its per-frame functional
 groups kept. Source files are only ever read.
 """

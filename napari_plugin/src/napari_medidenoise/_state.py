@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import medidenoise as md
 from napari_medidenoise._workers import DenoiseJob
 
 __all__ = ["MODEL_CHOICES", "DenoiseSettings", "NoiseSettings", "available_devices"]
@@ -86,12 +87,11 @@ class DenoiseSettings:
             model = str(self.checkpoint)
         else:
             model = self.model
-        if not self.auto_noise and not self.noise_level >= 0:
-            raise ValueError(f"noise level must be >= 0, got {self.noise_level}")
-        level = None if self.auto_noise else float(self.noise_level)
+        # the library's one check of the options (a ValueError naming the option)
+        level = md.DenoiseOptions(noise_level=None if self.auto_noise else self.noise_level)
         return DenoiseJob(
             model=model,
-            noise_level=level,
+            noise_level=level.noise_level,
             device=self.device,
             self_ensemble=self.self_ensemble,
             rician=self.rician,
