@@ -65,7 +65,7 @@ import matplotlib.pyplot as plt
 
 figure = next(line.split("figure: ")[1] for line in report.summary().splitlines()
               if "figure: " in line)
-plt.figure(figsize=(10, 4))
+plt.figure(figsize=(14, 5.5))
 plt.imshow(plt.imread(figure))
 plt.axis("off")
 
