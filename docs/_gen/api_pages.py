@@ -41,7 +41,7 @@ def home_module(name: str) -> str:
 
 def page_name(name: str, taken: set[str]) -> str:
     """A file name that differs from every other one even on a case-insensitive file system
-    (``denoise`` and ``Denoise`` both exist)."""
+    (``denoise`` and ``Denoise`` both exist). docs/_gen/hooks.py names the pages the same way."""
     stem = name.lower()
     if stem in taken:
         stem += "-class" if inspect.isclass(getattr(md, name)) else "-value"
@@ -75,7 +75,11 @@ def api_pages() -> dict[str, list[tuple[str, str]]]:
         with mkdocs_gen_files.open(f"reference/api/{page}", "w") as f:
             f.write(f"::: medidenoise.{name}\n")
         sections.setdefault(section, []).append((name, page))
-    return {title: sorted(items, key=lambda i: i[0].lower()) for title, items in sections.items() if items}
+    return {
+        title: sorted(items, key=lambda item: item[0].lower())
+        for title, items in sections.items()
+        if items
+    }
 
 
 def api_index(sections: dict[str, list[tuple[str, str]]]) -> None:

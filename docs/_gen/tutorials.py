@@ -21,8 +21,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mkdocs_gen_files  # noqa: E402
+import matplotlib.pyplot as plt
+import mkdocs_gen_files
 
 HERE = Path(__file__).resolve().parents[1] / "tutorials"
 log = logging.getLogger("mkdocs.plugins.medidenoise.tutorials")
@@ -69,7 +69,8 @@ def run(script: Path) -> str:
                         exec(compile(text, f"{script.name} (cell {number})", "exec"), namespace)
                 except Exception as exc:
                     detail = traceback.format_exc()
-                    raise RuntimeError(f"tutorial {script.name}, cell {number} failed:\n{detail}") from exc
+                    message = f"tutorial {script.name}, cell {number} failed:\n{detail}"
+                    raise RuntimeError(message) from exc
                 if out.getvalue().strip():
                     parts.append(f"```text\n{out.getvalue().rstrip()}\n```")
                 for fig_number in plt.get_fignums():

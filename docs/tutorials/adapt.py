@@ -42,7 +42,7 @@ for name, image in [("noisy", noisy), ("auto", base), ("adapted", mine)]:
 
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
 low, high = np.percentile(clean, [1, 99])
-for ax, image, title in zip(axes, [noisy, base, mine], ["noisy", "auto", "adapted"]):
+for ax, image, title in zip(axes, [noisy, base, mine], ["noisy", "auto", "adapted"], strict=True):
     ax.imshow(image[0], cmap="gray", vmin=low, vmax=high)
     ax.set_title(title)
     ax.set_axis_off()

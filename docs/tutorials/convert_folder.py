@@ -21,7 +21,8 @@ from pydicom.data import get_testdata_file
 import medidenoise as md
 
 export = Path("PACS_EXPORT")
-for folder, name in [("head", "693_UNCR.dcm"), ("thorax", "CT_small.dcm"), ("knee", "MR_small.dcm")]:
+sources = [("head", "693_UNCR.dcm"), ("thorax", "CT_small.dcm"), ("knee", "MR_small.dcm")]
+for folder, name in sources:
     (export / folder).mkdir(parents=True)
     shutil.copy(get_testdata_file(name), export / folder / name)
 (export / "notes.txt").write_text("exported by the PACS\n")
@@ -61,10 +62,11 @@ print(json.dumps(saved["files"], indent=1)[:800])
 # source and the result at the same window, and what was removed. The head CT's:
 
 # %%
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402  (each cell imports what it shows)
 
-figure = next(line.split("figure: ")[1] for line in report.summary().splitlines()
-              if "figure: " in line)
+figure = next(
+    line.split("figure: ")[1] for line in report.summary().splitlines() if "figure: " in line
+)
 plt.figure(figsize=(14, 5.5))
 plt.imshow(plt.imread(figure))
 plt.axis("off")

@@ -67,8 +67,10 @@ for ax in axes:
 
 # %%
 patch = np.s_[0, 250:270, 240:260]
-print(f"brain patch: mean {ct.array[patch].mean():.1f} -> {denoised.array[patch].mean():.1f} HU, "
-      f"std {ct.array[patch].std():.2f} -> {denoised.array[patch].std():.2f} HU")
+print(
+    f"brain patch: mean {ct.array[patch].mean():.1f} -> {denoised.array[patch].mean():.1f} HU, "
+    f"std {ct.array[patch].std():.2f} -> {denoised.array[patch].std():.2f} HU"
+)
 
 # %% [markdown]
 # ## An MR with added noise
@@ -88,14 +90,19 @@ print(f"estimated noise level of the noisy image: {md.estimate_noise(noisy):.1f}
 mr_result = md.Denoiser().run(noisy)
 print("model:", mr_result.model)
 data_range = float(clean.max() - clean.min())
-print(f"PSNR noisy {md.psnr(clean, noisy, data_range=data_range):.2f} dB -> "
-      f"denoised {md.psnr(clean, mr_result.image, data_range=data_range):.2f} dB")
+print(
+    f"PSNR noisy {md.psnr(clean, noisy, data_range=data_range):.2f} dB -> "
+    f"denoised {md.psnr(clean, mr_result.image, data_range=data_range):.2f} dB"
+)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
 vmax = np.percentile(clean, 99.5)
 for ax, image, title in zip(
-    axes, [clean, noisy, mr_result.image], ["MR as acquired", "with Rician noise", "denoised"]
+    axes,
+    [clean, noisy, mr_result.image],
+    ["MR as acquired", "with Rician noise", "denoised"],
+    strict=True,
 ):
     ax.imshow(image[0], cmap="gray", vmin=0, vmax=vmax)
     ax.set_title(title)

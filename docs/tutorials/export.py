@@ -37,8 +37,12 @@ net = torch.jit.load("denoise.ts")
 with torch.no_grad():
     estimated = net(torch.from_numpy(volume))  # noise level estimated inside
     given = net(torch.from_numpy(volume), noise_level=12.0, modality="CT")  # fixed HU window
-print(tuple(estimated.shape), f"mean change {float((estimated - torch.from_numpy(volume)).abs().mean()):.2f} HU"
-      f" (level estimated), {float((given - torch.from_numpy(volume)).abs().mean()):.2f} HU (given)")
+source = torch.from_numpy(volume)
+print(
+    tuple(estimated.shape),
+    f"mean change {float((estimated - source).abs().mean()):.2f} HU"
+    f" (level estimated), {float((given - source).abs().mean()):.2f} HU (level given)",
+)
 
 # %% [markdown]
 # Pass a whole volume (or one slice) per call: the normalisation and the estimated noise
@@ -50,15 +54,17 @@ print(tuple(estimated.shape), f"mean change {float((estimated - torch.from_numpy
 # ## ONNX: onnxruntime, or back through medidenoise
 
 # %%
-import onnxruntime as ort
+import onnxruntime as ort  # noqa: E402  (the section needs it, not the others)
 
 session = ort.InferenceSession("denoise.onnx", providers=["CPUExecutionProvider"])
 print([(i.name, i.shape) for i in session.get_inputs()])
 print(session.get_modelmeta().custom_metadata_map["usage"][:300], "...")
 via_md = md.denoise(volume, model="denoise.onnx", noise_level=12.0)
 via_torch = md.denoise(volume, model="default", noise_level=12.0)
-print(f"md.denoise with the .onnx file vs the torch model: "
-      f"largest difference {float(np.abs(via_md - via_torch).max()):.4f} HU")
+print(
+    f"md.denoise with the .onnx file vs the torch model: "
+    f"largest difference {float(np.abs(via_md - via_torch).max()):.4f} HU"
+)
 
 # %% [markdown]
 # The ONNX model has inputs `image` (B, H, W), `noise_level` (1,) (negative: estimate) and

@@ -33,7 +33,7 @@ print(config.noise.mixture)
 
 # %%
 result = md.train(config, output_dir="runs/smoke", device="cpu", progress=False)
-print(f"{len(result.metrics)} epochs in {result.seconds:.1f} s; best checkpoint {result.best_checkpoint}")
+print(f"{len(result.metrics)} epochs in {result.seconds:.1f} s; best: {result.best_checkpoint}")
 print(sorted(p.name for p in result.output_dir.iterdir()))
 
 # %% [markdown]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require
+from docs_gate import require
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import require
+from docs_gate import require
 
 import medidenoise as md
 
@@ -55,6 +55,9 @@ def test_every_public_name_has_an_api_page(site: Path) -> None:
     assert len(pages) == len(md.__all__)
     denoise = (site / "reference/api/denoise/index.html").read_text()
     assert "Parameters" in denoise and "noise_level" in denoise  # rendered from the docstring
+    # the docstrings' Sphinx roles become names linked to their pages, not literal ":class:"
+    assert ":class:" not in denoise and ":func:" not in denoise
+    assert '<a href="../../../reference/api/volume/"><code>Volume</code></a>' in denoise
 
 
 def test_the_cli_reference_has_every_command(site: Path) -> None:
