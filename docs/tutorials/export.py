@@ -71,6 +71,8 @@ print(
 # `intensity_range` (2,) (`[0, 0]`: from the batch, `[-1000, 1000]` for CT). Inside
 # medidenoise a 2D `.onnx` model runs like its checkpoint (same batches, tiling of large
 # slices, self-ensemble): `medidenoise denoise scan.nii.gz out.nii.gz --model denoise.onnx`.
+# A 2.5D `.onnx` model takes whole slices, without the self-ensemble; the exported files
+# themselves do not tile.
 #
 # ## A MONAI bundle
 
