@@ -24,6 +24,7 @@ SECTIONS = {
     "models": "Models and checkpoints",
     "config": "Configuration",
     "engine": "Training",
+    "adaptation": "Adapting to your scans",
     "export": "Export",
     "evaluation": "Evaluation and quality",
     "errors": "Errors",
