@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.medidenoise-installed
 
-.PHONY: setup demo test test-fast lint system-deps train-default train-correlated train-white train-cae-baseline evaluate benchmark clean
+.PHONY: setup demo test test-fast lint docs system-deps train-default train-correlated train-white train-cae-baseline evaluate benchmark clean
 
 $(STAMP): pyproject.toml napari_plugin/pyproject.toml constraints-cpu.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,12 +33,18 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 ## Quick start 2: the whole test suite (GUI tests run under Xvfb, on PyQt6: QT_API picks it
-## even in a .venv made before the switch from PyQt5; dciodvfy from dicom3tools must be there)
+## even in a .venv made before the switch from PyQt5; dciodvfy from dicom3tools must be there).
+## tests/docs builds the documentation site as `make docs` does and opens it in headless Chromium.
 test: setup system-deps
 	QT_API=pyqt6 MEDIDENOISE_REQUIRE_GUI=1 MEDIDENOISE_REQUIRE_TOOLS=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not gui" $(PYTEST_ARGS)
+
+## The documentation site, into site/: tutorials run, API and CLI pages generated; --strict
+## (also in mkdocs.yml) makes any warning or broken internal link fail the build
+docs: setup
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(PY) -m mkdocs build --strict
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -84,4 +90,4 @@ benchmark: setup
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf demo_output reports runs .pytest_cache
+	rm -rf demo_output reports runs .pytest_cache site test-artifacts

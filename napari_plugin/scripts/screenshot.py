@@ -1,13 +1,17 @@
-"""Take the README screenshot: the noisy MRI sample, its denoised volume and the widget.
+"""Take the screenshots of the README and the napari walkthrough of the docs site.
+
+The noisy MRI sample with the Denoise widget before the run (``napari_open.png``), then its
+denoised volume and the removed noise in a grid (``napari_denoise.png``, the README's
+picture). tests/docs/test_napari_screenshots.py runs this, so the pictures are retaken by
+every test run.
 
 Usage (headless: under ``xvfb-run -a``)::
 
-    python napari_plugin/scripts/screenshot.py [--output docs/images/napari_denoise.png]
+    python napari_plugin/scripts/screenshot.py [--output-dir docs/images]
     python napari_plugin/scripts/screenshot.py --dry-run   # check the inputs, no viewer
 
-Always uses the shipped default model (the one the widget offers first); when
-it cannot be loaded the script stops with the reason instead of showing
-another model.
+Always uses the model the widget starts with, ``auto``; when the shipped networks cannot be
+loaded the script stops with the reason instead of showing another model.
 """
 
 from __future__ import annotations
@@ -24,24 +28,27 @@ ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("screenshot")
 
 
-MODEL = "default"
+MODEL = "auto"
+#: the networks "auto" picks from
+NETWORKS = ("white", "correlated")
 SAMPLE = "noisy_mri"
 
 
 def check_inputs() -> None:
-    """Load the shipped default model and build the MRI sample, as the screenshot will.
+    """Load the networks "auto" picks from and build the MRI sample, as the screenshot will.
 
     Raises
     ------
     SystemExit
-        When the default model or the sample images are missing, with the fix.
+        When a shipped network or the sample images are missing, with the fix.
     """
     from napari_medidenoise._sample_data import noisy_mri
 
-    try:
-        md.load_model(MODEL)
-    except (md.MedidenoiseError, OSError) as exc:
-        raise SystemExit(f"the shipped {MODEL!r} model cannot be loaded: {exc}") from exc
+    for network in NETWORKS:
+        try:
+            md.load_model(network)
+        except (md.MedidenoiseError, OSError) as exc:
+            raise SystemExit(f"the shipped {network!r} model cannot be loaded: {exc}") from exc
     try:
         layers = noisy_mri()
     except ImportError as exc:
@@ -60,8 +67,8 @@ def _close_toasts(viewer) -> None:
             child.close()
 
 
-def take(output: Path) -> Path:
-    """Open the sample, denoise it in the widget, and save a window screenshot."""
+def take(folder: Path) -> list[Path]:
+    """Open the sample, save a screenshot, denoise it in the widget, save another."""
     import napari
     from qtpy.QtWidgets import QApplication
 
@@ -75,6 +82,11 @@ def take(output: Path) -> Path:
     widget["model"].value = MODEL
     widget["device"].value = "cpu"
     viewer.dims.set_current_step(0, 8)
+    folder.mkdir(parents=True, exist_ok=True)
+    _close_toasts(viewer)
+    QApplication.instance().processEvents()
+    opened = folder / "napari_open.png"
+    viewer.screenshot(str(opened), canvas_only=False, flash=False)
     widget.denoise_volume()
     app = QApplication.instance()
     while widget.status.busy:
@@ -94,27 +106,28 @@ def take(output: Path) -> Path:
     viewer.reset_view()
     _close_toasts(viewer)
     app.processEvents()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(str(output), canvas_only=False, flash=False)
+    denoised = folder / "napari_denoise.png"
+    viewer.screenshot(str(denoised), canvas_only=False, flash=False)
     viewer.close()
-    return output
+    return [opened, denoised]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=ROOT / "docs/images/napari_denoise.png")
+    parser.add_argument("--output-dir", type=Path, default=ROOT / "docs/images")
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="only check that the default model and the sample load (no viewer)",
+        help="only check that the shipped networks and the sample load (no viewer)",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     check_inputs()
     if args.dry_run:
-        log.info("dry run: would save %s", args.output)
+        log.info("dry run: would save into %s", args.output_dir)
         return
-    log.info("saved %s", take(args.output))
+    for path in take(args.output_dir):
+        log.info("saved %s", path)
 
 
 if __name__ == "__main__":
