@@ -143,7 +143,7 @@ def _source_key(source: str) -> str:
 
 class DataConfig(_Strict):
     """Training data: files, folders or named sources (``mni152``, ``pydicom:<file>``,
-    ``skimage:<file>``)."""
+    ``skimage:<file>``, ``mvtb`` / ``mvtb:<path>``)."""
 
     train: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, max_length=10000)
     #: validation volumes; empty -> a ``val_fraction`` of the training volumes

@@ -5,10 +5,11 @@ A *source* in a config is a file (DICOM, NIfTI, PNG/TIFF, read with
 NIfTI/PNG/TIFF file, and each DICOM image series, becomes one volume) or a
 named source that ships with a package: ``mni152`` (nilearn's MNI152 T1 template, axial slices) and
 ``pydicom:<file>`` / ``pydicom-data:<file>`` (pydicom's test files and the
-pydicom-data package, never downloaded) and ``skimage:<file>`` (the photographs
-that ship inside scikit-image, e.g. ``skimage:camera.png``; colour ones are
-turned into luminance): natural textures that teach a denoiser more than the
-few medical images that ship.
+pydicom-data package, never downloaded), ``skimage:<file>`` (the photographs
+that ship inside scikit-image, e.g. ``skimage:camera.png``) and ``mvtb`` /
+``mvtb:<path>`` (mvtb-data's photographs: :mod:`medidenoise.engine.photographs`;
+colour ones are turned into luminance): natural textures that teach a denoiser more
+than the few medical images that ship.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from medidenoise.config import DataConfig
+from medidenoise.engine.photographs import mvtb_image, mvtb_photographs, skimage_image
 from medidenoise.errors import ConfigError
 from medidenoise.io.formats import NIFTI_SUFFIXES
 from medidenoise.io.raster import RASTER_SUFFIXES
@@ -111,28 +113,6 @@ def _pydicom_file(name: str) -> Path:
     )
 
 
-def _skimage_image(name: str) -> np.ndarray:
-    """A photograph shipped in scikit-image's package folder as float32 luminance."""
-    import skimage
-    from skimage.color import rgb2gray
-    from skimage.io import imread
-
-    folder = Path(skimage.__file__).parent / "data"
-    path = folder / name
-    if not name or "/" in name or "\\" in name or not path.is_file():
-        shipped = sorted(
-            p.name for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
-        )
-        raise ConfigError(
-            f"data source 'skimage:{name}': no such image in {folder}; "
-            f"images that ship with scikit-image: {', '.join(shipped)}"
-        )
-    img = np.asarray(imread(path))
-    if img.ndim == 3:
-        img = rgb2gray(img[..., :3]) if img.shape[-1] >= 3 else img[..., 0]
-    return np.asarray(img, dtype=np.float32)
-
-
 def _mni152() -> tuple[np.ndarray, str]:
     from medidenoise.io.templates import load_mni152
 
@@ -197,7 +177,11 @@ def _raw_volumes(source: str, base_dir: str | None) -> list[tuple[str, np.ndarra
         return [("mni152", arr, modality)]
     prefix, sep, rest = source.partition(":")
     if sep and prefix == "skimage":
-        return [(source, _skimage_image(rest)[np.newaxis], "OT")]
+        return [(source, skimage_image(rest)[np.newaxis], "OT")]
+    if source == "mvtb":  # every photograph, one volume each
+        return [(f"mvtb:{n}", mvtb_image(n)[np.newaxis], "OT") for n in mvtb_photographs()]
+    if sep and prefix == "mvtb":
+        return [(source, mvtb_image(rest)[np.newaxis], "OT")]
     if sep and prefix in ("pydicom", "pydicom-data"):
         path = _pydicom_file(rest)
         check_not_holdout(source, paths=[path])
