@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 LossName = Literal["mse", "l1", "bce", "ssim", "edge_l1"]
-ProceduralKind = Literal["dead_leaves", "phantom"]
+ProceduralKind = Literal["dead_leaves", "phantom", "vibrant_leaves"]
 _DEFAULT_FEATURES = {
     "cae": [32, 64, 128],
     "unet": [32, 64, 128, 256],
