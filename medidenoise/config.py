@@ -169,10 +169,13 @@ class DataConfig(_Strict):
     #: are never trained on: patches come from the rows above and below); 0: off
     val_band: float = Field(default=0.0, ge=0, le=0.5)
     #: fraction of training patches drawn from procedural generators instead of the
-    #: sources (dead leaves, smooth phantoms; medidenoise.engine.procedural)
+    #: sources (dead leaves, smooth phantoms, vibrant leaves; medidenoise.engine.procedural)
     procedural: float = Field(default=0.0, ge=0, le=1)
+    #: which generators (default: the two the recipes before issue 29 used)
     procedural_kinds: list[ProceduralKind] = Field(
-        default_factory=lambda: list(get_args(ProceduralKind)), min_length=1, max_length=2
+        default_factory=lambda: ["dead_leaves", "phantom"],
+        min_length=1,
+        max_length=len(get_args(ProceduralKind)),
     )
     #: folder for an npz cache of the extracted slices (none: memory only)
     cache_dir: str | None = None

@@ -3,9 +3,10 @@
 A *source* in a config is a file (DICOM, NIfTI, PNG/TIFF, read with
 :func:`medidenoise.io.read_volume`), a folder (searched recursively: each
 NIfTI/PNG/TIFF file, and each DICOM image series, becomes one volume) or a
-named source that ships with a package: ``mni152`` (nilearn's MNI152 T1 template, axial slices) and
+named source that ships with a package: ``mni152`` (nilearn's MNI152 T1 template, axial slices),
 ``pydicom:<file>`` / ``pydicom-data:<file>`` (pydicom's test files and the
-pydicom-data package, never downloaded), ``skimage:<file>`` (the photographs
+pydicom-data package, never downloaded; ``pydicom:*``: every grey one but the hold-out and
+validation images, :func:`every_pydicom_file`), ``skimage:<file>`` (the photographs
 that ship inside scikit-image, e.g. ``skimage:camera.png``) and ``mvtb`` /
 ``mvtb:<path>`` (mvtb-data's photographs: :mod:`medidenoise.engine.photographs`;
 colour ones are turned into luminance): natural textures that teach a denoiser more
@@ -26,7 +27,7 @@ import numpy as np
 
 from medidenoise.config import DataConfig
 from medidenoise.engine.photographs import mvtb_image, mvtb_photographs, skimage_image
-from medidenoise.errors import ConfigError
+from medidenoise.errors import ConfigError, MedidenoiseError
 from medidenoise.io.formats import NIFTI_SUFFIXES
 from medidenoise.io.raster import RASTER_SUFFIXES
 
@@ -113,6 +114,47 @@ def _pydicom_file(name: str) -> Path:
     )
 
 
+#: pydicom test files left out of ``pydicom:*``: the validation images again (other
+#: encodings of CT_small, MR_small, emri_small) and colour ones
+PYDICOM_NOT_TRAINING = (
+    "ct_small", "mr_small", "emri_small", "sc_rgb", "color", "rgb", "ybr", "palette"
+)  # fmt: skip
+
+
+def every_pydicom_file() -> list[str]:
+    """``pydicom:<name>`` of every pydicom / pydicom-data test file the source ``pydicom:*``
+    reads: all but the hold-out families and :data:`PYDICOM_NOT_TRAINING` (sorted)."""
+    import importlib.util
+
+    from pydicom.data.data_manager import DATA_ROOT
+
+    folders = [Path(DATA_ROOT) / "test_files"]
+    spec = importlib.util.find_spec("data_store")  # pydicom-data's package
+    if spec is not None and spec.submodule_search_locations:
+        folders.append(Path(next(iter(spec.submodule_search_locations))) / "data")
+    # listed from the installed folders: pydicom's own listing would try to download
+    names = sorted({f.name for d in folders if d.is_dir() for f in d.rglob("*.dcm")})
+    return [
+        f"pydicom:{n}"
+        for n in names
+        if not HOLDOUT_PATTERN.search(n) and not any(t in n.lower() for t in PYDICOM_NOT_TRAINING)
+    ]
+
+
+def _every_pydicom_volume() -> list[tuple[str, np.ndarray, str | None]]:
+    """Every image of :func:`every_pydicom_file` (all its frames); files that are no grey
+    image (segmentations, colour, lookup-table modality values, no decoder) are skipped."""
+    out = []
+    for source in every_pydicom_file():
+        try:
+            path = _pydicom_file(source.split(":", 1)[1])
+            check_not_holdout(source, paths=[path])
+            out += [(source, arr, modality) for _, arr, modality in _read_path(path)]
+        except (MedidenoiseError, ValueError, OSError, ImportError) as exc:
+            log.info("pydicom:* leaves out %s: %s", source, str(exc).splitlines()[0][:160])
+    return out
+
+
 def _mni152() -> tuple[np.ndarray, str]:
     from medidenoise.io.templates import load_mni152
 
@@ -175,6 +217,8 @@ def _raw_volumes(source: str, base_dir: str | None) -> list[tuple[str, np.ndarra
     if source == "mni152":
         arr, modality = _mni152()
         return [("mni152", arr, modality)]
+    if source == "pydicom:*":
+        return _every_pydicom_volume()
     prefix, sep, rest = source.partition(":")
     if sep and prefix == "skimage":
         return [(source, skimage_image(rest)[np.newaxis], "OT")]
