@@ -39,6 +39,7 @@ __all__ = [
 
 LossName = Literal["mse", "l1", "bce", "ssim", "edge_l1"]
 ProceduralKind = Literal["dead_leaves", "phantom", "vibrant_leaves"]
+_LEGACY_PROCEDURAL: tuple[ProceduralKind, ...] = ("dead_leaves", "phantom")
 _DEFAULT_FEATURES = {
     "cae": [32, 64, 128],
     "unet": [32, 64, 128, 256],
@@ -173,7 +174,7 @@ class DataConfig(_Strict):
     procedural: float = Field(default=0.0, ge=0, le=1)
     #: which generators (default: the two the recipes before issue 29 used)
     procedural_kinds: list[ProceduralKind] = Field(
-        default_factory=lambda: ["dead_leaves", "phantom"],
+        default_factory=lambda: list(_LEGACY_PROCEDURAL),
         min_length=1,
         max_length=len(get_args(ProceduralKind)),
     )

@@ -74,12 +74,25 @@ def _native(img: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     return out
 
 
+def _seen_before(img: np.ndarray, seen: list[np.ndarray]) -> bool:
+    """Whether ``img`` repeats a slice already kept (pydicom ships one radiograph in four
+    encodings, lossy ones included): its 8x-subsampled copy within 0.01 (mean) of an earlier one.
+    Appends the copy when it is new."""
+    coarse = img[::8, ::8]
+    for other in seen:
+        if other.shape == coarse.shape and float(np.abs(other - coarse).mean()) < 0.01:
+            return True
+    seen.append(coarse)
+    return False
+
+
 def _slices(
     sources: list[str], max_slices: int, *, side: int = MAX_SIDE, native: bool = True
 ) -> list[tuple[str, np.ndarray]]:
     cfg = DataConfig(train=sources, max_slices_per_volume=max_slices, patch_size=64)
     out = []
     rng = np.random.default_rng(11)
+    seen: list[np.ndarray] = []  # coarse copies of the slices kept
     for source in sources:
         check_not_holdout(source)
         try:
@@ -90,6 +103,9 @@ def _slices(
         for s in sets:
             for k in s.indices:
                 full = np.asarray(s.volume[k], np.float32)
+                if _seen_before(full, seen):  # the same picture in another encoding
+                    log.info("%s slice %d: a copy of a slice kept already; left out", s.name, k)
+                    continue
                 if native:
                     out += [(f"{s.name} (full resolution)", c) for c in _native(full, rng)]
                 img = _shrink(full, side)

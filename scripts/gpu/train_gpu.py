@@ -421,7 +421,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: time)")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--patch", type=int, default=96)
-    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lr", type=float, help="default 2e-4 (fine-tunes), 1e-3 (from scratch)")
     p.add_argument("--lr-min", type=float, default=2e-6)
     p.add_argument("--low-share", type=float, default=0.35)
     p.add_argument("--ema", type=float, default=0.999)
@@ -459,6 +459,7 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = False  # 0.03 % of the image at the lowest levels
     torch.backends.cudnn.benchmark = True
     scratch = args.recipe in SCRATCH
+    args.lr = args.lr or (1e-3 if scratch else 2e-4)
     base = SCRATCH_BASE.get(args.recipe, args.recipe)
     init = args.init or ROOT / "medidenoise" / "weights" / f"{base}.safetensors"
     with safe_open(str(init), framework="pt") as f:
@@ -511,7 +512,7 @@ def main() -> None:
     budget = args.minutes * 60 - (time.time() - start)
     span = (args.schedule_minutes * 60 if args.schedule_minutes else budget) if scratch else budget
     log(
-        f"start from {init} ({how}); budget {budget:.0f}s; "
+        f"start: {how if scratch else f'{init} ({how})'}; budget {budget:.0f}s; "
         f"before: {json.dumps(validate(net, data, args.recipe))}"
     )
     t0, step, last_save, seen = time.time(), 0, time.time(), 0
