@@ -26,22 +26,24 @@ from medidenoise.engine.data import training_and_validation
 from medidenoise.engine.datasets import ValidationDataset
 from medidenoise.engine.trainer import resolve_config
 from medidenoise.models.checkpoint import load_model
+from medidenoise.models.network import contract_of
 
 
 def scores(checkpoint: str, cfg, volumes, draws: int, seed: int) -> np.ndarray:
     """PSNR (dB, data range 1) of every validation slice under every noise draw."""
     net = load_model(checkpoint).eval()
+    contract = contract_of(net)
     out = []
     for draw in range(draws):
         ds = ValidationDataset(
             volumes,
             cfg.noise,
             crop=0,
-            size_multiple=int(getattr(net, "size_multiple", 1)),
+            size_multiple=contract.size_multiple,
             max_items=cfg.data.val_max_slices,
             seed=seed + 1000 * draw,
-            context_slices=int(getattr(net, "context_slices", 1)),
-            noise_level_input=bool(getattr(net, "noise_level_input", False)),
+            context_slices=contract.context_slices,
+            noise_level_input=contract.noise_level_input,
         )
         with torch.inference_mode():
             for item in ds:
@@ -71,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the recipe's own validation set, bands of the training images included; the split
     # depends on the network only through its size multiple: the first checkpoint's, so
     # every checkpoint is scored on the same slices
-    multiple = int(getattr(load_model(args.checkpoints[0]), "size_multiple", 1))
+    multiple = contract_of(load_model(args.checkpoints[0])).size_multiple
     _, volumes, _ = training_and_validation(
         cfg.data, seed=cfg.seed, size_multiple=multiple, base_dir=cfg.base_dir
     )

@@ -18,7 +18,8 @@ NAME=$(basename "$CONFIG" .yaml)
 RUN=${RUN:-runs/$NAME}
 STATE=training_state/$NAME
 DEVICE=${DEVICE:-auto}
-MEDIDENOISE=${MEDIDENOISE:-.venv/bin/medidenoise}
+# the command that runs medidenoise (words split: MEDIDENOISE="python -m medidenoise" works)
+read -r -a CLI <<< "${MEDIDENOISE:-.venv/bin/medidenoise}"
 KEEP=(resume.safetensors best.safetensors metrics.csv metrics.json config.yaml)
 
 if [ "${1:-}" = "--save" ]; then
@@ -35,7 +36,7 @@ if [ ! -f "$RUN/resume.safetensors" ] && [ -f "$STATE/resume.safetensors" ]; the
   echo "continuing from the committed state in $STATE"
 fi
 if [ -f "$RUN/resume.safetensors" ]; then
-  exec nice -n 10 "$MEDIDENOISE" train --config "$CONFIG" \
+  exec nice -n 10 "${CLI[@]}" train --config "$CONFIG" \
     --resume "$RUN/resume.safetensors" --device "$DEVICE"
 fi
-exec nice -n 10 "$MEDIDENOISE" train --config "$CONFIG" --output "$RUN" --device "$DEVICE"
+exec nice -n 10 "${CLI[@]}" train --config "$CONFIG" --output "$RUN" --device "$DEVICE"

@@ -3,12 +3,14 @@
 A *source* in a config is a file (DICOM, NIfTI, PNG/TIFF, read with
 :func:`medidenoise.io.read_volume`), a folder (searched recursively: each
 NIfTI/PNG/TIFF file, and each DICOM image series, becomes one volume) or a
-named source that ships with a package: ``mni152`` (nilearn's MNI152 T1 template, axial slices) and
+named source that ships with a package: ``mni152`` (nilearn's MNI152 T1 template, axial slices),
 ``pydicom:<file>`` / ``pydicom-data:<file>`` (pydicom's test files and the
-pydicom-data package, never downloaded) and ``skimage:<file>`` (the photographs
-that ship inside scikit-image, e.g. ``skimage:camera.png``; colour ones are
-turned into luminance): natural textures that teach a denoiser more than the
-few medical images that ship.
+pydicom-data package, never downloaded; ``pydicom:*``: every grey one but the hold-out and
+validation images, :func:`every_pydicom_file`), ``skimage:<file>`` (the photographs
+that ship inside scikit-image, e.g. ``skimage:camera.png``) and ``mvtb`` /
+``mvtb:<path>`` (mvtb-data's photographs: :mod:`medidenoise.engine.photographs`;
+colour ones are turned into luminance): natural textures that teach a denoiser more
+than the few medical images that ship.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from medidenoise.config import DataConfig
-from medidenoise.errors import ConfigError, MissingPackageError
+from medidenoise.engine.photographs import mvtb_image, mvtb_photographs, skimage_image
+from medidenoise.errors import ConfigError, MedidenoiseError, MissingPackageError
 from medidenoise.io.formats import file_kind
 
 __all__ = [
@@ -110,26 +113,45 @@ def _pydicom_file(name: str) -> Path:
     )
 
 
-def _skimage_image(name: str) -> np.ndarray:
-    """A photograph shipped in scikit-image's package folder as float32 luminance."""
-    import skimage
-    from skimage.color import rgb2gray
-    from skimage.io import imread
+#: pydicom test files left out of ``pydicom:*``: the validation images again (other
+#: encodings of CT_small, MR_small, emri_small) and colour ones
+PYDICOM_NOT_TRAINING = (
+    "ct_small", "mr_small", "emri_small", "sc_rgb", "color", "rgb", "ybr", "palette"
+)  # fmt: skip
 
-    folder = Path(skimage.__file__).parent / "data"
-    path = folder / name
-    if not name or "/" in name or "\\" in name or not path.is_file():
-        shipped = sorted(
-            p.name for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
-        )
-        raise ConfigError(
-            f"data source 'skimage:{name}': no such image in {folder}; "
-            f"images that ship with scikit-image: {', '.join(shipped)}"
-        )
-    img = np.asarray(imread(path))
-    if img.ndim == 3:
-        img = rgb2gray(img[..., :3]) if img.shape[-1] >= 3 else img[..., 0]
-    return np.asarray(img, dtype=np.float32)
+
+def every_pydicom_file() -> list[str]:
+    """``pydicom:<name>`` of every pydicom / pydicom-data test file the source ``pydicom:*``
+    reads: all but the hold-out families and :data:`PYDICOM_NOT_TRAINING` (sorted)."""
+    import importlib.util
+
+    from pydicom.data.data_manager import DATA_ROOT
+
+    folders = [Path(DATA_ROOT) / "test_files"]
+    spec = importlib.util.find_spec("data_store")  # pydicom-data's package
+    if spec is not None and spec.submodule_search_locations:
+        folders.append(Path(next(iter(spec.submodule_search_locations))) / "data")
+    # listed from the installed folders: pydicom's own listing would try to download
+    names = sorted({f.name for d in folders if d.is_dir() for f in d.rglob("*.dcm")})
+    return [
+        f"pydicom:{n}"
+        for n in names
+        if not HOLDOUT_PATTERN.search(n) and not any(t in n.lower() for t in PYDICOM_NOT_TRAINING)
+    ]
+
+
+def _every_pydicom_volume() -> list[tuple[str, np.ndarray, str | None]]:
+    """Every image of :func:`every_pydicom_file` (all its frames); files that are no grey
+    image (segmentations, colour, lookup-table modality values, no decoder) are skipped."""
+    out = []
+    for source in every_pydicom_file():
+        try:
+            path = _pydicom_file(source.split(":", 1)[1])
+            check_not_holdout(source, paths=[path])
+            out += [(source, arr, modality) for _, arr, modality in _read_path(path)]
+        except (MedidenoiseError, ValueError, OSError, ImportError) as exc:
+            log.info("pydicom:* leaves out %s: %s", source, str(exc).splitlines()[0][:160])
+    return out
 
 
 def _mni152() -> tuple[np.ndarray, str]:
@@ -194,9 +216,15 @@ def _raw_volumes(source: str, base_dir: str | None) -> list[tuple[str, np.ndarra
     if source == "mni152":
         arr, modality = _mni152()
         return [("mni152", arr, modality)]
+    if source == "pydicom:*":
+        return _every_pydicom_volume()
     prefix, sep, rest = source.partition(":")
     if sep and prefix == "skimage":
-        return [(source, _skimage_image(rest)[np.newaxis], "OT")]
+        return [(source, skimage_image(rest)[np.newaxis], "OT")]
+    if source == "mvtb":  # every photograph, one volume each
+        return [(f"mvtb:{n}", mvtb_image(n)[np.newaxis], "OT") for n in mvtb_photographs()]
+    if sep and prefix == "mvtb":
+        return [(source, mvtb_image(rest)[np.newaxis], "OT")]
     if sep and prefix in ("pydicom", "pydicom-data"):
         path = _pydicom_file(rest)
         check_not_holdout(source, paths=[path])

@@ -1,6 +1,6 @@
 """Procedural training images that never run out: dead leaves and smooth phantoms.
 
-Two generators of clean grey images in [0, 1], each a pure function of a
+Generators of clean grey images in [0, 1], each a pure function of a
 ``numpy.random.Generator``, so a patch is reproducible from its seed alone:
 
 ``dead_leaves``
@@ -16,6 +16,9 @@ Two generators of clean grey images in [0, 1], each a pure function of a
     large flat dark background, organs as smooth inner ellipses, small bright
     vessels or calcifications, a smooth multiplicative bias field and soft edges.
 
+``vibrant_leaves``
+    Textured, soft-edged, depth-blurred leaves (:mod:`medidenoise.engine.vibrant_leaves`).
+
 :func:`procedural_image` picks one by name; :class:`~medidenoise.engine.datasets.
 PatchDataset` draws a fraction of its patches from them (``data.procedural``).
 """
@@ -25,10 +28,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from medidenoise.engine.vibrant_leaves import vibrant_leaves
+
 __all__ = ["PROCEDURAL_KINDS", "dead_leaves", "phantom", "procedural_image"]
 
 #: the generators :func:`procedural_image` knows
-PROCEDURAL_KINDS: tuple[str, ...] = ("dead_leaves", "phantom")
+PROCEDURAL_KINDS: tuple[str, ...] = ("dead_leaves", "phantom", "vibrant_leaves")
 
 
 def _grey(rng: np.random.Generator, levels: np.ndarray | None) -> float:
@@ -264,4 +269,6 @@ def procedural_image(
         return dead_leaves(size, rng, levels=levels)
     if kind == "phantom":
         return phantom(size, rng, levels=levels)
+    if kind == "vibrant_leaves":
+        return vibrant_leaves(size, rng, levels=levels)
     raise ValueError(f"procedural kind must be one of {', '.join(PROCEDURAL_KINDS)}; got {kind!r}")

@@ -197,7 +197,7 @@ def model_section(meta: dict[str, Any]) -> dict[str, Any]:
     versions: a U-Net saved before the ``upsample`` option existed used transposed
     convolutions."""
     section = dict(meta["model"])
-    if section.get("arch", "unet") != "cae":
+    if section.get("arch", "unet") in ("unet", "unshuffle_unet"):
         section.setdefault("upsample", "transpose")
     return section
 

@@ -10,6 +10,7 @@ from torch import nn
 from medidenoise.config import ModelConfig
 from medidenoise.errors import ConfigError
 from medidenoise.models.cae import DenoisingCAE
+from medidenoise.models.fast_unet import FastUNet
 from medidenoise.models.network import DenoisingNetwork
 from medidenoise.models.unet import UNet
 from medidenoise.models.unshuffle_unet import UnshuffleUNet
@@ -21,6 +22,7 @@ ARCHITECTURES: dict[str, type[DenoisingNetwork]] = {
     "cae": DenoisingCAE,
     "unet": UNet,
     "unshuffle_unet": UnshuffleUNet,
+    "fast_unet": FastUNet,
 }
 
 
@@ -74,8 +76,10 @@ def build_model(cfg: ModelConfig | dict[str, Any]) -> nn.Module:
     }
     if mc.arch == "unet":
         kwargs["residual"] = mc.residual
-    if mc.arch != "cae":
+    if mc.arch in ("unet", "unshuffle_unet"):
         kwargs["upsample"] = mc.upsample
+    if mc.arch == "fast_unet":
+        kwargs["head_channels"] = mc.head_channels
     return ARCHITECTURES[mc.arch](**kwargs)
 
 

@@ -5,8 +5,10 @@ pydicom-data, nilearn nor MONAI, and cannot download anything. This script reads
 allowed medical sources here, with the library's own loaders (and its hold-out
 check: RG3_*, MR2_*, 693_* are refused), normalises each volume as training does,
 and writes the slices as 16-bit images into one ``.npz`` that travels with the
-working tree. scikit-image's photographs and the procedural images are made on the
-GPU machine itself (its CPUs), so they need no room here.
+working tree, with mvtb-data's photographs (the ``train`` extra; issue 29), reduced to
+at most PHOTO_SIDE pixels. scikit-image's photographs and the procedural images are made
+on the GPU machine itself (its CPUs), so they need no room here. The file stays under the
+64 MiB a device call carries.
 
 Usage::
 
@@ -15,12 +17,14 @@ Usage::
 Keys of the file: ``train_<i>`` / ``val_<i>`` (uint16 (H, W), 0..65535 = [0, 1]),
 ``train_names`` / ``val_names`` (the source of each), ``clean_<i>`` flags (1: no
 visible noise of its own: the averaged MNI152 template; used for the lowest training
-noise levels, where a scan's own noise would be learnt as signal).
+noise levels, where a scan's own noise would be learnt as signal), ``counts`` (JSON:
+slices per source family, for the model card).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -29,36 +33,24 @@ import numpy as np
 from medidenoise.config import DataConfig
 from medidenoise.engine.data import check_not_holdout, load_sources
 
-#: medical training sources: the shipped models' list and more of pydicom-data (never
-#: the hold-out families)
-TRAIN = [
-    "mni152",
-    "pydicom-data:RG1_UNCR.dcm",
-    "pydicom-data:eCT_Supplemental.dcm",
-    "pydicom-data:explicit_VR-UN.dcm",
-    "pydicom:J2K_pixelrep_mismatch.dcm",
-    "pydicom-data:MR-SIEMENS-DICOM-WithOverlays.dcm",
-    "pydicom:examples_overlay.dcm",
-    "pydicom-data:bad_sequence.dcm",
-    "pydicom-data:liver.dcm",
-    "pydicom-data:JPEG2000_UNC.dcm",
-    "pydicom-data:vlut_04.dcm",
-    "pydicom-data:mlut_18.dcm",
-    "pydicom-data:OBXXXX1A.dcm",
-]
+#: medical training sources: the MNI152 template and every grey pydicom / pydicom-data test
+#: file (all frames; never the hold-out families nor the validation images)
+TRAIN = ["pydicom:*"]
 #: validation volumes (model selection), as the CPU configs use
 VAL = ["pydicom:CT_small.dcm", "pydicom:MR_small.dcm", "pydicom-data:emri_small.dcm"]
 #: a slice's longer side is reduced (area averaging) to at most this
 MAX_SIDE = 640
 #: slices kept per volume at most (evenly spaced among those with enough foreground)
-MAX_SLICES = 12
+MAX_SLICES = 32
+#: mvtb-data photographs: longer side at most this (area averaging: less sensor noise)
+PHOTO_SIDE = 512
 
 log = logging.getLogger("pack_data")
 
 
-def _shrink(img: np.ndarray) -> np.ndarray:
-    """Area-average by an integer factor until the longer side is at most MAX_SIDE."""
-    factor = int(np.ceil(max(img.shape) / MAX_SIDE))
+def _shrink(img: np.ndarray, side: int = MAX_SIDE) -> np.ndarray:
+    """Area-average by an integer factor until the longer side is at most ``side``."""
+    factor = int(np.ceil(max(img.shape) / side))
     if factor <= 1:
         return img
     h, w = (img.shape[0] // factor) * factor, (img.shape[1] // factor) * factor
@@ -82,10 +74,25 @@ def _native(img: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     return out
 
 
-def _slices(sources: list[str], max_slices: int) -> list[tuple[str, np.ndarray]]:
+def _seen_before(img: np.ndarray, seen: list[np.ndarray]) -> bool:
+    """Whether ``img`` repeats a slice already kept (pydicom ships one radiograph in four
+    encodings, lossy ones included): its 8x-subsampled copy within 0.01 (mean) of an earlier one.
+    Appends the copy when it is new."""
+    coarse = img[::8, ::8]
+    for other in seen:
+        if other.shape == coarse.shape and float(np.abs(other - coarse).mean()) < 0.01:
+            return True
+    seen.append(coarse)
+    return False
+
+
+def _slices(
+    sources: list[str], max_slices: int, *, side: int = MAX_SIDE, native: bool = True
+) -> list[tuple[str, np.ndarray]]:
     cfg = DataConfig(train=sources, max_slices_per_volume=max_slices, patch_size=64)
     out = []
     rng = np.random.default_rng(11)
+    seen: list[np.ndarray] = []  # coarse copies of the slices kept
     for source in sources:
         check_not_holdout(source)
         try:
@@ -96,35 +103,16 @@ def _slices(sources: list[str], max_slices: int) -> list[tuple[str, np.ndarray]]
         for s in sets:
             for k in s.indices:
                 full = np.asarray(s.volume[k], np.float32)
-                out += [(f"{s.name} (full resolution)", c) for c in _native(full, rng)]
-                img = _shrink(full)
+                if _seen_before(full, seen):  # the same picture in another encoding
+                    log.info("%s slice %d: a copy of a slice kept already; left out", s.name, k)
+                    continue
+                if native:
+                    out += [(f"{s.name} (full resolution)", c) for c in _native(full, rng)]
+                img = _shrink(full, side)
                 if min(img.shape) < 48 or float(np.ptp(img)) < 0.05:
                     continue
                 out.append((s.name, img))
     return out
-
-
-#: pydicom test files that are the validation images again (other encodings), or colour
-_NOT_TRAINING = ("ct_small", "mr_small", "emri_small", "sc_rgb", "color", "rgb", "ybr", "palette")
-
-
-def _more_pydicom() -> list[str]:
-    """Every other grey pydicom / pydicom-data test file that reads as an image."""
-    from pydicom.data import get_testdata_files
-
-    known = {s.split(":", 1)[1] for s in TRAIN + VAL if ":" in s}
-    names = sorted({Path(f).name for f in get_testdata_files("*.dcm")})
-    keep = []
-    for name in names:
-        low = name.lower()
-        if name in known or any(t in low for t in _NOT_TRAINING):
-            continue
-        try:
-            check_not_holdout(name)
-        except Exception:
-            continue
-        keep.append(f"pydicom:{name}")
-    return keep
 
 
 def _nilearn_templates() -> list[tuple[str, np.ndarray]]:
@@ -151,9 +139,14 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path(".gpu/data.npz"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    train = _slices(TRAIN, MAX_SLICES) + _slices(["mni152"], 48) + _nilearn_templates()
-    train += _slices(_more_pydicom(), MAX_SLICES)
+    medical = _slices(TRAIN, MAX_SLICES) + _slices(["mni152"], 48)
+    templates = _nilearn_templates()
+    photos = _slices(["mvtb"], 1, side=PHOTO_SIDE, native=False)
+    train = medical + templates + photos
     val = _slices(VAL, 96)
+    counts = {"pydicom": 0, "mni152": 0, "nilearn_templates": len(templates), "mvtb": len(photos)}
+    for name, _ in medical:
+        counts["mni152" if name.startswith("mni152") else "pydicom"] += 1
     arrays: dict[str, np.ndarray] = {}
     for i, (name, img) in enumerate(train):
         arrays[f"train_{i}"] = np.round(np.clip(img, 0, 1) * 65535).astype(np.uint16)
@@ -162,9 +155,11 @@ def main() -> None:
         arrays[f"val_{i}"] = np.round(np.clip(img, 0, 1) * 65535).astype(np.uint16)
     arrays["train_names"] = np.array([n for n, _ in train])
     arrays["val_names"] = np.array([n for n, _ in val])
+    arrays["counts"] = np.array(json.dumps(counts))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.output, **arrays)
     pixels = sum(img.size for _, img in train)
+    log.info("slices per source family: %s", json.dumps(counts))
     log.info(
         "%s: %d training slices (%.1f Mpx) from %d sources, %d validation slices, %.1f MB",
         args.output,

@@ -1,4 +1,4 @@
-"""Fine-tune the shipped U-Nets on one GPU, the whole data pipeline on the device.
+"""Train the shipped U-Nets, or issue 29's CPU network, on one GPU with the data pipeline there.
 
 For a lent GPU machine that has torch, numpy, scipy, scikit-image and safetensors but
 neither MONAI nor pydicom (scripts/gpu/README.md). The medical slices come packed by
@@ -16,14 +16,23 @@ of the range as well as the benchmark levels, and near the inference noise floor
 real CT's low noise to the network); the loss adds the error of 8x8 block means, so
 flat regions keep their mean.
 
+Recipe ``white_cpu`` (issue 29) trains ``fast_unet`` (configs/white_cpu.yaml's network)
+from scratch, with vibrant leaves among the procedural images and mvtb-data's photographs
+in the pack, and is resumable across calls: ``--resume DIR`` continues from the state a
+previous call wrote (weights, Adam moments, moving average, step, seconds trained); its
+cosine schedule runs over ``--schedule-minutes`` of training in all.
+
 Usage (one process per model; they share the GPU)::
 
     python scripts/gpu/train_gpu.py --recipe white --minutes 7 --out OUT/
+    python scripts/gpu/train_gpu.py --recipe white_cpu --minutes 7 --resume .gpu/state --out OUT/
     python scripts/gpu/train_gpu.py --recipe white --device cpu --steps 3 --batch 4  # dry run
 
 Writes ``OUT/<recipe>.safetensors`` (a medidenoise checkpoint: the moving average of
 the weights, its metadata saying how it was made), rewritten every minute, and
-``OUT/<recipe>.log``.
+``OUT/<recipe>.log``; ``white_cpu`` also ``OUT/<recipe>_state.safetensors`` (the raw
+weights, the step and the seconds trained) and ``OUT/<recipe>_adam.safetensors`` (Adam's
+moments): each file under 16 MiB.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 import types
@@ -40,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from resumable import load_state, save_state
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the Denoiser's smallest noise std in network units (inference/_robust.py NOISE_FLOOR)
@@ -50,7 +61,24 @@ RECIPES: dict[str, list[tuple[str, float]]] = {
     "white": [("gaussian", 3.0), ("poisson", 1.0), ("poisson_gaussian", 1.0)],
     "correlated": [("correlated", 3.0), ("gaussian", 1.0), ("poisson_gaussian", 1.0)],
     "default": [("gaussian", 2.0), ("poisson", 1.0), ("rician", 1.0)],
+    "white_cpu": [("gaussian", 3.0), ("poisson", 1.0), ("poisson_gaussian", 1.0)],
 }
+#: recipes that train a network from scratch (configs/<name>.yaml's model), resumable
+SCRATCH: dict[str, dict] = {
+    "white_cpu": {
+        "arch": "fast_unet",
+        "features": [64, 96, 128, 192],
+        "head_channels": 16,
+        "noise_level_input": True,
+        "norm": "batch",
+        "context_slices": 1,
+        "residual": True,
+    },
+}
+#: the shipped checkpoint whose metadata (normalisation, ...) a scratch recipe starts from
+SCRATCH_BASE = {"white_cpu": "white"}
+#: procedural generators per recipe (the shipped networks' rounds used the first two)
+PROCEDURAL = {"white_cpu": ("dead_leaves", "phantom", "vibrant_leaves")}
 SKIMAGE = (
     "astronaut.png brick.png camera.png cell.png chelsea.png coffee.png coins.png grass.png "
     "gravel.png microaneurysms.png moon.png motorcycle_left.png page.png phantom.png "
@@ -72,12 +100,18 @@ def _library():
     return UNet, equalise_transposed, procedural_image
 
 
-def _procedural(args: tuple[int, int]) -> np.ndarray:
-    seed, count = args
+def _fast_unet():
+    _library()
+    from medidenoise.models.fast_unet import FastUNet
+
+    return FastUNet
+
+
+def _procedural(args: tuple[int, int, tuple[str, ...]]) -> np.ndarray:
+    seed, count, kinds = args
     _, _, procedural_image = _library()
     rng = np.random.default_rng(seed)
-    kinds = ("dead_leaves", "phantom")
-    return np.stack([procedural_image(kinds[i % 2], TILE, rng) for i in range(count)])
+    return np.stack([procedural_image(kinds[i % len(kinds)], TILE, rng) for i in range(count)])
 
 
 def _tiles(
@@ -134,7 +168,13 @@ class Data:
     their own: procedural images, the averaged templates, halved photographs)."""
 
     def __init__(
-        self, pack: Path, device: torch.device, n_procedural: int, flat_share: float, log
+        self,
+        pack: Path,
+        device: torch.device,
+        n_procedural: int,
+        flat_share: float,
+        log,
+        kinds: tuple[str, ...] = ("dead_leaves", "phantom"),
     ) -> None:
         rng = np.random.default_rng(7)
         z = np.load(pack)
@@ -149,13 +189,16 @@ class Data:
                 clean += tiles
         photos, halved = _skimage_tiles(rng, flat_share, log)
         counts["skimage"] = len(photos) + len(halved)
-        workers = 5 if device.type == "cuda" else 2
+        # one recipe alone on the machine (white_cpu) may use its CPUs; run_device.sh runs three
+        workers = max(2, (os.cpu_count() or 4) - 2) if len(kinds) > 2 else 5
+        workers = workers if device.type == "cuda" else 2
         chunk = max(1, n_procedural // workers)
         with ProcessPoolExecutor(workers) as pool:
-            made = list(pool.map(_procedural, [(100 + k, chunk) for k in range(workers)]))
+            made = list(pool.map(_procedural, [(100 + k, chunk, kinds) for k in range(workers)]))
         procedural = [t for block in made for t in block]
         counts["procedural"] = len(procedural)
         self.counts = counts
+        self.pack_counts = json.loads(str(z["counts"])) if "counts" in z else {}
 
         def stack(tiles: list[np.ndarray]) -> torch.Tensor:
             return torch.from_numpy(np.stack(tiles).astype(np.float32)).to(device)
@@ -307,8 +350,9 @@ def validate(net, data: Data, recipe: str) -> dict[str, float]:
     cases = [("gaussian", 0.05), ("gaussian", 0.1), ("gaussian", 0.002)]
     if recipe == "correlated":
         cases += [("correlated", 0.05)]
+    multiple = int(getattr(net, "size_multiple", 8))
     for img in data.val:
-        h, w = (min(128, s) // 8 * 8 for s in img.shape)
+        h, w = (min(128, s) // multiple * multiple for s in img.shape)
         y0, x0 = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
         clean = img[y0 : y0 + h, x0 : x0 + w][None, None]
         for name, sigma in cases:
@@ -359,13 +403,25 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", choices=sorted(RECIPES), required=True)
     p.add_argument("--init", type=Path, help="starting checkpoint (default: the shipped one)")
+    p.add_argument(
+        "--resume",
+        type=Path,
+        help="from-scratch recipes: continue from the state files a previous call wrote there",
+    )
+    p.add_argument(
+        "--schedule-minutes",
+        type=float,
+        default=0.0,
+        help="from-scratch recipes: training minutes the cosine schedule spans over all "
+        "calls (0: this call's --minutes)",
+    )
     p.add_argument("--pack", type=Path, default=ROOT / ".gpu" / "data.npz")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--minutes", type=float, default=7.0)
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: time)")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--patch", type=int, default=96)
-    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lr", type=float, help="default 2e-4 (fine-tunes), 1e-3 (from scratch)")
     p.add_argument("--lr-min", type=float, default=2e-6)
     p.add_argument("--low-share", type=float, default=0.35)
     p.add_argument("--ema", type=float, default=0.999)
@@ -402,18 +458,30 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 throughout: the noise is
     torch.backends.cudnn.allow_tf32 = False  # 0.03 % of the image at the lowest levels
     torch.backends.cudnn.benchmark = True
-    init = args.init or ROOT / "medidenoise" / "weights" / f"{args.recipe}.safetensors"
+    scratch = args.recipe in SCRATCH
+    args.lr = args.lr or (1e-3 if scratch else 2e-4)
+    base = SCRATCH_BASE.get(args.recipe, args.recipe)
+    init = args.init or ROOT / "medidenoise" / "weights" / f"{base}.safetensors"
     with safe_open(str(init), framework="pt") as f:
         meta = json.loads(f.metadata()["medidenoise"])
         state = {k: f.get_tensor(k) for k in f.keys()}
-    hp = dict(meta["model"])
-    how = "its resize upsampling"
-    if hp.get("upsample", "transpose") == "transpose":
-        state = equalise_transposed(state)
-        how = "transposed upsampling averaged"
-    hp["upsample"] = "resize"
+    if scratch:  # the shipped file gives the metadata (normalisation...), not the weights
+        hp = {k: v for k, v in SCRATCH[args.recipe].items() if k not in ("arch", "residual")}
+        how = f"{SCRATCH[args.recipe]['arch']} from scratch (seed {args.seed})"
+        if args.init:
+            how = f"{SCRATCH[args.recipe]['arch']} from {args.init}"
+    else:
+        hp = dict(meta["model"])
+        how = "its resize upsampling"
+        if hp.get("upsample", "transpose") == "transpose":
+            state = equalise_transposed(state)
+            how = "transposed upsampling averaged"
+        hp["upsample"] = "resize"
 
     def build() -> torch.nn.Module:
+        if scratch:
+            features = hp["features"]
+            return _fast_unet()(features, **{k: v for k, v in hp.items() if k != "features"})
         return UNet(
             hp["features"],
             context_slices=hp["context_slices"],
@@ -423,22 +491,40 @@ def main() -> None:
             upsample="resize",
         )
 
+    torch.manual_seed(args.seed)
     net = build()
-    net.load_state_dict(state)
+    if not scratch or args.init:
+        net.load_state_dict(state)
+    kinds = PROCEDURAL.get(args.recipe, ("dead_leaves", "phantom"))
     data = Data(
-        args.pack, dev, args.procedural, args.flat_share, log
+        args.pack, dev, args.procedural, args.flat_share, log, kinds
     )  # forks its workers before CUDA starts
     net = net.to(dev).to(memory_format=torch.channels_last).train()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     avg = Average(net, args.ema)
-    g = torch.Generator(device=dev).manual_seed(args.seed)
+    progress = {"step": 0, "patches": 0, "seconds": 0.0, "calls": 0}
+    if args.resume:
+        if not scratch:
+            raise SystemExit("--resume is for the from-scratch recipes: " + ", ".join(SCRATCH))
+        progress = load_state(args.resume, args.recipe, net, opt, avg.state)
+        how += f"; resumed at step {progress['step']} ({progress['seconds'] / 60:.1f} min trained)"
+    g = torch.Generator(device=dev).manual_seed(args.seed + int(progress["step"]))
     budget = args.minutes * 60 - (time.time() - start)
+    span = (args.schedule_minutes * 60 if args.schedule_minutes else budget) if scratch else budget
     log(
-        f"start from {init} ({how}); budget {budget:.0f}s; "
+        f"start: {how if scratch else f'{init} ({how})'}; budget {budget:.0f}s; "
         f"before: {json.dumps(validate(net, data, args.recipe))}"
     )
     t0, step, last_save, seen = time.time(), 0, time.time(), 0
     out_path = args.out / f"{args.recipe}.safetensors"
+
+    def totals() -> dict:
+        return {
+            "step": int(progress["step"]) + step,
+            "patches": int(progress["patches"]) + seen,
+            "seconds": float(progress["seconds"]) + (time.time() - t0),
+            "calls": int(progress["calls"]) + 1,
+        }
 
     def checkpoint(final: bool) -> None:
         trained = dict(meta)
@@ -450,6 +536,16 @@ def main() -> None:
             "fine-tuned on a GPU (scripts/gpu/train_gpu.py) with noise levels down to 0.03 % "
             "of the range, contrast-stretched low-noise images and a block-mean loss term"
         )
+        if scratch:
+            trained["model"] = {"arch": SCRATCH[args.recipe]["arch"], **hp}
+            trained["config_name"] = f"{args.recipe}_gpu"
+            trained["description"] = (
+                f"medidenoise {args.recipe} (issue 29): fast_unet trained from scratch on a GPU "
+                "(scripts/gpu/train_gpu.py) under zero-mean noise from 0.03 % to 15 % of the "
+                "range, on pydicom/pydicom-data images, MNI152 and nilearn templates, "
+                "scikit-image's and mvtb-data's photographs and procedural images "
+                f"({', '.join(kinds)})"
+            )
         trained["noise"] = {
             "recipe": RECIPES[args.recipe],
             "levels": [0.005, 0.15],
@@ -475,14 +571,27 @@ def main() -> None:
             "init": str(init.name),
             "final": final,
         }
-        trained["data"] = {**meta.get("data", {}), "gpu_tiles": data.counts}
+        if scratch:
+            trained["train"]["total"] = totals()
+            trained["train"]["init"] = str(args.init.name) if args.init else "scratch"
+        trained["data"] = {
+            **meta.get("data", {}),
+            "gpu_tiles": data.counts,
+            "pack_slices": data.pack_counts,
+        }
         save(out_path, avg.state, trained)
+        if scratch:
+            save_state(args.out, args.recipe, net, opt, totals())
 
     while True:
         elapsed = time.time() - t0
         if (args.steps and step >= args.steps) or (not args.steps and elapsed > budget):
             break
-        frac = step / args.steps if args.steps else min(1.0, elapsed / budget)
+        if scratch:  # the schedule spans all calls: seconds trained before this one count
+            done = float(progress["seconds"]) + elapsed
+            frac = step / args.steps if args.steps else min(1.0, done / max(span, 1.0))
+        else:
+            frac = step / args.steps if args.steps else min(1.0, elapsed / budget)
         lr = args.lr_min + 0.5 * (args.lr - args.lr_min) * (1 + math.cos(math.pi * frac))
         for group in opt.param_groups:
             group["lr"] = lr
@@ -500,7 +609,8 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        avg.update(net, decay=min(args.ema, (1 + step) / (10 + step)))
+        k = int(progress["step"]) + step  # the moving average warms up once, not per call
+        avg.update(net, decay=min(args.ema, (1 + k) / (10 + k)))
         step += 1
         seen += args.batch
         if step % 500 == 0 or step == 1:

@@ -258,3 +258,13 @@ def test_augmentation_varies_patches_and_keeps_pairs_aligned() -> None:
     assert len(seen) >= 6  # flips and rotations do vary (8 possible)
     plain = PatchDataset(slices, noise, length=5, patch_size=16, context_slices=3, augment=False)
     assert {which(plain[i]["image"].numpy()) for i in range(5)} == {0}
+
+
+def test_every_pydicom_file_leaves_out_holdout_and_validation_images() -> None:
+    from medidenoise.engine.data import every_pydicom_file
+
+    names = every_pydicom_file()
+    assert "pydicom:RG1_UNCR.dcm" in names and "pydicom:eCT_Supplemental.dcm" in names
+    low = [n.lower() for n in names]
+    assert not [n for n in low if n.split(":")[1].startswith(("rg3_", "mr2_", "693_"))]
+    assert not [n for n in low if "ct_small" in n or "mr_small" in n or "emri_small" in n]

@@ -18,6 +18,7 @@ CASES = [
     {"arch": "unet", "features": [4, 8], "norm": "none"},
     {"arch": "unshuffle_unet", "features": [8, 16], "noise_level_input": True},
     {"arch": "unshuffle_unet", "features": [4, 8, 16], "context_slices": 3, "norm": "none"},
+    {"arch": "fast_unet", "features": [8, 16], "head_channels": 4, "noise_level_input": True},
 ]
 
 
