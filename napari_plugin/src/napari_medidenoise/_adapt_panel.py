@@ -29,6 +29,7 @@ from magicgui.widgets import (
     PushButton,
 )
 
+import medidenoise as md
 from napari_medidenoise._adapt_worker import AdaptJob, AdaptProgress, AdaptResult, adapt_steps
 from napari_medidenoise._job import BackgroundJob, JobState, JobStatus
 from napari_medidenoise._notify import NapariNotifier, Notifier
@@ -120,9 +121,11 @@ class AdaptPanel(Container):
         if layer is None:
             self.notifier.error("medidenoise: open an image first (no image layer to adapt to)")
             return None
-        if s.model == "nlm":
+        entry = md.MODELS.get(s.model)
+        if entry is not None and not entry.adaptable:
             self.notifier.error(
-                "medidenoise: non-local means has nothing to adapt; pick a network model"
+                f"medidenoise: {entry.summary.split(' (')[0]} has nothing to adapt; "
+                "pick a network model"
             )
             return None
         try:
