@@ -96,6 +96,13 @@ class Score:
         return math.isfinite(self.mse) and self.mse > _IMPLAUSIBLE * noise_variance
 
 
+def _possible(score: Score | None) -> bool:
+    """False for a background estimate no denoiser can have (negative or not finite): the
+    noise model does not fit the image (MR2 head, white noise, from ``default``: a state whose
+    background estimate was negative was kept and was 1.29 dB worse than the base)."""
+    return score is None or (math.isfinite(score.mse) and score.mse > 0.0)
+
+
 @dataclass
 class Image:
     norm: np.ndarray  # (D, H, W) network units
@@ -399,7 +406,7 @@ class Run:
                 history.append((steps, round(score.psnr, 3)))
                 next_val = time.monotonic() + interval
                 gain = score.worst_gain(base, self.variance_error)
-                if not score.plausible(self.noise_variance):
+                if not score.plausible(self.noise_variance) or not _possible(score_bg):
                     implausible += 1  # never taken, however good it looks
                     since_best += 1
                 elif gain > best_gain and not self._background_ok(score_bg, base_bg):

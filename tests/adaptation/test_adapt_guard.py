@@ -13,7 +13,7 @@ from scipy import ndimage
 import medidenoise as md
 from medidenoise.adaptation._holdout import TILE, choose_tiles
 from medidenoise.adaptation._run import Score
-from medidenoise.transforms.noise_covariance import measure_noise_model
+from medidenoise.transforms.noise_covariance import NoiseModel, measure_noise_model
 
 
 def head_phantom(
@@ -227,3 +227,25 @@ def test_a_reference_level_keeps_smooth_anatomy_out_of_the_noise_model() -> None
     assert helped.std < 1.3 * 0.06 and helped.flat_blocks >= 8
     ignored = measure_noise_model(noisy, reference_std=0.02)  # no block is that quiet
     assert ignored.std == pytest.approx(plain.std)
+
+
+def _model_with(ac: np.ndarray) -> NoiseModel:
+    return NoiseModel(ac, offset=0.01, gain=0.0, std=0.1, flat_blocks=50, blocks=100)
+
+
+def test_a_white_noise_model_with_correlated_neighbours_is_not_trusted() -> None:
+    """Anatomy read as white noise (every lag below 0.2, but a broad pedestal around the
+    centre, as on a whole head shrunk to 128 px) keeps the base model; true white noise and
+    correlated noise are trusted."""
+    from medidenoise.adaptation._adapt import _structured_white
+
+    k = 6
+    lag = np.hypot(*np.meshgrid(np.arange(-k, k + 1), np.arange(-k, k + 1), indexing="ij"))
+    pedestal = np.where(lag == 0, 1.0, 0.12 * np.exp(-lag / 4))
+    reason = _structured_white(_model_with(pedestal))
+    assert reason is not None and "base model is kept" in reason
+    delta = (lag == 0).astype(float)
+    assert _structured_white(_model_with(delta)) is None
+    rows = np.where(lag == 0, 1.0, 0.0)
+    rows[k, k - 2 : k + 3] = [0.3, 0.6, 1.0, 0.6, 0.3]  # correlated along rows: not "white"
+    assert _structured_white(_model_with(rows)) is None
