@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from medidenoise.adaptation._holdout import TILE, HeldOut, choose_tiles
+from medidenoise.engine.handlers import WeightAverage
 from medidenoise.engine.selfsupervised import (
     SelfSupervisedLoss,
     make_objective,
@@ -37,6 +38,7 @@ _PATCH = 64
 #: from 0.1 so the first states are not held back by the base): with batches of 4 a single
 #: state swung by up to 2.7 dB between validations (693 streak head, from default)
 _EMA = 0.95
+_EMA_WARMUP = 10
 #: validations per budget, and how many without improvement end the run early
 _VALIDATIONS = 16
 _PATIENCE = 6
@@ -214,8 +216,7 @@ class Run:
         self.min_gain = _MIN_GAIN_WHITE if white else _MIN_GAIN
         self.variance_error = max(im.variance_error for im in images)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=_LR)
-        self.average = [p.detach().clone() for p in self.net.parameters()]
-        self.steps = 0
+        self.average = WeightAverage(self.net, _EMA, warmup=_EMA_WARMUP)
         self.val = self._validation_set(seed)
         #: mean noise variance of the held-out object and background tiles (network units)
         self.noise_variance = self._mean_variance(background=False)
@@ -335,11 +336,7 @@ class Run:
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         self.opt.step()
-        self.steps += 1
-        decay = min(_EMA, (1 + self.steps) / (10 + self.steps))
-        with torch.no_grad():
-            for a, p in zip(self.average, self.net.parameters(), strict=True):
-                a.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        self.average.update()
         return float(loss.detach())
 
     @contextlib.contextmanager
@@ -348,7 +345,7 @@ class Run:
         params = list(self.net.parameters())
         trained = [p.detach().clone() for p in params]
         with torch.no_grad():
-            for p, a in zip(params, self.average, strict=True):
+            for p, a in zip(params, self.average.module.parameters(), strict=True):
                 p.copy_(a)
         try:
             yield

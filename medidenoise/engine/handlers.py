@@ -113,14 +113,21 @@ def _num(value: Any) -> float | None:
 _Tensors = tuple[torch.Tensor, ...] | list[torch.Tensor]
 
 
-def _average_or_follow(decay: float) -> Callable[[_Tensors, _Tensors, torch.Tensor | int], None]:
+def _average_or_follow(
+    decay: float, warmup: int = 0
+) -> Callable[[_Tensors, _Tensors, torch.Tensor | int], None]:
     """The per-group update of :class:`WeightAverage`: torch's exponential moving average for
-    floating-point tensors; integer buffers (batch-norm's batch count) copy the model's."""
+    floating-point tensors (decay ``min(decay, (1 + n) / (warmup + n))`` at the n-th update
+    with ``warmup``); integer buffers (batch-norm's batch count) copy the model's."""
     moving_average = get_ema_multi_avg_fn(decay)
 
     def update(averages: _Tensors, current: _Tensors, n: torch.Tensor | int) -> None:
         if averages[0].is_floating_point():
-            moving_average(averages, current, n)
+            k = int(n)
+            if warmup > 0 and (1 + k) / (warmup + k) < decay:
+                get_ema_multi_avg_fn((1 + k) / (warmup + k))(averages, current, n)
+            else:
+                moving_average(averages, current, n)
         else:
             for average, value in zip(averages, current, strict=True):
                 average.copy_(value)
@@ -139,6 +146,8 @@ class WeightAverage:
     weights; a network trained from scratch leaves its random start behind within
     a few times ``1 / (1 - decay)`` steps) or, on resume, from the saved average.
     The averaging is torch's ``AveragedModel`` with its EMA update (buffers included).
+    With ``warmup`` the n-th update uses ``min(decay, (1 + n) / (warmup + n))``, so the
+    first steps move the average away from the starting weights quickly.
     """
 
     def __init__(
@@ -148,6 +157,7 @@ class WeightAverage:
         *,
         saved: dict[str, torch.Tensor] | None = None,
         updates: int = 0,
+        warmup: int = 0,
     ) -> None:
         if not 0 < decay < 1:
             raise ValueError(f"decay must be in (0, 1), got {decay}")
@@ -155,7 +165,7 @@ class WeightAverage:
         self.decay = float(decay)
         self.updates = int(updates)
         self._averaged = AveragedModel(
-            model, multi_avg_fn=_average_or_follow(self.decay), use_buffers=True
+            model, multi_avg_fn=_average_or_follow(self.decay, warmup), use_buffers=True
         )
         # the copy already holds the starting weights, so the first update averages (an
         # AveragedModel that has averaged nothing yet would copy the model instead)

@@ -384,3 +384,27 @@ def test_cpu_bf16_and_procedural_data_train_through_the_engines(
     net.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
     out = CpuBf16Inferer()(torch.rand(1, 1, 8, 8), net)
     assert seen == [torch.bfloat16] and out.dtype == torch.float32
+
+
+def test_weight_average_warmup_moves_away_from_the_start_quickly() -> None:
+    """With ``warmup`` the n-th update's decay is min(decay, (1 + n) / (warmup + n)): adapt's
+    average of a fine-tune, where the first steps must not be held back by the base weights."""
+    from medidenoise.engine.handlers import WeightAverage
+
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(1, 2, 3)
+    average = WeightAverage(net, 0.95, warmup=10)
+    reference = [p.detach().clone() for p in net.parameters()]
+    for n in range(1, 40):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+        average.update()
+        decay = min(0.95, (1 + n) / (10 + n))
+        for r, p in zip(reference, net.parameters(), strict=True):
+            r.lerp_(p.detach(), 1.0 - decay)
+        if n == 1:  # the first update keeps only 2/11 of the starting weights
+            first = [p.clone() for p in average.module.parameters()]
+            assert all(torch.allclose(a, r) for a, r in zip(first, reference, strict=True))
+    for got, want in zip(average.module.parameters(), reference, strict=True):
+        torch.testing.assert_close(got, want)
