@@ -98,13 +98,6 @@ class Score:
         return math.isfinite(self.mse) and self.mse > _IMPLAUSIBLE * noise_variance
 
 
-def _possible(score: Score | None) -> bool:
-    """False for a background estimate no denoiser can have (negative or not finite): the
-    noise model does not fit the image (MR2 head, white noise, from ``default``: a state whose
-    background estimate was negative was kept and was 1.29 dB worse than the base)."""
-    return score is None or (math.isfinite(score.mse) and score.mse > 0.0)
-
-
 @dataclass
 class Image:
     norm: np.ndarray  # (D, H, W) network units
@@ -403,7 +396,10 @@ class Run:
                 history.append((steps, round(score.psnr, 3)))
                 next_val = time.monotonic() + interval
                 gain = score.worst_gain(base, self.variance_error)
-                if not score.plausible(self.noise_variance) or not _possible(score_bg):
+                # a background estimate <= 0 is impossible too (MR2 head, white noise, from
+                # default: a state with one was kept and was 1.29 dB worse than the base)
+                impossible_bg = score_bg is not None and not score_bg.plausible(0.0)
+                if not score.plausible(self.noise_variance) or impossible_bg:
                     implausible += 1  # never taken, however good it looks
                     since_best += 1
                 elif gain > best_gain and not self._background_ok(score_bg, base_bg):
