@@ -48,6 +48,9 @@ def _onnx_session(net: torch.nn.Module, x: torch.Tensor, threads: int):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    # ONNX Runtime's idle threads spin-wait after a run; timed in turn with torch, they
+    # would take the cores from the next variant (torch's times read ~1.5x too slow)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     feed = {session.get_inputs()[0].name: x.contiguous().numpy()}
     return lambda: session.run(None, feed)
