@@ -69,20 +69,36 @@ class _Float32(torch.nn.Module):
 
 
 def mixed_precision(network: torch.nn.Module) -> torch.nn.Module:
-    """Mark a U-Net (an inference copy: changed in place) for CPU bfloat16: its
-    full-resolution ends, the first encoder block, the last decoder block and the 1x1
-    head, stay float32; the rest runs under bfloat16 autocast when :func:`run_network` is
-    asked for it. The image and the noise the network takes from it keep their precision
-    where it matters: on the hold-out images bfloat16 everywhere cost up to 0.16 dB, this
-    split at most 0.012 dB, for 0.65-0.69x the network's float32 time (BENCHMARKS.md,
-    "Mixed precision on the CPU"). Other networks are returned as they are (float32)."""
+    """Mark a U-Net (an inference copy: changed in place) for CPU bfloat16.
+
+    :class:`~medidenoise.models.unet.UNet`: its full-resolution ends, the first encoder
+    block, the last decoder block and the 1x1 head, stay float32; the rest runs under
+    bfloat16 autocast when :func:`run_network` is asked for it. The image and the noise the
+    network takes from it keep their precision where it matters: on the hold-out images
+    bfloat16 everywhere cost up to 0.16 dB, this split at most 0.012 dB, for 0.65-0.69x
+    the network's float32 time (BENCHMARKS.md, "Mixed precision on the CPU").
+
+    :class:`~medidenoise.models.fast_unet.FastUNet`: everything at half resolution runs in
+    bfloat16; the way back to full resolution (``lift``) and the full-resolution head,
+    which subtracts the predicted noise from the image, stay float32 (on the hold-out
+    crops no measurable cost, ~0.55x the float32 time: BENCHMARKS.md, issue 29).
+
+    Other networks are returned as they are (float32)."""
+    from medidenoise.models.fast_unet import FastUNet
     from medidenoise.models.unet import UNet
 
-    if type(network) is UNet and not getattr(network, "bf16_inner", False):
+    if getattr(network, "bf16_inner", False):
+        return network
+    if type(network) is UNet:
         network.down[0] = _Float32(network.down[0])
         network.merge[-1] = _Float32(network.merge[-1])
         network.head = _Float32(network.head)  # type: ignore[assignment]
-        network.bf16_inner = True  # type: ignore[assignment]
+    elif type(network) is FastUNet:
+        network.lift = _Float32(network.lift)  # type: ignore[assignment]
+        network.head = _Float32(network.head)  # type: ignore[assignment]
+    else:
+        return network
+    network.bf16_inner = True  # type: ignore[assignment]
     return network
 
 

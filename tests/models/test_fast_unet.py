@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -72,3 +73,34 @@ def test_a_flat_input_gives_a_flat_output_unlike_a_pixel_shuffle_head() -> None:
         a, b = ours(x), shuffled(x)
     assert _interior_alternation(a) < 1e-6
     assert _interior_alternation(b) > 1e-4
+
+
+def test_bfloat16_runs_at_half_resolution_only_and_the_denoiser_can_turn_it_off() -> None:
+    """On CPUs with bfloat16 the Denoiser runs fast_unet's half-resolution body in bfloat16
+    while the full-resolution head, which subtracts the predicted noise from the image,
+    stays float32: the output moves by rounding only; ``precision="float32"`` turns it off."""
+    from medidenoise.inference._network import (
+        mixed_precision,
+        optimise_for_inference,
+        run_network,
+        use_bf16,
+    )
+
+    torch.manual_seed(3)
+    net = _small(noise_level_input=True).eval()
+    fast = mixed_precision(optimise_for_inference(net, torch.device("cpu")))
+    assert mixed_precision(fast) is fast  # marking twice changes nothing
+    cpu = torch.device("cpu")
+    assert use_bf16(fast, cpu, "auto") == torch.cpu._is_avx512_bf16_supported()
+    assert not use_bf16(fast, cpu, "float32")
+    x = torch.rand(2, 64, 64).numpy()
+    plain = run_network(net, x, sigma=0.05, device=cpu)
+    mixed = run_network(fast, x, sigma=0.05, device=cpu, bf16=True)
+    assert plain.dtype == mixed.dtype == np.float32
+    np.testing.assert_allclose(mixed, plain, atol=0.02, rtol=0)
+    # the image passes through the float32 head: where the network predicts no noise, the
+    # input comes back bit for bit, whatever the body computed in bfloat16
+    torch.nn.init.zeros_(fast.head.module[-1].weight)
+    torch.nn.init.zeros_(fast.head.module[-1].bias)
+    same = run_network(fast, x, sigma=0.05, device=cpu, bf16=True)
+    np.testing.assert_array_equal(same, x)
