@@ -1,8 +1,10 @@
 """The CPU network of issue 29 (fast_unet): forward time per 512 x 512 slice and 2-pixel patterns.
 
 Speed: the network with random weights (timing only), BatchNorm folded as the Denoiser runs
-it, on ``--threads`` torch threads, in float32 channels-last (how the Denoiser runs it),
-float32 NCHW, bfloat16 autocast, and ONNX Runtime (float32, when installed); the shipped
+it, on ``--threads`` torch threads, in float32 channels-last (how the Denoiser runs it on a
+CPU without bfloat16), float32 NCHW, bfloat16 autocast everywhere, mixed precision (the
+Denoiser's path on a CPU with bfloat16: the half-resolution body in bfloat16, the head float32)
+and ONNX Runtime (float32, when installed); the shipped
 ``white`` U-Net the same way, and BM3D (told the level) on the same noisy slice, both in the
 same run. Each network variant is timed in turn within a round (a busy machine slows all
 alike); the medians over rounds are reported, with the ratio to BM3D.
@@ -31,7 +33,7 @@ import torch
 
 from medidenoise.engine.procedural import procedural_image
 from medidenoise.evaluation import pattern_metrics
-from medidenoise.inference._network import optimise_for_inference
+from medidenoise.inference._network import mixed_precision, optimise_for_inference
 from medidenoise.models import build_model
 
 CPU_NET = {"arch": "fast_unet", "features": [64, 96, 128, 192], "noise_level_input": True}
@@ -79,6 +81,10 @@ def speed(rounds: int, threads: int) -> list[str]:
 
         return run
 
+    # the Denoiser's path where the CPU has bfloat16 (precision="auto"): the half-resolution
+    # body in bfloat16, the full-resolution head float32 (mixed_precision)
+    fast_mixed = mixed_precision(optimise_for_inference(build_model(CPU_NET).eval(), cpu))
+    white_mixed = mixed_precision(optimise_for_inference(load_model("white").eval(), cpu))
     variants = {
         "fast_unet fp32, channels-last": lambda: fast(x_cl),
         "fast_unet fp32, NCHW": lambda: nchw(x),
@@ -86,6 +92,11 @@ def speed(rounds: int, threads: int) -> list[str]:
         "white (shipped U-Net) fp32, channels-last": lambda: white(x_cl),
         "white (shipped U-Net) bf16 autocast": autocast(white),
     }
+    if torch.cpu._is_avx512_bf16_supported():
+        variants["fast_unet mixed precision (the Denoiser's path)"] = autocast(fast_mixed)
+        variants["white (shipped U-Net) mixed precision (the Denoiser's path)"] = autocast(
+            white_mixed
+        )
     session = _onnx_session(build_model(CPU_NET).eval(), x, threads)
     if session is not None:
         variants["fast_unet ONNX Runtime fp32"] = session
