@@ -100,12 +100,18 @@ def main(argv: list[str] | None = None) -> int:
         **{k: round(v, 3) for k, v in ours.items()},
     }
     table = args.run / "holdout.csv"
-    new = not table.is_file()
-    with table.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    rows: list[dict[str, object]] = []
+    if table.is_file():  # earlier rows, whatever columns they had
+        with table.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    rows.append(row)
+    fields = list(dict.fromkeys(k for r in (row, *rows) for k in r))
+    tmp = table.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(table)
     for k in ours:
         print(
             f"{k}: {ours[k]:.2f} dB (BM3D {bm3d[k]:.2f}, {gaps[k]:+.2f}; "
