@@ -132,6 +132,13 @@ class NoiseConfig(_Strict):
         min_length=1,
         max_length=16,
     )
+    #: with probability ``level_region_prob``, a patch's noise is drawn over a region
+    #: ``level_region`` times its side (cut from the same slice, at most the slice) and the
+    #: level it is given is the noise std over that whole region, as a level measured on a
+    #: whole image is at inference: where the patch is brighter or darker than the region,
+    #: signal-dependent noise is stronger or weaker than the level says (issue 29)
+    level_region: float = Field(default=1.0, ge=1.0, le=16.0)
+    level_region_prob: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _check(self) -> NoiseConfig:

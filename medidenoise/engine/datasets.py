@@ -149,6 +149,8 @@ class PatchDataset(Dataset):
         self.noise_level_input = bool(noise_level_input)
         self.augment = bool(augment)
         self.noise = make_noise_transform(noise)
+        self.level_region = float(noise.level_region)
+        self.level_region_prob = float(noise.level_region_prob) if self.level_region > 1 else 0.0
         counts = np.array([len(s.indices) for s in slices], dtype=np.float64)
         self.weights = counts / counts.sum()
         if not 0.0 <= procedural <= 1.0:
@@ -191,35 +193,53 @@ class PatchDataset(Dataset):
             self._bank[key] = procedural_image(kind, 2 * self.patch, gen, levels=self.grey_levels)
         return self._bank[key]
 
-    def _random_patch(self, rng: np.random.Generator) -> tuple[int, np.ndarray]:
-        """(volume number, (context, patch, patch) stack) drawn with ``rng``."""
+    def _random_patch(
+        self, rng: np.random.Generator, side: int | None = None
+    ) -> tuple[int, np.ndarray]:
+        """(volume number, (context, side, side) stack) drawn with ``rng``; ``side`` is the
+        patch side unless given, and a larger one shrinks to the slice (never below the
+        patch side)."""
         which = int(rng.choice(len(self.slices), p=self.weights))
         s = self.slices[which]
         stack = s.stack(int(rng.choice(s.indices)), self.context)
         h, w = stack.shape[-2:]
-        top = int(rng.integers(0, max(1, h - self.patch + 1)))
-        left = int(rng.integers(0, max(1, w - self.patch + 1)))
-        return which, _crop(stack, top, left, (self.patch, self.patch))
+        side = self.patch if side is None else max(self.patch, min(side, h, w))
+        top = int(rng.integers(0, max(1, h - side + 1)))
+        left = int(rng.integers(0, max(1, w - side + 1)))
+        return which, _crop(stack, top, left, (side, side))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         seed = self._item_seed(index)
         rng = np.random.default_rng(seed)
+        # a wide region only drawn when the config asks (older recipes keep their draws)
+        wide = self.level_region_prob > 0 and rng.random() < self.level_region_prob
+        side = round(self.patch * self.level_region) if wide else self.patch
         if self.procedural and rng.random() < self.procedural:
             image = self._canvas(int(rng.integers(self._bank_size)))
-            top, left = (int(v) for v in rng.integers(0, image.shape[0] - self.patch + 1, 2))
-            crop = image[top : top + self.patch, left : left + self.patch]
+            side = min(side, image.shape[0])
+            top, left = (int(v) for v in rng.integers(0, image.shape[0] - side + 1, 2))
+            crop = image[top : top + side, left : left + side]
             patch = np.repeat(crop[np.newaxis], self.context, axis=0)
         else:
-            _, patch = self._random_patch(rng)
+            _, patch = self._random_patch(rng, side)
         if self.augment:
             if rng.random() < 0.5:
                 patch = patch[:, :, ::-1]
             if rng.random() < 0.5:
                 patch = patch[:, ::-1, :]
             patch = np.rot90(patch, k=int(rng.integers(0, 4)), axes=(1, 2))
-        return _sample(
+        item = _sample(
             patch, self.noise, seed, context=self.context, noise_level_input=self.noise_level_input
         )
+        if patch.shape[-1] > self.patch or patch.shape[-2] > self.patch:
+            # noise and level of the whole region; the network trains on one patch of it
+            top = int(rng.integers(0, patch.shape[-2] - self.patch + 1))
+            left = int(rng.integers(0, patch.shape[-1] - self.patch + 1))
+            item = {
+                k: v[:, top : top + self.patch, left : left + self.patch].contiguous()
+                for k, v in item.items()
+            }
+        return item
 
 
 class ValidationDataset(Dataset):

@@ -268,3 +268,56 @@ def test_every_pydicom_file_leaves_out_holdout_and_validation_images() -> None:
     low = [n.lower() for n in names]
     assert not [n for n in low if n.split(":")[1].startswith(("rg3_", "mr2_", "693_"))]
     assert not [n for n in low if "ct_small" in n or "mr_small" in n or "emri_small" in n]
+
+
+def _half_dark(side: int = 256) -> list[SliceSet]:
+    """Slices black on the left half and bright on the right: Poisson noise only on the right."""
+    vol = np.zeros((3, side, side), np.float32)
+    vol[:, :, side // 2 :] = 0.9
+    return [SliceSet("half", vol, np.arange(3), (0, side))]
+
+
+def _bright_ratios(ds: PatchDataset, count: int) -> np.ndarray:
+    """noise std / level given, for the items that are all bright."""
+    ratios = []
+    for i in range(count):
+        item = ds[i]
+        image, label = item["image"], item["label"][0]
+        if bool((label > 0.5).all()):
+            ratios.append(float((image[0] - label).std()) / float(image[1, 0, 0]))
+    return np.array(ratios)
+
+
+def test_a_level_measured_over_a_wide_region_understates_bright_patches_noise() -> None:
+    """noise.level_region: the level a patch is given is the noise std over a region 4x its
+    side, as a level measured on a whole image is at inference: half of that region being
+    black, a bright patch's Poisson noise is stronger than the level says."""
+    poisson = {"mixture": [{"kind": "poisson", "level": 200}]}
+    kw = {"length": 120, "patch_size": 32, "noise_level_input": True, "seed": 1}
+    narrow = PatchDataset(_half_dark(), NoiseConfig.model_validate(poisson), **kw)
+    wide_cfg = NoiseConfig.model_validate({**poisson, "level_region": 4, "level_region_prob": 1})
+    wide = PatchDataset(_half_dark(), wide_cfg, **kw)
+    assert wide[0]["image"].shape == (2, 32, 32) and wide[0]["label"].shape == (1, 32, 32)
+    at_patch, over_region = _bright_ratios(narrow, 120), _bright_ratios(wide, 120)
+    assert len(at_patch) > 10 and len(over_region) > 10
+    np.testing.assert_allclose(at_patch, 1.0, atol=1e-3)  # the patch's own std
+    # regions straddling the edge hold some black: bright patches are told up to ~1/1.5 of
+    # their noise (those whose region is all bright, their own)
+    assert float(np.median(over_region)) > 1.05 and float(over_region.max()) > 1.3
+    assert float(over_region.min()) > 0.97  # a region never overstates a bright patch's noise
+
+
+def test_the_wide_region_draws_nothing_unless_asked() -> None:
+    """A recipe without level_region_prob draws exactly the items it drew before the option."""
+    kw = {"length": 6, "patch_size": 16, "noise_level_input": True, "seed": 4}
+    plain = PatchDataset(_slices(2), NOISE, **kw)
+    off = NoiseConfig.model_validate({**NOISE.model_dump(), "level_region": 4})
+    same = PatchDataset(_slices(2), off, **kw)
+    for i in range(6):
+        torch.testing.assert_close(plain[i]["image"], same[i]["image"], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("key", "value"), [("level_region", 0.5), ("level_region_prob", 1.5)])
+def test_level_region_settings_out_of_range_are_refused(key: str, value: float) -> None:
+    with pytest.raises(ValueError, match=key):
+        NoiseConfig.model_validate({**NOISE.model_dump(), key: value})
