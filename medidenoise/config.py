@@ -105,12 +105,18 @@ class NoiseComponent(_Strict):
     kind: NoiseKind
     level: float | tuple[float, float] = Field(...)
     weight: float = Field(default=1.0, gt=0, le=1e6)
+    #: how the level is drawn from its range: ``uniform``, or ``log`` (log-uniform: as many
+    #: patches in each decade, so the low levels of real scans are trained as often as the
+    #: benchmark's; needs low > 0)
+    draw: Literal["uniform", "log"] = "uniform"
 
     @model_validator(mode="after")
     def _check(self) -> NoiseComponent:
         low, high = self.level_range
         if low < 0 or high < low:
             raise ValueError(f"level must be >= 0 and given as low <= high, got {self.level}")
+        if self.draw == "log" and low <= 0:
+            raise ValueError(f"draw: log needs a level range with low > 0, got {self.level}")
         rule = NOISE_LEVELS[self.kind]
         if (rule.high is not None and high > rule.high) or (rule.low_open and low <= 0):
             raise ValueError(f"{self.kind} level is {rule.meaning}, got {self.level}")

@@ -21,7 +21,10 @@ def make_noise_transform(noise: NoiseConfig):  # -> RandNoisyPaird
     kinds = tuple(c.kind for c in noise.mixture)
     levels = {c.kind: c.level_range for c in noise.mixture}
     weights = {c.kind: c.weight for c in noise.mixture}
-    return RandNoisyPaird(keys="image", kinds=kinds, levels=levels, weights=weights)
+    log_levels = [c.kind for c in noise.mixture if c.draw == "log"]
+    return RandNoisyPaird(
+        keys="image", kinds=kinds, levels=levels, weights=weights, log_levels=log_levels
+    )
 
 
 #: items per procedural canvas, on average (a canvas has twice the patch side)

@@ -12,7 +12,7 @@ produce the same noise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -148,6 +148,10 @@ class RandAddNoise(RandomizableTransform):
     channel_wise : bool, optional
         Apply the noise model to each channel separately (matters for the
         models that use the image range: salt-and-pepper and Poisson).
+    log_levels : collection of str, optional
+        Kinds whose level is drawn log-uniformly from its range (low > 0): as many
+        draws between 0.0003 and 0.003 as between 0.03 and 0.3, where a uniform draw
+        almost never reaches the low decade.
 
     Examples
     --------
@@ -168,11 +172,19 @@ class RandAddNoise(RandomizableTransform):
         weights: WeightsArg = None,
         prob: float = 1.0,
         channel_wise: bool = False,
+        log_levels: Collection[str] = (),
     ) -> None:
         check_number("prob", prob, low=0.0, high=1.0)
         RandomizableTransform.__init__(self, prob)
         self.kinds, self.levels, self.weights = parse_noise_options(kinds, levels, weights)
         self.channel_wise = bool(channel_wise)
+        self.log_levels = frozenset(log_levels)
+        for kind in self.log_levels:
+            if kind not in self.levels or self.levels[kind][0] <= 0:
+                raise ValueError(
+                    f"log_levels: {kind!r} needs a level range of its own with low > 0, "
+                    f"got {self.levels.get(kind)}"
+                )
         self.kind: str | None = None
         self.level: float | None = None
         self._seed: int | None = None
@@ -186,7 +198,10 @@ class RandAddNoise(RandomizableTransform):
         kind = self.kinds[int(self.R.choice(len(self.kinds), p=self.weights))]
         lo, hi = self.levels[kind]
         self.kind = kind
-        self.level = float(self.R.uniform(lo, hi))
+        if kind in self.log_levels:
+            self.level = float(np.exp(self.R.uniform(np.log(lo), np.log(hi))))
+        else:
+            self.level = float(self.R.uniform(lo, hi))
         self._seed = int(self.R.randint(_SEED_LIMIT))
 
     def __call__(self, img: NdarrayOrTensor, randomize: bool = True) -> NdarrayOrTensor:

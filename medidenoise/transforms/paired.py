@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,8 @@ class RandNoisyPaird(RandomizableTransform, MapTransform):
         Probability of adding noise; otherwise the noisy image equals the clean one.
     kind_key, param_key : str or None, optional
         Keys written for the kind and level drawn.
+    log_levels : collection of str, optional
+        Kinds whose level is drawn log-uniformly (see ``RandAddNoise``).
     allow_missing_keys : bool, optional
         Return the dictionary unchanged when ``keys`` is absent.
 
@@ -82,6 +84,7 @@ class RandNoisyPaird(RandomizableTransform, MapTransform):
         channel_wise: bool = False,
         kind_key: str | None = "noise_kind",
         param_key: str | None = "noise_param",
+        log_levels: Collection[str] = (),
         allow_missing_keys: bool = False,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
@@ -102,7 +105,9 @@ class RandNoisyPaird(RandomizableTransform, MapTransform):
         self.noise_key = noise_key
         self.kind_key = kind_key
         self.param_key = param_key
-        self.noiser = RandAddNoise(kinds, levels, weights, prob=1.0, channel_wise=channel_wise)
+        self.noiser = RandAddNoise(
+            kinds, levels, weights, prob=1.0, channel_wise=channel_wise, log_levels=log_levels
+        )
 
     def set_random_state(
         self, seed: int | None = None, state: np.random.RandomState | None = None
