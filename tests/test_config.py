@@ -74,7 +74,7 @@ def test_unknown_key_lists_the_allowed_keys_of_its_section(tmp_path: Path) -> No
         (
             {**MINIMAL, "noise": {"mixture": [{"kind": "gaussian", "level": 0.1, "sigma": 1}]}},
             r"noise\.mixture\.0\.sigma = 1: unknown key; allowed keys in noise\.mixture\.0: "
-            r"kind, level, weight$",
+            r"kind, level, weight, draw$",
         ),
     ],
 )
