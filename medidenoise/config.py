@@ -145,12 +145,38 @@ class NoiseConfig(_Strict):
     #: signal-dependent noise is stronger or weaker than the level says (issue 29)
     level_region: float = Field(default=1.0, ge=1.0, le=16.0)
     level_region_prob: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: the share of patches shown as the Denoiser shows a scan whose noise is small for its
+    #: range (a CT's ~0.1 % of -1000..3000 HU): it narrows its window about the tissue until
+    #: the noise is ``NOISE_FLOOR`` (0.004) of it and passes whatever lies beyond [-0.25,
+    #: 1.25] of that window around the network, so the network sees noise at the floor and
+    #: flat clipped plateaus (skull, air) meeting tissue at steep edges. Such a patch is
+    #: stretched about its median by a factor drawn log-uniformly from ``stretch_factor``,
+    #: given the mixture's noise (Poisson as Gaussian; salt-and-pepper not) at a std drawn
+    #: from ``stretch_level`` and clipped, noisy and clean, to [-0.25, 1.25] (issue 26)
+    stretch_prob: float = Field(default=0.0, ge=0.0, le=1.0)
+    stretch_factor: tuple[float, float] = (1.0, 16.0)
+    stretch_level: tuple[float, float] = (0.004, 0.008)
 
     @model_validator(mode="after")
     def _check(self) -> NoiseConfig:
         kinds = [c.kind for c in self.mixture]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"each noise kind may appear once in mixture, got {kinds}")
+        for name in ("stretch_factor", "stretch_level"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high < 1000:
+                raise ValueError(
+                    f"{name} must be [low, high] with 0 < low <= high, got {[low, high]}"
+                )
+        if self.stretch_factor[0] < 1:
+            raise ValueError(
+                "stretch_factor must be >= 1 (a stretch, not a squeeze), "
+                f"got {list(self.stretch_factor)}"
+            )
+        if self.stretch_prob > 0 and not any(c.kind != "salt_and_pepper" for c in self.mixture):
+            raise ValueError(
+                "stretch_prob needs a noise kind other than salt_and_pepper in mixture"
+            )
         return self
 
 

@@ -9,9 +9,15 @@ from torch.utils.data import Dataset
 from medidenoise.config import NoiseConfig
 from medidenoise.engine.data import SliceSet
 from medidenoise.engine.procedural import PROCEDURAL_KINDS, procedural_image
+from medidenoise.inference._robust import WINDOW_CLIP
 from medidenoise.transforms._checks import even_slices
 
-__all__ = ["PatchDataset", "ValidationDataset", "make_noise_transform"]
+__all__ = [
+    "PatchDataset",
+    "ValidationDataset",
+    "make_noise_transform",
+    "make_stretch_noise_transform",
+]
 
 
 def make_noise_transform(noise: NoiseConfig):  # -> RandNoisyPaird
@@ -25,6 +31,23 @@ def make_noise_transform(noise: NoiseConfig):  # -> RandNoisyPaird
     return RandNoisyPaird(
         keys="image", kinds=kinds, levels=levels, weights=weights, log_levels=log_levels
     )
+
+
+def make_stretch_noise_transform(noise: NoiseConfig):  # -> RandNoisyPaird
+    """The noise of stretched patches (``noise.stretch_prob``): the mixture's kinds, by
+    weight, each at a std from ``noise.stretch_level``; Poisson noise (whose level is a
+    photon count) as Gaussian, salt-and-pepper left out."""
+    from medidenoise.transforms import RandNoisyPaird
+
+    weights: dict[str, float] = {}
+    for c in noise.mixture:
+        if c.kind == "salt_and_pepper":
+            continue
+        kind = "gaussian" if c.kind == "poisson" else c.kind
+        weights[kind] = weights.get(kind, 0.0) + c.weight
+    low, high = noise.stretch_level
+    levels = {kind: (low, high) for kind in weights}
+    return RandNoisyPaird(keys="image", kinds=tuple(weights), levels=levels, weights=weights)
 
 
 #: items per procedural canvas, on average (a canvas has twice the patch side)
@@ -154,6 +177,9 @@ class PatchDataset(Dataset):
         self.noise = make_noise_transform(noise)
         self.level_region = float(noise.level_region)
         self.level_region_prob = float(noise.level_region_prob) if self.level_region > 1 else 0.0
+        self.stretch_prob = float(noise.stretch_prob)
+        self.stretch_factor = tuple(float(v) for v in noise.stretch_factor)
+        self.stretch_noise = make_stretch_noise_transform(noise) if self.stretch_prob else None
         counts = np.array([len(s.indices) for s in slices], dtype=np.float64)
         self.weights = counts / counts.sum()
         if not 0.0 <= procedural <= 1.0:
@@ -231,9 +257,17 @@ class PatchDataset(Dataset):
             if rng.random() < 0.5:
                 patch = patch[:, ::-1, :]
             patch = np.rot90(patch, k=int(rng.integers(0, 4)), axes=(1, 2))
-        item = _sample(
-            patch, self.noise, seed, context=self.context, noise_level_input=self.noise_level_input
-        )
+        # a stretched patch only drawn when the config asks (older recipes keep their draws)
+        if self.stretch_noise is not None and rng.random() < self.stretch_prob:
+            item = self._stretched(patch, rng, seed)
+        else:
+            item = _sample(
+                patch,
+                self.noise,
+                seed,
+                context=self.context,
+                noise_level_input=self.noise_level_input,
+            )
         if patch.shape[-1] > self.patch or patch.shape[-2] > self.patch:
             # noise and level of the whole region; the network trains on one patch of it
             top = int(rng.integers(0, patch.shape[-2] - self.patch + 1))
@@ -242,6 +276,24 @@ class PatchDataset(Dataset):
                 k: v[:, top : top + self.patch, left : left + self.patch].contiguous()
                 for k, v in item.items()
             }
+        return item
+
+    def _stretched(
+        self, patch: np.ndarray, rng: np.random.Generator, seed: int
+    ) -> dict[str, torch.Tensor]:
+        """``patch`` as the Denoiser shows a low-noise scan in its narrowed window: stretched
+        about its median, noise at the window's floor, values clipped as it clips them."""
+        low, high = self.stretch_factor
+        factor = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        centre = float(np.median(patch[self.context // 2]))
+        stretched = (patch.astype(np.float32) - centre) * factor + centre
+        item = _sample(
+            stretched, self.stretch_noise, seed, context=self.context,
+            noise_level_input=self.noise_level_input,
+        )  # fmt: skip
+        image, label = item["image"], item["label"]
+        image[: self.context].clamp_(*WINDOW_CLIP)  # the level channel stays as it is
+        label.clamp_(*WINDOW_CLIP)
         return item
 
 

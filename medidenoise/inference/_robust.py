@@ -28,6 +28,7 @@ from medidenoise.transforms import NormalizationParams, normalization_params
 
 __all__ = [
     "NOISE_FLOOR",
+    "WINDOW_CLIP",
     "Excess",
     "RobustStats",
     "fill_padding",
@@ -54,6 +55,9 @@ _F32_MAX = float(np.finfo(np.float32).max)
 NOISE_FLOOR = 0.004
 #: a narrowed window clips this far (in its own widths) beyond [0, 1]
 _NARROW_MARGIN = 0.25
+#: what a narrowed window shows the network: [-0.25, 1.25] (training mimics it:
+#: ``noise.stretch_prob``, engine/datasets.py)
+WINDOW_CLIP = (-_NARROW_MARGIN, 1.0 + _NARROW_MARGIN)
 #: pixels in the lowest part of the window (air, background) do not set the tissue centre
 _TISSUE_ABOVE = 0.05
 

@@ -321,3 +321,83 @@ def test_the_wide_region_draws_nothing_unless_asked() -> None:
 def test_level_region_settings_out_of_range_are_refused(key: str, value: float) -> None:
     with pytest.raises(ValueError, match=key):
         NoiseConfig.model_validate({**NOISE.model_dump(), key: value})
+
+
+def _skull_band(side: int = 64) -> list[SliceSet]:
+    """Slices of soft tissue (0.45-0.5, a gentle ramp) with a bright band (0.95) on the right."""
+    vol = np.tile(np.linspace(0.45, 0.5, side, dtype=np.float32), (3, side, 1))
+    vol[:, :, side - 12 :] = 0.95
+    return [SliceSet("band", vol, np.arange(3), (0, side))]
+
+
+def test_stretched_patches_look_like_the_denoisers_narrowed_window() -> None:
+    """noise.stretch_prob: a patch stretched about its median, noise at the Denoiser's floor
+    and bright parts clipped to 1.25, as ``prepare`` shows a CT of low noise (issue 26)."""
+    from medidenoise.inference._prepare import prepare
+    from medidenoise.inference._robust import NOISE_FLOOR, WINDOW_CLIP
+
+    cfg = NoiseConfig.model_validate(
+        {
+            "mixture": [{"kind": "poisson", "level": 200}],
+            "stretch_prob": 1,
+            "stretch_factor": [10, 10],
+        }
+    )
+    ds = PatchDataset(
+        _skull_band(), cfg, length=20, patch_size=64, noise_level_input=True, seed=3, augment=False
+    )
+    for i in range(20):
+        item = ds[i]
+        image, label = item["image"], item["label"][0]
+        level = float(image[1, 0, 0])
+        assert NOISE_FLOOR <= level <= 2 * NOISE_FLOOR
+        # the band, 0.45 above the tissue, is stretched 10x far beyond the window: clipped
+        # flat, noisy and clean alike
+        assert torch.all(label[:, -10:] == WINDOW_CLIP[1]) and torch.all(
+            image[0, :, -10:] == WINDOW_CLIP[1]
+        )
+        # the tissue: the ramp stretched 10x about the median, with Gaussian noise of the level
+        tissue = label[:, :40]
+        assert 0.3 < float(tissue[:, -1].mean() - tissue[:, 0].mean()) < 0.35  # 10 x 0.0328
+        noise = image[0, :, :40] - tissue
+        assert (
+            float(noise.std()) == pytest.approx(level, rel=0.15)
+            and abs(float(noise.mean())) < level / 5
+        )
+    # what the Denoiser feeds a network for a head CT with 0.6 HU of noise: the same bounds
+    yy, xx = np.mgrid[0:96, 0:96] - 48.0
+    ct = np.where(np.hypot(yy, xx) < 40, 900.0, -1000.0)
+    ct[np.hypot(yy, xx) < 34] = 35.0
+    ct = ct[None] + np.random.default_rng(0).normal(0, 0.6, (1, 96, 96))
+    ready = prepare(ct.astype(np.float32), "CT", 0.6, None)
+    net = ready.stats.params.apply(ready.vol)  # clipped already
+    assert float(net.min()) == pytest.approx(WINDOW_CLIP[0], abs=1e-4)
+    assert float(net.max()) == pytest.approx(WINDOW_CLIP[1], abs=1e-4)
+    assert ready.sigma / ready.stats.params.scale == pytest.approx(NOISE_FLOOR)
+
+
+def test_stretching_draws_nothing_unless_asked() -> None:
+    """A recipe without stretch_prob draws exactly the items it drew before the option."""
+    kw = {"length": 6, "patch_size": 16, "noise_level_input": True, "seed": 4}
+    plain = PatchDataset(_slices(2), NOISE, **kw)
+    same = PatchDataset(
+        _slices(2),
+        NoiseConfig.model_validate({**NOISE.model_dump(), "stretch_factor": [2, 3]}),
+        **kw,
+    )
+    for i in range(6):
+        torch.testing.assert_close(plain[i]["image"], same[i]["image"], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("stretch_prob", 1.5),
+        ("stretch_factor", [0.5, 2]),
+        ("stretch_level", [0, 0.01]),
+        ("stretch_level", [0.02, 0.01]),
+    ],
+)
+def test_stretch_settings_out_of_range_are_refused(key: str, value: object) -> None:
+    with pytest.raises(ValueError, match=key):
+        NoiseConfig.model_validate({**NOISE.model_dump(), key: value})
