@@ -114,15 +114,18 @@ MODELS: dict[str, ModelEntry] = _entries(
         "correlated.safetensors",
         "configs/correlated.yaml",
     ),
-    # the default fine-tuned under zero-mean noise only (issue 11, rounds 5, 7 and 10): better
-    # on white Gaussian and Poisson noise; leaves the Rician bias to rician_unbias_denoised.
-    # auto's white route. Since issue 26 with bilinear upsampling, GPU rounds
+    # auto's white route: since issue 29 the CPU network (fast_unet, half resolution, 1.3 M
+    # parameters) trained from scratch on every allowed source (configs/white_cpu.yaml), then
+    # with levels measured over wide regions (configs/white_cpu_level.yaml), low levels drawn
+    # log-uniformly (configs/white_cpu_low.yaml) and patches stretched and clipped as the
+    # Denoiser's narrowed window shows low-noise scans (configs/white_cpu_stretch.yaml);
+    # zero-mean noise only, the Rician bias left to rician_unbias_denoised
     ModelEntry(
         "white",
         "shipped",
         "the shipped model for white noise",
         "white.safetensors",
-        "configs/white.yaml",
+        "configs/white_cpu_stretch.yaml",
     ),
     ModelEntry(
         "identity", "identity", "writes every source value back exactly: checks the I/O path"

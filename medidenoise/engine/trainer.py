@@ -138,6 +138,8 @@ def _loaders(cfg: ExperimentConfig, model: Any, dist_info: distributed.DistInfo)
         "train_slices": int(sum(len(s.indices) for s in train_sets)),
         "val_items": len(val_ds),
         "patch_size": data.patch_size,
+        "procedural": data.procedural,
+        "procedural_kinds": list(data.procedural_kinds) if data.procedural else [],
     }
     norm = {
         "method": data.normalization,

@@ -41,7 +41,7 @@ MEASURED: dict[str, list[tuple[str, str, str]]] = {
     AUTO_MODEL: [
         (
             f"{_HOLDOUT}: Gaussian 0.05 / Gaussian 0.1 / Poisson 200 / Rician 0.05",
-            "auto 35.89 / 32.63 / 35.82 / 35.54; BM3D told the level 38.01 / 34.37 / 36.38 / "
+            "auto 38.04 / 34.91 / 37.84 / 37.48; BM3D told the level 38.01 / 34.37 / 36.38 / "
             "35.59; NLM 35.79 / 32.03 / 34.92 / 34.08",
             _QUALITY_COMMAND,
         ),
@@ -78,11 +78,10 @@ for _route in AUTO_ROUTES.values():  # each route is measured as auto runs it
     MEASURED[_route] = [(f"through auto: {w}", f, c) for w, f, c in MEASURED[AUTO_MODEL]]
 
 _COMMON_LIMITS = [
-    "trained on a few dozen images (pydicom and pydicom-data CT/MR/CR files, the MNI152 "
-    "template, scikit-image photographs, procedural images): PET, NM, ultrasound, "
+    "trained on at most ~130 images (pydicom and pydicom-data CT/MR/CR files, the MNI152 "
+    "template, scikit-image and mvtb-data photographs, procedural images): PET, NM, ultrasound, "
     "mammography and 8-bit screenshots were never seen",
     "2D: each slice is denoised alone; neighbouring slices are not used",
-    "below BM3D told the level on white Gaussian noise (figures above)",
     "the noise estimate reads the fine texture of the clean MNI152 template as noise and "
     "over-smooths such images (BENCHMARKS.md, 'Known limitation of the new noise estimate')",
 ]
@@ -91,6 +90,8 @@ LIMITS: dict[str, list[str]] = {
     AUTO_MODEL: [
         "picks its route per series by the measured noise: a series whose noise is wrongly "
         "read as white (or correlated) gets the other network",
+        "on white Gaussian noise level with BM3D told the level on the hold-out crops at 0.05 "
+        "of the range (+0.03 dB), +0.5 at 0.1, +0.1 to +2.5 on whole images (BENCHMARKS.md)",
         *_COMMON_LIMITS,
     ],
     "white": ["for white (uncorrelated) noise; on correlated CT noise use auto", *_COMMON_LIMITS],
@@ -101,6 +102,7 @@ LIMITS: dict[str, list[str]] = {
     "default": [
         "the first shipped model: transposed-convolution upsampling, the kind that left a "
         "2-pixel grid on a real CT before issue 26; superseded by auto",
+        "below BM3D told the level on white Gaussian noise (figures above)",
         *_COMMON_LIMITS,
     ],
     "cae-baseline": [
@@ -151,9 +153,15 @@ def _families(meta: dict[str, Any]) -> str:
 
 def _sources(meta: dict[str, Any]) -> str:
     data = meta.get("data") or {}
-    named = Counter(str(s).split(":")[0] for s in data.get("train") or [])
+    # the images the sources expanded to (``pydicom:*``, ``mvtb``) when recorded; a volume
+    # split into bands of rows is listed once per band
+    volumes = dict.fromkeys(data.get("train_volumes") or data.get("train") or [])
+    named = Counter(str(s).split(":")[0] for s in volumes)
     text = ", ".join(f"{src} {n}" for src, n in sorted(named.items())) or "not recorded"
     text += f" images ({data.get('train_slices', '?')} training slices)"
+    if data.get("procedural"):
+        kinds = ", ".join(data.get("procedural_kinds") or []) or "procedural"
+        text += f"; {float(data['procedural']):.0%} of the patches procedural ({kinds})"
     tiles = data.get("gpu_tiles") or {}
     if tiles:
         by_source = Counter[str]()
@@ -174,10 +182,17 @@ def _compute(meta: dict[str, Any]) -> str:
             f"{train.get('init', '?')}"
         )
     per_epoch = train.get("patches_per_epoch", "?")
-    return (
+    text = (
         f"{meta.get('epochs', '?')} epochs x {per_epoch} patches, batch "
         f"{train.get('batch_size', '?')}, loss {train.get('loss', '?')}"
     )
+    if train.get("cpu_bf16"):
+        text += ", bfloat16 on the CPU"
+    init = train.get("init_weights")
+    if init:  # a fine-tune: name the run it started from (training_state/<run>/best...)
+        path = Path(str(init))
+        text += f"; started from {path.parent.name if path.suffix else path.name}"
+    return text
 
 
 @dataclass(frozen=True)

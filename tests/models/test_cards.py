@@ -50,3 +50,28 @@ def test_info_prints_the_card(capsys: pytest.CaptureFixture[str]) -> None:
 def test_info_names_what_it_knows(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "no-such-model"]) == 2
     assert "not a shipped model (auto, " in capsys.readouterr().err
+
+
+def test_a_card_counts_the_images_the_sources_expanded_to(tmp_path: Path) -> None:
+    """``pydicom:*`` and ``mvtb`` expand to many images; a volume split into bands of rows is
+    listed once per band; the procedural share and the run a fine-tune started from show."""
+    from medidenoise.models import build_model
+    from medidenoise.models.checkpoint import save_checkpoint
+
+    meta = {
+        "data": {
+            "train": ["pydicom:*", "mvtb"],
+            "train_volumes": ["pydicom:a.dcm", "pydicom:a.dcm", "pydicom:b.dcm", "mvtb:x.png"],
+            "train_slices": 7,
+            "procedural": 0.35,
+            "procedural_kinds": ["vibrant_leaves", "phantom"],
+        },
+        "train": {"epochs": 3, "init_weights": "training_state/white_cpu_low/best.safetensors"},
+    }
+    path = tmp_path / "m.safetensors"
+    net = build_model({"arch": "unet", "features": [4, 8], "noise_level_input": True})
+    save_checkpoint(path, net, metadata=meta)
+    card = md.model_card(path)
+    assert card.training_data.startswith("mvtb 1, pydicom 2 images (7 training slices)")
+    assert "35% of the patches procedural (vibrant_leaves, phantom)" in card.training_data
+    assert card.compute.endswith("started from white_cpu_low")

@@ -126,7 +126,7 @@ def test_default_model_loads_when_present(monkeypatch: pytest.MonkeyPatch, train
 
 @pytest.mark.parametrize(
     ("name", "arch"),
-    [("default", "unet"), ("correlated", "unet"), ("white", "unet"), ("cae-baseline", "cae")],
+    [("default", "unet"), ("correlated", "unet"), ("white", "fast_unet"), ("cae-baseline", "cae")],
 )
 def test_shipped_models_are_in_the_package(name: str, arch: str) -> None:
     path = ckpt.shipped_weights_path(name)
