@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -103,6 +105,24 @@ def _sample(
         "image": torch.from_numpy(np.ascontiguousarray(noisy)),
         "label": torch.from_numpy(np.ascontiguousarray(label)),
     }
+
+
+def _log_uniform(rng: np.random.Generator, bounds: tuple[float, ...]) -> float:
+    return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
+
+
+def _stretched(
+    patch: np.ndarray, factor: float, noise, seed: int, *, context: int, noise_level_input: bool
+) -> dict[str, torch.Tensor]:
+    """``patch`` as the Denoiser shows a low-noise scan in its narrowed window: stretched
+    ``factor`` times about its median, ``noise`` (at the window's floor) added, values
+    clipped as it clips them (``noise.stretch_prob``)."""
+    centre = float(np.median(patch[context // 2]))
+    stretched = (patch.astype(np.float32) - centre) * factor + centre
+    item = _sample(stretched, noise, seed, context=context, noise_level_input=noise_level_input)
+    item["image"][:context].clamp_(*WINDOW_CLIP)  # the level channel stays as it is
+    item["label"].clamp_(*WINDOW_CLIP)
+    return item
 
 
 class PatchDataset(Dataset):
@@ -259,7 +279,11 @@ class PatchDataset(Dataset):
             patch = np.rot90(patch, k=int(rng.integers(0, 4)), axes=(1, 2))
         # a stretched patch only drawn when the config asks (older recipes keep their draws)
         if self.stretch_noise is not None and rng.random() < self.stretch_prob:
-            item = self._stretched(patch, rng, seed)
+            factor = _log_uniform(rng, self.stretch_factor)
+            item = _stretched(
+                patch, factor, self.stretch_noise, seed, context=self.context,
+                noise_level_input=self.noise_level_input,
+            )  # fmt: skip
         else:
             item = _sample(
                 patch,
@@ -278,24 +302,6 @@ class PatchDataset(Dataset):
             }
         return item
 
-    def _stretched(
-        self, patch: np.ndarray, rng: np.random.Generator, seed: int
-    ) -> dict[str, torch.Tensor]:
-        """``patch`` as the Denoiser shows a low-noise scan in its narrowed window: stretched
-        about its median, noise at the window's floor, values clipped as it clips them."""
-        low, high = self.stretch_factor
-        factor = float(np.exp(rng.uniform(np.log(low), np.log(high))))
-        centre = float(np.median(patch[self.context // 2]))
-        stretched = (patch.astype(np.float32) - centre) * factor + centre
-        item = _sample(
-            stretched, self.stretch_noise, seed, context=self.context,
-            noise_level_input=self.noise_level_input,
-        )  # fmt: skip
-        image, label = item["image"], item["label"]
-        image[: self.context].clamp_(*WINDOW_CLIP)  # the level channel stays as it is
-        label.clamp_(*WINDOW_CLIP)
-        return item
-
 
 class ValidationDataset(Dataset):
     """Fixed noisy/clean validation pairs: the same noise every epoch.
@@ -303,7 +309,10 @@ class ValidationDataset(Dataset):
     Up to ``max_items`` slices spread evenly over the validation volumes, each
     centre-cropped to ``crop`` (a multiple of ``size_multiple``; 0 = whole
     slice padded to a multiple) and noised once with a seed derived from
-    ``seed``, so validation PSNR is comparable between epochs and runs.
+    ``seed``, so validation PSNR is comparable between epochs and runs. With
+    ``noise.stretch_prob``, that share of the items (evenly spread) is stretched
+    and clipped as :class:`PatchDataset` stretches patches, so that the best
+    epoch is judged on what the Denoiser shows a network too.
     """
 
     def __init__(
@@ -321,20 +330,21 @@ class ValidationDataset(Dataset):
         if not slices:
             raise ValueError("slices must hold at least one validation volume")
         transform = make_noise_transform(noise)
+        stretch = make_stretch_noise_transform(noise) if noise.stretch_prob else None
         picks = [(s, int(i)) for s in slices for i in s.indices]
         picks = [picks[int(j)] for j in even_slices(len(picks), max_items)]
+        # the stretched items: every (1 / stretch_prob)-th, none when it is 0
+        every = 1.0 / noise.stretch_prob if stretch is not None else 0.0
+        stretched = {int(k) for k in np.arange(0.0, len(picks), every)} if every else set()
+        kw: dict[str, Any] = {"context": context_slices, "noise_level_input": noise_level_input}
         self.items: list[dict[str, torch.Tensor]] = []
         for n, (s, index) in enumerate(picks):
             patch = centre_crop(s.stack(index, context_slices), crop, size_multiple)
-            self.items.append(
-                _sample(
-                    patch,
-                    transform,
-                    seed + n,
-                    context=context_slices,
-                    noise_level_input=noise_level_input,
-                )
-            )
+            if n in stretched:
+                factor = _log_uniform(np.random.default_rng([seed, n]), noise.stretch_factor)
+                self.items.append(_stretched(patch, factor, stretch, seed + n, **kw))
+            else:
+                self.items.append(_sample(patch, transform, seed + n, **kw))
 
     def __len__(self) -> int:
         return len(self.items)

@@ -323,11 +323,11 @@ def test_level_region_settings_out_of_range_are_refused(key: str, value: float) 
         NoiseConfig.model_validate({**NOISE.model_dump(), key: value})
 
 
-def _skull_band(side: int = 64) -> list[SliceSet]:
+def _skull_band(side: int = 64, count: int = 3) -> list[SliceSet]:
     """Slices of soft tissue (0.45-0.5, a gentle ramp) with a bright band (0.95) on the right."""
-    vol = np.tile(np.linspace(0.45, 0.5, side, dtype=np.float32), (3, side, 1))
+    vol = np.tile(np.linspace(0.45, 0.5, side, dtype=np.float32), (count, side, 1))
     vol[:, :, side - 12 :] = 0.95
-    return [SliceSet("band", vol, np.arange(3), (0, side))]
+    return [SliceSet("band", vol, np.arange(count), (0, side))]
 
 
 def test_stretched_patches_look_like_the_denoisers_narrowed_window() -> None:
@@ -401,3 +401,27 @@ def test_stretching_draws_nothing_unless_asked() -> None:
 def test_stretch_settings_out_of_range_are_refused(key: str, value: object) -> None:
     with pytest.raises(ValueError, match=key):
         NoiseConfig.model_validate({**NOISE.model_dump(), key: value})
+
+
+def test_validation_stretches_the_same_share_of_its_items() -> None:
+    """With stretch_prob, a fixed share of the validation items is stretched and clipped too,
+    so that the best epoch is judged on what the Denoiser shows a network; without it the
+    items are those of before."""
+    from medidenoise.inference._robust import NOISE_FLOOR, WINDOW_CLIP
+
+    kw = {"crop": 64, "size_multiple": 8, "max_items": 8, "seed": 5, "noise_level_input": True}
+    cfg = NoiseConfig.model_validate(
+        {**NOISE.model_dump(), "stretch_prob": 0.25, "stretch_factor": [12, 16]}
+    )
+    val = ValidationDataset(_skull_band(count=8), cfg, **kw)
+    plain = ValidationDataset(_skull_band(count=8), NOISE, **kw)
+    stretched = [
+        i for i, item in enumerate(val.items) if float(item["label"].max()) == WINDOW_CLIP[1]
+    ]
+    assert stretched == [0, 4]  # every fourth, the same each run
+    for i in stretched:
+        assert NOISE_FLOOR <= float(val[i]["image"][1, 0, 0]) <= 2 * NOISE_FLOOR
+    for i in (1, 2, 3, 5, 6, 7):
+        torch.testing.assert_close(val[i]["image"], plain[i]["image"], rtol=0, atol=0)
+    again = ValidationDataset(_skull_band(count=8), cfg, **kw)
+    torch.testing.assert_close(again[4]["image"], val[4]["image"], rtol=0, atol=0)
