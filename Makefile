@@ -57,15 +57,14 @@ train-default: setup
 	$(VENV)/bin/medidenoise train --config configs/default.yaml --output runs/default
 	cp runs/default/best.safetensors medidenoise/weights/default.safetensors
 
-## The shipped 'correlated' model, the correlated-noise route of "auto": round 3
-## (configs/correlated.yaml), a fine-tune of round 2 (configs/default_round2.yaml, a fine-tune
-## of the default with procedural data and correlated / Poisson-Gaussian noise; its weights are
-## kept in training_state/correlated_round3/init.safetensors) with an edge-weighted loss term and
-## a moving average of the weights, 120 epochs (~65 min on two CPU cores). Resumable at any
-## moment (scripts/train-resumable.sh; DEVICE=cuda on a GPU).
+## The shipped 'correlated' model, the correlated-noise route of "auto" (issues 26, 29): the
+## shipped white network (its last weights, kept in training_state/white_cpu_stretch/; `make
+## train-white` makes them) fine-tuned for 100 epochs under correlated, white and
+## Poisson-Gaussian noise with stretched low-noise patches (configs/correlated_cpu.yaml, float32,
+## ~37 min on two CPU cores with AMX). Resumable at any moment (DEVICE=cuda on a GPU).
 train-correlated: setup
-	scripts/train-resumable.sh configs/correlated.yaml
-	cp runs/correlated/last.safetensors medidenoise/weights/correlated.safetensors
+	scripts/train-resumable.sh configs/correlated_cpu.yaml
+	cp runs/correlated_cpu/last.safetensors medidenoise/weights/correlated.safetensors
 
 ## The shipped 'white' model, the white-noise route of "auto" (issue 29): the CPU network
 ## (fast_unet) from scratch, 1000 epochs (configs/white_cpu.yaml, ~4 h on a 2-core CPU with

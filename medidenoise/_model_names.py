@@ -103,16 +103,16 @@ MODELS: dict[str, ModelEntry] = _entries(
         "cae_baseline.safetensors",
         "configs/cae_seed.yaml",
     ),
-    # the default fine-tuned on correlated and signal-dependent noise (issue 11, rounds 2 and
-    # 3): far better on spatially correlated noise; auto's correlated route. Since issue 26 its
-    # upsampling is bilinear + 1x1 and it is fine-tuned for real scans' low noise on a GPU
-    # (scripts/gpu/train_gpu.py, scripts/gpu/README.md)
+    # auto's correlated route: since issues 26 and 29 the shipped `white` (fast_unet) fine-tuned
+    # under spatially correlated, white and Poisson-Gaussian noise with stretched low-noise
+    # patches (configs/correlated_cpu.yaml); before, the default fine-tuned on correlated noise
+    # (issue 11, configs/correlated.yaml) and on a GPU (issue 26)
     ModelEntry(
         "correlated",
         "shipped",
         "the shipped model fine-tuned for spatially correlated noise: CT kernels, interpolated MR",
         "correlated.safetensors",
-        "configs/correlated.yaml",
+        "configs/correlated_cpu.yaml",
     ),
     # auto's white route: since issue 29 the CPU network (fast_unet, half resolution, 1.3 M
     # parameters) trained from scratch on every allowed source (configs/white_cpu.yaml), then
