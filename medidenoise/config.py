@@ -151,7 +151,7 @@ class NoiseConfig(_Strict):
     #: 1.25] of that window around the network, so the network sees noise at the floor and
     #: flat clipped plateaus (skull, air) meeting tissue at steep edges. Such a patch is
     #: stretched about its median by a factor drawn log-uniformly from ``stretch_factor``,
-    #: given the mixture's noise (Poisson as Gaussian; salt-and-pepper not) at a std drawn
+    #: given the mixture's noise (Poisson, Rician as Gaussian; salt-and-pepper not) at a std drawn
     #: from ``stretch_level`` and clipped, noisy and clean, to [-0.25, 1.25] (issue 26)
     stretch_prob: float = Field(default=0.0, ge=0.0, le=1.0)
     stretch_factor: tuple[float, float] = (1.0, 16.0)

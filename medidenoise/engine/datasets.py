@@ -38,14 +38,15 @@ def make_noise_transform(noise: NoiseConfig):  # -> RandNoisyPaird
 def make_stretch_noise_transform(noise: NoiseConfig):  # -> RandNoisyPaird
     """The noise of stretched patches (``noise.stretch_prob``): the mixture's kinds, by
     weight, each at a std from ``noise.stretch_level``; Poisson noise (whose level is a
-    photon count) as Gaussian, salt-and-pepper left out."""
+    photon count) and Rician noise (a magnitude: it would fold the negative values a stretch
+    makes) as Gaussian, salt-and-pepper left out."""
     from medidenoise.transforms import RandNoisyPaird
 
     weights: dict[str, float] = {}
     for c in noise.mixture:
         if c.kind == "salt_and_pepper":
             continue
-        kind = "gaussian" if c.kind == "poisson" else c.kind
+        kind = "gaussian" if c.kind in ("poisson", "rician") else c.kind
         weights[kind] = weights.get(kind, 0.0) + c.weight
     low, high = noise.stretch_level
     levels = {kind: (low, high) for kind in weights}

@@ -425,3 +425,25 @@ def test_validation_stretches_the_same_share_of_its_items() -> None:
         torch.testing.assert_close(val[i]["image"], plain[i]["image"], rtol=0, atol=0)
     again = ValidationDataset(_skull_band(count=8), cfg, **kw)
     torch.testing.assert_close(again[4]["image"], val[4]["image"], rtol=0, atol=0)
+
+
+def test_stretched_patches_get_rician_and_poisson_noise_as_gaussian() -> None:
+    """A stretch makes negative values, which Rician noise would fold, and Poisson levels are
+    photon counts: stretched patches get Gaussian noise at the floor for both, by weight."""
+    from medidenoise.engine.datasets import make_stretch_noise_transform
+
+    cfg = NoiseConfig.model_validate(
+        {
+            "mixture": [
+                {"kind": "poisson", "level": 200},
+                {"kind": "rician", "level": [0.01, 0.1], "weight": 2},
+                {"kind": "correlated", "level": [0.01, 0.1]},
+                {"kind": "salt_and_pepper", "level": 0.01},
+            ],
+            "stretch_prob": 0.5,
+        }
+    )
+    noiser = make_stretch_noise_transform(cfg).noiser
+    assert noiser.kinds == ("gaussian", "correlated")
+    np.testing.assert_allclose(noiser.weights, [0.75, 0.25])
+    assert noiser.levels["gaussian"] == noiser.levels["correlated"] == (0.004, 0.008)
