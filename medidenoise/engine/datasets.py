@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from medidenoise._network_window import WINDOW_CLIP
 from medidenoise.config import NoiseConfig
 from medidenoise.engine.data import SliceSet
 from medidenoise.engine.procedural import PROCEDURAL_KINDS, procedural_image
-from medidenoise.inference._robust import WINDOW_CLIP
 from medidenoise.transforms._checks import even_slices
 
 __all__ = [

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from medidenoise._network_window import NARROW_MARGIN, NOISE_FLOOR, WINDOW_CLIP
 from medidenoise.transforms import NormalizationParams, normalization_params
 
 __all__ = [
@@ -49,15 +50,6 @@ _RAW_PERCENTILES = (0.1, 99.9)
 #: float32 arithmetic is exact enough and cannot overflow below this magnitude
 _F32_SAFE = 1e30
 _F32_MAX = float(np.finfo(np.float32).max)
-#: the smallest noise std (network units) a network is shown: below it, the window is
-#: narrowed. The shipped networks were trained around it on images stretched the same
-#: way (scripts/gpu/train_gpu.py), and down to 0.0003 unstretched.
-NOISE_FLOOR = 0.004
-#: a narrowed window clips this far (in its own widths) beyond [0, 1]
-_NARROW_MARGIN = 0.25
-#: what a narrowed window shows the network: [-0.25, 1.25] (training mimics it:
-#: ``noise.stretch_prob``, engine/datasets.py)
-WINDOW_CLIP = (-_NARROW_MARGIN, 1.0 + _NARROW_MARGIN)
 #: pixels in the lowest part of the window (air, background) do not set the tissue centre
 _TISSUE_ABOVE = 0.05
 
@@ -140,7 +132,7 @@ def noise_window(vol: np.ndarray, stats: RobustStats, sigma: float) -> RobustSta
     window shrinks by ``sigma_net / NOISE_FLOOR`` about the median of the tissue (the
     clipped ``vol``'s pixels above the lowest 5 % of the old window: not air, not
     background), which keeps its value in network units; the outlier bounds become
-    [-0.25, 1.25] of the new window (``_NARROW_MARGIN``), so air and bone far from the
+    [-0.25, 1.25] of the new window (``NARROW_MARGIN``), so air and bone far from the
     tissue pass around the network with their own values instead of reaching it as
     intensities it never saw. A CT's brain at 2.7 HU of noise gets a window of about
     700 HU instead of 2000.
@@ -156,7 +148,7 @@ def noise_window(vol: np.ndarray, stats: RobustStats, sigma: float) -> RobustSta
     scale = sigma / NOISE_FLOOR
     low = centre - at * scale
     params = NormalizationParams(low=low, high=low + scale, method=f"{p.method}+noise")
-    margin = _NARROW_MARGIN * scale
+    margin = NARROW_MARGIN * scale
     return RobustStats(params, low - margin, low + scale + margin, stats.span)
 
 

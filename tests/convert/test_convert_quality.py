@@ -62,7 +62,10 @@ def test_a_default_conversion_warns_on_a_screenshot_not_on_the_ct(tmp_path: Path
     header = dcmread(next(Path(ordinary.output).glob("*.dcm"))).DerivationDescription
     assert f"noise level {record['noise_level']:.4g} HU" in header and "Rician" not in header
     quality = ordinary.quality
-    assert 0.2 < quality["std_ratio"] < 0.9, quality  # noise removed, not everything
+    # noise removed, not everything: the networks of issues 26/29 leave 13 % of this CT's
+    # flat-region std (NLM told that std leaves 30 %; what they remove has no more structure
+    # than NLM's, bench_real_scans), so "everything" is the bound, not "less than NLM"
+    assert 0.05 < quality["std_ratio"] < 0.9, quality
     assert abs(quality["mean_shift"]) < 0.3 * quality["flat_std_before"], quality
     assert quality["pattern_amplitude"] < 0.1, quality
     assert Path(ordinary.figure).is_file() and Path(screen.figure).is_file()
