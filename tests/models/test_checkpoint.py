@@ -152,7 +152,7 @@ def test_save_is_atomic_and_rejects_foreign_modules(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_correlated_model_removes_correlated_noise_the_default_leaves() -> None:
+def test_correlated_model_removes_correlated_noise_the_white_one_leaves() -> None:
     from medidenoise import denoise
     from medidenoise.engine.procedural import phantom
     from medidenoise.transforms import add_correlated_noise
@@ -164,7 +164,7 @@ def test_correlated_model_removes_correlated_noise_the_default_leaves() -> None:
         return float(np.sqrt(np.mean((denoise(noisy, model) - clean) ** 2)))
 
     # a network trained with correlated noise in its mixture: what users of CT pick
-    assert error("correlated") < 0.9 * error("default") < error("identity")
+    assert error("correlated") < 0.9 * error("white") < error("identity")
 
 
 def test_auto_is_a_choice_between_two_shipped_networks_not_a_file(tmp_path: Path) -> None:
