@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from medidenoise._network_window import NOISE_FLOOR
 from medidenoise._noise_kinds import NOISE_LEVELS, NoiseKind
 from medidenoise.errors import ConfigError
 
@@ -155,7 +156,7 @@ class NoiseConfig(_Strict):
     #: from ``stretch_level`` and clipped, noisy and clean, to [-0.25, 1.25] (issue 26)
     stretch_prob: float = Field(default=0.0, ge=0.0, le=1.0)
     stretch_factor: tuple[float, float] = (1.0, 16.0)
-    stretch_level: tuple[float, float] = (0.004, 0.008)
+    stretch_level: tuple[float, float] = (NOISE_FLOOR, 2 * NOISE_FLOOR)
 
     @model_validator(mode="after")
     def _check(self) -> NoiseConfig:

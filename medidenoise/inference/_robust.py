@@ -24,12 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from medidenoise._network_window import NARROW_MARGIN, NOISE_FLOOR, WINDOW_CLIP
+from medidenoise._network_window import NARROW_MARGIN, NOISE_FLOOR
 from medidenoise.transforms import NormalizationParams, normalization_params
 
 __all__ = [
     "NOISE_FLOOR",
-    "WINDOW_CLIP",
     "Excess",
     "RobustStats",
     "fill_padding",

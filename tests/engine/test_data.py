@@ -333,8 +333,8 @@ def _skull_band(side: int = 64, count: int = 3) -> list[SliceSet]:
 def test_stretched_patches_look_like_the_denoisers_narrowed_window() -> None:
     """noise.stretch_prob: a patch stretched about its median, noise at the Denoiser's floor
     and bright parts clipped to 1.25, as ``prepare`` shows a CT of low noise (issue 26)."""
+    from medidenoise._network_window import NOISE_FLOOR, WINDOW_CLIP
     from medidenoise.inference._prepare import prepare
-    from medidenoise.inference._robust import NOISE_FLOOR, WINDOW_CLIP
 
     cfg = NoiseConfig.model_validate(
         {
@@ -407,7 +407,7 @@ def test_validation_stretches_the_same_share_of_its_items() -> None:
     """With stretch_prob, a fixed share of the validation items is stretched and clipped too,
     so that the best epoch is judged on what the Denoiser shows a network; without it the
     items are those of before."""
-    from medidenoise.inference._robust import NOISE_FLOOR, WINDOW_CLIP
+    from medidenoise._network_window import NOISE_FLOOR, WINDOW_CLIP
 
     kw = {"crop": 64, "size_multiple": 8, "max_items": 8, "seed": 5, "noise_level_input": True}
     cfg = NoiseConfig.model_validate(
