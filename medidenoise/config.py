@@ -157,6 +157,14 @@ class NoiseConfig(_Strict):
     stretch_prob: float = Field(default=0.0, ge=0.0, le=1.0)
     stretch_factor: tuple[float, float] = (1.0, 16.0)
     stretch_level: tuple[float, float] = (NOISE_FLOOR, 2 * NOISE_FLOOR)
+    #: move each (unstretched) patch, noisy and clean alike, as the Denoiser's normalisation
+    #: moves an image: it maps the low percentile of the *smoothed noisy* image to 0, where
+    #: training put the clean one. Noise that is not zero-mean where the signal is dark moves
+    #: it: a Rician background (mean ~1.25 sigma above its clean zero) reaches a network at
+    #: 0, not 1.25 sigma up, so without this a network learns a bias correction it never
+    #: gets to apply (issue 26). The shift is the smoothed noisy patch's low percentile
+    #: minus the smoothed clean patch's.
+    normalisation_shift: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> NoiseConfig:

@@ -6,12 +6,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import ndimage
 from torch.utils.data import Dataset
 
-from medidenoise._network_window import WINDOW_CLIP
+from medidenoise._network_window import NORM_SMOOTHING, WINDOW_CLIP
 from medidenoise.config import NoiseConfig
 from medidenoise.engine.data import SliceSet
 from medidenoise.engine.procedural import PROCEDURAL_KINDS, procedural_image
+from medidenoise.transforms import normalization_params
 from medidenoise.transforms._checks import even_slices
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "ValidationDataset",
     "make_noise_transform",
     "make_stretch_noise_transform",
+    "normalisation_shift",
 ]
 
 
@@ -91,14 +94,37 @@ def centre_crop(stack: np.ndarray, crop: int, size_multiple: int) -> np.ndarray:
     return _crop(stack, top, left, size)
 
 
+def _low_percentile(plane: np.ndarray) -> float:
+    smooth = ndimage.gaussian_filter(plane.astype(np.float32), NORM_SMOOTHING, mode="reflect")
+    return normalization_params(smooth, method="percentile").low
+
+
+def normalisation_shift(noisy: np.ndarray, clean: np.ndarray) -> float:
+    """How far the Denoiser's normalisation would move ``noisy`` (2-D) from where ``clean``
+    sits: the low percentile of the smoothed noisy plane minus that of the smoothed clean
+    one (``noise.normalisation_shift``). About 1.1 sigma for Rician noise over a dark
+    background, about -0.25 sigma for Gaussian noise there, ~0 without a dark area."""
+    return _low_percentile(noisy) - _low_percentile(clean)
+
+
 def _sample(
-    clean: np.ndarray, noise, seed: int, *, context: int, noise_level_input: bool
+    clean: np.ndarray,
+    noise,
+    seed: int,
+    *,
+    context: int,
+    noise_level_input: bool,
+    shift: bool = False,
 ) -> dict[str, torch.Tensor]:
     noise.set_random_state(seed=seed)
     d = noise({"image": np.ascontiguousarray(clean, dtype=np.float32)})
     noisy = np.asarray(d["image"], dtype=np.float32)
     c = context // 2
     label = np.asarray(d["label"], dtype=np.float32)[c : c + 1]
+    if shift:
+        by = np.float32(normalisation_shift(noisy[c], label[0]))
+        noisy = noisy - by
+        label = label - by
     if noise_level_input:
         level = np.full_like(noisy[:1], float(d["noise_level"]))
         noisy = np.concatenate([noisy, level], axis=0)
@@ -201,6 +227,7 @@ class PatchDataset(Dataset):
         self.stretch_prob = float(noise.stretch_prob)
         self.stretch_factor = tuple(float(v) for v in noise.stretch_factor)
         self.stretch_noise = make_stretch_noise_transform(noise) if self.stretch_prob else None
+        self.shift = bool(noise.normalisation_shift)
         counts = np.array([len(s.indices) for s in slices], dtype=np.float64)
         self.weights = counts / counts.sum()
         if not 0.0 <= procedural <= 1.0:
@@ -292,6 +319,7 @@ class PatchDataset(Dataset):
                 seed,
                 context=self.context,
                 noise_level_input=self.noise_level_input,
+                shift=self.shift,
             )
         if patch.shape[-1] > self.patch or patch.shape[-2] > self.patch:
             # noise and level of the whole region; the network trains on one patch of it
@@ -345,7 +373,8 @@ class ValidationDataset(Dataset):
                 factor = _log_uniform(np.random.default_rng([seed, n]), noise.stretch_factor)
                 self.items.append(_stretched(patch, factor, stretch, seed + n, **kw))
             else:
-                self.items.append(_sample(patch, transform, seed + n, **kw))
+                shift = noise.normalisation_shift
+                self.items.append(_sample(patch, transform, seed + n, shift=shift, **kw))
 
     def __len__(self) -> int:
         return len(self.items)

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from medidenoise._network_window import NORM_SMOOTHING
+
 __all__ = ["CT_WINDOW", "MAX_SLICE_PIXELS", "DenoisePipeline", "gaussian_kernel"]
 
 #: (low, high) HU mapped to 0 and 1 for CT, as ``normalize_intensity(modality="CT")``
@@ -152,7 +154,7 @@ class DenoisePipeline(nn.Module):
         context_slices: int,
         noise_level_input: bool,
         size_multiple: int,
-        norm_smoothing: float = 3.0,
+        norm_smoothing: float = NORM_SMOOTHING,
         norm_max_slices: int = 16,
         noise_max_slices: int = 32,
     ) -> None:

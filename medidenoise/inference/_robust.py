@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from medidenoise._network_window import NARROW_MARGIN, NOISE_FLOOR
+from medidenoise._network_window import NARROW_MARGIN, NOISE_FLOOR, NORM_SMOOTHING
 from medidenoise.transforms import NormalizationParams, normalization_params
 
 __all__ = [
@@ -40,8 +40,6 @@ __all__ = [
     "to_network",
 ]
 
-#: in-plane Gaussian smoothing (pixels) before taking the normalisation percentiles
-NORM_SMOOTHING = 3.0
 #: at most this many slices are looked at to choose the normalisation
 NORM_MAX_SLICES = 16
 #: percentiles of the raw image beyond which a value may be an outlier (a hot pixel)

@@ -447,3 +447,74 @@ def test_stretched_patches_get_rician_and_poisson_noise_as_gaussian() -> None:
     assert noiser.kinds == ("gaussian", "correlated")
     np.testing.assert_allclose(noiser.weights, [0.75, 0.25])
     assert noiser.levels["gaussian"] == noiser.levels["correlated"] == (0.004, 0.008)
+
+
+def _dark_background(side: int = 64, count: int = 3) -> list[SliceSet]:
+    """Slices whose left half is black background (0) and right half tissue (0.6)."""
+    vol = np.zeros((count, side, side), dtype=np.float32)
+    vol[:, :, side // 2 :] = 0.6
+    return [SliceSet("dark", vol, np.arange(count), (0, side))]
+
+
+def test_normalisation_shift_puts_a_rician_background_where_the_denoiser_does() -> None:
+    """noise.normalisation_shift: the Denoiser maps the low percentile of the smoothed *noisy*
+    image to 0, so a Rician background (mean ~1.25 sigma) reaches the network at about 0,
+    not 1.25 sigma up; a shifted patch shows it there too, and the clean target moves with
+    it (below 0), so the network learns to take the bias off (issue 26)."""
+    from medidenoise.inference._robust import robust_stats
+
+    sigma = 0.05
+    cfg = NoiseConfig.model_validate(
+        {"mixture": [{"kind": "rician", "level": [sigma, sigma]}], "normalisation_shift": True}
+    )
+    kw = {"length": 8, "patch_size": 64, "seed": 6, "augment": False}
+    shifted = PatchDataset(_dark_background(), cfg, **kw)
+    plain_cfg = NoiseConfig.model_validate({**cfg.model_dump(), "normalisation_shift": False})
+    plain = PatchDataset(_dark_background(), plain_cfg, **kw)
+    for i in range(8):
+        a, b = shifted[i], plain[i]
+        moved = float(b["label"][0, 0, 0] - a["label"][0, 0, 0])
+        assert 0.9 * sigma < moved < 1.3 * sigma  # Rician bias, less the smoothing's spread
+        # noisy and clean move together: the noise itself is not changed
+        torch.testing.assert_close(a["image"] - a["label"], b["image"] - b["label"])
+        # the background reaches the network about where the Denoiser puts it
+        background = a["image"][0, :, :28]
+        assert abs(float(background.mean())) < 0.25 * sigma
+    # ...which is where the Denoiser's own normalisation of such a noisy image puts it
+    noisy = plain[0]["image"].numpy()
+    stats = robust_stats(noisy.copy(), None, None)
+    denoiser_bg = float(((noisy[0, :, :28] - stats.params.low) / stats.params.scale).mean())
+    assert abs(denoiser_bg) < 0.25 * sigma / stats.params.scale
+
+
+def test_normalisation_shift_leaves_gaussian_noise_nearly_in_place() -> None:
+    """Zero-mean noise barely moves the smoothed percentile: the shift is a fraction of sigma
+    (negative: the smoothed noise's low tail), and nothing at all without a dark area."""
+    from medidenoise.engine.datasets import normalisation_shift
+    from medidenoise.transforms import add_noise
+
+    clean = _dark_background(count=1)[0].volume[0]
+    shifts = [
+        normalisation_shift(add_noise(clean, "gaussian", 0.05, rng=i), clean) for i in range(5)
+    ]
+    assert all(-0.4 * 0.05 < s < 0 for s in shifts)
+    flat = np.full((64, 64), 0.5, np.float32)
+    assert normalisation_shift(add_noise(flat, "poisson", 200.0, rng=0), flat) == pytest.approx(
+        0.0, abs=0.02
+    )
+
+
+def test_validation_items_are_shifted_as_the_training_patches() -> None:
+    """The best epoch is judged on what the Denoiser shows a network: with the option, a
+    validation item over a dark background moves as a training patch does; without it, the
+    clean background stays at 0 (older recipes validate as before)."""
+    kw = {"crop": 64, "size_multiple": 8, "max_items": 3, "seed": 5}
+    cfg = NoiseConfig.model_validate(
+        {"mixture": [{"kind": "rician", "level": [0.05, 0.05]}], "normalisation_shift": True}
+    )
+    shifted = ValidationDataset(_dark_background(), cfg, **kw)
+    plain_cfg = NoiseConfig.model_validate({**cfg.model_dump(), "normalisation_shift": False})
+    plain = ValidationDataset(_dark_background(), plain_cfg, **kw)
+    for a, b in zip(shifted.items, plain.items, strict=True):
+        assert float(b["label"][0, 0, 0]) == 0.0
+        assert -0.065 < float(a["label"][0, 0, 0]) < -0.045
