@@ -71,8 +71,9 @@ class ModelConfig(_Strict):
     norm: Literal["batch", "instance", "none"] = "batch"
     #: 2.5D input: this many neighbouring slices (odd) as channels
     context_slices: int = Field(default=1, ge=1, le=15)
-    #: U-Nets: the decoder's upsampling; "resize" (bilinear + 1x1 conv) adds no pattern,
-    #: "transpose" (2x2 stride-2 transposed conv) is how networks before 0.9 were built
+    #: the decoder's upsampling; "resize" (bilinear, then a 1x1 conv in the U-Nets, a 3x3
+    #: conv in the CAE) adds no pattern, "transpose" (stride-2 transposed conv: 2x2 in the
+    #: U-Nets, 3x3 in the CAE) is how networks before 0.9 were built
     upsample: Literal["resize", "transpose"] = "resize"
     #: fast_unet only: full-resolution feature maps of its head
     head_channels: int = Field(default=16, ge=1, le=256)
@@ -83,8 +84,6 @@ class ModelConfig(_Strict):
             raise ValueError(f"context_slices must be odd (1, 3, 5...), got {self.context_slices}")
         if self.features is None:
             self.features = list(_DEFAULT_FEATURES[self.arch])
-        if self.arch == "cae" and self.upsample != "resize":
-            raise ValueError("upsample is a U-Net option; the CAE has its own decoder")
         if self.arch == "cae" and self.residual:
             raise ValueError("residual=True is a U-Net option; the CAE ends in a sigmoid")
         if self.arch != "cae" and len(self.features) < 2:

@@ -174,8 +174,9 @@ def _init_from(model: torch.nn.Module, source: str, base_dir: str | None) -> Non
         raise ConfigError(f"train.init_weights={source!r}: {exc}") from None
     old, new = model_config_of(start), model_config_of(model)
     state = start.state_dict()
-    if old.get("upsample") == "transpose" and new.get("upsample") == "resize":
-        # a network of before 0.9: its transposed upsampling becomes the resize form
+    unet = old["arch"] != "cae"  # the CAE's 3x3 transposed kernels have no such resize form
+    if unet and old.get("upsample") == "transpose" and new.get("upsample") == "resize":
+        # a U-Net of before 0.9: its transposed upsampling becomes the resize form
         # (the mean of the four sub-pixel kernels), the rest is loaded as it is
         old = {**old, "upsample": "resize"}
         state = equalise_transposed(state)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from medidenoise.models._blocks import Norm, check_common, make_norm
+from medidenoise.models._blocks import Norm, Upsample, check_common, make_norm
 from medidenoise.models.network import DenoisingNetwork
 
 __all__ = ["DenoisingCAE"]
@@ -18,8 +18,9 @@ class DenoisingCAE(DenoisingNetwork):
     """Convolutional denoising autoencoder (encoder 32/64/128, mirrored decoder, sigmoid).
 
     Each encoder level is a 3x3 conv, normalisation, ReLU and a 2x2 max-pool;
-    each decoder level a stride-2 transposed conv, normalisation and ReLU; a
-    final 3x3 conv and a sigmoid give the denoised centre slice in [0, 1].
+    each decoder level doubles the resolution (bilinear interpolation and a 3x3 conv, or
+    the tutorials' 3x3 stride-2 transposed conv), then normalisation and ReLU; a final
+    3x3 conv and a sigmoid give the denoised centre slice in [0, 1].
 
     Parameters
     ----------
@@ -31,6 +32,11 @@ class DenoisingCAE(DenoisingNetwork):
         Whether a constant noise-level channel is appended (last) to the input.
     norm : {"batch", "instance", "none"}
         Normalisation after each convolution.
+    upsample : {"resize", "transpose"}
+        The decoder's upsampling. ``"resize"``: bilinear, then a 3x3 convolution (the
+        decoder has no skip connections, so it keeps the 3x3 reach of the layer it
+        replaces); ``"transpose"``: the stride-2 transposed convolution of the CAE shipped
+        before 0.9, whose uneven kernel overlap draws a 2-pixel grid on low-noise scans.
 
     Examples
     --------
@@ -49,6 +55,7 @@ class DenoisingCAE(DenoisingNetwork):
         context_slices: int = 1,
         noise_level_input: bool = False,
         norm: Norm = "batch",
+        upsample: Upsample = "resize",
     ) -> None:
         super().__init__()
         check_common(context_slices, features)
@@ -60,7 +67,10 @@ class DenoisingCAE(DenoisingNetwork):
             "context_slices": self.context_slices,
             "noise_level_input": self.noise_level_input,
             "norm": norm,
+            "upsample": upsample,
         }
+        if upsample not in ("resize", "transpose"):
+            raise ValueError(f"upsample must be 'resize' or 'transpose', got {upsample!r}")
         in_ch = self.context_slices + int(self.noise_level_input)
         enc: list[nn.Module] = []
         for f in features:
@@ -73,10 +83,18 @@ class DenoisingCAE(DenoisingNetwork):
             in_ch = f
         dec: list[nn.Module] = []
         for f in reversed(features):
+            if upsample == "resize":
+                dec += [
+                    nn.Upsample(scale_factor=2.0, mode="bilinear", align_corners=False),
+                    nn.Conv2d(in_ch, f, 3, padding=1, bias=norm == "none"),
+                ]
+            else:
+                dec.append(
+                    nn.ConvTranspose2d(
+                        in_ch, f, 3, stride=2, padding=1, output_padding=1, bias=norm == "none"
+                    )
+                )
             dec += [
-                nn.ConvTranspose2d(
-                    in_ch, f, 3, stride=2, padding=1, output_padding=1, bias=norm == "none"
-                ),
                 make_norm(norm, f),
                 nn.ReLU(inplace=True),
             ]

@@ -239,7 +239,9 @@ def _architecture(meta: dict[str, Any]) -> str:
         f"{model.get('arch', '?')} {model.get('features', '')}",
         "residual" if model.get("residual") else "",
         "noise-level input" if model.get("noise_level_input") else "no noise-level input",
-        f"upsampling {model.get('upsample', 'transpose')}" if model.get("arch") == "unet" else "",
+        f"upsampling {model.get('upsample', 'transpose')}"
+        if model.get("arch") in ("unet", "unshuffle_unet", "cae")
+        else "",
     ]
     return ", ".join(p for p in parts if p)
 

@@ -194,10 +194,10 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 def model_section(meta: dict[str, Any]) -> dict[str, Any]:
     """The ``model`` section of a checkpoint's metadata, completed for files of older
-    versions: a U-Net saved before the ``upsample`` option existed used transposed
+    versions: a U-Net or CAE saved before the ``upsample`` option existed used transposed
     convolutions."""
     section = dict(meta["model"])
-    if section.get("arch", "unet") in ("unet", "unshuffle_unet"):
+    if section.get("arch", "unet") in ("unet", "unshuffle_unet", "cae"):
         section.setdefault("upsample", "transpose")
     return section
 

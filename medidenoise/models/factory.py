@@ -76,7 +76,7 @@ def build_model(cfg: ModelConfig | dict[str, Any]) -> nn.Module:
     }
     if mc.arch == "unet":
         kwargs["residual"] = mc.residual
-    if mc.arch in ("unet", "unshuffle_unet"):
+    if mc.arch in ("unet", "unshuffle_unet", "cae"):
         kwargs["upsample"] = mc.upsample
     if mc.arch == "fast_unet":
         kwargs["head_channels"] = mc.head_channels

@@ -126,25 +126,31 @@ def _layers(net: torch.nn.Module) -> list[tuple]:
     return out
 
 
-def test_cae_has_the_classic_layer_sequence() -> None:
+@pytest.mark.parametrize("upsample", ["resize", "transpose"])
+def test_cae_has_the_classic_layer_sequence(upsample: str) -> None:
     # issue 3: encoder conv 32/64/128, each + BatchNorm, ReLU, 2x2 max-pool; decoder
-    # transposed conv 128/64/32 + BatchNorm, ReLU; output conv with a sigmoid
-    net = build_model({"arch": "cae", "noise_level_input": False})
+    # transposed conv 128/64/32 + BatchNorm, ReLU; output conv with a sigmoid. Issue 26: the
+    # default decoder upsamples bilinearly and convolves (3x3) in place of the transposed conv
+    net = build_model({"arch": "cae", "noise_level_input": False, "upsample": upsample})
     encoder = [
         layer
         for c_in, c_out in ((1, 32), (32, 64), (64, 128))
         for layer in (("conv", c_in, c_out), ("bn", c_out), ("relu",), ("pool", 2, 2))
     ]
+    up = {"resize": lambda i, o: [("upsample",), ("conv", i, o)],
+          "transpose": lambda i, o: [("convT", i, o)]}[upsample]  # fmt: skip
     decoder = [
         layer
         for c_in, c_out in ((128, 128), (128, 64), (64, 32))
-        for layer in (("convT", c_in, c_out), ("bn", c_out), ("relu",))
+        for layer in (*up(c_in, c_out), ("bn", c_out), ("relu",))
     ]
     assert _layers(net) == [*encoder, *decoder, ("conv", 32, 1), ("sigmoid",)]
-    # each transposed conv doubles the size back: 3 pools down, 3 x2 up
+    # each upsampling doubles the size back: 3 pools down, 3 x2 up
     for module in net.modules():
         if isinstance(module, torch.nn.ConvTranspose2d):
             assert module.stride == (2, 2)
+        if isinstance(module, torch.nn.Upsample):
+            assert module.scale_factor == 2.0 and module.mode == "bilinear"
     x = torch.rand(1, 1, 24, 16)
     assert net.eval()(x).shape == (1, 1, 24, 16)
     # the sigmoid is the last step of forward: its input is the output conv's

@@ -12,6 +12,7 @@ from safetensors.torch import save_file
 import medidenoise as md
 from medidenoise.config import ModelConfig
 from medidenoise.models._blocks import ResizeConv, equalise_transposed
+from medidenoise.models.cae import DenoisingCAE
 from medidenoise.models.factory import model_config_of
 from medidenoise.models.unet import UNet
 from medidenoise.models.unshuffle_unet import UnshuffleUNet
@@ -41,6 +42,35 @@ def test_a_new_network_keeps_a_smooth_input_free_of_a_two_pixel_pattern() -> Non
         for layer in net.up:
             layer.weight.data.mul_(20)
     assert _alternation(_ramp_output(transpose)) > 10 * _alternation(_ramp_output(resize))
+
+
+def test_a_new_cae_keeps_a_smooth_input_free_of_a_two_pixel_pattern() -> None:
+    outputs = {}
+    for mode in ("resize", "transpose"):
+        torch.manual_seed(3)
+        net = DenoisingCAE([8, 16, 32], norm="none", upsample=mode)  # type: ignore[arg-type]
+        outputs[mode] = _ramp_output(net)
+    assert _alternation(outputs["transpose"]) > 10 * _alternation(outputs["resize"])
+
+
+def test_new_cae_upsamples_by_resizing_and_a_cae_of_before_loads_as_transposed(
+    tmp_path,
+) -> None:
+    net = md.build_model({"arch": "cae", "features": [8, 16]})
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
+    assert model_config_of(net)["upsample"] == "resize"
+    torch.manual_seed(4)
+    old = DenoisingCAE([8, 16], upsample="transpose")
+    meta = {"model": {"arch": "cae", **{k: v for k, v in old.hparams.items() if k != "upsample"}}}
+    path = tmp_path / "old_cae.safetensors"
+    tensors = {k: v.contiguous() for k, v in old.state_dict().items()}
+    save_file(tensors, str(path), metadata={
+        "format": "medidenoise-checkpoint-v1", "medidenoise": json.dumps(meta)})  # fmt: skip
+    loaded = md.load_model(path)
+    assert loaded.hparams["upsample"] == "transpose"
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), old.eval()(x))
 
 
 def test_new_networks_upsample_by_resizing_and_record_it() -> None:
