@@ -116,7 +116,9 @@ def main() -> None:
         child(*args.child)
         return
     model = args.model
-    if model == "default" and not (ROOT / "medidenoise/weights/default.safetensors").is_file():
+    from medidenoise.models import default_weights_path
+
+    if model == "default" and not default_weights_path().is_file():
         print("no shipped default model yet: measuring with --model identity", file=sys.stderr)
         model = "identity"
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,6 +19,7 @@ against ``--reference auto``: what users would get with that network shipped the
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import _common
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ref = _common.load_bench_model(args.reference)
     cand = _common.load_bench_model(args.candidate)
-    rows, worst = [], 0.0
+    rows, worst = [], math.inf
     for crop in [256] + ([0] if args.whole else []):
         images = load_images(holdout_paths(), crop=crop)
         where = f"{crop}px crop" if crop else "whole"

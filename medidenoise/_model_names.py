@@ -56,6 +56,11 @@ class ModelEntry:
         Its file in ``medidenoise/weights`` (shipped models).
     recipe : str or None
         The config that trained it (shipped models).
+    rician_step : bool
+        Whether, run by this name, it looks for a magnitude image's background
+        (``transforms.detect_rician``) and removes the Rician bias after the network
+        (``transforms.rician_unbias_denoised``), as ``"auto"`` does: a network trained on
+        zero-mean noise only, offered by a name that promises magnitude images too.
     """
 
     name: str
@@ -63,6 +68,7 @@ class ModelEntry:
     summary: str
     weights: str | None = None
     recipe: str | None = None
+    rician_step: bool = False
 
     @property
     def exportable(self) -> bool:
@@ -89,12 +95,19 @@ MODELS: dict[str, ModelEntry] = _entries(
         "spatially correlated, per image, and the Rician bias removed where the dark "
         "background holds magnitude-image noise",
     ),
+    # since issue 26 the network of `correlated` (no transposed convolutions) with auto's
+    # Rician step: the first default (a U-Net with transposed upsampling, configs/default.yaml)
+    # drew a 2-pixel grid on real CTs, and a blind network trained on Rician noise as well
+    # could not tell it from Gaussian noise on a dark background (BENCHMARKS.md, "The default
+    # without transposed convolutions")
     ModelEntry(
         "default",
         "shipped",
-        "the first shipped model",
-        "default.safetensors",
-        "configs/default.yaml",
+        "one network for every noise: the 'correlated' network (white and correlated noise, "
+        "Poisson), with the Rician bias removed where the background shows a magnitude image",
+        "correlated.safetensors",
+        "configs/correlated_cpu.yaml",
+        rician_step=True,
     ),
     ModelEntry(
         "cae-baseline",

@@ -94,11 +94,11 @@ def test_python_dash_m_runs_the_cli() -> None:
 
 @pytest.mark.slow
 def test_demo_with_the_shipped_model_beats_the_noisy_input(tmp_path: Path) -> None:
-    weights = (
-        Path(__file__).resolve().parents[1] / "medidenoise" / "weights" / "default.safetensors"
-    )
+    from medidenoise.models import default_weights_path
+
+    weights = default_weights_path()
     if not weights.is_file():
-        pytest.fail("the default model is not shipped: medidenoise/weights/default.safetensors")
+        pytest.fail(f"the default model is not shipped: {weights}")
     from medidenoise.demo import run_demo
 
     result = run_demo(tmp_path / "demo")

@@ -11,6 +11,7 @@ from typing import Any, overload
 import numpy as np
 import torch
 
+from medidenoise._model_names import MODELS
 from medidenoise.errors import InvalidImageError
 from medidenoise.inference._inputs import across_axis, as_array, float32_copy
 from medidenoise.inference._methods import ModelLike, Routed, resolve_model, run_classical
@@ -23,7 +24,7 @@ from medidenoise.inference.options import DenoiseOptions, check_noise_level
 from medidenoise.inference.progress import DenoiseProgress, DenoiseResult, LegacyProgress, Progress
 from medidenoise.inference.provenance import Provenance, model_source
 from medidenoise.io import Volume
-from medidenoise.models.checkpoint import AUTO_MODEL, model_label
+from medidenoise.models.checkpoint import AUTO_MODEL, AUTO_RICIAN, model_label
 from medidenoise.models.classical import CLASSICAL
 from medidenoise.models.device import pick_device
 from medidenoise.models.network import contract_of
@@ -48,7 +49,9 @@ class Denoiser:
         where the dark background holds the Rayleigh noise of a magnitude image
         (:func:`~medidenoise.transforms.detect_rician`); a result's ``.model`` says what
         ran: ``"auto: white, Rician bias removed"``), ``"white"``, ``"correlated"``,
-        ``"default"`` (the first shipped model), ``"cae-baseline"``, a checkpoint file, an ``.onnx``
+        ``"default"`` (one network for every noise: the ``"correlated"`` network, with the
+        Rician step of ``"auto"`` where it sees a magnitude image; before 0.9 the first
+        shipped U-Net), ``"cae-baseline"``, a checkpoint file, an ``.onnx``
         file written by ``medidenoise export`` (run by onnxruntime on the CPU), a loaded
         network, ``"identity"`` (returns the input unchanged, to verify I/O
         paths) or a classical method: ``"nlm"``, ``"tv"``, ``"wavelet"``,
@@ -78,8 +81,9 @@ class Denoiser:
         that lifts dark regions (``sigma * sqrt(pi / 2)`` where there is no signal)
         without reading the network's own small errors near that floor as signal. An image
         with negative values is refused. On MNI152 slices it gained 2-6 dB over the
-        plain run (BENCHMARKS.md, "Known noise family"). ``"auto"`` does this unasked
-        where :func:`~medidenoise.transforms.detect_rician` sees a magnitude image; the
+        plain run (BENCHMARKS.md, "Known noise family"). ``"auto"`` and ``"default"`` do
+        this unasked where :func:`~medidenoise.transforms.detect_rician` sees a magnitude
+        image; the
         option forces it, for any model and any background (one masked to zero).
     precision : {"auto", "float32"}, optional
         ``"auto"`` (the default): on CPUs with bfloat16 instructions (avx512_bf16, AMX) a
@@ -173,6 +177,12 @@ class Denoiser:
             # a file by its name: folders say nothing about the model and may name a patient
             return Path(self.requested).name if Path(self.requested).is_file() else self.requested
         return model_label(self.model)
+
+    @property
+    def _rician_step(self) -> bool:
+        """Run by a name whose entry asks for auto's Rician step (``ModelEntry.rician_step``)."""
+        entry = MODELS.get(self.requested) if self.requested is not None else None
+        return bool(entry is not None and entry.rician_step)
 
     @property
     def context_slices(self) -> int:
@@ -420,9 +430,10 @@ class Denoiser:
             record = self._record(self.name, modality, noise_level, given)
             return out, self.name, record
         routed = isinstance(self.model, Routed)
-        # a magnitude image: the caller says so, or "auto" looks (detect_rician); both before
-        # prepare() clips, on the caller's own values
-        rician: bool | None = self.rician or (None if routed else False)
+        # a magnitude image: the caller says so, or "auto" (and "default") looks
+        # (detect_rician); both before prepare() clips, on the caller's own values
+        looks = routed or self._rician_step
+        rician: bool | None = self.rician or (None if looks else False)
         if rician is not False and float(vol.min()) < 0:
             if self.rician:
                 raise InvalidImageError(
@@ -502,6 +513,8 @@ class Denoiser:
             rician=unbiased,
             tiles=tiles,
         )
+        if unbiased and route is None and not self.rician:  # "default" saw a magnitude image
+            label = f"{label}{AUTO_RICIAN}"
         return out, label, record
 
     def _record(

@@ -118,7 +118,8 @@ def model_label(model: Any, *, checksum: bool = False) -> str:
 
 
 def default_weights_path() -> Path:
-    """Where the shipped default model lives: ``medidenoise/weights/default.safetensors``."""
+    """Where the weights of the shipped ``"default"`` model live (since issue 26 those of
+    ``"correlated"``, ``medidenoise/weights/correlated.safetensors``)."""
     return shipped_weights_path("default")
 
 

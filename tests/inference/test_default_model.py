@@ -1,6 +1,6 @@
 """The shipped default model on images it was not tuned on: it must clearly help.
 
-These use the real shipped weights (medidenoise/weights/default.safetensors),
+These use the real shipped weights (medidenoise/weights/*.safetensors),
 so they catch regressions anywhere on the path from an array in image units to
 the network and back (normalisation, noise-level scaling, padding).
 """
@@ -133,6 +133,34 @@ def test_auto_removes_the_rician_bias_of_what_it_takes_for_a_magnitude_image(
     named = md.Denoiser("white")
     plain = named.run(noisy)
     assert plain.model == named.name and not np.array_equal(plain.image, auto.image)
+
+
+def test_default_is_one_pattern_free_network_with_autos_rician_step(
+    brain_slice: np.ndarray,
+) -> None:
+    """``"default"`` (issue 26): the ``correlated`` network whatever the noise, with the
+    Rician bias removed where the background shows a magnitude image, and saying so."""
+    import torch
+
+    net = md.load_model("default")
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
+    noisy = md.add_noise(brain_slice, "rician", 0.05, rng=np.random.default_rng(4))
+    default = md.Denoiser("default").run(noisy)
+    told = md.Denoiser("correlated", rician=True).run(noisy)
+    assert default.model == "default, Rician bias removed"
+    assert default.provenance.rician_bias_removed
+    np.testing.assert_array_equal(default.image, told.image)
+    plain = md.Denoiser("correlated").run(noisy)  # named as itself: run as it is
+    air = brain_slice == 0
+    assert float(plain.image[air].mean()) > 0.02 > float(np.abs(default.image[air]).mean()) * 10
+    gain = _psnr(brain_slice, default.image) - _psnr(brain_slice, plain.image)
+    assert gain > 3.0, f"the Rician step gained only {gain:.2f} dB"
+    # Gaussian noise (clipped at 0, as stored images are): the network alone
+    gaussian = np.clip(md.add_noise(brain_slice, "gaussian", 0.05, rng=4), 0, None)
+    white = md.Denoiser("default").run(gaussian)
+    assert white.model == "default" and not white.provenance.rician_bias_removed
+    np.testing.assert_array_equal(white.image, md.denoise(gaussian, "correlated"))
+    assert _psnr(brain_slice, white.image) - _psnr(brain_slice, gaussian) > 5.0
 
 
 def test_mixed_precision_is_as_good_as_float32_and_can_be_turned_off(
