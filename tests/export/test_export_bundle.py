@@ -16,7 +16,7 @@ from medidenoise import export_model
 from medidenoise.cli import main
 from medidenoise.config import load_config
 from medidenoise.errors import ConfigError
-from medidenoise.models import build_model
+from medidenoise.models import build_model, load_model
 
 pytest.importorskip("fire", reason="medidenoise[monai-bundle] (MONAI's CLI needs fire)")
 pytest.importorskip("jsonschema", reason="medidenoise[monai-bundle]")
@@ -54,7 +54,8 @@ def test_bundle_layout_and_metadata(bundle: Path) -> None:
     meta = json.loads((bundle / "configs/metadata.json").read_text())
     assert meta["monai_version"] and meta["pytorch_version"] and meta["version"]
     image = meta["network_data_format"]["inputs"]["image"]
-    assert image["spatial_shape"] == ["8*n", "8*m"]
+    multiple = load_model("default").size_multiple  # the network's own (fast_unet: 16)
+    assert image["spatial_shape"] == [f"{multiple}*n", f"{multiple}*m"]
     assert image["num_channels"] == 2 and image["format"] == "magnitude"
     assert "CT" in image["modality"]
     # the bundle's config is MONAI's format, with expressions: medidenoise's loader refuses it
