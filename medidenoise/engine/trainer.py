@@ -160,6 +160,7 @@ def _output_dir(cfg: ExperimentConfig, output_dir: Any, resume_path: str | None)
 def _init_from(model: torch.nn.Module, source: str, base_dir: str | None) -> None:
     """Load a checkpoint's weights into ``model`` (fine-tuning), checking the architecture."""
     from medidenoise.models._blocks import equalise_transposed
+    from medidenoise.models.cae import resize_from_transposed as cae_resize_from_transposed
     from medidenoise.models.checkpoint import AUTO_MODEL, SHIPPED_MODELS, load_model
 
     where: str | Path = source
@@ -174,8 +175,16 @@ def _init_from(model: torch.nn.Module, source: str, base_dir: str | None) -> Non
         raise ConfigError(f"train.init_weights={source!r}: {exc}") from None
     old, new = model_config_of(start), model_config_of(model)
     state = start.state_dict()
-    unet = old["arch"] != "cae"  # the CAE's 3x3 transposed kernels have no such resize form
-    if unet and old.get("upsample") == "transpose" and new.get("upsample") == "resize":
+    if (
+        old["arch"] == "cae"
+        and old.get("upsample") == "transpose"
+        and new.get("upsample") == "resize"
+    ):
+        # the CAE of before 0.9: its 3x3 transposed kernels flipped into resize-convolutions
+        old = {**old, "upsample": "resize"}
+        state = cae_resize_from_transposed(state)
+        log.info("%s: transposed upsampling turned into bilinear + 3x3 (kernels flipped)", where)
+    elif old.get("upsample") == "transpose" and new.get("upsample") == "resize":
         # a U-Net of before 0.9: its transposed upsampling becomes the resize form
         # (the mean of the four sub-pixel kernels), the rest is loaded as it is
         old = {**old, "upsample": "resize"}

@@ -11,7 +11,7 @@ from torch import nn
 from medidenoise.models._blocks import Norm, Upsample, check_common, make_norm
 from medidenoise.models.network import DenoisingNetwork
 
-__all__ = ["DenoisingCAE"]
+__all__ = ["DenoisingCAE", "resize_from_transposed"]
 
 
 class DenoisingCAE(DenoisingNetwork):
@@ -108,3 +108,27 @@ class DenoisingCAE(DenoisingNetwork):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, H, W) noisy input -> (B, 1, H, W) denoised centre slice in [0, 1]."""
         return self.out(self.head(self.decoder(self.encoder(x))))
+
+
+def resize_from_transposed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A transposed-upsampling CAE's state dict in the ``"resize"`` layout, to fine-tune from.
+
+    Each decoder level ``[transposed conv, norm, ReLU]`` becomes ``[upsample, conv, norm,
+    ReLU]``. A 3x3 stride-2 transposed convolution uses each of its taps for one of the four
+    pixels of a 2x2 output block; the 3x3 convolution after bilinear upsampling gets its
+    kernel flipped and transposed, divided by four: on a smooth feature map it gives what the
+    old layer gave on average over each block, without the block-to-block pattern. Other
+    keys (encoder, head) are copied unchanged.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] != "decoder":
+            out[key] = value
+            continue
+        level, offset = divmod(int(parts[1]), 3)
+        rest = ".".join(parts[2:])
+        if offset == 0 and rest == "weight":  # (C_in, C_out, 3, 3) -> (C_out, C_in, 3, 3)
+            value = value.transpose(0, 1).flip(2, 3).contiguous() / 4.0
+        out[f"decoder.{4 * level + 1 + offset}.{rest}"] = value
+    return out

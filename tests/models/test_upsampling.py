@@ -126,3 +126,23 @@ def test_the_shipped_unets_upsample_by_resizing(name: str) -> None:
     net = md.load_model(name)
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
     assert net.hparams.get("upsample", "resize") == "resize"  # fast_unet: resizing only
+
+
+def test_an_old_cae_turns_into_a_resize_cae_to_fine_tune_from() -> None:
+    from medidenoise.models.cae import resize_from_transposed
+
+    torch.manual_seed(5)
+    old = DenoisingCAE([8, 16], norm="none", upsample="transpose").eval()
+    new = DenoisingCAE([8, 16], norm="none", upsample="resize").eval()
+    new.load_state_dict(resize_from_transposed(old.state_dict()))  # strict: every key placed
+    torch.testing.assert_close(new.encoder[0].weight, old.encoder[0].weight)
+    torch.testing.assert_close(new.head.weight, old.head.weight)
+    # a constant feature map through the first decoder level: away from the borders, the
+    # new layer gives the old one's mean over each 2x2 block, everywhere the same
+    h = torch.rand(1, 16, 1, 1).expand(1, 16, 8, 8).contiguous()
+    with torch.no_grad():
+        before = old.decoder[0](h)[..., 4:12, 4:12]
+        after = new.decoder[1](new.decoder[0](h))[..., 4:12, 4:12]
+    block_mean = before.reshape(1, 16, 4, 2, 4, 2).mean(dim=(3, 5))
+    torch.testing.assert_close(after[..., ::2, ::2], block_mean, atol=1e-5, rtol=1e-4)
+    assert float(after.std(dim=(2, 3)).max()) < 1e-5
