@@ -175,21 +175,14 @@ def _init_from(model: torch.nn.Module, source: str, base_dir: str | None) -> Non
         raise ConfigError(f"train.init_weights={source!r}: {exc}") from None
     old, new = model_config_of(start), model_config_of(model)
     state = start.state_dict()
-    if (
-        old["arch"] == "cae"
-        and old.get("upsample") == "transpose"
-        and new.get("upsample") == "resize"
-    ):
-        # the CAE of before 0.9: its 3x3 transposed kernels flipped into resize-convolutions
+    if old.get("upsample") == "transpose" and new.get("upsample") == "resize":
+        # a network of before 0.9: its transposed upsampling becomes the resize form (a
+        # U-Net's four 2x2 sub-pixel kernels averaged into a 1x1, a CAE's 3x3 kernels
+        # flipped into the 3x3 after the interpolation), the rest is loaded as it is
+        cae = old["arch"] == "cae"
         old = {**old, "upsample": "resize"}
-        state = cae_resize_from_transposed(state)
-        log.info("%s: transposed upsampling turned into bilinear + 3x3 (kernels flipped)", where)
-    elif old.get("upsample") == "transpose" and new.get("upsample") == "resize":
-        # a U-Net of before 0.9: its transposed upsampling becomes the resize form
-        # (the mean of the four sub-pixel kernels), the rest is loaded as it is
-        old = {**old, "upsample": "resize"}
-        state = equalise_transposed(state)
-        log.info("%s: transposed upsampling turned into bilinear + 1x1 (kernels averaged)", where)
+        state = cae_resize_from_transposed(state) if cae else equalise_transposed(state)
+        log.info("%s: transposed upsampling turned into the resize form", where)
     if old != new:
         raise ConfigError(
             f"train.init_weights={source!r}: its model {model_config_of(start)} differs from "

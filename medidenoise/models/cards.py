@@ -19,6 +19,7 @@ from medidenoise.models.checkpoint import (
     AUTO_MODEL,
     AUTO_ROUTES,
     SHIPPED_MODELS,
+    model_section,
     read_metadata,
     shipped_weights_path,
 )
@@ -241,14 +242,12 @@ class ModelCard:
 
 
 def _architecture(meta: dict[str, Any]) -> str:
-    model = meta.get("model") or {}
+    model = model_section(meta) if isinstance(meta.get("model"), dict) else {}
     parts = [
         f"{model.get('arch', '?')} {model.get('features', '')}",
         "residual" if model.get("residual") else "",
         "noise-level input" if model.get("noise_level_input") else "no noise-level input",
-        f"upsampling {model.get('upsample', 'transpose')}"
-        if model.get("arch") in ("unet", "unshuffle_unet", "cae")
-        else "",
+        f"upsampling {model['upsample']}" if "upsample" in model else "",
     ]
     return ", ".join(p for p in parts if p)
 

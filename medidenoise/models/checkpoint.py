@@ -23,7 +23,7 @@ from torch import nn
 from medidenoise._model_names import AUTO_MODEL, MODELS, network_label
 from medidenoise._version import __version__
 from medidenoise.errors import CheckpointError, ConfigError
-from medidenoise.models.factory import build_model, model_config_of
+from medidenoise.models.factory import UPSAMPLE_ARCHS, build_model, model_config_of
 
 __all__ = [
     "AUTO_MODEL",
@@ -198,7 +198,7 @@ def model_section(meta: dict[str, Any]) -> dict[str, Any]:
     versions: a U-Net or CAE saved before the ``upsample`` option existed used transposed
     convolutions."""
     section = dict(meta["model"])
-    if section.get("arch", "unet") in ("unet", "unshuffle_unet", "cae"):
+    if section.get("arch", "unet") in UPSAMPLE_ARCHS:
         section.setdefault("upsample", "transpose")
     return section
 

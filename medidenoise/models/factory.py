@@ -15,7 +15,7 @@ from medidenoise.models.network import DenoisingNetwork
 from medidenoise.models.unet import UNet
 from medidenoise.models.unshuffle_unet import UnshuffleUNet
 
-__all__ = ["ARCHITECTURES", "build_model", "model_config_of"]
+__all__ = ["ARCHITECTURES", "UPSAMPLE_ARCHS", "build_model", "model_config_of"]
 
 #: architecture name -> network class
 ARCHITECTURES: dict[str, type[DenoisingNetwork]] = {
@@ -24,6 +24,8 @@ ARCHITECTURES: dict[str, type[DenoisingNetwork]] = {
     "unshuffle_unet": UnshuffleUNet,
     "fast_unet": FastUNet,
 }
+#: the architectures built with a choice of upsampling (``ModelConfig.upsample``)
+UPSAMPLE_ARCHS = ("unet", "unshuffle_unet", "cae")
 
 
 def _as_config(cfg: ModelConfig | dict[str, Any]) -> ModelConfig:
@@ -76,7 +78,7 @@ def build_model(cfg: ModelConfig | dict[str, Any]) -> nn.Module:
     }
     if mc.arch == "unet":
         kwargs["residual"] = mc.residual
-    if mc.arch in ("unet", "unshuffle_unet", "cae"):
+    if mc.arch in UPSAMPLE_ARCHS:
         kwargs["upsample"] = mc.upsample
     if mc.arch == "fast_unet":
         kwargs["head_channels"] = mc.head_channels

@@ -33,6 +33,15 @@ def _ramp_output(net: torch.nn.Module) -> np.ndarray:
         return net.eval()(ramp)[0, 0].numpy()
 
 
+def _save_as_before(net: torch.nn.Module, path) -> None:
+    """Write ``net`` as a checkpoint of before the ``upsample`` option (0.8): no such key."""
+    hparams = {k: v for k, v in net.hparams.items() if k != "upsample"}
+    meta = {"model": {"arch": net.arch, **hparams}}
+    tensors = {k: v.contiguous() for k, v in net.state_dict().items()}
+    save_file(tensors, str(path), metadata={
+        "format": "medidenoise-checkpoint-v1", "medidenoise": json.dumps(meta)})  # fmt: skip
+
+
 def test_a_new_network_keeps_a_smooth_input_free_of_a_two_pixel_pattern() -> None:
     torch.manual_seed(0)
     resize = UNet([8, 16, 32], norm="none", upsample="resize")
@@ -61,11 +70,8 @@ def test_new_cae_upsamples_by_resizing_and_a_cae_of_before_loads_as_transposed(
     assert model_config_of(net)["upsample"] == "resize"
     torch.manual_seed(4)
     old = DenoisingCAE([8, 16], upsample="transpose")
-    meta = {"model": {"arch": "cae", **{k: v for k, v in old.hparams.items() if k != "upsample"}}}
     path = tmp_path / "old_cae.safetensors"
-    tensors = {k: v.contiguous() for k, v in old.state_dict().items()}
-    save_file(tensors, str(path), metadata={
-        "format": "medidenoise-checkpoint-v1", "medidenoise": json.dumps(meta)})  # fmt: skip
+    _save_as_before(old, path)
     loaded = md.load_model(path)
     assert loaded.hparams["upsample"] == "transpose"
     x = torch.rand(1, 1, 32, 32)
@@ -86,12 +92,8 @@ def test_new_networks_upsample_by_resizing_and_record_it() -> None:
 def test_a_checkpoint_written_before_the_option_loads_as_transposed(tmp_path) -> None:
     torch.manual_seed(1)
     old = UNet([8, 16], noise_level_input=True, residual=True, upsample="transpose")
-    hparams = {k: v for k, v in old.hparams.items() if k != "upsample"}  # as 0.8 wrote them
-    meta = {"model": {"arch": "unet", **hparams}}
     path = tmp_path / "old.safetensors"
-    tensors = {k: v.contiguous() for k, v in old.state_dict().items()}
-    save_file(tensors, str(path), metadata={
-        "format": "medidenoise-checkpoint-v1", "medidenoise": json.dumps(meta)})  # fmt: skip
+    _save_as_before(old, path)
     loaded = md.load_model(path)
     assert loaded.hparams["upsample"] == "transpose"
     x = torch.rand(1, 2, 32, 32)
