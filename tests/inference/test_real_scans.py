@@ -58,3 +58,13 @@ def test_the_level_used_is_that_of_the_flat_tissue(denoised) -> None:
     flat = flat_region_std(before)
     assert level is not None and flat > 0
     assert 1 / 2 < level / flat < 2, (name, level, flat)
+
+
+def test_the_cae_baseline_adds_no_two_pixel_pattern_either() -> None:
+    """The CAE baseline shipped before issue 26 (stride-2 transposed convolutions) alternated
+    by 0.76 flat-region stds from row to row on this CT."""
+    vol = _scan("693_UNCR.dcm", None)
+    after = np.asarray(md.Denoiser("cae-baseline").run(vol).image.array)
+    m = pattern_metrics(after, vol.array)
+    for value in (m.row_alternation_std, m.column_alternation_std, m.checkerboard_std):
+        assert value < 0.1, m

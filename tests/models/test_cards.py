@@ -37,7 +37,7 @@ def test_quoted_figures_stand_in_benchmarks(name: str) -> None:
 
 def test_the_trained_range_comes_from_the_weights() -> None:
     assert md.model_card("white").trained_levels == (0.0003, 0.15)
-    assert md.model_card("cae-baseline").trained_levels == (0.1, 0.1)
+    assert md.model_card("cae-baseline").trained_levels == (0.03, 0.12)
 
 
 def test_info_prints_the_card(capsys: pytest.CaptureFixture[str]) -> None:

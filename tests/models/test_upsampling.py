@@ -123,8 +123,8 @@ def test_the_resize_network_scripts_and_matches_itself() -> None:
         torch.testing.assert_close(scripted(x), net(x))
 
 
-@pytest.mark.parametrize("name", ["white", "correlated", "default"])
-def test_the_shipped_unets_upsample_by_resizing(name: str) -> None:
+@pytest.mark.parametrize("name", ["white", "correlated", "default", "cae-baseline"])
+def test_the_shipped_networks_upsample_by_resizing(name: str) -> None:
     net = md.load_model(name)
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
     assert net.hparams.get("upsample", "resize") == "resize"  # fast_unet: resizing only
