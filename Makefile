@@ -86,13 +86,13 @@ train-white: setup
 ## Re-train the shipped classic CAE baseline and ship it (issue 26): three stages from the
 ## transposed-convolution CAE of configs/cae_seed.yaml (training_state/cae_seed/), about 25 +
 ## 30 + 22 minutes on two CPU cores. Stage 3 starts from the committed stage-2 result
-## (training_state/cae_baseline/best.safetensors); the first two stages remake it.
+## (training_state/cae_baseline_stage2/best.safetensors); the first two stages remake it.
 ## The classic recipe alone: make train-cae-seed.
 CAE_ARGS ?=
 train-cae-baseline: setup
 	scripts/train-resumable.sh configs/cae_baseline.yaml
 	scripts/train-resumable.sh configs/cae_baseline_stage2.yaml
-	cp runs/cae_baseline_stage2/best.safetensors training_state/cae_baseline/best.safetensors
+	cp runs/cae_baseline_stage2/best.safetensors training_state/cae_baseline_stage2/best.safetensors
 	scripts/train-resumable.sh configs/cae_baseline_stage3.yaml
 	cp runs/cae_baseline_stage3/best.safetensors medidenoise/weights/cae_baseline.safetensors
 
